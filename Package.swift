@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strictSwift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "coderunner",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "coderunner", targets: ["coderunner"]),
+        .executable(name: "coderunner-agent", targets: ["coderunner-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Wire format between the engine and the in-container supervisor. No Foundation, so the agent stays small and static.
+        .target(name: "AgentProtocol", swiftSettings: strictSwift6),
+        // The supervisor that runs inside every container (Glibc only, linked statically by setup.sh).
+        .executableTarget(name: "coderunner-agent", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
+        // Docker Engine API client over SwiftNIO (unix socket or tcp).
+        .target(
+            name: "DockerEngine",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        // The engine: runtimes, config, subnets, sessions, execution. Talks to containers through the ContainerEngine protocol only.
+        .target(name: "CodeRunnerCore", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
+        // The one adapter from the Docker client to the engine's ContainerEngine protocol.
+        .target(name: "CodeRunnerDocker", dependencies: ["CodeRunnerCore", "DockerEngine"], swiftSettings: strictSwift6),
+        .executableTarget(
+            name: "coderunner",
+            dependencies: [
+                "CodeRunnerCore", "CodeRunnerDocker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine"], swiftSettings: strictSwift6),
+        .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore"], swiftSettings: strictSwift6),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine"],
+            swiftSettings: strictSwift6
+        ),
+    ]
+)

@@ -1,0 +1,233 @@
+import AgentProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything one run needs, already validated.
+public struct RunRequest: Sendable {
+    public var submission: Submission
+    public var runtime: Runtime
+    public var arguments: [String]
+    /// Extra environment for the program, `K=V`.
+    public var environment: [String]
+    public var limits: RunLimits
+    /// A named session to reuse; nil runs in a fresh ephemeral session removed afterwards.
+    public var session: String?
+    /// Empty the session container's work dir before this run.
+    public var fresh: Bool
+
+    public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?, fresh: Bool) {
+        self.submission = submission; self.runtime = runtime; self.arguments = arguments; self.environment = environment
+        self.limits = limits; self.session = session; self.fresh = fresh
+    }
+}
+
+/// The engine every face (CLI, shell, server) runs programs through.
+public final class CodeRunner: Sendable {
+    public let engine: any ContainerEngine
+    public let settings: EngineSettings
+    public let networks: SessionNetworks
+
+    /// Where programs run inside containers; a tmpfs.
+    public static let workdir = "/app"
+    public static let agentPath = "/usr/local/bin/coderunner-agent"
+    static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    public init(engine: any ContainerEngine, settings: EngineSettings) throws(SubnetError) {
+        self.engine = engine
+        self.settings = settings
+        self.networks = try SessionNetworks(engine: engine, settings: settings)
+    }
+
+    /// Runs a program and reports how it ended. Never throws: failures of coderunner itself come back as
+    /// `internal-error` results with a message that says what to do, and leave no network or container behind.
+    public func run(
+        _ request: RunRequest,
+        input: AsyncStream<RunInput>?,
+        onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async -> RunResult {
+        let started = ContinuousClock.now
+        let session = request.session ?? SessionName.ephemeral()
+        let ephemeral = request.session == nil
+        var network: SessionNetwork?
+        var ephemeralContainer: String?
+        func elapsed() -> Double { Double((ContinuousClock.now - started).microseconds) / 1000 }
+        func failure(_ message: String) -> RunResult {
+            RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
+                      truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
+        }
+        defer {}
+        do {
+            let outcome: AgentConversation.Outcome
+            if ephemeral {
+                let created = try await networks.create(session: session, ephemeral: true)
+                network = created
+                let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created, ephemeral: true)
+                ephemeralContainer = containerID
+                outcome = try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
+            } else {
+                outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
+            }
+            if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
+            switch outcome {
+            case .finished(let stages):
+                return Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: ephemeral ? nil : session)
+            case .failed(let reason, _):
+                return failure("the run could not be set up: \(reason)")
+            case .busy:
+                return failure("the session's container is busy with another run")
+            }
+        } catch {
+            if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
+            return failure(String(describing: error))
+        }
+    }
+
+    /// Reuses an idle container of the session for this language, or creates one (up to `session.maxContainers`).
+    /// The agent's run lock decides who gets a container, so two processes never share one for overlapping runs.
+    func runInNamedSession(
+        _ session: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async throws -> AgentConversation.Outcome {
+        let candidates = try await engine.containers(labeled: [
+            ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(request.runtime.language)",
+        ]).filter { $0.state == "running" && $0.image == request.runtime.image }
+        for container in candidates.sorted(by: { $0.name < $1.name }) {
+            let outcome: AgentConversation.Outcome
+            do {
+                outcome = try await converse(containerID: container.id, request: request, input: input, onEvent: onEvent)
+            } catch {
+                if Self.containerWentAway(error) { continue }  // expired or stopping under us: try the next one
+                throw error
+            }
+            if case .busy = outcome { continue }
+            return outcome
+        }
+        let sessionContainers = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
+        guard sessionContainers.filter({ $0.state == "running" || $0.state == "created" }).count < settings.maxContainersPerSession else {
+            throw SessionError.tooManyContainers(session: session, limit: settings.maxContainersPerSession)
+        }
+        let network: SessionNetwork
+        if let existing = try await networks.find(session: session) {
+            network = existing
+        } else {
+            network = try await networks.create(session: session, ephemeral: false)
+        }
+        let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: network, ephemeral: false)
+        return try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
+    }
+
+    static func containerWentAway(_ error: EngineError) -> Bool {
+        switch error {
+        case .notFound, .conflict: return true
+        default: return false
+        }
+    }
+
+    func converse(
+        containerID: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async throws(EngineError) -> AgentConversation.Outcome {
+        let connection = try await engine.exec(containerID, argv: [Self.agentPath, "run"])
+        defer { Task { await connection.close() } }
+        return try await AgentConversation(connection: connection).run(
+            request: agentRequest(for: request), input: input, onEvent: onEvent)
+    }
+
+    /// The agent's view of a run: files, the stages with their commands and limits, the environment.
+    func agentRequest(for request: RunRequest) -> AgentRunRequest {
+        let manifest = request.runtime.manifest
+        var environment = [
+            "PATH=\(Self.basePath)", "HOME=\(Self.workdir)", "TMPDIR=/tmp", "LANG=C.UTF-8",
+            "ENTRY=\(request.submission.entry)", "CODERUNNER_LANGUAGE=\(manifest.language)",
+        ]
+        environment.append(contentsOf: request.environment)
+        let cpuSeconds = UInt32(min(Double(UInt32.max - 1), (Double(request.limits.timeout.microseconds) / 1e6 * max(request.limits.cpus, 1)).rounded(.up) + 1))
+        var stages: [AgentStage] = []
+        if let compile = manifest.compile {
+            stages.append(AgentStage(
+                name: "compile", argv: ["/bin/sh", "-c", compile, "coderunner"],
+                timeoutMilliseconds: UInt64(request.limits.compileTimeout.milliseconds), cpuSeconds: 0, takesStdin: false))
+        }
+        stages.append(AgentStage(
+            name: "run", argv: ["/bin/sh", "-c", manifest.run, "coderunner"] + request.arguments,
+            timeoutMilliseconds: UInt64(request.limits.timeout.milliseconds), cpuSeconds: cpuSeconds, takesStdin: true))
+        return AgentRunRequest(
+            workdir: Self.workdir, clearWorkdir: request.fresh,
+            files: request.submission.files.map { AgentFile(path: $0.path, contents: $0.contents, executable: $0.executable) },
+            environment: environment, stages: stages, outputLimitBytes: request.limits.outputLimitBytes,
+            maxFileSizeBytes: settings.maxFileSize, maxOpenFiles: UInt32(settings.maxOpenFiles))
+    }
+
+    /// Creates and starts a locked-down container for a runtime on the session's network (DESIGN.md's security defaults;
+    /// the adapter adds the capability and privilege settings that never vary).
+    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool) async throws(EngineError) -> String {
+        var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000))]
+        if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
+        var labels = [
+            ResourceLabel.managed: "1", ResourceLabel.session: session, ResourceLabel.language: runtime.language,
+            ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: SessionNetworks.hostName,
+            ResourceLabel.created: String(Int(SessionNetworks.now())),
+            ResourceLabel.ttl: String(settings.containerTTL.microseconds / 1_000_000),
+        ]
+        if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+        let uid = "1000"
+        let spec = ContainerSpec(
+            name: "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
+            image: runtime.image, command: command, environment: [], labels: labels, network: network.name,
+            user: "\(uid):\(uid)", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
+            nanoCPUs: Int64(limits.cpus * 1e9), pidsLimit: limits.pids,
+            tmpfs: [
+                Self.workdir: "rw,exec,nosuid,size=\(settings.workdirSize),uid=\(uid),gid=\(uid),mode=0755",
+                "/tmp": "rw,exec,nosuid,size=\(settings.tmpSize),uid=\(uid),gid=\(uid),mode=1777",
+            ],
+            readOnlyRoot: true, maxOpenFiles: settings.maxOpenFiles, autoRemove: true)
+        let id = try await engine.createContainer(spec)
+        do {
+            try await engine.startContainer(id)
+        } catch {
+            try? await engine.removeContainer(id)
+            throw error
+        }
+        return id
+    }
+
+    func cleanUp(container: String?, network: SessionNetwork?) async {
+        if let container { try? await engine.removeContainer(container) }
+        if let network { await networks.remove(network) }
+    }
+
+    /// Turns the agent's stage reports into the user's status and exit code.
+    static func result(stages: [AgentStageResult], request: RunRequest, totalMilliseconds: Double, session: String?) -> RunResult {
+        let reports = stages.map { stage in
+            StageReport(
+                name: stage.name, exitCode: stage.exitCode, signal: stage.signal,
+                wallMilliseconds: Double(stage.wallMicroseconds) / 1000,
+                cpuMilliseconds: Double(stage.userCPUMicroseconds + stage.systemCPUMicroseconds) / 1000,
+                peakMemoryBytes: stage.maxResidentKiB * 1024)
+        }
+        let language = request.runtime.language
+        guard let last = stages.last else {
+            return RunResult(status: .internalError, language: language, exitCode: nil, signal: nil, stages: reports, truncated: false,
+                             totalMilliseconds: totalMilliseconds, message: "the agent reported no stage", session: session)
+        }
+        let status: RunStatus
+        var message: String?
+        if last.stopped { status = .stopped }
+        else if last.timedOut {
+            status = .timeout
+            message = "\(last.name) stage ran longer than \(Quantity.formatDuration(last.name == "compile" ? request.limits.compileTimeout : request.limits.timeout))"
+        } else if last.memoryLimitExceeded {
+            status = .memoryLimit
+            message = "limit \(Quantity.formatBytes(request.limits.memoryBytes))"
+        } else if last.outputLimitExceeded {
+            status = .outputLimit
+            message = "limit \(Quantity.formatBytes(request.limits.outputLimitBytes))"
+        } else if last.cpuLimitExceeded { status = .cpuLimit }
+        else if last.name == "compile", last.exitCode != 0 || last.signal != nil { status = .compileError }
+        else if last.signal != nil { status = .signal }
+        else if last.exitCode == 0 { status = .ok }
+        else { status = .runtimeError }
+        return RunResult(
+            status: status, language: language, exitCode: last.exitCode, signal: last.signal, stages: reports,
+            truncated: stages.contains { $0.outputLimitExceeded }, totalMilliseconds: totalMilliseconds, message: message, session: session)
+    }
+}

@@ -1,0 +1,86 @@
+/// Limits of one run, after defaults, config, environment and flags were combined.
+public struct RunLimits: Sendable, Equatable {
+    public var timeout: Duration
+    public var compileTimeout: Duration
+    public var memoryBytes: UInt64
+    public var cpus: Double
+    public var pids: Int
+    public var outputLimitBytes: UInt64
+    public init(timeout: Duration, compileTimeout: Duration, memoryBytes: UInt64, cpus: Double, pids: Int, outputLimitBytes: UInt64) {
+        self.timeout = timeout; self.compileTimeout = compileTimeout; self.memoryBytes = memoryBytes
+        self.cpus = cpus; self.pids = pids; self.outputLimitBytes = outputLimitBytes
+    }
+}
+
+/// The typed view of a `Configuration` that the engine runs on. Building it validates every value once,
+/// so a bad setting fails at start with a message naming the key and where it came from.
+public struct EngineSettings: Sendable {
+    public var networkPrefix: String
+    public var networkDriver: String
+    public var networkLabels: [String: String]
+    public var allowEgress: Bool
+    public var pools: [String]
+    public var containerTTL: Duration
+    public var cleanupInterval: Duration
+    public var workdirSize: UInt64
+    public var tmpSize: UInt64
+    public var maxOpenFiles: Int
+    public var maxFileSize: UInt64
+    public var maxContainersPerSession: Int
+    public var orphanAge: Duration
+    public var submissionLimits: SubmissionLimits
+    public var outputLimit: UInt64
+    public var compileTimeoutOverride: Duration?
+    public var engineTimeout: Duration
+
+    public init(_ configuration: Configuration) throws(ConfigurationError) {
+        networkPrefix = configuration.string("network.prefix")
+        networkDriver = configuration.string("network.driver")
+        var labels: [String: String] = [:]
+        for pair in configuration.list("network.labels") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else {
+                throw .badValue(key: "network.labels", value: pair, source: configuration.entry("network.labels")!.source, reason: "expected k=v pairs separated by commas")
+            }
+            labels[String(parts[0])] = String(parts[1])
+        }
+        networkLabels = labels
+        allowEgress = try configuration.bool("network.allowEgress")
+        pools = configuration.list("network.pools")
+        containerTTL = try configuration.duration("container.ttl")
+        cleanupInterval = try configuration.duration("container.cleanupInterval")
+        workdirSize = try configuration.bytes("container.workdirSize")
+        tmpSize = try configuration.bytes("container.tmpSize")
+        maxOpenFiles = try configuration.integer("container.maxOpenFiles", range: 16...1_048_576)
+        maxFileSize = try configuration.bytes("container.maxFileSize")
+        maxContainersPerSession = try configuration.integer("session.maxContainers", range: 1...1000)
+        orphanAge = try configuration.duration("gc.orphanAge")
+        submissionLimits = SubmissionLimits(
+            maxFileBytes: try configuration.bytes("files.maxSize"),
+            maxFileCount: try configuration.integer("files.maxCount", range: 1...100_000),
+            maxTotalBytes: try configuration.bytes("files.maxTotal"))
+        outputLimit = try configuration.bytes("run.outputLimit")
+        compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil : try configuration.duration("run.compileTimeout")
+        engineTimeout = try configuration.duration("engine.timeout")
+    }
+
+    /// The default limits of a runtime (manifest, overridden by `runtime.<lang>.*` settings).
+    public func limits(for runtime: Runtime, configuration: Configuration) throws(ConfigurationError) -> RunLimits {
+        let prefix = "runtime.\(runtime.language)."
+        let compileTimeout: Duration
+        if let compileTimeoutOverride {
+            compileTimeout = compileTimeoutOverride
+        } else {
+            do { compileTimeout = try Quantity.duration(runtime.manifest.limits.compileTimeout ?? "30s") } catch {
+                throw .badValue(key: "compileTimeout", value: runtime.manifest.limits.compileTimeout ?? "", source: .runtimeManifest, reason: error.description)
+            }
+        }
+        return RunLimits(
+            timeout: try configuration.duration(prefix + "timeout"),
+            compileTimeout: compileTimeout,
+            memoryBytes: try configuration.bytes(prefix + "memory"),
+            cpus: try configuration.double(prefix + "cpus"),
+            pids: try configuration.integer(prefix + "pids", range: 8...100_000),
+            outputLimitBytes: outputLimit)
+    }
+}

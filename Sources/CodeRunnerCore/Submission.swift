@@ -1,0 +1,196 @@
+/// A file as it will appear in the container's work dir.
+public struct SubmittedFile: Sendable, Equatable {
+    public var path: String
+    public var contents: [UInt8]
+    public var executable: Bool
+    public init(path: String, contents: [UInt8], executable: Bool = false) {
+        self.path = path; self.contents = contents; self.executable = executable
+    }
+}
+
+public struct SubmissionLimits: Sendable, Equatable {
+    public var maxFileBytes: UInt64
+    public var maxFileCount: Int
+    public var maxTotalBytes: UInt64
+    public static let maxPathBytes = 1024
+    public static let maxComponentBytes = 255
+
+    public init(maxFileBytes: UInt64, maxFileCount: Int, maxTotalBytes: UInt64) {
+        self.maxFileBytes = maxFileBytes; self.maxFileCount = maxFileCount; self.maxTotalBytes = maxTotalBytes
+    }
+}
+
+public enum SubmissionError: Error, Equatable, CustomStringConvertible {
+    case empty
+    case missingFile(String)
+    case unreadable(String)
+    case badPath(String, reason: String)
+    case duplicatePath(String)
+    case fileTooLarge(String, size: UInt64, limit: UInt64)
+    case tooManyFiles(count: Int, limit: Int)
+    case tooLarge(total: UInt64, limit: UInt64)
+    case entryNotInFiles(String)
+    case noEntry(candidates: [String])
+
+    public var description: String {
+        switch self {
+        case .empty:
+            return "nothing to run: give at least one source file"
+        case .missingFile(let path):
+            return "no such file: \(path)"
+        case .unreadable(let path):
+            return "cannot read \(path); check its permissions"
+        case .badPath(let path, let reason):
+            return "refusing file name '\(path.debugDescription.dropFirst().dropLast())': \(reason); use a relative path inside the work dir"
+        case .duplicatePath(let path):
+            return "two files would both be uploaded as '\(path)'; rename one"
+        case .fileTooLarge(let path, let size, let limit):
+            return "\(path) is \(Quantity.formatBytes(size)), over the \(Quantity.formatBytes(limit)) limit per file (files.maxSize)"
+        case .tooManyFiles(let count, let limit):
+            return "\(count) files is over the limit of \(limit) per run (files.maxCount)"
+        case .tooLarge(let total, let limit):
+            return "the files add up to \(Quantity.formatBytes(total)), over the \(Quantity.formatBytes(limit)) limit per run (files.maxTotal)"
+        case .entryNotInFiles(let entry):
+            return "entry '\(entry)' is not among the submitted files"
+        case .noEntry(let candidates):
+            if candidates.isEmpty { return "no runnable file found; name the entry file with --entry" }
+            return "several files could be the entry (\(candidates.prefix(5).joined(separator: ", "))); name one with --entry"
+        }
+    }
+}
+
+/// The files of one run and which one is the entry point. Built from local paths (CLI) or from a message (server);
+/// either way every name is validated here before anything reaches a container.
+public struct Submission: Sendable, Equatable {
+    public var files: [SubmittedFile]
+    public var entry: String
+
+    public init(files: [SubmittedFile], entry: String, limits: SubmissionLimits) throws(SubmissionError) {
+        guard !files.isEmpty else { throw .empty }
+        guard files.count <= limits.maxFileCount else { throw .tooManyFiles(count: files.count, limit: limits.maxFileCount) }
+        var seen: Set<String> = []
+        var total: UInt64 = 0
+        for file in files {
+            try Self.validate(path: file.path)
+            guard seen.insert(file.path).inserted else { throw .duplicatePath(file.path) }
+            let size = UInt64(file.contents.count)
+            guard size <= limits.maxFileBytes else { throw .fileTooLarge(file.path, size: size, limit: limits.maxFileBytes) }
+            total += size
+        }
+        guard total <= limits.maxTotalBytes else { throw .tooLarge(total: total, limit: limits.maxTotalBytes) }
+        let normalizedEntry = entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry
+        guard seen.contains(normalizedEntry) else { throw .entryNotInFiles(entry) }
+        self.files = files
+        self.entry = normalizedEntry
+    }
+
+    /// A path is acceptable when it is relative, has no `.`/`..`/empty components, no NUL or control characters, and is not too long.
+    public static func validate(path: String) throws(SubmissionError) {
+        if path.isEmpty { throw .badPath(path, reason: "the name is empty") }
+        if path.utf8.contains(0) { throw .badPath(path, reason: "it contains a NUL byte") }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            throw .badPath(path, reason: "it contains control characters")
+        }
+        if path.hasPrefix("/") { throw .badPath(path, reason: "it is an absolute path") }
+        if path.utf8.count > SubmissionLimits.maxPathBytes {
+            throw .badPath(path, reason: "it is longer than \(SubmissionLimits.maxPathBytes) bytes")
+        }
+        if path.contains("\\") { throw .badPath(path, reason: "it contains a backslash") }
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if component == ".." { throw .badPath(path, reason: "it climbs out of the work dir with '..'") }
+            if component.isEmpty || component == "." { throw .badPath(path, reason: "it has an empty or '.' component") }
+            if component.utf8.count > SubmissionLimits.maxComponentBytes {
+                throw .badPath(path, reason: "a component is longer than \(SubmissionLimits.maxComponentBytes) bytes")
+            }
+        }
+    }
+
+    /// Reads local files and folders for `coderunner run`. Files keep their paths relative to the deepest folder that holds
+    /// them all, so `run src/main.py src/lib/util.py` uploads `main.py` and `lib/util.py`; a folder uploads its contents.
+    /// The entry is `entry` if given, else the first file named on the command line.
+    public static func fromLocalPaths(
+        _ paths: [String], entry explicitEntry: String?, limits: SubmissionLimits, isRunnable: (String) -> Bool
+    ) throws(SubmissionError) -> Submission {
+        guard !paths.isEmpty else { throw .empty }
+        var absoluteFiles: [(absolute: String, relativeTo: String?)] = []
+        let cwd = currentDirectory()
+        for path in paths {
+            let absolute = FilePath.normalize(path.hasPrefix("/") ? path : cwd + "/" + path)
+            switch FileSystem.kind(absolute) {
+            case .file: absoluteFiles.append((absolute, nil))
+            case .directory:
+                var found: [String] = []
+                try collect(directory: absolute, into: &found, limit: limits.maxFileCount)
+                absoluteFiles.append(contentsOf: found.sorted().map { ($0, absolute) })
+            case .other: throw .unreadable(path)
+            case nil: throw .missingFile(path)
+            }
+        }
+        // Deepest common folder of the individually named files (folders use their own root).
+        let looseFolders = absoluteFiles.filter { $0.relativeTo == nil }.map { FilePath.directory(of: $0.absolute) }
+        let base = commonFolder(looseFolders)
+        var files: [SubmittedFile] = []
+        var entryCandidate: String?
+        guard absoluteFiles.count <= limits.maxFileCount else {
+            throw .tooManyFiles(count: absoluteFiles.count, limit: limits.maxFileCount)
+        }
+        for (absolute, root) in absoluteFiles {
+            let folder = root ?? base
+            let relative = folder == "/" ? String(absolute.dropFirst()) : String(absolute.dropFirst(folder.count + 1))
+            if let size = FileSystem.size(absolute), size > limits.maxFileBytes {
+                throw .fileTooLarge(relative, size: size, limit: limits.maxFileBytes)
+            }
+            guard let contents = FileSystem.readFile(absolute, limit: Int(limits.maxFileBytes)) else { throw .unreadable(absolute) }
+            files.append(SubmittedFile(path: relative, contents: contents, executable: FileSystem.isExecutable(absolute)))
+            if entryCandidate == nil, root == nil { entryCandidate = relative }
+        }
+        let entry: String
+        if let explicitEntry {
+            entry = explicitEntry
+        } else if let entryCandidate {
+            entry = entryCandidate
+        } else {
+            let runnable = files.map(\.path).filter(isRunnable)
+            let mains = runnable.filter { FilePath.baseName($0).lowercased().hasPrefix("main.") }
+            if runnable.count == 1 { entry = runnable[0] } else if mains.count == 1 { entry = mains[0] } else {
+                throw .noEntry(candidates: runnable)
+            }
+        }
+        return try Submission(files: files, entry: entry, limits: limits)
+    }
+
+    static func collect(directory: String, into files: inout [String], limit: Int) throws(SubmissionError) {
+        for name in FileSystem.listDirectory(directory).sorted() {
+            if name.hasPrefix(".") { continue }  // .git, editor swap files: not part of a program
+            let path = directory + "/" + name
+            switch FileSystem.kind(path) {
+            case .file: files.append(path)
+            case .directory: try collect(directory: path, into: &files, limit: limit)
+            default: continue
+            }
+            if files.count > limit { throw .tooManyFiles(count: files.count, limit: limit) }
+        }
+    }
+
+    static func commonFolder(_ folders: [String]) -> String {
+        guard var common = folders.first else { return "/" }
+        for folder in folders.dropFirst() {
+            while common != "/" && !(folder == common || folder.hasPrefix(common + "/")) {
+                common = FilePath.directory(of: common)
+            }
+        }
+        return common
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,116 @@
+import ArgumentParser
+import CodeRunnerCore
+import CodeRunnerDocker
+
+/// Options every subcommand that talks to the engine accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).", valueName: "path"), completion: .file(extensions: ["toml"]))
+    var config: String?
+}
+
+/// Exit codes of coderunner itself (the program's own pass through `run`).
+enum ExitStatus {
+    static let usage: Int32 = 64
+    static let internalFailure: Int32 = 125
+}
+
+/// A failure that ends the command with one clear line and a given exit code.
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var exitCode: Int32
+    var description: String { message }
+
+    static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: ExitStatus.usage) }
+    static func internalFailure(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: ExitStatus.internalFailure) }
+}
+
+/// Configuration, runtimes and the engine, loaded once per command in the documented order
+/// (defaults < config file < CODERUNNER_* environment < flags).
+struct AppContext {
+    var configuration: Configuration
+    var catalog: RuntimeCatalog
+    var runtimesDirectory: String
+    var environment: [String: String]
+
+    static func load(options: GlobalOptions) throws(CommandFailure) -> AppContext {
+        let environment = Terminal.environment()
+        var configuration: Configuration
+        do {
+            configuration = try Configuration.load(explicitFile: options.config, environment: environment, manifests: [])
+        } catch {
+            throw .usage(error.description)
+        }
+        let directory: String
+        let catalog: RuntimeCatalog
+        do {
+            let explicit = configuration.string("runtimes.dir")
+            directory = try RuntimeCatalog.locateDirectory(explicit: explicit.isEmpty ? nil : explicit, executablePath: Terminal.executablePath())
+            var overrides: [String: String] = [:]
+            for (key, entry) in configuration.sortedEntries where key.hasPrefix("runtime.") && key.hasSuffix(".image") {
+                overrides[String(key.dropFirst(8).dropLast(6))] = entry.value
+            }
+            catalog = try RuntimeCatalog.load(from: directory, imageOverrides: overrides)
+        } catch {
+            throw .internalFailure(error.description)
+        }
+        configuration.addRuntimeDefaults(catalog.runtimes.map(\.manifest))
+        return AppContext(configuration: configuration, catalog: catalog, runtimesDirectory: directory, environment: environment)
+    }
+
+    func settings() throws(CommandFailure) -> EngineSettings {
+        do { return try EngineSettings(configuration) } catch { throw .usage(error.description) }
+    }
+
+    func containerEngine() throws(CommandFailure) -> DockerContainerEngine {
+        do {
+            return try DockerContainerEngine(
+                host: configuration.string("docker.host"), requestTimeout: try configuration.duration("engine.timeout"))
+        } catch let error as ConfigurationError {
+            throw .usage(error.description)
+        } catch {
+            throw .usage("\(error)")
+        }
+    }
+
+    func codeRunner() throws(CommandFailure) -> CodeRunner {
+        do {
+            return try CodeRunner(engine: try containerEngine(), settings: try settings())
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            throw .usage("\(error)")
+        }
+    }
+
+    /// The static agent binary copied into runtime images: $CODERUNNER_AGENT, next to the installed binary, or the checkout's build.
+    func agentBinaryPath() -> String {
+        if let explicit = environment["CODERUNNER_AGENT"], !explicit.isEmpty { return explicit }
+        var candidates: [String] = []
+        if let exe = Terminal.executablePath() {
+            let bin = FilePath.directory(of: exe)
+            candidates.append(bin + "/../lib/coderunner/coderunner-agent")
+        }
+        candidates.append(FilePath.directory(of: runtimesDirectory) + "/.build-agent/release/coderunner-agent")
+        for candidate in candidates where access(candidate, X_OK) == 0 { return FilePath.normalize(candidate) }
+        return FilePath.normalize(candidates.last!)
+    }
+
+    func baseImage() -> String? {
+        if let base = environment["CODERUNNER_BASE_IMAGE"] { return base.isEmpty ? nil : base }
+        return "coderunner/base:bookworm"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command body and turns failures into one line on stderr and the right exit code.
+func withFailureHandling(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as CommandFailure {
+        Terminal.err("coderunner: \(failure.message)\n")
+        throw ExitCode(failure.exitCode)
+    }
+}

@@ -1,0 +1,242 @@
+import ArgumentParser
+import CodeRunnerCore
+import Dispatch
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program in a container and stream its output.",
+        discussion: """
+            The language comes from --lang or the entry file's extension. Several files or a folder may be given; \
+            they keep their paths relative to the folder that holds them all. Program arguments follow `--`. \
+            stdin is passed through (piped, or typed when stdin is a terminal). The exit code is the program's own, \
+            124 on timeout, 128+N when killed by signal N (137 for the memory limit), the compiler's on a compile error, \
+            125 when coderunner itself fails and 64 on bad usage.
+
+            Without --session every run gets a fresh session (network and container) that is removed when it ends. \
+            With --session NAME (or CODERUNNER_SESSION) the session's warm container is reused while it lives \
+            (container.ttl after its last use), so repeated runs skip container start-up; its files stay between runs \
+            unless --fresh is given.
+
+            Examples:
+              coderunner run hello.py
+              echo world | coderunner run greet.js
+              coderunner run src/ --entry Main.java -- arg1 arg2
+              coderunner run --timeout 2s --memory 64m --json bomb.c
+              coderunner run --session ci main.py
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Source files or folders to upload; the first file is the entry unless --entry says otherwise.", valueName: "file"),
+              completion: .file())
+    var files: [String] = []
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Language (python, javascript, java, cpp, sql, or an alias); default: from the entry's extension.", valueName: "language"),
+            completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    var lang: String?
+
+    @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"))
+    var entry: String?
+
+    @Option(help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
+    var timeout: String?
+
+    @Option(help: ArgumentHelp("Memory limit, e.g. 128m, 1g (swap is not added).", valueName: "size"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("CPU quota in CPUs, e.g. 0.5.", valueName: "cpus"))
+    var cpus: String?
+
+    @Option(name: .customLong("output-limit"), help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
+    var outputLimit: String?
+
+    @Option(name: [.short, .customLong("env")], help: ArgumentHelp("Environment variable for the program (repeatable).", valueName: "key=value"))
+    var env: [String] = []
+
+    @Option(help: ArgumentHelp("Run in a named session, reusing its warm container and files.", valueName: "name"))
+    var session: String?
+
+    @Flag(help: "Empty the session's work dir before running.")
+    var fresh = false
+
+    @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
+    var json = false
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("Arguments for the program, after `--`.", valueName: "args"))
+    var programArguments: [String] = []
+
+    func run() async throws {
+        var exitCode: Int32 = 0
+        try await withFailureHandling {
+            exitCode = try await execute()
+        }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    func execute() async throws(CommandFailure) -> Int32 {
+        let context = try AppContext.load(options: global)
+        let settings = try context.settings()
+        guard !files.isEmpty else { throw .usage("give a file to run, e.g. `coderunner run hello.py` (see `coderunner run --help`)") }
+
+        // Runtime: --lang, else the entry's extension.
+        let runtime: Runtime
+        do {
+            if let lang {
+                runtime = try context.catalog.runtime(named: lang)
+            } else {
+                let entryPath = entry ?? files.first { FileSystemCheck.isFile($0) } ?? files[0]
+                runtime = try context.catalog.runtime(forFile: entryPath)
+            }
+        } catch {
+            throw .usage(error.description)
+        }
+        let submission: Submission
+        do {
+            submission = try Submission.fromLocalPaths(files, entry: entry, limits: settings.submissionLimits) { path in
+                runtime.manifest.extensions.contains(FilePath.extensionWithDot(path).lowercased())
+            }
+        } catch {
+            throw .usage(error.description)
+        }
+        var limits: RunLimits
+        do { limits = try settings.limits(for: runtime, configuration: context.configuration) } catch { throw .usage(error.description) }
+        do {
+            if let timeout { limits.timeout = try Quantity.duration(timeout) }
+            if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
+            if let outputLimit { limits.outputLimitBytes = try Quantity.byteSize(outputLimit) }
+        } catch {
+            throw .usage(error.description)
+        }
+        if let cpus {
+            guard let value = Double(cpus), value > 0, value <= 64 else { throw .usage("--cpus takes a positive number such as 0.5 or 2") }
+            limits.cpus = value
+        }
+        guard limits.memoryBytes >= 6 << 20 else { throw .usage("--memory must be at least 6m (Docker's minimum)") }
+        for pair in env {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, !pair.utf8.contains(0) else {
+                throw .usage("--env takes KEY=VALUE, got '\(pair)'")
+            }
+        }
+        let sessionName = session ?? context.environment["CODERUNNER_SESSION"].flatMap { $0.isEmpty ? nil : $0 }
+        if let sessionName {
+            do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
+        }
+        let request = RunRequest(
+            submission: submission, runtime: runtime, arguments: programArguments, environment: env,
+            limits: limits, session: sessionName, fresh: fresh)
+        let runner = try context.codeRunner()
+
+        signal(SIGPIPE, SIG_IGN)
+        let (input, continuation) = AsyncStream<RunInput>.makeStream()
+        let stdinReader = StdinForwarder(continuation: continuation)
+        stdinReader.start()
+        let interrupts = InterruptForwarder(continuation: continuation)
+        interrupts.start()
+        defer { interrupts.stop() }
+
+        let collector = OutputCollector()
+        let json = self.json
+        let result = await runner.run(request, input: input) { event in
+            guard case .output(let stream, let bytes) = event else { return }
+            if json {
+                await collector.append(stream, bytes)
+            } else {
+                Terminal.write(bytes, to: stream == .stdout ? 1 : 2)
+            }
+        }
+        continuation.finish()
+        if json {
+            Terminal.out(await collector.json(result: result) + "\n")
+        } else if let line = result.summaryLine {
+            Terminal.err(Terminal.paint(line, "31", fd: 2) + "\n")
+        }
+        return result.processExitCode
+    }
+}
+
+enum FileSystemCheck {
+    static func isFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+}
+
+/// Collects output for `--json`, which prints a single object at the end.
+actor OutputCollector {
+    var stdout: [UInt8] = []
+    var stderr: [UInt8] = []
+
+    func append(_ stream: CodeRunnerCore.OutputStream, _ bytes: [UInt8]) {
+        if stream == .stdout { stdout += bytes } else { stderr += bytes }
+    }
+
+    struct Report: Encodable {
+        var result: RunResult
+        var stdout: String
+        var stderr: String
+        func encode(to encoder: any Encoder) throws {
+            try result.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(stdout, forKey: .stdout)
+            try container.encode(stderr, forKey: .stderr)
+        }
+        enum Key: String, CodingKey { case stdout, stderr }
+    }
+
+    func json(result: RunResult) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let report = Report(result: result, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        guard let data = try? encoder.encode(report) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Reads our stdin on a plain thread (a blocking read must stay off the cooperative pool) and forwards it to the program.
+final class StdinForwarder: Sendable {
+    let continuation: AsyncStream<RunInput>.Continuation
+    init(continuation: AsyncStream<RunInput>.Continuation) { self.continuation = continuation }
+
+    func start() {
+        let continuation = self.continuation
+        let thread = DispatchQueue(label: "coderunner.stdin")
+        thread.async {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { continuation.yield(.end); return }
+                continuation.yield(.data(Array(buffer[0..<count])))
+            }
+        }
+    }
+}
+
+/// Ctrl-C (and SIGTERM, SIGHUP) stop the program inside the container instead of killing coderunner,
+/// so the run ends with a result and the session is cleaned up.
+final class InterruptForwarder: @unchecked Sendable {
+    let continuation: AsyncStream<RunInput>.Continuation
+    private var sources: [any DispatchSourceSignal] = []
+    init(continuation: AsyncStream<RunInput>.Continuation) { self.continuation = continuation }
+
+    func start() {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            let continuation = self.continuation
+            source.setEventHandler { continuation.yield(.stop) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+    }
+}
