@@ -152,7 +152,9 @@ public struct Submission: Sendable, Equatable {
         } else {
             let runnable = files.map(\.path).filter(isRunnable)
             let mains = runnable.filter { FilePath.baseName($0).lowercased().hasPrefix("main.") }
-            if runnable.count == 1 { entry = runnable[0] } else if mains.count == 1 { entry = mains[0] } else {
+            let topLevel = runnable.filter { !$0.contains("/") }
+            if runnable.count == 1 { entry = runnable[0] } else if topLevel.count == 1 { entry = topLevel[0] }
+            else if mains.count == 1 { entry = mains[0] } else {
                 throw .noEntry(candidates: runnable)
             }
         }

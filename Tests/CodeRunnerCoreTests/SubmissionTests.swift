@@ -1,0 +1,51 @@
+import Testing
+@testable import CodeRunnerCore
+
+@Suite struct SubmissionTests {
+    let limits = SubmissionLimits(maxFileBytes: 1000, maxFileCount: 3, maxTotalBytes: 1500)
+
+    @Test(arguments: ["../etc/passwd", "/etc/passwd", "a/../../b", "", "a//b", "./a", "a\0b", "a\nb", "dir\\file",
+                      String(repeating: "x", count: 300), String(repeating: "a/", count: 600) + "f"])
+    func rejectsBadPaths(_ path: String) {
+        #expect(throws: SubmissionError.self) { try Submission.validate(path: path) }
+    }
+
+    @Test(arguments: ["main.py", "src/lib/util.py", "über.txt", "a b.c", ".hidden"])
+    func acceptsGoodPaths(_ path: String) throws {
+        try Submission.validate(path: path)
+    }
+
+    @Test func limitsAndEntry() throws {
+        let small = SubmittedFile(path: "a.py", contents: Array(repeating: 65, count: 10))
+        #expect(throws: SubmissionError.empty) { try Submission(files: [], entry: "a.py", limits: limits) }
+        #expect(throws: SubmissionError.entryNotInFiles("b.py")) { try Submission(files: [small], entry: "b.py", limits: limits) }
+        let big = SubmittedFile(path: "big.py", contents: Array(repeating: 65, count: 1001))
+        #expect(throws: SubmissionError.self) { try Submission(files: [big], entry: "big.py", limits: limits) }
+        let many = (0..<4).map { SubmittedFile(path: "f\($0).py", contents: []) }
+        #expect(throws: SubmissionError.tooManyFiles(count: 4, limit: 3)) { try Submission(files: many, entry: "f0.py", limits: limits) }
+        let total = (0..<2).map { SubmittedFile(path: "t\($0).py", contents: Array(repeating: 65, count: 800)) }
+        #expect(throws: SubmissionError.self) { try Submission(files: total, entry: "t0.py", limits: limits) }
+        #expect(throws: SubmissionError.duplicatePath("a.py")) { try Submission(files: [small, small], entry: "a.py", limits: limits) }
+        #expect(try Submission(files: [small], entry: "./a.py", limits: limits).entry == "a.py")
+    }
+
+    @Test func commonFolder() {
+        #expect(Submission.commonFolder(["/w/src", "/w/src/lib"]) == "/w/src")
+        #expect(Submission.commonFolder(["/w/a", "/w/b"]) == "/w")
+        #expect(Submission.commonFolder(["/a", "/b"]) == "/")
+        #expect(Submission.commonFolder(["/w/ab", "/w/a"]) == "/w")
+    }
+
+    @Test func localFilesKeepRelativePaths() throws {
+        let root = FilePath.directory(of: RuntimeCatalog.sourceCheckoutRuntimes) + "/runtimes/java/examples/multi"
+        let submission = try Submission.fromLocalPaths([root], entry: nil, limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 100, maxTotalBytes: 1 << 22)) {
+            $0.hasSuffix(".java")
+        }
+        #expect(submission.entry == "Solution.java")  // the one runnable file at the top of the folder
+        #expect(submission.files.map(\.path).contains("shapes/Circle.java"))
+        #expect(submission.files.allSatisfy { !$0.path.hasPrefix("/") && !$0.path.contains("..") })
+        #expect(throws: SubmissionError.missingFile("/nonexistent/x.py")) {
+            try Submission.fromLocalPaths(["/nonexistent/x.py"], entry: nil, limits: limits) { _ in true }
+        }
+    }
+}

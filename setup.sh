@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Sets up everything coderunner needs on a Debian machine, idempotently:
+#   ./setup.sh          install packages, start dockerd, build + install coderunner, build the runtime images
+#   ./setup.sh test     the same, then run the whole test suite (this is what CI runs)
+#   ./setup.sh bench    the same, then run the benchmarks (see README)
+# Re-running is quick: packages, the base image and runtime images are only (re)built when missing or changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+MODE=${1:-install}
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then exec sudo -E "$0" "$@"; fi
+  die "run as root (it installs packages and starts dockerd)"
+fi
+[ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
+command -v swift >/dev/null || die "Swift 6 is required (https://swift.org/install); put it on PATH or in /opt/swift"
+
+# 1. Debian packages (only the missing ones).
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+dpkg -s libedit-dev >/dev/null 2>&1 || need+=(libedit-dev)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v tar >/dev/null || need+=(tar)
+command -v iptables >/dev/null || need+=(iptables)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# 2. dockerd.
+docker_up() { [ -S /var/run/docker.sock ] && docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+if ! docker_up; then
+  log "starting dockerd"
+  if [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then :; else
+    rm -f /var/run/docker.pid
+    nohup dockerd >/var/log/coderunner-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do docker_up && break; sleep 0.5; done
+  docker_up || die "dockerd did not start; see /var/log/coderunner-dockerd.log"
+fi
+
+# 3. The offline base image (no registry is needed: debootstrap from Debian's mirror).
+BASE=${CODERUNNER_BASE_IMAGE-coderunner/base:bookworm}
+if [ -n "$BASE" ] && ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  rootfs=/var/cache/coderunner/rootfs-bookworm
+  if [ ! -x "$rootfs/bin/sh" ]; then
+    log "bootstrapping a Debian bookworm root filesystem (about a minute)"
+    rm -rf "$rootfs"; mkdir -p "$(dirname "$rootfs")"
+    debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >/var/log/coderunner-debootstrap.log 2>&1 \
+      || die "debootstrap failed; see /var/log/coderunner-debootstrap.log"
+  fi
+  log "importing $BASE"
+  tar -C "$rootfs" -c . | docker import - "$BASE" >/dev/null
+fi
+
+# 4. Build and install coderunner and the static in-container agent.
+build() {  # build quietly, show the log when it fails
+  local logfile; logfile=$(mktemp)
+  if ! swift build "$@" >"$logfile" 2>&1; then tail -n 60 "$logfile" >&2; rm -f "$logfile"; die "swift build $* failed"; fi
+  rm -f "$logfile"
+}
+log "building coderunner (release)"
+build -c release --product coderunner
+log "building coderunner-agent (static)"
+build -c release --product coderunner-agent --scratch-path .build-agent -Xswiftc -static-executable
+install -m 0755 .build/release/coderunner /usr/local/bin/coderunner
+install -d /usr/local/lib/coderunner /usr/local/share/coderunner
+install -m 0755 .build-agent/release/coderunner-agent /usr/local/lib/coderunner/coderunner-agent
+rm -rf /usr/local/share/coderunner/runtimes.new
+cp -r runtimes /usr/local/share/coderunner/runtimes.new
+rm -rf /usr/local/share/coderunner/runtimes
+mv /usr/local/share/coderunner/runtimes.new /usr/local/share/coderunner/runtimes
+
+# 5. Runtime images (skipped when current).
+log "building runtime images"
+/usr/local/bin/coderunner images build
+
+case "$MODE" in
+  install) log "ready: try \`coderunner run runtimes/python/examples/hello.py\`" ;;
+  test)
+    log "running the test suite"
+    exec swift test --no-parallel
+    ;;
+  bench) exec "$ROOT/.ci/bench" ;;
+  *) die "unknown mode '$MODE' (use: ./setup.sh [install|test|bench])" ;;
+esac
