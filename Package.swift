@@ -44,7 +44,15 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
-        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine"], swiftSettings: strictSwift6),
+        .testTarget(
+            name: "DockerEngineTests",
+            dependencies: [
+                "DockerEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift6
+        ),
         .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore"], swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",
