@@ -1,0 +1,463 @@
+import AgentProtocol
+import Glibc
+
+/// Write end of the SIGCHLD self-pipe. Set once before any child exists; the handler only reads it.
+nonisolated(unsafe) var childSignalPipeWriteFD: Int32 = -1
+
+/// `coderunner-agent run`: one run, driven by the engine through `docker exec` (stdin attached).
+/// Single-threaded: one poll() loop multiplexes the engine's messages, the program's output pipes,
+/// the program's stdin pipe and child exit, so there is nothing to synchronise.
+final class RunCommand {
+    /// Bytes the engine sent for program stdin that no stage has consumed yet.
+    private var stdinPending: [UInt8] = []
+    /// The engine sent `closeStdin`: close the program's stdin once `stdinPending` is written.
+    private var stdinCloseRequested = false
+    private var stopRequested = false
+    /// stdin EOF or a failed write to stdout: nobody is listening any more.
+    private var engineGone = false
+    private var protocolFailure: String?
+    private var decoder = EngineMessageDecoder()
+    private var outputUsed: UInt64 = 0
+    private var request: AgentRunRequest!
+    private let state = StateDirectory.standard()
+
+    func main() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        send(.hello(version: AgentWire.version))
+
+        if let code = state.ensure() {
+            return fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is /tmp writable?")
+        }
+        switch state.tryLockRun() {
+        case .locked:
+            break  // the fd stays open (and the lock held) until the process exits
+        case .busy:
+            send(.busy)
+            return 75
+        case .failed(let code):
+            return fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))")
+        }
+        state.touchActivity()
+        defer { state.touchActivity() }
+
+        // The first message must be the run request.
+        var first: EngineMessage?
+        while first == nil {
+            do {
+                first = try decoder.next()
+            } catch {
+                return fail(error.description)
+            }
+            if first != nil { break }
+            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
+            if chunk.isEmpty { return 1 }  // the engine went away before asking for anything
+            decoder.append(chunk)
+        }
+        guard case .run(let request) = first else {
+            return fail("agent protocol: the first message must be the run request; the engine and agent versions differ")
+        }
+        self.request = request
+        drainDecodedMessages()
+
+        do {
+            try Workdir.prepare(request)
+        } catch {
+            return fail(error.message)
+        }
+
+        installChildSignalPipe()
+        for stage in request.stages {
+            pollEngine(timeoutMilliseconds: 0)
+            if engineGone { return 0 }
+            if let protocolFailure { return fail(protocolFailure) }
+            if stopRequested { break }
+            let result: AgentStageResult
+            do {
+                result = try runStage(stage)
+            } catch {
+                return fail(error.message)
+            }
+            if engineGone { return 0 }
+            send(.stageFinished(result))
+            if let protocolFailure { return fail(protocolFailure) }
+            if !result.succeeded { break }
+        }
+        send(.finished)
+        return 0
+    }
+
+    // MARK: Engine channel
+
+    private func send(_ message: AgentMessage) {
+        guard !engineGone else { return }
+        if !Posix.writeAll(1, AgentWire.encode(message)) { engineGone = true }
+    }
+
+    private func fail(_ reason: String) -> Int32 {
+        send(.failed(reason))
+        return 1
+    }
+
+    /// Reads what the engine sent (if anything within the timeout) and applies it.
+    private func pollEngine(timeoutMilliseconds: Int32) {
+        guard !engineGone else { return }
+        var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeoutMilliseconds) > 0 else { return }
+        readEngine()
+    }
+
+    private func readEngine() {
+        guard let chunk = Posix.readChunk(0, max: 65536) else { return }
+        if chunk.isEmpty {
+            engineGone = true
+            stopRequested = true
+            return
+        }
+        decoder.append(chunk)
+        drainDecodedMessages()
+    }
+
+    private func drainDecodedMessages() {
+        while protocolFailure == nil {
+            let message: EngineMessage?
+            do {
+                message = try decoder.next()
+            } catch {
+                protocolFailure = error.description
+                stopRequested = true
+                return
+            }
+            guard let message else { return }
+            switch message {
+            case .run:
+                protocolFailure = "agent protocol: a second run request arrived; start one `coderunner-agent run` per run"
+                stopRequested = true
+            case .stdin(let bytes):
+                stdinPending.append(contentsOf: bytes)
+            case .closeStdin:
+                stdinCloseRequested = true
+            case .stop:
+                stopRequested = true
+            }
+        }
+    }
+
+    // MARK: Stages
+
+    private func installChildSignalPipe() {
+        var fds: [Int32] = [-1, -1]
+        guard Posix.makePipe(&fds, nonBlocking: true) else { return }
+        childSignalPipeWriteFD = fds[1]
+        signalPipeRead = fds[0]
+        signal(SIGCHLD) { _ in
+            let saved = errno
+            var byte: UInt8 = 1
+            _ = write(childSignalPipeWriteFD, &byte, 1)
+            errno = saved
+        }
+    }
+
+    private var signalPipeRead: Int32 = -1
+
+    /// The image's own environment (Dockerfile ENV: JAVA_TOOL_OPTIONS, MPLCONFIGDIR, ...), which `docker exec` gave this
+    /// agent, overlaid with the request's entries (the request wins). The agent's own settings are not passed on.
+    static func stageEnvironment(_ requested: [String]) -> [String] {
+        func key(_ entry: String) -> Substring { entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] }
+        let overridden = Set(requested.map(key))
+        var inherited: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(decoding: UnsafeRawBufferPointer(start: entry, count: strlen(entry)), as: UTF8.self)
+            let name = key(text)
+            if !overridden.contains(name), !name.hasPrefix("CODERUNNER_AGENT_"), name != "HOSTNAME" { inherited.append(text) }
+            pointer += 1
+        }
+        return inherited + requested
+    }
+
+    private func runStage(_ stage: AgentStage) throws(SetupError) -> AgentStageResult {
+        guard let program = stage.argv.first, !program.isEmpty else {
+            throw SetupError(message: "stage \(stage.name) has no program to run (empty argv)")
+        }
+        let environment = Self.stageEnvironment(request.environment)
+        for s in stage.argv + environment where s.utf8.contains(0) {
+            throw SetupError(message: "stage \(stage.name): an argument or environment entry contains a NUL byte")
+        }
+
+        // Everything the child needs is prepared before fork.
+        let argv = stage.argv.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+        let candidates = ExecSearch.candidates(for: program, path: path).map { strdup($0) }
+        defer { candidates.forEach { free($0) } }
+        let workdir = request.workdir
+        let execFailurePrefix = Array("coderunner: cannot run \(program): ".utf8)
+        let cpuSeconds = UInt64(stage.cpuSeconds)
+        let fileSize = request.maxFileSizeBytes
+        let openFiles = UInt64(request.maxOpenFiles)
+
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        var inPipe: [Int32] = [-1, -1]
+        guard Posix.makePipe(&outPipe), Posix.makePipe(&errPipe), !stage.takesStdin || Posix.makePipe(&inPipe)
+        else {
+            throw SetupError(message: "cannot create pipes for stage \(stage.name): \(Posix.errorString(errno))")
+        }
+
+        let oomBefore = CgroupMemory.oomKillCount()
+        let start = Posix.monotonicMicroseconds()
+        let pid = fork()
+        if pid == 0 {
+            // Child: own session and process group so the whole tree can be killed at once.
+            setsid()
+            signal(SIGPIPE, SIG_DFL)
+            signal(SIGCHLD, SIG_DFL)
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            let stdinFD = stage.takesStdin ? inPipe[0] : open("/dev/null", O_RDONLY)
+            dup2(stdinFD, 0)
+            dup2(outPipe[1], 1)
+            dup2(errPipe[1], 2)
+            if chdir(workdir) != 0 {
+                let e = errno
+                Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")
+                _exit(127)
+            }
+            if cpuSeconds > 0 { Posix.setLimit(RLIMIT_CPU, soft: cpuSeconds, hard: cpuSeconds + 1) }
+            if fileSize > 0 { Posix.setLimit(RLIMIT_FSIZE, soft: fileSize, hard: fileSize) }
+            if openFiles > 0 {
+                let hard = UInt64(Posix.getLimit(RLIMIT_NOFILE).rlim_max)
+                let n = min(openFiles, hard)
+                Posix.setLimit(RLIMIT_NOFILE, soft: n, hard: n)
+            }
+            let e = ExecSearch.exec(candidates: candidates, argv: argv, envp: envp)
+            Posix.writeAll(2, execFailurePrefix + Array((Posix.errorString(e) + "\n").utf8))
+            _exit(127)
+        }
+        let forkErrno = errno
+        close(outPipe[1])
+        close(errPipe[1])
+        if stage.takesStdin { close(inPipe[0]) }
+        if pid < 0 {
+            close(outPipe[0])
+            close(errPipe[0])
+            if stage.takesStdin { close(inPipe[1]) }
+            throw SetupError(message: "cannot start stage \(stage.name): \(Posix.errorString(forkErrno)) (too many processes?)")
+        }
+        send(.stageStarted(stage.name))
+
+        var outFD = outPipe[0]
+        var errFD = errPipe[0]
+        var inFD = stage.takesStdin ? inPipe[1] : -1
+        Posix.setNonBlocking(outFD)
+        Posix.setNonBlocking(errFD)
+        if inFD >= 0 { Posix.setNonBlocking(inFD) }
+
+        var killedByUs = false
+        var timedOut = false
+        var outputLimitExceeded = false
+        var stopped = false
+        var childDone = false
+        var status: Int32 = 0
+        var usage = rusage()
+        var end = start
+        var drainDeadline: UInt64 = 0
+        let deadline: UInt64? = stage.timeoutMilliseconds > 0 ? start + stage.timeoutMilliseconds * 1000 : nil
+
+        func killGroup() {
+            if !childDone { kill(-pid, SIGKILL) }
+            killedByUs = true
+        }
+
+        func closeStdinPipe() {
+            if inFD >= 0 {
+                close(inFD)
+                inFD = -1
+            }
+        }
+
+        func forward(_ stream: AgentStream, _ bytes: [UInt8]) {
+            guard !outputLimitExceeded, !bytes.isEmpty else { return }
+            let limit = request.outputLimitBytes
+            if limit > 0 && outputUsed + UInt64(bytes.count) > limit {
+                let room = Int(limit - outputUsed)
+                if room > 0 { send(.output(stream, Array(bytes.prefix(room)))) }
+                outputUsed = limit
+                outputLimitExceeded = true
+                killGroup()
+            } else {
+                outputUsed += UInt64(bytes.count)
+                send(.output(stream, bytes))
+            }
+        }
+
+        /// Reads one chunk from a program pipe; closes it on EOF.
+        func drain(_ fd: inout Int32, _ stream: AgentStream) {
+            guard fd >= 0, let chunk = Posix.readChunk(fd, max: AgentWire.maxOutputChunkBytes) else { return }
+            if chunk.isEmpty {
+                close(fd)
+                fd = -1
+            } else {
+                forward(stream, chunk)
+            }
+        }
+
+        while true {
+            let now = Posix.monotonicMicroseconds()
+            if childDone && ((outFD < 0 && errFD < 0) || now >= drainDeadline) { break }
+
+            if !childDone && !killedByUs {
+                if stopRequested {
+                    stopped = true
+                    killGroup()
+                } else if let deadline, now >= deadline {
+                    timedOut = true
+                    killGroup()
+                }
+            }
+            if stage.takesStdin && inFD >= 0 && stdinPending.isEmpty && stdinCloseRequested { closeStdinPipe() }
+
+            var fds: [pollfd] = []
+            fds.append(pollfd(fd: childDone ? -1 : signalPipeRead, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: engineGone ? -1 : 0, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: stdinPending.isEmpty ? -1 : inFD, events: Int16(POLLOUT), revents: 0))
+
+            // Wake for the wall-clock deadline; otherwise at least once a second as a safety net.
+            var waitMicros: UInt64 = 1_000_000
+            if childDone {
+                waitMicros = drainDeadline > now ? drainDeadline - now : 0
+            } else if let deadline, !killedByUs {
+                waitMicros = min(waitMicros, deadline > now ? deadline - now : 0)
+            }
+            let ready = poll(&fds, nfds_t(fds.count), Int32((waitMicros + 999) / 1000))
+            if ready < 0 && errno != EINTR { break }
+
+            if fds[0].revents != 0 {
+                while Posix.readChunk(signalPipeRead, max: 256)?.isEmpty == false {}
+            }
+            if !childDone && childHasExited(pid) {
+                // The exited child is still a zombie, so its pid (= group id) cannot be reused yet:
+                // killing the group and the strays now cannot hit an unrelated process.
+                kill(-pid, SIGKILL)
+                if ProcessSweep.isEnabled() {
+                    ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+                }
+                while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+                end = Posix.monotonicMicroseconds()
+                childDone = true
+                // Everything that could write to the pipes is dead; what is left in them is read until EOF.
+                drainDeadline = end + 2_000_000
+            }
+            if fds[1].revents != 0 {
+                readEngine()
+            }
+            if fds[2].revents != 0 { drain(&outFD, .stdout) }
+            if fds[3].revents != 0 { drain(&errFD, .stderr) }
+            if inFD >= 0 && fds[4].revents != 0 {
+                let n = stdinPending.withUnsafeBytes { write(inFD, $0.baseAddress!, $0.count) }
+                if n > 0 {
+                    stdinPending.removeSubrange(0..<n)
+                } else if n < 0 && errno != EAGAIN && errno != EINTR {
+                    // The program closed its stdin (EPIPE): what it did not read is dropped.
+                    stdinPending.removeAll()
+                    closeStdinPipe()
+                }
+            }
+            if engineGone && !childDone && !killedByUs {
+                stopped = true
+                killGroup()
+            }
+        }
+        if outFD >= 0 { close(outFD) }
+        if errFD >= 0 { close(errFD) }
+        closeStdinPipe()
+        if stage.takesStdin {
+            // Bytes meant for this stage's stdin do not leak into a later one.
+            stdinPending.removeAll()
+        }
+
+        let (exitCode, signal) = Posix.decodeWaitStatus(status)
+        let userMicros = UInt64(usage.ru_utime.tv_sec) * 1_000_000 + UInt64(usage.ru_utime.tv_usec)
+        let systemMicros = UInt64(usage.ru_stime.tv_sec) * 1_000_000 + UInt64(usage.ru_stime.tv_usec)
+        let oomAfter = CgroupMemory.oomKillCount()
+        // A shell wrapper reports its OOM-killed child as exit code 128+9.
+        let diedOfKill = signal == SIGKILL || exitCode == 128 + SIGKILL
+        let memoryLimitExceeded = !killedByUs && diedOfKill && (oomAfter ?? 0) > (oomBefore ?? 0)
+        let cpuUsed = userMicros + systemMicros >= cpuSeconds * 1_000_000
+        let cpuLimitExceeded =
+            cpuSeconds > 0 && !memoryLimitExceeded
+            && (signal == SIGXCPU || exitCode == 128 + SIGXCPU || (!killedByUs && diedOfKill && cpuUsed))
+
+        return AgentStageResult(
+            name: stage.name, exitCode: exitCode, signal: signal, wallMicroseconds: end - start,
+            userCPUMicroseconds: userMicros, systemCPUMicroseconds: systemMicros,
+            maxResidentKiB: UInt64(max(usage.ru_maxrss, 0)), timedOut: timedOut, cpuLimitExceeded: cpuLimitExceeded,
+            outputLimitExceeded: outputLimitExceeded, memoryLimitExceeded: memoryLimitExceeded, stopped: stopped)
+    }
+
+    /// True once the child has exited; leaves it unreaped (WNOWAIT) so its pid stays reserved.
+    private func childHasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return false }
+        return info._sifields._kill.si_pid == pid
+    }
+}
+
+/// The container's cgroup OOM-kill counter (how `memoryLimitExceeded` is detected).
+enum CgroupMemory {
+    static func oomKillCount() -> UInt64? {
+        for path in ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"] {
+            guard let text = Posix.readText(path) else { continue }
+            for line in text.split(whereSeparator: { $0 == "\n" }) where line.hasPrefix("oom_kill ") {
+                return UInt64(line.dropFirst("oom_kill ".count))
+            }
+        }
+        return nil
+    }
+}
+
+/// execvpe is a GNU extension Swift does not import, and execvp would search the agent's own PATH:
+/// this searches the stage's PATH (like execvp does) and execs with the stage's environment.
+enum ExecSearch {
+    static func candidates(for program: String, path: String?) -> [String] {
+        if program.contains("/") { return [program] }
+        let dirs = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        return dirs.map { ($0.isEmpty ? "." : String($0)) + "/" + program }
+    }
+
+    /// Only returns when every candidate failed; the result is the errno to report.
+    static func exec(
+        candidates: [UnsafeMutablePointer<CChar>?], argv: [UnsafeMutablePointer<CChar>?], envp: [UnsafeMutablePointer<CChar>?]
+    ) -> Int32 {
+        var sawAccessDenied = false
+        var lastError = ENOENT
+        for candidate in candidates {
+            guard let candidate else { continue }
+            execve(candidate, argv, envp)
+            let e = errno
+            switch e {
+            case ENOEXEC:
+                // A script without "#!": run it with /bin/sh, as execvp does.
+                let sh = strdup("/bin/sh")
+                let shArgv: [UnsafeMutablePointer<CChar>?] = [sh, candidate] + argv.dropFirst()
+                execve("/bin/sh", shArgv, envp)
+                return errno
+            case EACCES:
+                sawAccessDenied = true
+            case ENOENT, ENOTDIR, ESTALE, ENODEV, ETIMEDOUT:
+                break
+            default:
+                return e
+            }
+            lastError = e
+        }
+        return sawAccessDenied ? EACCES : lastError
+    }
+}

@@ -1,0 +1,101 @@
+import Glibc
+
+/// The shared state of all agent invocations in one container: `idle` (PID 1), `run` and `status`
+/// are separate processes and coordinate only through these files.
+///
+/// - `run.lock`: a POSIX write lock held by the running `run` for its whole life. POSIX locks can be
+///   tested without being taken (F_GETLK), so `idle` and `status` never make a starting run see "busy".
+/// - `activity`: its mtime is the last start/end of a run (the TTL counts from it).
+/// - `ttl`: the idle TTL in seconds, for `status`.
+/// - `services`: session ids of service programs (one per line) that `run` must not kill.
+struct StateDirectory {
+    let path: String
+
+    /// `CODERUNNER_AGENT_STATE_DIR` overrides the location, for tests outside a container.
+    static func standard() -> StateDirectory {
+        if let p = getenv("CODERUNNER_AGENT_STATE_DIR") {
+            return StateDirectory(path: String(cString: p))
+        }
+        return StateDirectory(path: "/tmp/.coderunner")
+    }
+
+    var lockPath: String { path + "/run.lock" }
+    var activityPath: String { path + "/activity" }
+    var ttlPath: String { path + "/ttl" }
+    var servicesPath: String { path + "/services" }
+    var serviceLogPath: String { path + "/service.log" }
+
+    func ensure() -> Int32? {
+        Posix.makeDirectories(path, mode: 0o700)
+    }
+
+    /// Marks "something happened now" for the idle TTL.
+    func touchActivity() {
+        let fd = open(activityPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = futimens(fd, nil)
+        close(fd)
+    }
+
+    /// Seconds since the epoch of the last activity, or nil if none was recorded.
+    func lastActivity() -> Int? {
+        var st = stat()
+        guard stat(activityPath, &st) == 0 else { return nil }
+        return Int(st.st_mtim.tv_sec)
+    }
+
+    enum LockOutcome {
+        /// The lock is held through this fd; keep it open for the whole run.
+        case locked(Int32)
+        case busy
+        case failed(Int32)
+    }
+
+    /// Takes the run lock without waiting.
+    func tryLockRun() -> LockOutcome {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return .failed(errno) }
+        var fl = flock()
+        fl.l_type = Int16(F_WRLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        fl.l_start = 0
+        fl.l_len = 0
+        if fcntl(fd, F_SETLK, &fl) == 0 { return .locked(fd) }
+        let code = errno
+        close(fd)
+        return code == EAGAIN || code == EACCES ? .busy : .failed(code)
+    }
+
+    /// True while some `run` holds the run lock. Does not take the lock.
+    func isBusy() -> Bool {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var fl = flock()
+        fl.l_type = Int16(F_WRLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        fl.l_start = 0
+        fl.l_len = 0
+        guard fcntl(fd, F_GETLK, &fl) == 0 else { return false }
+        return fl.l_type != Int16(F_UNLCK)
+    }
+
+    func recordService(session: pid_t) {
+        let existing = Posix.readText(servicesPath) ?? ""
+        Posix.writeFile(servicesPath, existing + "\(session)\n", mode: 0o600)
+    }
+
+    func serviceSessions() -> Set<pid_t> {
+        guard let text = Posix.readText(servicesPath) else { return [] }
+        return Set(text.split(whereSeparator: { $0 == "\n" }).compactMap { pid_t($0) })
+    }
+
+    func recordTTL(_ seconds: Int) {
+        Posix.writeFile(ttlPath, "\(seconds)\n", mode: 0o600)
+    }
+
+    func ttl() -> Int? {
+        guard let text = Posix.readText(ttlPath) else { return nil }
+        return Int(text.split(whereSeparator: { $0 == "\n" }).first ?? "")
+    }
+}

@@ -1,0 +1,100 @@
+import AgentProtocol
+import Glibc
+
+/// A setup problem reported to the engine as `.failed(message)`.
+struct SetupError: Error {
+    var message: String
+}
+
+/// Prepares the work directory: optional clearing, then the submitted files.
+/// Paths are validated again here because the agent must not trust that the engine did it.
+enum Workdir {
+    static func validate(relativePath path: String) throws(SetupError) {
+        guard !path.isEmpty else { throw SetupError(message: "a file has an empty path; give every file a relative name") }
+        guard !path.utf8.contains(0) else { throw SetupError(message: "file path \(quoted(path)) contains a NUL byte") }
+        guard !path.hasPrefix("/") else {
+            throw SetupError(message: "file path \(quoted(path)) is absolute; use a path relative to the work directory")
+        }
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if component.isEmpty {
+                throw SetupError(message: "file path \(quoted(path)) has an empty component (\"//\" or a trailing \"/\")")
+            }
+            if component == ".." || component == "." {
+                throw SetupError(message: "file path \(quoted(path)) contains \"\(component)\"; use a plain relative path")
+            }
+        }
+    }
+
+    static func prepare(_ request: AgentRunRequest) throws(SetupError) {
+        let workdir = request.workdir
+        guard workdir.hasPrefix("/"), !workdir.utf8.contains(0) else {
+            throw SetupError(message: "work directory \(quoted(workdir)) must be an absolute path")
+        }
+        for file in request.files { try validate(relativePath: file.path) }
+        if let code = Posix.makeDirectories(workdir) {
+            throw SetupError(message: "cannot create work directory \(quoted(workdir)): \(Posix.errorString(code))")
+        }
+        if request.clearWorkdir { try clearContents(of: workdir) }
+        for file in request.files { try write(file, into: workdir) }
+    }
+
+    /// Deletes everything inside `directory` (which itself stays: it is usually a tmpfs mount point).
+    static func clearContents(of directory: String) throws(SetupError) {
+        guard let names = Posix.directoryEntries(directory) else {
+            throw SetupError(message: "cannot list \(quoted(directory)): \(Posix.errorString(errno))")
+        }
+        for name in names {
+            let path = directory + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                // Make sure we may enter and delete inside even if a program chmod'ed it.
+                _ = chmod(path, 0o700)
+                try clearContents(of: path)
+                if rmdir(path) != 0 && errno != ENOENT {
+                    throw SetupError(message: "cannot remove \(quoted(path)): \(Posix.errorString(errno))")
+                }
+            } else if unlink(path) != 0 && errno != ENOENT {
+                throw SetupError(message: "cannot remove \(quoted(path)): \(Posix.errorString(errno))")
+            }
+        }
+    }
+
+    static func write(_ file: AgentFile, into workdir: String) throws(SetupError) {
+        let path = workdir + "/" + file.path
+        if let slash = file.path.lastIndex(of: "/") {
+            let parent = workdir + "/" + file.path[..<slash]
+            if let code = Posix.makeDirectories(parent) {
+                throw SetupError(message: "cannot create directory for \(quoted(file.path)): \(Posix.errorString(code))")
+            }
+        }
+        let mode: mode_t = file.executable ? 0o755 : 0o644
+        // O_NOFOLLOW: a program of an earlier run must not redirect our write through a symlink.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw writeError(file.path, errno) }
+        _ = fchmod(fd, mode)  // the umask must not strip the executable bit
+        let ok = Posix.writeAll(fd, file.contents)
+        let writeErrno = errno
+        let closed = close(fd) == 0
+        if !ok { throw writeError(file.path, writeErrno) }
+        if !closed { throw writeError(file.path, errno) }
+    }
+
+    static func writeError(_ path: String, _ code: Int32) -> SetupError {
+        var message = "cannot write \(quoted(path)): \(Posix.errorString(code))"
+        if code == ENOSPC || code == EFBIG || code == EDQUOT {
+            message += " (the work directory is full; send smaller files or start a fresh session)"
+        }
+        return SetupError(message: message)
+    }
+
+    static func quoted(_ s: String) -> String {
+        "\"" + s.replacingNUL() + "\""
+    }
+}
+
+extension String {
+    fileprivate func replacingNUL() -> String {
+        String(decoding: utf8.map { $0 == 0 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+}
