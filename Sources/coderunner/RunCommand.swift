@@ -10,6 +10,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a program in a container and stream its output.",
+        usage: "coderunner run [<options>] <file> ... [-- <program-argument> ...]",
         discussion: """
             The language comes from --lang or the entry file's extension. Several files or a folder may be given; \
             they keep their paths relative to the folder that holds them all. Program arguments follow `--`. \
@@ -67,8 +68,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
     var json = false
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("Arguments for the program, after `--`.", valueName: "args"))
-    var programArguments: [String] = []
+    /// Arguments after `--` (split off in `Entrypoint`).
+    var programArguments: [String] { ProgramArguments.value }
 
     func run() async throws {
         var exitCode: Int32 = 0

@@ -116,7 +116,13 @@ struct ImagesBuildCommand: AsyncParsableCommand {
                 let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
                 Terminal.err(built ? "    built in \(Format.fixed(seconds, digits: 1)) s\n" : "    current, not rebuilt\n")
                 if !noSmokeTest && built {
-                    try await SmokeTest.run(runtime, runner: runner, context: context)
+                    do {
+                        try await SmokeTest.run(runtime, runner: runner, context: context)
+                    } catch {
+                        // A broken image must not look current to the next `images build`.
+                        try? await engine.removeImage(runtime.image)
+                        throw error
+                    }
                 }
             }
         }

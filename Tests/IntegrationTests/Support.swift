@@ -1,0 +1,155 @@
+import CodeRunnerCore
+import CodeRunnerDocker
+import Foundation
+import Testing
+
+/// Shared set-up for tests against the real Docker engine. These tests fail (they never skip silently) when Docker is
+/// unreachable or the runtime images are missing, unless CODERUNNER_SKIP_DOCKER_TESTS=1 is set (CI never sets it).
+enum Live {
+    static var skipDocker: Bool { ProcessInfo.processInfo.environment["CODERUNNER_SKIP_DOCKER_TESTS"] == "1" }
+
+    static let repositoryRoot: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    static let environment: [String: String] = ProcessInfo.processInfo.environment
+
+    static func configuration() throws -> Configuration {
+        var configuration = try Configuration.load(explicitFile: "/dev/null", environment: environment.filter { $0.key == "DOCKER_HOST" }, manifests: [])
+        configuration.addRuntimeDefaults(try catalog().runtimes.map(\.manifest))
+        return configuration
+    }
+
+    static func catalog() throws -> RuntimeCatalog {
+        try RuntimeCatalog.load(from: repositoryRoot + "/runtimes")
+    }
+
+    static func engine() throws -> DockerContainerEngine {
+        try DockerContainerEngine(host: environment["DOCKER_HOST"] ?? "unix:///var/run/docker.sock", requestTimeout: .seconds(30))
+    }
+
+    static func runner() throws -> CodeRunner {
+        try CodeRunner(engine: engine(), settings: EngineSettings(configuration()))
+    }
+
+    /// Output and result of one run through the engine.
+    struct Outcome: Sendable {
+        var result: RunResult
+        var stdout: String
+        var stderr: String
+        var stdoutBytes: [UInt8]
+        /// Both streams interleaved in arrival order, tagged.
+        var events: [RunEvent]
+    }
+
+    actor Recorder {
+        var events: [RunEvent] = []
+        func add(_ event: RunEvent) { events.append(event) }
+    }
+
+    /// Runs `files` (path -> source) in `language` through the engine, like `coderunner run` does.
+    static func run(
+        _ language: String, _ files: [(String, String)], entry: String? = nil, stdin: String? = nil, arguments: [String] = [],
+        environment: [String] = [], timeout: Duration? = nil, memory: UInt64? = nil, outputLimit: UInt64? = nil,
+        session: String? = nil, fresh: Bool = false, runner: CodeRunner? = nil
+    ) async throws -> Outcome {
+        let runner = try runner ?? Self.runner()
+        let configuration = try configuration()
+        let runtime = try catalog().runtime(named: language)
+        var limits = try runner.settings.limits(for: runtime, configuration: configuration)
+        if let timeout { limits.timeout = timeout }
+        if let memory { limits.memoryBytes = memory }
+        if let outputLimit { limits.outputLimitBytes = outputLimit }
+        let submission = try Submission(
+            files: files.map { SubmittedFile(path: $0.0, contents: Array($0.1.utf8)) }, entry: entry ?? files[0].0,
+            limits: runner.settings.submissionLimits)
+        let request = RunRequest(submission: submission, runtime: runtime, arguments: arguments, environment: environment,
+                                 limits: limits, session: session, fresh: fresh)
+        let input: AsyncStream<RunInput>?
+        if let stdin {
+            input = AsyncStream { continuation in
+                continuation.yield(.data(Array(stdin.utf8)))
+                continuation.yield(.end)
+                continuation.finish()
+            }
+        } else {
+            input = nil
+        }
+        let recorder = Recorder()
+        let result = await runner.run(request, input: input) { await recorder.add($0) }
+        let events = await recorder.events
+        var out: [UInt8] = [], err: [UInt8] = []
+        for case .output(let stream, let bytes) in events {
+            if stream == .stdout { out += bytes } else { err += bytes }
+        }
+        return Outcome(result: result, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
+                       stdoutBytes: out, events: events)
+    }
+
+    /// coderunner resources left on the engine (ephemeral sessions must leave none after a run).
+    static func leftovers(label: String = ResourceLabel.ephemeral) async throws -> (networks: [String], containers: [String]) {
+        let engine = try engine()
+        let networks = try await engine.networks(labeled: [label]).map(\.name)
+        let containers = try await engine.containers(labeled: [label]).map(\.name)
+        return (networks, containers)
+    }
+
+    static func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let left = try await leftovers()
+        #expect(left.networks.isEmpty, "networks left behind: \(left.networks)", sourceLocation: sourceLocation)
+        #expect(left.containers.isEmpty, "containers left behind: \(left.containers)", sourceLocation: sourceLocation)
+    }
+
+    /// The `coderunner` binary built next to the test bundle.
+    static var cliPath: String {
+        if let explicit = environment["CODERUNNER_BIN"], !explicit.isEmpty { return explicit }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundle.appendingPathComponent("coderunner"), bundle.deletingLastPathComponent().appendingPathComponent("coderunner")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate.path
+        }
+        return repositoryRoot + "/.build/debug/coderunner"
+    }
+
+    struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
+
+    /// Runs the CLI as a user would.
+    static func cli(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:], cwd: String? = nil) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") || $0.key == "CODERUNNER_BIN" }
+        env["CODERUNNER_RUNTIMES_DIR"] = repositoryRoot + "/runtimes"
+        env["CODERUNNER_CONFIG"] = "/dev/null"
+        for (key, value) in extra { env[key] = value }
+        process.environment = env
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = inPipe
+        try process.run()
+        if let stdin { inPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inPipe.fileHandleForWriting.close()
+        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
+        let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func temporaryDirectory(_ files: [(String, String)]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coderunner-test-\(UUID().uuidString)")
+        for (path, contents) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(contents.utf8).write(to: url)
+        }
+        return dir.path
+    }
+}
+
+/// Tests that need Docker are serialized (they share one engine) and enabled unless explicitly opted out.
+extension Trait where Self == ConditionTrait {
+    static var docker: Self { .enabled(if: !Live.skipDocker, "CODERUNNER_SKIP_DOCKER_TESTS=1") }
+}

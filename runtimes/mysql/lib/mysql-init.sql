@@ -1,0 +1,2 @@
+-- Run by mariadbd at start-up (--init-file): the database user programs run in.
+CREATE DATABASE IF NOT EXISTS coderunner;
