@@ -112,7 +112,18 @@ public final class CodeRunner: Sendable {
         } else {
             network = try await networks.create(session: session, ephemeral: false)
         }
-        let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: network, ephemeral: false)
+        var created: Result<String, EngineError>
+        do {
+            created = .success(try await createContainer(for: request.runtime, limits: request.limits, session: session, network: network, ephemeral: false))
+        } catch {
+            created = .failure(error)
+        }
+        if case .failure(.notFound) = created {
+            // `net gc` removed the idle network between our lookup and the create: make a new one once.
+            let fresh = try await networks.create(session: session, ephemeral: false)
+            created = .success(try await createContainer(for: request.runtime, limits: request.limits, session: session, network: fresh, ephemeral: false))
+        }
+        let containerID = try created.get()
         return try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
     }
 
@@ -121,6 +132,29 @@ public final class CodeRunner: Sendable {
         case .notFound, .conflict: return true
         default: return false
         }
+    }
+
+    /// Starts `count` idle containers for a named session ahead of need, so its first runs skip container start-up.
+    public func warm(session: String, runtime: Runtime, limits: RunLimits, count: Int) async throws -> [String] {
+        let network: SessionNetwork
+        if let existing = try await networks.find(session: session) { network = existing } else {
+            network = try await networks.create(session: session, ephemeral: false)
+        }
+        let existing = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
+        let room = max(0, settings.maxContainersPerSession - existing.filter { $0.state == "running" }.count)
+        var created: [String] = []
+        for _ in 0..<min(count, room) {
+            created.append(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: false))
+        }
+        return created
+    }
+
+    /// Removes a named session: its containers, then its network. Used by `pool drain --session` and the shell on exit.
+    public func endSession(_ session: String) async throws(EngineError) {
+        for container in try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"]) {
+            try? await engine.removeContainer(container.id)
+        }
+        if let network = try await networks.find(session: session) { await networks.remove(network) }
     }
 
     func converse(
@@ -172,7 +206,7 @@ public final class CodeRunner: Sendable {
         let uid = "1000"
         let spec = ContainerSpec(
             name: "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
-            image: runtime.image, command: command, environment: [], labels: labels, network: network.name,
+            image: runtime.image, command: command, environment: [], labels: labels, network: network.id,
             user: "\(uid):\(uid)", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
             nanoCPUs: Int64(limits.cpus * 1e9), pidsLimit: limits.pids,
             tmpfs: [

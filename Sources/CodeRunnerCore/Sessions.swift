@@ -35,19 +35,40 @@ public actor SessionNetworks {
         return used
     }
 
-    /// The network of a named session if it exists.
+    /// The network of a named session if it exists. When a race left several (Docker does not enforce unique names),
+    /// every process picks the same one: the oldest, ties broken by id.
     public func find(session: String) async throws(EngineError) -> SessionNetwork? {
         let matches = try await engine.networks(labeled: ["\(ResourceLabel.session)=\(session)", ResourceLabel.managed])
-        guard let network = matches.first, let subnetText = network.labels[ResourceLabel.subnet] ?? network.subnets.first,
+        guard let network = Self.canonical(matches), let subnetText = network.labels[ResourceLabel.subnet] ?? network.subnets.first,
               let subnet = IPv4Network(subnetText) else { return nil }
         return SessionNetwork(session: session, name: network.name, id: network.id, subnet: subnet)
+    }
+
+    static func canonical(_ networks: [NetworkInfo]) -> NetworkInfo? {
+        networks.min { a, b in
+            let ca = a.createdAt ?? .infinity, cb = b.createdAt ?? .infinity
+            return ca != cb ? ca < cb : a.id < b.id
+        }
     }
 
     /// Creates the session's network on the next free /24. A subnet Docker refuses (another process or network took it
     /// meanwhile) is remembered as taken and the next one tried; a name clash means another process created the same
     /// named session at the same moment, and its network is adopted.
     public func create(session: String, ephemeral: Bool) async throws -> SessionNetwork {
-        let name = Self.networkName(prefix: settings.networkPrefix, session: session)
+        // Overlapping runs of one session in this process share one creation.
+        if let pending = inFlight[session] { return try await pending.value }
+        let task = Task { try await self.createNetwork(session: session, ephemeral: ephemeral) }
+        inFlight[session] = task
+        defer { inFlight[session] = nil }
+        return try await task.value
+    }
+
+    private var inFlight: [String: Task<SessionNetwork, any Error>] = [:]
+
+    private func createNetwork(session: String, ephemeral: Bool) async throws -> SessionNetwork {
+        // Named sessions get a unique suffix: Docker does not enforce unique network names, and two processes racing to
+        // create the same session must not make a name that Docker later calls ambiguous.
+        let name = Self.networkName(prefix: settings.networkPrefix, session: ephemeral ? session : session + "-" + SessionName.ephemeral().suffix(6))
         let taken = try await subnetsInUse()
         await allocator.recover(taken)
         var labels = settings.networkLabels
@@ -63,7 +84,14 @@ public actor SessionNetworks {
             let spec = NetworkSpec(name: name, subnet: subnet, driver: settings.networkDriver, isInternal: !settings.allowEgress, labels: labels)
             do {
                 let id = try await engine.createNetwork(spec)
-                return SessionNetwork(session: session, name: name, id: id, subnet: subnet)
+                let created = SessionNetwork(session: session, name: name, id: id, subnet: subnet)
+                if ephemeral { return created }
+                // Two processes may create the same named session at once: both then settle on the canonical network
+                // and the other one is removed by the process that made it.
+                guard let winner = try await find(session: session), winner.id != id else { return created }
+                try? await engine.removeNetwork(id)
+                await allocator.release(subnet)
+                return winner
             } catch .subnetTaken {
                 continue  // allocator keeps it marked: someone else has it
             } catch .conflict(let message) {

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Collects what crashed or finished processes left behind. Only resources with coderunner's labels are ever touched.
+public struct GarbageCollector: Sendable {
+    public let engine: any ContainerEngine
+    public let settings: EngineSettings
+
+    public init(engine: any ContainerEngine, settings: EngineSettings) {
+        self.engine = engine; self.settings = settings
+    }
+
+    public struct Removal: Sendable, Codable, Equatable {
+        public var kind: String  // "container" or "network"
+        public var name: String
+        public var reason: String
+    }
+
+    /// Whether the process that created a resource is gone. Only answerable for resources made on this host.
+    static func ownerIsGone(_ labels: [String: String]) -> Bool {
+        guard labels[ResourceLabel.ownerHost] == SessionNetworks.hostName,
+              let pidText = labels[ResourceLabel.ownerPID], let pid = Int32(pidText), pid > 0 else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Plans (and unless `dryRun`, performs) the collection.
+    /// - Containers: not running any more, or ephemeral ones whose owning process is gone; with `all`, every coderunner container.
+    /// - Networks: no running container and older than `gc.orphanAge`, or ephemeral with the owner gone; with `all`, every one.
+    public func collect(all: Bool, dryRun: Bool) async throws(EngineError) -> [Removal] {
+        let now = SessionNetworks.now()
+        let containers = try await engine.containers(labeled: [ResourceLabel.managed])
+        var removals: [Removal] = []
+        var removedContainerIDs: Set<String> = []
+        for container in containers {
+            let reason: String?
+            if all { reason = "--all" }
+            else if container.state != "running" { reason = "container is \(container.state)" }
+            else if container.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(container.labels) { reason = "its coderunner process is gone" }
+            else { reason = nil }
+            guard let reason else { continue }
+            removals.append(Removal(kind: "container", name: container.name, reason: reason))
+            removedContainerIDs.insert(container.id)
+            if !dryRun { try? await engine.removeContainer(container.id) }
+        }
+        let liveSessions = Set(containers.filter { $0.state == "running" && !removedContainerIDs.contains($0.id) }
+            .compactMap { $0.labels[ResourceLabel.session] })
+        let orphanAge = Double(settings.orphanAge.microseconds) / 1e6
+        for network in try await engine.networks(labeled: [ResourceLabel.managed]) {
+            let session = network.labels[ResourceLabel.session] ?? ""
+            let reason: String?
+            if all { reason = "--all" }
+            else if liveSessions.contains(session) { reason = nil }
+            else if network.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(network.labels) { reason = "its coderunner process is gone" }
+            else if let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > orphanAge {
+                reason = "no live containers for over \(Quantity.formatDuration(settings.orphanAge))"
+            } else { reason = nil }
+            guard let reason else { continue }
+            if !dryRun {
+                do { try await engine.removeNetwork(network.id) } catch {
+                    continue  // someone attached a container meanwhile: it is in use after all
+                }
+            }
+            removals.append(Removal(kind: "network", name: network.name, reason: reason))
+        }
+        return removals
+    }
+}

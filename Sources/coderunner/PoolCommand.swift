@@ -1,0 +1,206 @@
+import ArgumentParser
+import CodeRunnerCore
+import FoundationEssentials
+
+struct PoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Show subnet pools, sessions, containers and their TTLs; pre-warm or drain containers.",
+        discussion: """
+            Docker's own state is the source of truth: every process (CLI runs, `serve`) sees the same picture. \
+            A pool gets a warning when it is not a private range, or overlaps a host route or another Docker network.
+
+            Examples:
+              coderunner pool
+              coderunner pool --json
+              coderunner pool warm python --session ci --count 2
+              coderunner pool drain
+            """,
+        subcommands: [PoolShowCommand.self, PoolWarmCommand.self, PoolDrainCommand.self],
+        defaultSubcommand: PoolShowCommand.self)
+}
+
+struct PoolShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show pools, sessions and containers (the default).",
+        discussion: "Examples:\n  coderunner pool show\n  coderunner pool show --json | jq .totals")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON for scripts.") var json = false
+
+    func run() async throws {
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let inventory = Inventory(engine: try context.containerEngine(), settings: try context.settings())
+            let report: PoolReport
+            do { report = try await inventory.report() } catch { throw CommandFailure.internalFailure("\(error)") }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                Terminal.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+                return
+            }
+            Terminal.out(Self.render(report))
+        }
+    }
+
+    static func render(_ report: PoolReport) -> String {
+        var text = "POOLS\n"
+        var rows = [["CIDR", "CAPACITY", "USED", "FREE", "WARNINGS"]]
+        for pool in report.pools {
+            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; ")])
+        }
+        text += TextTable.render(rows)
+        text += "\nSESSIONS\n"
+        if report.sessions.isEmpty {
+            text += "(none)\n"
+        } else {
+            var sessionRows = [["SESSION", "NETWORK", "SUBNET", "AGE", "CONTAINER", "LANGUAGE", "STATE", "TTL LEFT"]]
+            for session in report.sessions {
+                let base = [session.name + (session.ephemeral ? " (one-shot)" : ""), session.network ?? "-", session.subnet ?? "-",
+                            session.ageSeconds.map(formatAge) ?? "-"]
+                if session.containers.isEmpty {
+                    sessionRows.append(base + ["-", "-", "no containers", "-"])
+                }
+                for (index, container) in session.containers.enumerated() {
+                    let state = container.state != "running" ? container.state : (container.busy == true ? "busy" : (container.busy == false ? "idle" : "running"))
+                    let ttl = container.busy == true ? "(running)" : container.ttlLeftSeconds.map { "\($0)s" } ?? "-"
+                    sessionRows.append((index == 0 ? base : ["", "", "", ""]) + [container.name, container.language, state, ttl])
+                }
+            }
+            text += TextTable.render(sessionRows)
+        }
+        text += "\nTOTALS: \(report.sessions.count) sessions, \(report.subnetsUsed)/\(report.totalCapacity) subnets used, "
+            + "\(report.containerCount) containers (\(report.busyContainers) busy)\n"
+        return text
+    }
+
+    static func formatAge(_ seconds: Int) -> String {
+        if seconds < 120 { return "\(seconds)s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        return "\(seconds / 3600)h"
+    }
+}
+
+struct PoolWarmCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warm", abstract: "Start idle containers for a session ahead of need (they expire after container.ttl).",
+        discussion: "Examples:\n  coderunner pool warm python --session ci\n  coderunner pool warm java --session class-3 --count 4")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Language to warm.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    var language: String
+    @Option(help: ArgumentHelp("Session to warm (as used with `run --session`).", valueName: "name")) var session: String
+    @Option(help: "How many containers.") var count = 1
+
+    func run() async throws {
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let runtime: Runtime
+            do {
+                try SessionName.validate(session)
+                runtime = try context.catalog.runtime(named: language)
+            } catch { throw CommandFailure.usage("\(error)") }
+            guard (1...100).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 100") }
+            let runner = try context.codeRunner()
+            let limits: RunLimits
+            do { limits = try runner.settings.limits(for: runtime, configuration: context.configuration) } catch { throw CommandFailure.usage("\(error)") }
+            do {
+                let created = try await runner.warm(session: session, runtime: runtime, limits: limits, count: count)
+                Terminal.out("warmed \(created.count) \(runtime.language) container(s) in session \(session)\n")
+            } catch {
+                throw CommandFailure.internalFailure("\(error)")
+            }
+        }
+    }
+}
+
+struct PoolDrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain", abstract: "Remove idle containers now (busy ones are left alone); with --session, end that session.",
+        discussion: "Examples:\n  coderunner pool drain\n  coderunner pool drain --session ci")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Only this session; its network is removed too.", valueName: "name")) var session: String?
+
+    func run() async throws {
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let engine = try context.containerEngine()
+            let inventory = Inventory(engine: engine, settings: try context.settings())
+            var labels = [ResourceLabel.managed]
+            if let session { labels.append("\(ResourceLabel.session)=\(session)") }
+            do {
+                var removed = 0
+                for container in try await engine.containers(labeled: labels) where container.state == "running" {
+                    guard let status = await inventory.agentStatus(of: container.id), !status.busy else { continue }
+                    try await engine.removeContainer(container.id)
+                    removed += 1
+                    Terminal.out("removed \(container.name)\n")
+                }
+                if let session, try await engine.containers(labeled: labels).isEmpty {
+                    let runner = try context.codeRunner()
+                    try await runner.endSession(session)
+                }
+                Terminal.out("drained \(removed) idle container(s)\n")
+            } catch {
+                throw CommandFailure.internalFailure("\(error)")
+            }
+        }
+    }
+}
+
+struct NetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "net", abstract: "Manage session networks.", subcommands: [NetGCCommand.self])
+}
+
+struct NetGCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Remove orphaned session networks and containers.",
+        discussion: """
+            Removes coderunner containers that are no longer running or whose coderunner process is gone, and session \
+            networks with no live container that are older than gc.orphanAge (5m by default) or whose one-shot owner is gone. \
+            Networks and containers without coderunner's labels are never touched.
+
+            Examples:
+              coderunner net gc --dry-run
+              coderunner net gc
+              coderunner net gc --all --yes
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "List what would be removed without removing it.") var dryRun = false
+    @Flag(help: "Remove every coderunner network and container, in use or not.") var all = false
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation with --all.") var yes = false
+    @Flag(help: "Print JSON for scripts.") var json = false
+
+    func run() async throws {
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let collector = GarbageCollector(engine: try context.containerEngine(), settings: try context.settings())
+            if all && !dryRun && !yes {
+                guard Terminal.isTerminal(0) else {
+                    throw CommandFailure.usage("--all removes every coderunner session, including running ones; add --yes to confirm")
+                }
+                Terminal.err("Remove EVERY coderunner network and container, including running sessions? [y/N] ")
+                guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                    Terminal.err("nothing removed\n")
+                    return
+                }
+            }
+            let removals: [GarbageCollector.Removal]
+            do { removals = try await collector.collect(all: all, dryRun: dryRun) } catch { throw CommandFailure.internalFailure("\(error)") }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                Terminal.out(String(decoding: try encoder.encode(removals), as: UTF8.self) + "\n")
+                return
+            }
+            let verb = dryRun ? "would remove" : "removed"
+            for removal in removals { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
+            Terminal.out("\(verb) \(removals.filter { $0.kind == "container" }.count) container(s) and \(removals.filter { $0.kind == "network" }.count) network(s)\n")
+        }
+    }
+}
