@@ -91,6 +91,10 @@ public struct DockerContainerEngine: ContainerEngine {
         try await mapped { try await client.networkRemove(idOrName) }
     }
 
+    public func disconnect(container: String, from network: String) async throws(EngineError) {
+        try await mapped { try await client.networkDisconnect(network, container: container, force: true) }
+    }
+
     public func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String {
         // Security defaults that never vary (DESIGN.md): no capabilities, no privilege gain, swap equal to memory.
         let hostConfig = HostConfig(
