@@ -87,7 +87,70 @@ public enum EngineMessage: Sendable, Equatable {
     /// EOF on the program's stdin (after pending bytes are written).
     case closeStdin
     /// Kill the running stage's process tree now; its result has `stopped == true`.
+    /// In `kernel` mode: shut the kernel down (kill its process group, send `kernelExited`, exit 0).
     case stop
+    /// The first message of `coderunner-agent kernel`, exactly once.
+    case startKernel(AgentKernelRequest)
+    /// Run one cell. `cell` is the engine's number for it, echoed in `display` and `cellFinished`.
+    case execute(cell: UInt32, code: [UInt8])
+    /// SIGINT to the kernel's process group: the running cell ends with an error, the kernel survives.
+    case interrupt
+    /// Kill the kernel's process group and start it again (state is lost); answered by `kernelReady`.
+    case restartKernel
+}
+
+/// Everything the agent needs to host a kernel (a persistent interpreter driven cell by cell).
+public struct AgentKernelRequest: Sendable, Equatable {
+    /// The kernel driver, e.g. ["python3", "/usr/local/lib/coderunner/kernel/python_kernel.py"]; argv[0] is looked up in
+    /// the PATH of the resulting environment.
+    public var argv: [String]
+    /// "K=V" entries overlaid on the agent's inherited environment (the image's ENV), like run stages.
+    public var environment: [String]
+    /// Absolute working directory of the driver, e.g. "/app".
+    public var workdir: String
+    /// Written into `workdir` before the driver starts (may be empty).
+    public var files: [AgentFile]
+    /// stdout+stderr bytes per cell, 0 = none; beyond it the cell is interrupted, its output cut and it finishes
+    /// with `outputLimitExceeded`.
+    public var outputLimitBytes: UInt64
+    /// RLIMIT_FSIZE for the driver, 0 = unlimited.
+    public var maxFileSizeBytes: UInt64
+    /// RLIMIT_NOFILE for the driver, 0 = leave as is.
+    public var maxOpenFiles: UInt32
+
+    public init(
+        argv: [String], environment: [String], workdir: String, files: [AgentFile], outputLimitBytes: UInt64,
+        maxFileSizeBytes: UInt64, maxOpenFiles: UInt32
+    ) {
+        self.argv = argv
+        self.environment = environment
+        self.workdir = workdir
+        self.files = files
+        self.outputLimitBytes = outputLimitBytes
+        self.maxFileSizeBytes = maxFileSizeBytes
+        self.maxOpenFiles = maxOpenFiles
+    }
+}
+
+/// How one kernel cell ended.
+public struct AgentCellResult: Sendable, Equatable {
+    public var cell: UInt32
+    /// False when the cell raised or had an error (the traceback is already on stderr), or was interrupted or cut.
+    public var ok: Bool
+    /// An `interrupt` arrived while this cell ran.
+    public var interrupted: Bool
+    /// The cell's output passed `outputLimitBytes`: it was interrupted and its output cut.
+    public var outputLimitExceeded: Bool
+    /// From sending the cell to the driver until its DONE.
+    public var wallMicroseconds: UInt64
+
+    public init(cell: UInt32, ok: Bool, interrupted: Bool, outputLimitExceeded: Bool, wallMicroseconds: UInt64) {
+        self.cell = cell
+        self.ok = ok
+        self.interrupted = interrupted
+        self.outputLimitExceeded = outputLimitExceeded
+        self.wallMicroseconds = wallMicroseconds
+    }
 }
 
 /// How one stage ended, with its resource usage.
@@ -152,4 +215,13 @@ public enum AgentMessage: Sendable, Equatable {
     case failed(String)
     /// All stages done: the last message.
     case finished
+    /// The kernel driver can take cells (after start or restart).
+    case kernelReady
+    /// Rich output of a cell, e.g. mime "image/png" with the PNG bytes of a matplotlib figure.
+    case display(cell: UInt32, mime: String, data: [UInt8])
+    /// A cell ended; all its `output` and `display` messages came before this.
+    case cellFinished(AgentCellResult)
+    /// The kernel driver died (OOM kill, os._exit, crash) or was shut down by `stop`; the engine may `restartKernel`.
+    /// `memoryLimitExceeded`: it died of SIGKILL while the container's OOM-kill counter went up.
+    case kernelExited(exitCode: Int32?, signal: Int32?, memoryLimitExceeded: Bool)
 }

@@ -54,12 +54,14 @@ public enum AgentWire {
 
     enum EngineTag: UInt8 {
         case run = 0x01, stdin = 0x02, closeStdin = 0x03, stop = 0x04
+        case startKernel = 0x05, execute = 0x06, interrupt = 0x07, restartKernel = 0x08
     }
 
     // Agent tags live in a different range so a stream read in the wrong direction fails at once.
     enum AgentTag: UInt8 {
         case hello = 0x81, busy = 0x82, stageStarted = 0x83, output = 0x84, stageFinished = 0x85
         case failed = 0x86, finished = 0x87
+        case kernelReady = 0x88, display = 0x89, cellFinished = 0x8A, kernelExited = 0x8B
     }
 
     public static func encode(_ message: EngineMessage) -> [UInt8] {
@@ -76,6 +78,17 @@ public enum AgentWire {
             tag = .closeStdin
         case .stop:
             tag = .stop
+        case .startKernel(let request):
+            tag = .startKernel
+            w.kernelRequest(request)
+        case .execute(let cell, let code):
+            tag = .execute
+            w.u32(cell)
+            w.bytes(code)
+        case .interrupt:
+            tag = .interrupt
+        case .restartKernel:
+            tag = .restartKernel
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -104,6 +117,25 @@ public enum AgentWire {
             w.string(reason)
         case .finished:
             tag = .finished
+        case .kernelReady:
+            tag = .kernelReady
+        case .display(let cell, let mime, let data):
+            tag = .display
+            w.u32(cell)
+            w.string(mime)
+            w.bytes(data)
+        case .cellFinished(let result):
+            tag = .cellFinished
+            w.u32(result.cell)
+            w.bool(result.ok)
+            w.bool(result.interrupted)
+            w.bool(result.outputLimitExceeded)
+            w.u64(result.wallMicroseconds)
+        case .kernelExited(let exitCode, let signal, let memoryLimitExceeded):
+            tag = .kernelExited
+            w.optionalI32(exitCode)
+            w.optionalI32(signal)
+            w.bool(memoryLimitExceeded)
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -166,12 +198,7 @@ struct PayloadWriter {
     mutating func request(_ r: AgentRunRequest) {
         string(r.workdir)
         bool(r.clearWorkdir)
-        u32(UInt32(r.files.count))
-        for f in r.files {
-            string(f.path)
-            bytes(f.contents)
-            bool(f.executable)
-        }
+        files(r.files)
         strings(r.environment)
         u32(UInt32(r.stages.count))
         for s in r.stages {
@@ -181,6 +208,25 @@ struct PayloadWriter {
             u32(s.cpuSeconds)
             bool(s.takesStdin)
         }
+        u64(r.outputLimitBytes)
+        u64(r.maxFileSizeBytes)
+        u32(r.maxOpenFiles)
+    }
+
+    mutating func files(_ files: [AgentFile]) {
+        u32(UInt32(files.count))
+        for f in files {
+            string(f.path)
+            bytes(f.contents)
+            bool(f.executable)
+        }
+    }
+
+    mutating func kernelRequest(_ r: AgentKernelRequest) {
+        strings(r.argv)
+        strings(r.environment)
+        string(r.workdir)
+        files(r.files)
         u64(r.outputLimitBytes)
         u64(r.maxFileSizeBytes)
         u32(r.maxOpenFiles)
@@ -295,15 +341,7 @@ struct PayloadReader {
     mutating func request() throws(AgentProtocolError) -> AgentRunRequest {
         let workdir = try string("workdir")
         let clear = try bool("clearWorkdir")
-        let fileCount = try count(minElementBytes: 9)
-        var files: [AgentFile] = []
-        files.reserveCapacity(fileCount)
-        for _ in 0..<fileCount {
-            let path = try string("files.path")
-            let contents = try bytes()
-            let executable = try bool("files.executable")
-            files.append(AgentFile(path: path, contents: contents, executable: executable))
-        }
+        let files = try files()
         let environment = try strings("environment")
         let stageCount = try count(minElementBytes: 21)
         var stages: [AgentStage] = []
@@ -323,6 +361,39 @@ struct PayloadReader {
         return AgentRunRequest(
             workdir: workdir, clearWorkdir: clear, files: files, environment: environment, stages: stages,
             outputLimitBytes: outputLimit, maxFileSizeBytes: fsize, maxOpenFiles: nofile)
+    }
+
+    mutating func files() throws(AgentProtocolError) -> [AgentFile] {
+        let fileCount = try count(minElementBytes: 9)
+        var files: [AgentFile] = []
+        files.reserveCapacity(fileCount)
+        for _ in 0..<fileCount {
+            let path = try string("files.path")
+            let contents = try bytes()
+            let executable = try bool("files.executable")
+            files.append(AgentFile(path: path, contents: contents, executable: executable))
+        }
+        return files
+    }
+
+    mutating func kernelRequest() throws(AgentProtocolError) -> AgentKernelRequest {
+        AgentKernelRequest(
+            argv: try strings("kernel.argv"),
+            environment: try strings("kernel.environment"),
+            workdir: try string("kernel.workdir"),
+            files: try files(),
+            outputLimitBytes: try u64(),
+            maxFileSizeBytes: try u64(),
+            maxOpenFiles: try u32())
+    }
+
+    mutating func cellResult() throws(AgentProtocolError) -> AgentCellResult {
+        AgentCellResult(
+            cell: try u32(),
+            ok: try bool("cell.ok"),
+            interrupted: try bool("cell.interrupted"),
+            outputLimitExceeded: try bool("cell.outputLimitExceeded"),
+            wallMicroseconds: try u64())
     }
 
     mutating func result() throws(AgentProtocolError) -> AgentStageResult {
@@ -417,6 +488,12 @@ public struct EngineMessageDecoder: Sendable {
             case .stdin: message = .stdin(try r.bytes())
             case .closeStdin: message = .closeStdin
             case .stop: message = .stop
+            case .startKernel: message = .startKernel(try r.kernelRequest())
+            case .execute:
+                let cell = try r.u32()
+                message = .execute(cell: cell, code: try r.bytes())
+            case .interrupt: message = .interrupt
+            case .restartKernel: message = .restartKernel
             }
             try r.finish()
             return message
@@ -457,6 +534,17 @@ public struct AgentMessageDecoder: Sendable {
             case .stageFinished: message = .stageFinished(try r.result())
             case .failed: message = .failed(try r.string("failed.reason"))
             case .finished: message = .finished
+            case .kernelReady: message = .kernelReady
+            case .display:
+                let cell = try r.u32()
+                let mime = try r.string("display.mime")
+                message = .display(cell: cell, mime: mime, data: try r.bytes())
+            case .cellFinished: message = .cellFinished(try r.cellResult())
+            case .kernelExited:
+                let exitCode = try r.optionalI32("kernelExited.exitCode")
+                let signal = try r.optionalI32("kernelExited.signal")
+                message = .kernelExited(
+                    exitCode: exitCode, signal: signal, memoryLimitExceeded: try r.bool("kernelExited.memoryLimitExceeded"))
             }
             try r.finish()
             return message

@@ -82,6 +82,8 @@ struct AgentConversation {
                         return .failed(reason, stages)
                     case .finished:
                         return .finished(stages)
+                    case .kernelReady, .display, .cellFinished, .kernelExited:
+                        continue  // kernel messages; not part of a run
                     }
                 }
             }

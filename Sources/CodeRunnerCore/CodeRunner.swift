@@ -15,10 +15,14 @@ public struct RunRequest: Sendable {
     public var session: String?
     /// Empty the session container's work dir before this run.
     public var fresh: Bool
+    /// The named session belongs to this process (a `serve` connection): its resources carry the one-shot label, so
+    /// `net gc` and the server's start-up sweep collect them as soon as the process is gone.
+    public var processOwned: Bool
 
-    public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?, fresh: Bool) {
+    public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
+                fresh: Bool, processOwned: Bool = false) {
         self.submission = submission; self.runtime = runtime; self.arguments = arguments; self.environment = environment
-        self.limits = limits; self.session = session; self.fresh = fresh
+        self.limits = limits; self.session = session; self.fresh = fresh; self.processOwned = processOwned
     }
 }
 
@@ -88,19 +92,31 @@ public final class CodeRunner: Sendable {
     func runInNamedSession(
         _ session: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws -> AgentConversation.Outcome {
+        try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned) { containerID throws(EngineError) in
+            let outcome = try await self.converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
+            if case .busy = outcome { return nil }
+            return outcome
+        }
+    }
+
+    /// Offers the session's running containers for `runtime` to `attempt` one by one (it returns nil when the agent says busy),
+    /// and creates a new container on the session's network when none takes the work.
+    func withSessionContainer<T: Sendable>(
+        session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool,
+        attempt: (String) async throws(EngineError) -> T?
+    ) async throws -> T {
         let candidates = try await engine.containers(labeled: [
-            ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(request.runtime.language)",
-        ]).filter { $0.state == "running" && $0.image == request.runtime.image }
+            ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
+        ]).filter { $0.state == "running" && $0.image == runtime.image }
         for container in candidates.sorted(by: { $0.name < $1.name }) {
-            let outcome: AgentConversation.Outcome
+            let outcome: T?
             do {
-                outcome = try await converse(containerID: container.id, request: request, input: input, onEvent: onEvent)
+                outcome = try await attempt(container.id)
             } catch {
-                if Self.containerWentAway(error) { continue }  // expired or stopping under us: try the next one
+                if CodeRunner.containerWentAway(error) { continue }  // expired or stopping under us: try the next one
                 throw error
             }
-            if case .busy = outcome { continue }
-            return outcome
+            if let outcome { return outcome }
         }
         let sessionContainers = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
         guard sessionContainers.filter({ $0.state == "running" || $0.state == "created" }).count < settings.maxContainersPerSession else {
@@ -110,28 +126,24 @@ public final class CodeRunner: Sendable {
         if let existing = try await networks.find(session: session) {
             network = existing
         } else {
-            network = try await networks.create(session: session, ephemeral: false)
+            network = try await networks.create(session: session, ephemeral: processOwned)
         }
         var created: Result<String, EngineError>
         do {
-            created = .success(try await createContainer(for: request.runtime, limits: request.limits, session: session, network: network, ephemeral: false))
+            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned))
         } catch {
             created = .failure(error)
         }
         if case .failure(.notFound) = created {
             // `net gc` removed the idle network between our lookup and the create: make a new one once.
-            let fresh = try await networks.create(session: session, ephemeral: false)
-            created = .success(try await createContainer(for: request.runtime, limits: request.limits, session: session, network: fresh, ephemeral: false))
+            let fresh = try await networks.create(session: session, ephemeral: processOwned)
+            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: fresh, ephemeral: processOwned))
         }
         let containerID = try created.get()
-        return try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
-    }
-
-    static func containerWentAway(_ error: EngineError) -> Bool {
-        switch error {
-        case .notFound, .conflict: return true
-        default: return false
+        guard let outcome = try await attempt(containerID) else {
+            throw EngineError.conflict("a new container was taken by another run before this one could start")
         }
+        return outcome
     }
 
     /// Starts `count` idle containers for a named session ahead of need, so its first runs skip container start-up.
@@ -155,6 +167,13 @@ public final class CodeRunner: Sendable {
             try? await engine.removeContainer(container.id)
         }
         if let network = try await networks.find(session: session) { await networks.remove(network) }
+    }
+
+    static func containerWentAway(_ error: EngineError) -> Bool {
+        switch error {
+        case .notFound, .conflict: return true
+        default: return false
+        }
     }
 
     func converse(
@@ -224,9 +243,22 @@ public final class CodeRunner: Sendable {
         return id
     }
 
+    /// Removes a one-shot session. The container's removal (kill + delete, the slow part) and the network's
+    /// (force-disconnect, then delete) run side by side instead of one after the other.
     func cleanUp(container: String?, network: SessionNetwork?) async {
-        if let container { try? await engine.removeContainer(container) }
-        if let network { await networks.remove(network) }
+        let engine = self.engine
+        let networks = self.networks
+        await withTaskGroup(of: Void.self) { group in
+            if let container {
+                group.addTask { try? await engine.removeContainer(container) }
+            }
+            if let network {
+                group.addTask {
+                    if let container { try? await engine.disconnect(container: container, from: network.id) }
+                    await networks.remove(network)
+                }
+            }
+        }
     }
 
     /// Turns the agent's stage reports into the user's status and exit code.

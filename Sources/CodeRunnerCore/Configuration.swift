@@ -22,6 +22,10 @@ public struct SettingKey: Sendable, Hashable {
     public var defaultValue: String
     public var help: String
 
+    public init(name: String, defaultValue: String, help: String) {
+        self.name = name; self.defaultValue = defaultValue; self.help = help
+    }
+
     /// `network.pools` -> `CODERUNNER_NETWORK_POOLS`; `server.logLevel` -> `CODERUNNER_SERVER_LOG_LEVEL`.
     public var environmentName: String { Self.environmentName(for: name) }
 
@@ -160,7 +164,11 @@ public struct Configuration: Sendable {
         if let dockerHost = environment["DOCKER_HOST"], !dockerHost.isEmpty {
             try set("docker.host", dockerHost, source: .environment, origin: "DOCKER_HOST")
         }
-        let ignored: Set<String> = ["CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_BIN"]
+        // Variables that are not settings: where to find things, and test switches.
+        let ignored: Set<String> = [
+            "CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_BIN", "CODERUNNER_AGENT",
+            "CODERUNNER_BASE_IMAGE", "CODERUNNER_RUNTIMES_DIR",
+        ]
         for (name, value) in environment where name.hasPrefix("CODERUNNER_") && !ignored.contains(name) {
             guard let key = known[name] ?? Self.runtimeKey(forEnvironmentName: name) else {
                 throw .unknownKey(name, source: "environment", suggestion: nil)

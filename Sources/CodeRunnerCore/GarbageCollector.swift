@@ -29,13 +29,16 @@ public struct GarbageCollector: Sendable {
     /// - Networks: no running container and older than `gc.orphanAge`, or ephemeral with the owner gone; with `all`, every one.
     public func collect(all: Bool, dryRun: Bool) async throws(EngineError) -> [Removal] {
         let now = SessionNetworks.now()
+        let orphanAge = Double(settings.orphanAge.microseconds) / 1e6
         let containers = try await engine.containers(labeled: [ResourceLabel.managed])
         var removals: [Removal] = []
         var removedContainerIDs: Set<String> = []
         for container in containers {
             let reason: String?
             if all { reason = "--all" }
-            else if container.state != "running" { reason = "container is \(container.state)" }
+            else if container.state == "created", !Self.ownerIsGone(container.labels), now - (container.createdAt ?? now) < orphanAge {
+                reason = nil  // a live run is about to start it
+            } else if container.state != "running" { reason = "container is \(container.state)" }
             else if container.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(container.labels) { reason = "its coderunner process is gone" }
             else { reason = nil }
             guard let reason else { continue }
@@ -43,9 +46,8 @@ public struct GarbageCollector: Sendable {
             removedContainerIDs.insert(container.id)
             if !dryRun { try? await engine.removeContainer(container.id) }
         }
-        let liveSessions = Set(containers.filter { $0.state == "running" && !removedContainerIDs.contains($0.id) }
+        let liveSessions = Set(containers.filter { ($0.state == "running" || $0.state == "created") && !removedContainerIDs.contains($0.id) }
             .compactMap { $0.labels[ResourceLabel.session] })
-        let orphanAge = Double(settings.orphanAge.microseconds) / 1e6
         for network in try await engine.networks(labeled: [ResourceLabel.managed]) {
             let session = network.labels[ResourceLabel.session] ?? ""
             let reason: String?

@@ -6,8 +6,12 @@ public struct RuntimeImages: Sendable {
     public let baseImage: String?
     public let agentBinaryPath: String
 
+    /// Read once: every runtime's context includes it, and it is 10 MB.
+    let agentBinary: [UInt8]?
+
     public init(engine: any ContainerEngine, baseImage: String?, agentBinaryPath: String) {
         self.engine = engine; self.baseImage = baseImage; self.agentBinaryPath = agentBinaryPath
+        self.agentBinary = FileSystem.readFile(agentBinaryPath, limit: 256 << 20)
     }
 
     public enum State: String, Sendable, Codable { case current, outdated, missing }
@@ -35,7 +39,7 @@ public struct RuntimeImages: Sendable {
             guard let bytes = FileSystem.readFile(absolute, limit: 256 << 20) else { throw .unreadable(absolute) }
             files.append(SubmittedFile(path: relative, contents: bytes, executable: FileSystem.isExecutable(absolute)))
         }
-        guard let agent = FileSystem.readFile(agentBinaryPath, limit: 256 << 20) else { throw .agentMissing(agentBinaryPath) }
+        guard let agent = agentBinary else { throw .agentMissing(agentBinaryPath) }
         files.append(SubmittedFile(path: "coderunner-agent", contents: agent, executable: true))
         return files
     }
@@ -55,10 +59,21 @@ public struct RuntimeImages: Sendable {
     public static func inputsHash(_ files: [SubmittedFile], baseImage: String?) -> String {
         var a: UInt64 = 0xcbf2_9ce4_8422_2325
         var b: UInt64 = 0x8422_2325_cbf2_9ce4
-        func mix(_ bytes: some Sequence<UInt8>) {
-            for byte in bytes {
-                a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
-                b = (b ^ UInt64(byte)) &* 0x100_0000_01b3 &+ 1
+        func mix(_ bytes: [UInt8]) {
+            // Eight bytes per step: the agent binary is 10 MB and this runs on every `runtimes`/`images build`.
+            bytes.withUnsafeBytes { raw in
+                var index = 0
+                while index + 8 <= raw.count {
+                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    a = (a ^ word) &* 0x100_0000_01b3
+                    b = (b ^ word.byteSwapped) &* 0x100_0000_01b3 &+ 1
+                    index += 8
+                }
+                while index < raw.count {
+                    a = (a ^ UInt64(raw[index])) &* 0x100_0000_01b3
+                    b = (b ^ UInt64(raw[index])) &* 0x100_0000_01b3 &+ 1
+                    index += 1
+                }
             }
             a = (a ^ 0xff) &* 0x100_0000_01b3
         }

@@ -20,6 +20,8 @@ public struct RuntimeManifest: Codable, Sendable, Equatable {
     public var compile: String?
     public var run: String
     public var service: [String]?
+    /// The kernel driver for `coderunner session` (a persistent interpreter hosted by the agent); nil if the language has none.
+    public var kernel: [String]?
     public var limits: Limits
     public var example: String
     public var exampleOutput: String

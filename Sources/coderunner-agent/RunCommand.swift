@@ -4,6 +4,23 @@ import Glibc
 /// Write end of the SIGCHLD self-pipe. Set once before any child exists; the handler only reads it.
 nonisolated(unsafe) var childSignalPipeWriteFD: Int32 = -1
 
+/// SIGCHLD turned into a readable byte so one poll() loop can wait for output and child exit together.
+enum ChildSignalPipe {
+    /// Installs the handler once; returns the read end (-1 if no pipe could be made: the loops then poll once a second).
+    static func install() -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        guard Posix.makePipe(&fds, nonBlocking: true) else { return -1 }
+        childSignalPipeWriteFD = fds[1]
+        signal(SIGCHLD) { _ in
+            let saved = errno
+            var byte: UInt8 = 1
+            _ = write(childSignalPipeWriteFD, &byte, 1)
+            errno = saved
+        }
+        return fds[0]
+    }
+}
+
 /// `coderunner-agent run`: one run, driven by the engine through `docker exec` (stdin attached).
 /// Single-threaded: one poll() loop multiplexes the engine's messages, the program's output pipes,
 /// the program's stdin pipe and child exit, so there is nothing to synchronise.
@@ -132,6 +149,9 @@ final class RunCommand {
             case .run:
                 protocolFailure = "agent protocol: a second run request arrived; start one `coderunner-agent run` per run"
                 stopRequested = true
+            case .startKernel, .execute, .interrupt, .restartKernel:
+                protocolFailure = "agent protocol: kernel messages go to `coderunner-agent kernel`, not `run`"
+                stopRequested = true
             case .stdin(let bytes):
                 stdinPending.append(contentsOf: bytes)
             case .closeStdin:
@@ -145,16 +165,7 @@ final class RunCommand {
     // MARK: Stages
 
     private func installChildSignalPipe() {
-        var fds: [Int32] = [-1, -1]
-        guard Posix.makePipe(&fds, nonBlocking: true) else { return }
-        childSignalPipeWriteFD = fds[1]
-        signalPipeRead = fds[0]
-        signal(SIGCHLD) { _ in
-            let saved = errno
-            var byte: UInt8 = 1
-            _ = write(childSignalPipeWriteFD, &byte, 1)
-            errno = saved
-        }
+        signalPipeRead = ChildSignalPipe.install()
     }
 
     private var signalPipeRead: Int32 = -1

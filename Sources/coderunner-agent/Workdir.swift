@@ -26,16 +26,19 @@ enum Workdir {
     }
 
     static func prepare(_ request: AgentRunRequest) throws(SetupError) {
-        let workdir = request.workdir
+        try prepare(workdir: request.workdir, clear: request.clearWorkdir, files: request.files)
+    }
+
+    static func prepare(workdir: String, clear: Bool, files: [AgentFile]) throws(SetupError) {
         guard workdir.hasPrefix("/"), !workdir.utf8.contains(0) else {
             throw SetupError(message: "work directory \(quoted(workdir)) must be an absolute path")
         }
-        for file in request.files { try validate(relativePath: file.path) }
+        for file in files { try validate(relativePath: file.path) }
         if let code = Posix.makeDirectories(workdir) {
             throw SetupError(message: "cannot create work directory \(quoted(workdir)): \(Posix.errorString(code))")
         }
-        if request.clearWorkdir { try clearContents(of: workdir) }
-        for file in request.files { try write(file, into: workdir) }
+        if clear { try clearContents(of: workdir) }
+        for file in files { try write(file, into: workdir) }
     }
 
     /// Deletes everything inside `directory` (which itself stays: it is usually a tmpfs mount point).

@@ -8,7 +8,9 @@ func agentMain(_ arguments: [String]) -> Int32 {
     let usage = """
         usage: coderunner-agent idle --ttl SECONDS [--service PROGRAM [ARGS...]]
                coderunner-agent run      (driven by the engine over stdin/stdout)
+               coderunner-agent kernel   (hosts a kernel driver; driven by the engine over stdin/stdout)
                coderunner-agent status
+               coderunner-agent files put PATH | get PATH | list   (the work dir, for the session shell)
                coderunner-agent --version
 
         """
@@ -21,8 +23,12 @@ func agentMain(_ arguments: [String]) -> Int32 {
         return IdleCommand.main(arguments[2...])
     case "run":
         return RunCommand().main()
+    case "kernel":
+        return KernelCommand().main()
     case "status":
         return StatusCommand.main()
+    case "files":
+        return FilesCommand.main(arguments[2...])
     case "--version", "version":
         Posix.writeAll(1, "coderunner-agent \(agentVersion) (protocol \(AgentWire.version))\n")
         return 0

@@ -152,7 +152,9 @@ struct PoolDrainCommand: AsyncParsableCommand {
 
 struct NetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "net", abstract: "Manage session networks.", subcommands: [NetGCCommand.self])
+        commandName: "net", abstract: "Manage session networks.",
+        discussion: "Examples:\n  coderunner net gc --dry-run\n  coderunner net gc",
+        subcommands: [NetGCCommand.self])
 }
 
 struct NetGCCommand: AsyncParsableCommand {

@@ -14,7 +14,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             The language comes from --lang or the entry file's extension. Several files or a folder may be given; \
             they keep their paths relative to the folder that holds them all. Program arguments follow `--`. \
-            stdin is passed through (piped, or typed when stdin is a terminal). The exit code is the program's own, \
+            stdin is passed through (piped, or typed when stdin is a terminal). A Jupyter notebook (.ipynb) runs its code \
+            cells in order in one Python kernel and prints their outputs; --output writes it back with the outputs. The exit code is the program's own, \
             124 on timeout, 128+N when killed by signal N (137 for the memory limit), the compiler's on a compile error, \
             125 when coderunner itself fails and 64 on bad usage.
 
@@ -29,6 +30,7 @@ struct RunCommand: AsyncParsableCommand {
               coderunner run src/ --entry Main.java -- arg1 arg2
               coderunner run --timeout 2s --memory 64m --json bomb.c
               coderunner run --session ci main.py
+              coderunner run analysis.ipynb --output analysis.out.ipynb
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -41,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
             completion: .list(["python", "javascript", "java", "cpp", "sql"]))
     var lang: String?
 
-    @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"))
+    @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"), completion: .file())
     var entry: String?
 
     @Option(help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
@@ -68,6 +70,10 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
     var json = false
 
+    @Option(name: [.short, .long], help: ArgumentHelp("For a notebook (.ipynb): write it back here with the outputs filled in (nbformat 4); plots are saved as PNG files next to it.", valueName: "out.ipynb"),
+            completion: .file(extensions: ["ipynb"]))
+    var output: String?
+
     /// Arguments after `--` (split off in `Entrypoint`).
     var programArguments: [String] { ProgramArguments.value }
 
@@ -83,7 +89,14 @@ struct RunCommand: AsyncParsableCommand {
         let context = try AppContext.load(options: global)
         let settings = try context.settings()
         guard !files.isEmpty else { throw .usage("give a file to run, e.g. `coderunner run hello.py` (see `coderunner run --help`)") }
+        if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
+            return try await NotebookCommandRunner(path: files[0], output: output, context: context, memory: memory, timeout: timeout).run()
+        }
+        if output != nil { throw .usage("--output is for notebooks (.ipynb)") }
 
+        if let entry {
+            do { try Submission.validate(path: entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry) } catch { throw .usage(error.description) }
+        }
         // Runtime: --lang, else the entry's extension.
         let runtime: Runtime
         do {
@@ -239,5 +252,61 @@ final class InterruptForwarder: @unchecked Sendable {
     func stop() {
         for source in sources { source.cancel() }
         sources.removeAll()
+    }
+}
+
+/// `coderunner run notebook.ipynb [--output out.ipynb]`.
+struct NotebookCommandRunner {
+    var path: String
+    var output: String?
+    var context: AppContext
+    var memory: String?
+    var timeout: String?
+
+    func run() async throws(CommandFailure) -> Int32 {
+        guard let data = LocalFiles.read(path) else { throw .usage("no such file: \(path)") }
+        let runner = try context.codeRunner()
+        let runtime: Runtime
+        var limits: RunLimits
+        do {
+            runtime = try context.catalog.runtime(named: "python")
+            limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
+            limits.memoryBytes = max(limits.memoryBytes, 256 << 20)  // pandas + matplotlib
+            limits.timeout = .seconds(120)
+            if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
+            if let timeout { limits.timeout = try Quantity.duration(timeout) }
+        } catch {
+            throw .usage("\(error)")
+        }
+        let outputPath = output
+        let imageBase: String = {
+            let target = outputPath ?? FilePath.baseName(path)
+            let stem = FilePath.extensionWithDot(target).isEmpty ? target : String(target.dropLast(FilePath.extensionWithDot(target).count))
+            return stem
+        }()
+        signal(SIGPIPE, SIG_IGN)
+        let result: (notebook: [UInt8], cells: [NotebookRunner.CellReport])
+        do {
+            result = try await NotebookRunner.run(
+                notebook: data, runner: runner, runtime: runtime, limits: limits, imageBaseName: imageBase,
+                onOutput: { stream, bytes in Terminal.write(bytes, to: stream == .stdout ? 1 : 2) },
+                onImage: { name, bytes in
+                    if LocalFiles.write(name, bytes) { Terminal.err("[image/png saved to \(name)]\n") }
+                })
+        } catch let error as NotebookError {
+            throw .usage(error.description)
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+        if let outputPath {
+            guard LocalFiles.write(outputPath, result.notebook) else { throw .internalFailure("cannot write \(outputPath)") }
+            Terminal.err("wrote \(outputPath)\n")
+        }
+        let failed = result.cells.filter { !($0.status == .ok) }
+        if !failed.isEmpty {
+            Terminal.err("coderunner: \(failed.count) of \(result.cells.count) code cells failed (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))\n")
+            return 1
+        }
+        return 0
     }
 }

@@ -62,6 +62,7 @@ struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "images",
         abstract: "Build the runtime images.",
+        discussion: "Examples:\n  coderunner images build\n  coderunner images build python --force",
         subcommands: [ImagesBuildCommand.self])
 }
 

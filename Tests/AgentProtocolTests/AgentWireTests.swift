@@ -28,6 +28,16 @@ let sampleRequest = AgentRunRequest(
     ],
     outputLimitBytes: 1 << 20, maxFileSizeBytes: 0, maxOpenFiles: 256)
 
+let sampleKernelRequest = AgentKernelRequest(
+    argv: ["python3", "/usr/local/lib/coderunner/kernel/python_kernel.py"],
+    environment: ["PYTHONUNBUFFERED=1", "EMPTY="],
+    workdir: "/app",
+    files: [
+        AgentFile(path: "data.csv", contents: Array("a,b\n1,2\n".utf8), executable: false),
+        AgentFile(path: "tool", contents: [0, 0xff], executable: true),
+    ],
+    outputLimitBytes: UInt64.max, maxFileSizeBytes: 1 << 26, maxOpenFiles: UInt32.max)
+
 let engineMessages: [EngineMessage] = [
     .run(sampleRequest),
     .run(AgentRunRequest(
@@ -37,6 +47,13 @@ let engineMessages: [EngineMessage] = [
     .stdin([]),
     .closeStdin,
     .stop,
+    .startKernel(sampleKernelRequest),
+    .startKernel(AgentKernelRequest(
+        argv: [], environment: [], workdir: "", files: [], outputLimitBytes: 0, maxFileSizeBytes: 0, maxOpenFiles: 0)),
+    .execute(cell: 1, code: Array("x = 1\nx + 1\n".utf8)),
+    .execute(cell: UInt32.max, code: []),
+    .interrupt,
+    .restartKernel,
 ]
 
 let agentMessages: [AgentMessage] = [
@@ -56,6 +73,14 @@ let agentMessages: [AgentMessage] = [
         memoryLimitExceeded: true, stopped: false)),
     .failed("cannot write \"a\": No space left on device ✗"),
     .finished,
+    .kernelReady,
+    .display(cell: 3, mime: "image/png", data: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
+    .display(cell: 0, mime: "", data: []),
+    .cellFinished(AgentCellResult(cell: 7, ok: true, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 412)),
+    .cellFinished(AgentCellResult(
+        cell: UInt32.max, ok: false, interrupted: true, outputLimitExceeded: true, wallMicroseconds: UInt64.max)),
+    .kernelExited(exitCode: nil, signal: 9, memoryLimitExceeded: true),
+    .kernelExited(exitCode: -1, signal: nil, memoryLimitExceeded: false),
 ]
 
 func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [EngineMessage] {
@@ -260,7 +285,7 @@ func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Agent
             var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Bias some rounds towards valid tags and small lengths to reach the payload decoders.
             if round % 2 == 0 && !bytes.isEmpty {
-                bytes[0] = round % 4 == 0 ? UInt8.random(in: 1...4, using: &rng) : UInt8.random(in: 0x81...0x87, using: &rng)
+                bytes[0] = round % 4 == 0 ? UInt8.random(in: 1...8, using: &rng) : UInt8.random(in: 0x81...0x8B, using: &rng)
                 if bytes.count >= 5 {
                     bytes[1] = 0
                     bytes[2] = 0

@@ -4,7 +4,7 @@ import Testing
 @Suite struct ConfigurationTests {
     static let manifest = RuntimeManifest(
         language: "python", displayName: "Python", aliases: ["py"], extensions: [".py"], image: "coderunner/python:latest",
-        compile: nil, run: "python3 \"$ENTRY\"", service: nil,
+        compile: nil, run: "python3 \"$ENTRY\"", service: nil, kernel: nil,
         limits: .init(memory: "128m", cpus: 1, timeout: "10s", compileTimeout: nil, pids: 128),
         example: "examples/hello.py", exampleOutput: "Hello, world!\n")
 

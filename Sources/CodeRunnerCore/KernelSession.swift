@@ -1,0 +1,243 @@
+import AgentProtocol
+
+/// What a kernel reports while cells run.
+public enum KernelEvent: Sendable, Equatable {
+    case output(cell: UInt32, stream: OutputStream, bytes: [UInt8])
+    /// Rich output, e.g. `image/png` bytes of a matplotlib figure.
+    case display(cell: UInt32, mime: String, data: [UInt8])
+    /// The kernel died (memory limit, crash); the next `execute` restarts it.
+    case exited(String)
+}
+
+/// How one cell ended.
+public struct CellResult: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case ok, error, interrupted, timeout
+        case outputLimit = "output-limit"
+        case kernelDied = "kernel-died"
+    }
+
+    public var cell: UInt32
+    public var status: Status
+    public var wallMilliseconds: Double
+
+    public var succeeded: Bool { status == .ok }
+}
+
+public enum KernelError: Error, Equatable, CustomStringConvertible {
+    case noKernel(language: String, available: [String])
+    case startFailed(String)
+    case notRunning
+
+    public var description: String {
+        switch self {
+        case .noKernel(let language, let available):
+            return "\(language) has no interactive kernel; languages with one: \(available.joined(separator: ", "))"
+        case .startFailed(let reason):
+            return "the kernel did not start: \(reason)"
+        case .notRunning:
+            return "the kernel is not running; use :reset (or kernel.restart) to start it again"
+        }
+    }
+}
+
+/// A persistent interpreter in a session container, driven cell by cell through the agent (`coderunner-agent kernel`).
+/// State survives between cells; output streams while a cell runs; interrupt stops the running cell without losing state.
+public actor KernelSession {
+    public nonisolated let runtime: Runtime
+    public nonisolated let session: String
+    /// The container hosting the kernel (its work dir is the session workspace the shell's :put/:get/:files use).
+    public nonisolated let containerID: String
+    let runner: CodeRunner
+    let connection: any ExecConnection
+    let onEvent: @Sendable (KernelEvent) async -> Void
+    private var reader: Task<Void, Never>?
+    private var nextCell: UInt32 = 1
+    private var pendingCell: (id: UInt32, continuation: CheckedContinuation<AgentCellResult?, Never>)?
+    private var readyWaiter: CheckedContinuation<Bool, Never>?
+    private var alive = true
+    private var shuttingDown = false
+
+    init(runner: CodeRunner, runtime: Runtime, session: String, containerID: String, connection: any ExecConnection,
+         onEvent: @escaping @Sendable (KernelEvent) async -> Void) {
+        self.runner = runner; self.runtime = runtime; self.session = session; self.containerID = containerID
+        self.connection = connection; self.onEvent = onEvent
+    }
+
+    /// Starts the runtime's kernel in `session` (reusing an idle session container or creating one), with `files` in its work dir.
+    public static func start(
+        runner: CodeRunner, session: String, runtime: Runtime, files: [SubmittedFile] = [], limits: RunLimits, processOwned: Bool,
+        onEvent: @escaping @Sendable (KernelEvent) async -> Void
+    ) async throws -> KernelSession {
+        guard let argv = runtime.manifest.kernel, !argv.isEmpty else {
+            throw KernelError.noKernel(language: runtime.language, available: [])
+        }
+        _ = limits
+        var environment = [
+            "PATH=\(CodeRunner.basePath)", "HOME=\(CodeRunner.workdir)", "TMPDIR=/tmp", "LANG=C.UTF-8", "CODERUNNER_LANGUAGE=\(runtime.language)",
+        ]
+        environment.append("PYTHONUNBUFFERED=1")
+        let request = AgentKernelRequest(
+            argv: argv, environment: environment, workdir: CodeRunner.workdir,
+            files: files.map { AgentFile(path: $0.path, contents: $0.contents, executable: $0.executable) },
+            outputLimitBytes: limits.outputLimitBytes, maxFileSizeBytes: runner.settings.maxFileSize,
+            maxOpenFiles: UInt32(runner.settings.maxOpenFiles))
+        return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID throws(EngineError) in
+            let connection = try await runner.engine.exec(containerID, argv: [CodeRunner.agentPath, "kernel"])
+            try await connection.write(AgentWire.encode(EngineMessage.startKernel(request)))
+            let kernel = KernelSession(runner: runner, runtime: runtime, session: session, containerID: containerID, connection: connection, onEvent: onEvent)
+            switch await kernel.begin() {
+            case .ready: return kernel
+            case .busy:
+                await connection.close()
+                return nil
+            case .failed(let reason):
+                await connection.close()
+                throw EngineError.api("the \(runtime.language) kernel did not start: \(reason)")
+            }
+        }
+    }
+
+    enum StartOutcome { case ready, busy, failed(String) }
+    private var startWaiter: CheckedContinuation<StartOutcome, Never>?
+
+    /// Starts reading the agent's messages and waits for the first answer: ready, busy, or a failure.
+    func begin() async -> StartOutcome {
+        let connection = self.connection
+        reader = Task { [weak self] in
+            var decoder = AgentMessageDecoder()
+            do {
+                for try await chunk in connection.stdout {
+                    decoder.append(chunk)
+                    while let message = try decoder.next() {
+                        guard let self else { return }
+                        await self.handle(message)
+                    }
+                }
+            } catch {}
+            await self?.connectionEnded()
+        }
+        return await withCheckedContinuation { startWaiter = $0 }
+    }
+
+    private func handle(_ message: AgentMessage) async {
+        switch message {
+        case .hello: break
+        case .busy:
+            startWaiter?.resume(returning: .busy); startWaiter = nil
+        case .kernelReady:
+            if let startWaiter { startWaiter.resume(returning: .ready); self.startWaiter = nil }
+            readyWaiter?.resume(returning: true); readyWaiter = nil
+            alive = true
+        case .failed(let reason):
+            if let startWaiter { startWaiter.resume(returning: .failed(reason)); self.startWaiter = nil }
+            else { await onEvent(.exited("kernel failed: \(reason)")) }
+        case .output(let stream, let bytes):
+            await onEvent(.output(cell: pendingCell?.id ?? 0, stream: stream == .stdout ? .stdout : .stderr, bytes: bytes))
+        case .display(let cell, let mime, let data):
+            await onEvent(.display(cell: cell, mime: mime, data: data))
+        case .cellFinished(let result):
+            if let pending = pendingCell, pending.id == result.cell {
+                pendingCell = nil
+                pending.continuation.resume(returning: result)
+            }
+        case .kernelExited(let exitCode, let signal, let memory):
+            alive = false
+            let reason = memory ? "the kernel ran out of memory (raise --memory)" :
+                signal.map { "the kernel was killed by \(SignalNames.name(of: $0))" } ?? "the kernel exited with code \(exitCode ?? 0)"
+            if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+            readyWaiter?.resume(returning: false); readyWaiter = nil
+            if !shuttingDown { await onEvent(.exited(reason)) }
+        case .stageStarted, .stageFinished, .finished:
+            break
+        }
+    }
+
+    private func connectionEnded() async {
+        let wasAlive = alive
+        alive = false
+        if let startWaiter { startWaiter.resume(returning: .failed("the agent closed the connection")); self.startWaiter = nil }
+        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+        readyWaiter?.resume(returning: false); readyWaiter = nil
+        if wasAlive && !shuttingDown { await onEvent(.exited("the connection to the kernel was lost")) }
+    }
+
+    /// Runs one cell. Output arrives through `onEvent` while it runs. A cell running past `timeout` is interrupted,
+    /// and if it does not stop within 2 s the kernel is restarted (state is lost; the status says `timeout`).
+    public func execute(_ code: String, timeout: Duration? = nil) async throws -> CellResult {
+        if !alive { try await restart() }
+        let cell = nextCell
+        nextCell += 1
+        let started = ContinuousClock.now
+        do {
+            try await connection.write(AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8))))
+        } catch {
+            alive = false
+            throw KernelError.notRunning
+        }
+        var watchdog: Task<Void, Never>?
+        if let timeout {
+            watchdog = Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled, let self else { return }
+                await self.timeoutFired(cell: cell)
+            }
+        }
+        let result = await withCheckedContinuation { continuation in
+            pendingCell = (cell, continuation)
+        }
+        watchdog?.cancel()
+        let wall = Double((ContinuousClock.now - started).microseconds) / 1000
+        if timedOutCells.remove(cell) != nil {
+            return CellResult(cell: cell, status: .timeout, wallMilliseconds: wall)
+        }
+        guard let result else { return CellResult(cell: cell, status: .kernelDied, wallMilliseconds: wall) }
+        let status: CellResult.Status = result.outputLimitExceeded ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
+        return CellResult(cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000)
+    }
+
+    private var timedOutCells: Set<UInt32> = []
+
+    private func timeoutFired(cell: UInt32) async {
+        guard pendingCell?.id == cell else { return }
+        timedOutCells.insert(cell)
+        await interrupt()
+        try? await Task.sleep(for: .seconds(2))
+        if pendingCell?.id == cell {
+            // Still running after the interrupt: restart; the pending cell ends with `timeout`.
+            if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+            try? await restart()
+        }
+    }
+
+    /// Interrupts the running cell (SIGINT inside the container); the kernel and its state survive.
+    public func interrupt() async {
+        try? await connection.write(AgentWire.encode(EngineMessage.interrupt))
+    }
+
+    /// Restarts the kernel: state is lost, files in the work dir stay.
+    public func restart() async throws {
+        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+        do {
+            try await connection.write(AgentWire.encode(EngineMessage.restartKernel))
+        } catch {
+            throw KernelError.notRunning
+        }
+        let ready = await withCheckedContinuation { readyWaiter = $0 }
+        guard ready else { throw KernelError.notRunning }
+        alive = true
+    }
+
+    /// Stops the kernel and closes the connection. The session's container stays (TTL) unless the session is ended.
+    public func shutdown() async {
+        shuttingDown = true
+        try? await connection.write(AgentWire.encode(EngineMessage.stop))
+        try? await Task.sleep(for: .milliseconds(50))
+        await connection.close()
+        reader?.cancel()
+        reader = nil
+        alive = false
+    }
+
+    public var isAlive: Bool { alive }
+}

@@ -1,0 +1,209 @@
+import FoundationEssentials
+
+/// Any JSON value, so a notebook round-trips with every field we do not touch left as it was.
+public enum JSONValue: Codable, Sendable, Equatable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value):
+            if value == value.rounded(), abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// nbformat multi-line strings are either one string or a list of lines.
+    public var joinedText: String? {
+        switch self {
+        case .string(let value): return value
+        case .array(let items): return items.compactMap(\.stringValue).joined()
+        default: return nil
+        }
+    }
+
+    /// nbformat's preferred form: a list of lines, each but the last ending in "\n".
+    public static func lines(_ text: String) -> JSONValue {
+        var result: [JSONValue] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if character == "\n" { result.append(.string(current)); current = "" }
+        }
+        if !current.isEmpty { result.append(.string(current)) }
+        return .array(result)
+    }
+}
+
+public enum NotebookError: Error, CustomStringConvertible {
+    case unreadable(String)
+    case invalid(String)
+    case unsupportedLanguage(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): return "cannot read notebook \(path)"
+        case .invalid(let reason): return "not a valid Jupyter notebook (nbformat 4): \(reason)"
+        case .unsupportedLanguage(let language): return "the notebook's kernel language is \(language); coderunner runs Python notebooks"
+        }
+    }
+}
+
+/// Runs a Jupyter notebook's code cells in order in one Python kernel and fills in their outputs (nbformat 4).
+public struct NotebookRunner: Sendable {
+    public struct CellReport: Sendable {
+        public var index: Int
+        public var status: CellResult.Status
+        public var images: [(name: String, data: [UInt8])]
+    }
+
+    /// Streams each cell's output to `onOutput`, returns the notebook with outputs and the per-cell results.
+    /// Every cell runs even after an error, like the session shell; the caller decides the exit code.
+    public static func run(
+        notebook data: [UInt8], runner: CodeRunner, runtime: Runtime, limits: RunLimits, imageBaseName: String,
+        onOutput: @escaping @Sendable (OutputStream, [UInt8]) async -> Void,
+        onImage: @escaping @Sendable (String, [UInt8]) async -> Void
+    ) async throws -> (notebook: [UInt8], cells: [CellReport]) {
+        var root: [String: JSONValue]
+        do {
+            guard case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: Data(data)) else {
+                throw NotebookError.invalid("the top level is not an object")
+            }
+            root = object
+        } catch let error as NotebookError {
+            throw error
+        } catch {
+            throw NotebookError.invalid("\(error)")
+        }
+        guard case .array(var cells)? = root["cells"] else { throw NotebookError.invalid("no cells") }
+        if let language = root["metadata"]?["kernelspec"]?["language"]?.stringValue ?? root["metadata"]?["language_info"]?["name"]?.stringValue,
+           language.lowercased() != "python" {
+            throw NotebookError.unsupportedLanguage(language)
+        }
+        let collector = CellCollector()
+        let kernel = try await KernelSession.start(
+            runner: runner, session: "nb-" + String(SessionName.ephemeral().dropFirst(4)), runtime: runtime, limits: limits, processOwned: true
+        ) { event in
+            switch event {
+            case .output(_, let stream, let bytes):
+                await collector.add(stream: stream, bytes: bytes)
+                await onOutput(stream, bytes)
+            case .display(_, let mime, let data):
+                await collector.add(mime: mime, data: data)
+            case .exited(let reason):
+                await collector.add(stream: .stderr, bytes: Array("coderunner: \(reason)\n".utf8))
+            }
+        }
+        var reports: [CellReport] = []
+        var executionCount = 0
+        func cleanUp() async {
+            await kernel.shutdown()
+            try? await runner.endSession(kernel.session)
+        }
+        for index in cells.indices {
+            guard case .object(var cell) = cells[index], cell["cell_type"]?.stringValue == "code" else { continue }
+            let source = cell["source"]?.joinedText ?? ""
+            executionCount += 1
+            await collector.reset()
+            let result: CellResult
+            if source.trimmingWhitespace().isEmpty {
+                result = CellResult(cell: 0, status: .ok, wallMilliseconds: 0)
+            } else {
+                do {
+                    result = try await kernel.execute(source, timeout: limits.timeout)
+                } catch {
+                    await cleanUp()
+                    throw error
+                }
+            }
+            let (outputs, images) = await collector.outputs(failed: !result.succeeded, status: result.status, imageBaseName: imageBaseName + "_cell\(index + 1)")
+            for image in images { await onImage(image.name, image.data) }
+            cell["outputs"] = .array(outputs)
+            cell["execution_count"] = .number(Double(executionCount))
+            cells[index] = .object(cell)
+            reports.append(CellReport(index: index, status: result.status, images: images))
+        }
+        await cleanUp()
+        root["cells"] = .array(cells)
+        if root["nbformat"] == nil { root["nbformat"] = .number(4) }
+        if root["nbformat_minor"] == nil { root["nbformat_minor"] = .number(5) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoded = try encoder.encode(JSONValue.object(root))
+        return (Array(encoded) + [10], reports)
+    }
+}
+
+/// Gathers one cell's stream and rich outputs in arrival order, merging adjacent text of the same stream.
+actor CellCollector {
+    enum Item { case stream(OutputStream, [UInt8]), display(String, [UInt8]) }
+    private var items: [Item] = []
+
+    func reset() { items = [] }
+
+    func add(stream: OutputStream, bytes: [UInt8]) {
+        if case .stream(let last, let existing)? = items.last, last == stream {
+            items[items.count - 1] = .stream(stream, existing + bytes)
+        } else {
+            items.append(.stream(stream, bytes))
+        }
+    }
+
+    func add(mime: String, data: [UInt8]) { items.append(.display(mime, data)) }
+
+    func outputs(failed: Bool, status: CellResult.Status, imageBaseName: String) -> ([JSONValue], [(name: String, data: [UInt8])]) {
+        var outputs: [JSONValue] = []
+        var images: [(name: String, data: [UInt8])] = []
+        var errorText = ""
+        for item in items {
+            switch item {
+            case .stream(let stream, let bytes):
+                let text = String(decoding: bytes, as: UTF8.self)
+                if failed && stream == .stderr { errorText += text; continue }
+                outputs.append(.object(["output_type": .string("stream"), "name": .string(stream.rawValue), "text": JSONValue.lines(text)]))
+            case .display(let mime, let data):
+                outputs.append(.object([
+                    "output_type": .string("display_data"), "metadata": .object([:]),
+                    "data": .object([mime: .string(Data(data).base64EncodedString()), "text/plain": .string("<Figure>")]),
+                ]))
+                if mime == "image/png" { images.append((imageBaseName + "_\(images.count + 1).png", data)) }
+            }
+        }
+        if failed {
+            let lines = errorText.split(separator: "\n").map(String.init)
+            let last = lines.last { !$0.trimmingWhitespace().isEmpty } ?? status.rawValue
+            let parts = last.split(separator: ":", maxSplits: 1)
+            let name = parts.count == 2 && !parts[0].contains(" ") ? String(parts[0]) : (status == .ok ? "Error" : status.rawValue)
+            let value = parts.count == 2 && !parts[0].contains(" ") ? parts[1].trimmingWhitespace() : last
+            outputs.append(.object([
+                "output_type": .string("error"), "ename": .string(name), "evalue": .string(value),
+                "traceback": .array(lines.map { .string($0) }),
+            ]))
+        }
+        return (outputs, images)
+    }
+}

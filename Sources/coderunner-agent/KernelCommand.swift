@@ -1,0 +1,555 @@
+import AgentProtocol
+import Glibc
+
+/// `coderunner-agent kernel`: hosts one persistent interpreter (a "kernel driver") for the engine, driven cell by cell
+/// through `docker exec` (stdin/stdout attached, framed AgentProtocol messages; see docs in KERNELS.md).
+///
+/// The driver gets fd 0 = commands (`EXEC <cell> <n>\n` + code), fd 1/2 = the cells' stdout/stderr, fd 3 = events
+/// (`READY`, `DONE <cell> ok|error`, `DISPLAY <cell> <mime> <n>` + bytes). The agent gives the driver one cell at a
+/// time, so every byte read between two DONEs belongs to exactly one cell and the per-cell output limit is exact.
+/// Every `execute` is answered by exactly one `cellFinished` (cells lost to a restart or a dead kernel finish with
+/// ok == false). Single-threaded, one poll() loop, like `run`.
+final class KernelCommand {
+    private let state = StateDirectory.standard()
+    private var decoder = EngineMessageDecoder()
+    private var request: AgentKernelRequest!
+    /// stdin EOF or a failed write to stdout: nobody is listening any more.
+    private var engineGone = false
+    private var stopRequested = false
+    private var protocolFailure: String?
+    private var signalPipeRead: Int32 = -1
+
+    /// Cells the engine sent that the driver has not been given yet.
+    private var queued: [(cell: UInt32, code: [UInt8])] = []
+    private var driver: Driver?
+    private var running: RunningCell?
+    /// Output written while no cell runs (driver start-up, background threads) is capped by the same limit.
+    private var idleOutputUsed: UInt64 = 0
+
+    /// How long a cell that passed the output limit may take to honour the SIGINT before the kernel is killed.
+    private static let limitGraceMicroseconds: UInt64 = 2_000_000
+    /// An event line longer than this is not from a well-behaved driver.
+    private static let maxEventLine = 4096
+
+    /// One live driver process and the agent's ends of its pipes.
+    struct Driver {
+        var pid: pid_t
+        var commandFD: Int32
+        var outFD: Int32
+        var errFD: Int32
+        var eventFD: Int32
+        var events: [UInt8] = []
+        /// Bytes of EXEC commands not yet accepted by the command pipe.
+        var pendingCommand: [UInt8] = []
+        var ready = false
+        /// A `DISPLAY` header was read; its payload is still arriving.
+        var display: (cell: UInt32, mime: String, count: Int)?
+        /// The container's OOM-kill counter when the driver started or last finished a cell.
+        var oomBaseline: UInt64?
+    }
+
+    struct RunningCell {
+        var cell: UInt32
+        var start: UInt64
+        var interrupted = false
+        var outputUsed: UInt64 = 0
+        var outputLimitExceeded = false
+        /// Set when the output limit interrupted the cell: past it the driver is killed.
+        var limitDeadline: UInt64?
+    }
+
+    func main() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        send(.hello(version: AgentWire.version))
+
+        if let code = state.ensure() {
+            return fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is /tmp writable?")
+        }
+        // Held for the kernel's whole life: `run`s pick another container and the idle TTL never expires under it.
+        switch state.tryLockRun() {
+        case .locked:
+            break
+        case .busy:
+            send(.busy)
+            return 75
+        case .failed(let code):
+            return fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))")
+        }
+        state.touchActivity()
+        defer { state.touchActivity() }
+
+        var first: EngineMessage?
+        while first == nil {
+            do {
+                first = try decoder.next()
+            } catch {
+                return fail(error.description)
+            }
+            if first != nil { break }
+            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
+            if chunk.isEmpty { return 1 }  // the engine went away before asking for anything
+            decoder.append(chunk)
+        }
+        guard case .startKernel(let request) = first else {
+            return fail(
+                "agent protocol: the first message of `coderunner-agent kernel` must be startKernel; "
+                    + "the engine and agent versions differ")
+        }
+        self.request = request
+        guard let program = request.argv.first, !program.isEmpty else {
+            return fail("the runtime has no kernel driver (empty argv); add a \"kernel\" entry to its runtime.json")
+        }
+        do {
+            try Workdir.prepare(workdir: request.workdir, clear: false, files: request.files)
+        } catch {
+            return fail(error.message)
+        }
+        signalPipeRead = ChildSignalPipe.install()
+        do {
+            try startDriver()
+        } catch {
+            return fail(error.message)
+        }
+        drainDecodedMessages()
+        loop()
+
+        let status = killDriver()
+        abandonCells(interrupted: true)
+        if let protocolFailure { return fail(protocolFailure) }
+        if let status {
+            let (exitCode, signal) = Posix.decodeWaitStatus(status)
+            send(.kernelExited(exitCode: exitCode, signal: signal, memoryLimitExceeded: false))
+        }
+        return 0
+    }
+
+    // MARK: Engine channel
+
+    private func send(_ message: AgentMessage) {
+        guard !engineGone else { return }
+        if !Posix.writeAll(1, AgentWire.encode(message)) { engineGone = true }
+    }
+
+    private func fail(_ reason: String) -> Int32 {
+        send(.failed(reason))
+        return 1
+    }
+
+    private func readEngine() {
+        guard let chunk = Posix.readChunk(0, max: 65536) else { return }
+        if chunk.isEmpty {
+            engineGone = true
+            stopRequested = true
+            return
+        }
+        decoder.append(chunk)
+        drainDecodedMessages()
+    }
+
+    /// Applies engine messages in the order they were sent (an `interrupt` after an `execute` hits that cell).
+    private func drainDecodedMessages() {
+        while protocolFailure == nil && !stopRequested {
+            let message: EngineMessage?
+            do {
+                message = try decoder.next()
+            } catch {
+                protocolFailure = error.description
+                stopRequested = true
+                return
+            }
+            guard let message else { return }
+            switch message {
+            case .run, .startKernel:
+                protocolFailure = "agent protocol: a second request arrived; start one `coderunner-agent kernel` per kernel"
+                stopRequested = true
+            case .stdin, .closeStdin:
+                break  // cells have no stdin (the driver gives user code /dev/null)
+            case .stop:
+                stopRequested = true
+            case .execute(let cell, let code):
+                state.touchActivity()
+                if driver == nil {
+                    send(.output(.stderr, Array("coderunner: the kernel is not running; restart it\n".utf8)))
+                    send(.cellFinished(AgentCellResult(
+                        cell: cell, ok: false, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 0)))
+                } else {
+                    queued.append((cell, code))
+                    startNextCell()
+                }
+            case .interrupt:
+                if var cell = running, let driver {
+                    cell.interrupted = true
+                    running = cell
+                    kill(-driver.pid, SIGINT)
+                }
+            case .restartKernel:
+                restart()
+            }
+        }
+    }
+
+    // MARK: Driver lifecycle
+
+    private func startDriver() throws(SetupError) {
+        let environment = RunCommand.stageEnvironment(request.environment)
+        for s in request.argv + environment where s.utf8.contains(0) {
+            throw SetupError(message: "kernel: an argument or environment entry contains a NUL byte")
+        }
+        let program = request.argv[0]
+        let argv = request.argv.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+        let candidates = ExecSearch.candidates(for: program, path: path).map { strdup($0) }
+        defer { candidates.forEach { free($0) } }
+        let workdir = request.workdir
+        let execFailurePrefix = Array("coderunner: cannot start the kernel \(program): ".utf8)
+        let fileSize = request.maxFileSizeBytes
+        let openFiles = UInt64(request.maxOpenFiles)
+
+        var commandPipe: [Int32] = [-1, -1]
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        var eventPipe: [Int32] = [-1, -1]
+        guard Posix.makePipe(&commandPipe), Posix.makePipe(&outPipe), Posix.makePipe(&errPipe), Posix.makePipe(&eventPipe)
+        else {
+            let e = errno
+            for fd in commandPipe + outPipe + errPipe + eventPipe where fd >= 0 { close(fd) }
+            throw SetupError(message: "cannot create pipes for the kernel: \(Posix.errorString(e))")
+        }
+        let oomBaseline = CgroupMemory.oomKillCount()
+        let pid = fork()
+        if pid == 0 {
+            setsid()
+            signal(SIGPIPE, SIG_DFL)
+            signal(SIGCHLD, SIG_DFL)
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            // The sources are all >= 3 (0-2 are the agent's own), so these cannot clobber each other.
+            dup2(commandPipe[0], 0)
+            dup2(outPipe[1], 1)
+            dup2(errPipe[1], 2)
+            if eventPipe[1] == 3 {
+                _ = fcntl(3, F_SETFD, 0)  // dup2 onto itself would keep close-on-exec
+            } else {
+                dup2(eventPipe[1], 3)
+            }
+            if chdir(workdir) != 0 {
+                let e = errno
+                Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")
+                _exit(127)
+            }
+            if fileSize > 0 { Posix.setLimit(RLIMIT_FSIZE, soft: fileSize, hard: fileSize) }
+            if openFiles > 0 {
+                let hard = UInt64(Posix.getLimit(RLIMIT_NOFILE).rlim_max)
+                let n = min(openFiles, hard)
+                Posix.setLimit(RLIMIT_NOFILE, soft: n, hard: n)
+            }
+            let e = ExecSearch.exec(candidates: candidates, argv: argv, envp: envp)
+            Posix.writeAll(2, execFailurePrefix + Array((Posix.errorString(e) + "\n").utf8))
+            _exit(127)
+        }
+        let forkErrno = errno
+        close(commandPipe[0])
+        close(outPipe[1])
+        close(errPipe[1])
+        close(eventPipe[1])
+        if pid < 0 {
+            for fd in [commandPipe[1], outPipe[0], errPipe[0], eventPipe[0]] { close(fd) }
+            throw SetupError(message: "cannot start the kernel: \(Posix.errorString(forkErrno)) (too many processes?)")
+        }
+        for fd in [commandPipe[1], outPipe[0], errPipe[0], eventPipe[0]] { Posix.setNonBlocking(fd) }
+        driver = Driver(
+            pid: pid, commandFD: commandPipe[1], outFD: outPipe[0], errFD: errPipe[0], eventFD: eventPipe[0],
+            oomBaseline: oomBaseline)
+    }
+
+    /// Kills the driver's process group and whatever it left in the container, reaps it and closes its pipes.
+    /// Returns its wait status (nil when there was no driver).
+    @discardableResult
+    private func killDriver() -> Int32? {
+        guard let d = driver else { return nil }
+        kill(-d.pid, SIGKILL)
+        if ProcessSweep.isEnabled() {
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(d.pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        for fd in [d.commandFD, d.outFD, d.errFD, d.eventFD] where fd >= 0 { close(fd) }
+        driver = nil
+        return status
+    }
+
+    /// Finishes the running and queued cells without a DONE (restart, dead kernel, shutdown).
+    private func abandonCells(interrupted: Bool) {
+        let now = Posix.monotonicMicroseconds()
+        if let cell = running {
+            send(.cellFinished(AgentCellResult(
+                cell: cell.cell, ok: false, interrupted: interrupted || cell.interrupted,
+                outputLimitExceeded: cell.outputLimitExceeded, wallMicroseconds: now - cell.start)))
+            running = nil
+        }
+        for cell in queued {
+            send(.cellFinished(AgentCellResult(
+                cell: cell.cell, ok: false, interrupted: interrupted, outputLimitExceeded: false, wallMicroseconds: 0)))
+        }
+        queued.removeAll()
+    }
+
+    private func restart() {
+        killDriver()
+        abandonCells(interrupted: true)
+        idleOutputUsed = 0
+        do {
+            try startDriver()
+        } catch {
+            send(.output(.stderr, Array("coderunner: \(error.message)\n".utf8)))
+            send(.kernelExited(exitCode: nil, signal: nil, memoryLimitExceeded: false))
+        }
+    }
+
+    /// The driver exited on its own (crash, `os._exit`, OOM kill): report what it left and how it died.
+    private func driverDied() {
+        guard var d = driver else { return }
+        // Still a zombie here, so its pid (= group id) cannot have been reused: the group kill cannot hit a stranger.
+        kill(-d.pid, SIGKILL)
+        if ProcessSweep.isEnabled() {
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(d.pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        // Every writer is dead: the pipes end in EOF, so read what is left (a last DONE and its output included).
+        readEvents(&d, untilEOF: true)
+        driver = d
+        processEvents()
+        if let still = driver {
+            drainOutputs(still, untilEOF: true)
+            for fd in [still.commandFD, still.outFD, still.errFD, still.eventFD] where fd >= 0 { close(fd) }
+        }
+        let (exitCode, signal) = Posix.decodeWaitStatus(status)
+        let oomAfter = CgroupMemory.oomKillCount()
+        let memoryLimitExceeded = signal == SIGKILL && (oomAfter ?? 0) > (d.oomBaseline ?? 0)
+        driver = nil
+        abandonCells(interrupted: false)
+        send(.kernelExited(exitCode: exitCode, signal: signal, memoryLimitExceeded: memoryLimitExceeded))
+    }
+
+    // MARK: Cells
+
+    private func startNextCell() {
+        guard running == nil, var d = driver, d.ready, !queued.isEmpty else { return }
+        let next = queued.removeFirst()
+        d.pendingCommand += Array("EXEC \(next.cell) \(next.code.count)\n".utf8) + next.code
+        driver = d
+        running = RunningCell(cell: next.cell, start: Posix.monotonicMicroseconds())
+        idleOutputUsed = 0
+        writeCommands()
+    }
+
+    private func writeCommands() {
+        guard var d = driver, !d.pendingCommand.isEmpty, d.commandFD >= 0 else { return }
+        let n = d.pendingCommand.withUnsafeBytes { write(d.commandFD, $0.baseAddress!, $0.count) }
+        if n > 0 {
+            d.pendingCommand.removeSubrange(0..<n)
+        } else if n < 0 && errno != EAGAIN && errno != EINTR {
+            // The driver closed its command pipe: it is dying; its exit is reported through SIGCHLD.
+            d.pendingCommand.removeAll()
+            close(d.commandFD)
+            d.commandFD = -1
+        }
+        driver = d
+    }
+
+    private func finishCell(_ cell: UInt32, ok: Bool) {
+        guard let r = running, r.cell == cell else { return }
+        running = nil
+        send(.cellFinished(AgentCellResult(
+            cell: cell, ok: ok && !r.outputLimitExceeded, interrupted: r.interrupted,
+            outputLimitExceeded: r.outputLimitExceeded, wallMicroseconds: Posix.monotonicMicroseconds() - r.start)))
+        state.touchActivity()
+        if var d = driver {
+            // A child the cell started may have been OOM-killed while the driver survived: only later kills count.
+            d.oomBaseline = CgroupMemory.oomKillCount()
+            driver = d
+        }
+        startNextCell()
+    }
+
+    private func forward(_ stream: AgentStream, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        let limit = request.outputLimitBytes
+        guard var cell = running else {
+            if limit > 0 && idleOutputUsed >= limit { return }
+            let room = limit > 0 ? Int(min(UInt64(bytes.count), limit - idleOutputUsed)) : bytes.count
+            idleOutputUsed += UInt64(room)
+            send(.output(stream, Array(bytes.prefix(room))))
+            return
+        }
+        guard !cell.outputLimitExceeded else { return }
+        if limit > 0 && cell.outputUsed + UInt64(bytes.count) > limit {
+            let room = Int(limit - cell.outputUsed)
+            if room > 0 { send(.output(stream, Array(bytes.prefix(room)))) }
+            cell.outputUsed = limit
+            cell.outputLimitExceeded = true
+            cell.limitDeadline = Posix.monotonicMicroseconds() + Self.limitGraceMicroseconds
+            if let driver { kill(-driver.pid, SIGINT) }
+        } else {
+            cell.outputUsed += UInt64(bytes.count)
+            send(.output(stream, bytes))
+        }
+        running = cell
+    }
+
+    /// Reads one chunk from an output pipe; closes it on EOF.
+    private func readOutput(_ stream: AgentStream) {
+        guard var d = driver else { return }
+        let fd = stream == .stdout ? d.outFD : d.errFD
+        guard fd >= 0, let chunk = Posix.readChunk(fd, max: AgentWire.maxOutputChunkBytes) else { return }
+        if chunk.isEmpty {
+            close(fd)
+            if stream == .stdout { d.outFD = -1 } else { d.errFD = -1 }
+            driver = d
+        } else {
+            forward(stream, chunk)
+        }
+    }
+
+    /// Reads what the output pipes hold now (the driver flushed before its event), so output keeps its order
+    /// relative to DONE and DISPLAY. Bounded, so a background process that never stops writing cannot stall us.
+    private func drainOutputs(_ d: Driver, untilEOF: Bool = false) {
+        for (fd, stream) in [(d.outFD, AgentStream.stdout), (d.errFD, .stderr)] where fd >= 0 {
+            for _ in 0..<(untilEOF ? 4096 : 64) {
+                guard let chunk = Posix.readChunk(fd, max: AgentWire.maxOutputChunkBytes) else {
+                    if untilEOF {
+                        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                        if poll(&p, 1, 100) > 0 { continue }
+                    }
+                    break
+                }
+                if chunk.isEmpty { break }
+                forward(stream, chunk)
+            }
+        }
+    }
+
+    private func readEvents(_ d: inout Driver, untilEOF: Bool = false) {
+        while d.eventFD >= 0 {
+            guard let chunk = Posix.readChunk(d.eventFD, max: 65536) else {
+                if untilEOF {
+                    var p = pollfd(fd: d.eventFD, events: Int16(POLLIN), revents: 0)
+                    if poll(&p, 1, 100) > 0 { continue }
+                }
+                return
+            }
+            if chunk.isEmpty {
+                close(d.eventFD)
+                d.eventFD = -1
+                return
+            }
+            d.events += chunk
+            if !untilEOF { return }
+        }
+    }
+
+    /// Acts on every complete event in the buffer.
+    private func processEvents() {
+        while var d = driver {
+            if let display = d.display {
+                guard d.events.count >= display.count else { return }
+                let data = Array(d.events[0..<display.count])
+                d.events.removeSubrange(0..<display.count)
+                d.display = nil
+                driver = d
+                drainOutputs(d)
+                if running?.cell == display.cell && running?.outputLimitExceeded != true {
+                    send(.display(cell: display.cell, mime: display.mime, data: data))
+                }
+                continue
+            }
+            guard let newline = d.events.firstIndex(of: UInt8(ascii: "\n")) else {
+                if d.events.count > Self.maxEventLine { d.events.removeAll() }  // garbage, not an event
+                driver = d
+                return
+            }
+            let line = String(decoding: d.events[0..<newline], as: UTF8.self)
+            d.events.removeSubrange(0...newline)
+            let words = line.split(separator: " ")
+            driver = d
+            switch words.first {
+            case "READY":
+                d.ready = true
+                driver = d
+                send(.kernelReady)
+                startNextCell()
+            case "DONE" where words.count == 3:
+                guard let cell = UInt32(words[1]) else { continue }
+                drainOutputs(d)
+                finishCell(cell, ok: words[2] == "ok")
+            case "DISPLAY" where words.count == 4:
+                guard let cell = UInt32(words[1]), let count = Int(words[3]), count >= 0,
+                    count <= AgentWire.maxFrameBytes - 1024
+                else { continue }
+                d.display = (cell, String(words[2]), count)
+                driver = d
+            default:
+                continue  // unknown events are ignored so drivers can grow
+            }
+        }
+    }
+
+    // MARK: Main loop
+
+    private func loop() {
+        while !stopRequested && !engineGone && protocolFailure == nil {
+            let now = Posix.monotonicMicroseconds()
+            if let deadline = running?.limitDeadline, now >= deadline {
+                // The cell ignored the interrupt the output limit sent: the kernel cannot take cells any more.
+                let status = killDriver()
+                abandonCells(interrupted: false)
+                let (exitCode, signal) = Posix.decodeWaitStatus(status ?? 0)
+                send(.kernelExited(exitCode: exitCode, signal: signal, memoryLimitExceeded: false))
+                continue
+            }
+            var fds: [pollfd] = [
+                pollfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: driver?.outFD ?? -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: driver?.errFD ?? -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: driver?.eventFD ?? -1, events: Int16(POLLIN), revents: 0),
+                pollfd(
+                    fd: driver?.pendingCommand.isEmpty == false ? driver!.commandFD : -1, events: Int16(POLLOUT), revents: 0),
+            ]
+            var waitMicros: UInt64 = 1_000_000
+            if let deadline = running?.limitDeadline { waitMicros = min(waitMicros, deadline > now ? deadline - now : 0) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32((waitMicros + 999) / 1000))
+            if ready < 0 && errno != EINTR { break }
+
+            if fds[0].revents != 0 {
+                while Posix.readChunk(signalPipeRead, max: 256)?.isEmpty == false {}
+            }
+            if fds[2].revents != 0 { readOutput(.stdout) }
+            if fds[3].revents != 0 { readOutput(.stderr) }
+            if fds[4].revents != 0, var d = driver {
+                readEvents(&d)
+                driver = d
+                processEvents()
+            }
+            if fds[5].revents != 0 { writeCommands() }
+            if fds[1].revents != 0 { readEngine() }
+            if let d = driver, childHasExited(d.pid) { driverDied() }
+        }
+    }
+
+    /// True once the child has exited; leaves it unreaped (WNOWAIT) so its pid stays reserved.
+    private func childHasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return false }
+        return info._sifields._kill.si_pid == pid
+    }
+}

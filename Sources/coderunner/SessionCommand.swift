@@ -1,0 +1,481 @@
+import ArgumentParser
+import CodeRunnerCore
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session",
+        abstract: "An interactive shell on a persistent kernel: state survives between inputs.",
+        discussion: """
+            python, javascript, java (jshell), sql (one connection: tables and variables survive) and cpp (each input \
+            is compiled and run; declarations are kept for later inputs). A block continues while brackets are open or a \
+            Python block is not finished, as in the language's own REPL. Ctrl-C interrupts the running cell (the kernel \
+            survives; a second Ctrl-C restarts it); Ctrl-D or :quit leaves and removes the session's containers and \
+            network, unless --session NAME keeps them for later. Type :help for the meta commands.
+
+            When stdin is not a terminal, cells are read from stdin (split as the shell would split them), every cell \
+            runs even after an error, nothing but the cells' output is printed, and the exit code is 1 if any cell failed.
+
+            Examples:
+              coderunner session
+              coderunner session javascript
+              coderunner session sql --session class-db
+              printf 'x = 41\\nx + 1\\n' | coderunner session python
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Language of the kernel.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    var language: String = "python"
+
+    @Option(help: ArgumentHelp("Use (and keep) a named session instead of a throwaway one.", valueName: "name"))
+    var session: String?
+
+    @Option(help: ArgumentHelp("Per-cell time limit, e.g. 30s (default: the runtime's timeout).", valueName: "duration"))
+    var timeout: String?
+
+    @Option(help: ArgumentHelp("Memory limit of the session's containers, e.g. 256m.", valueName: "size"))
+    var memory: String?
+
+    @Flag(help: "Print each cell's wall time.") var time = false
+
+    func run() async throws {
+        var exitCode: Int32 = 0
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let runner = try context.codeRunner()
+            let runtime: Runtime
+            do { runtime = try context.catalog.runtime(named: language) } catch { throw CommandFailure.usage("\(error)") }
+            var limits: RunLimits
+            do {
+                limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
+                if let timeout { limits.timeout = try Quantity.duration(timeout) }
+                if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
+                if let session { try SessionName.validate(session) }
+            } catch {
+                throw CommandFailure.usage("\(error)")
+            }
+            let shell = Shell(
+                runner: runner, catalog: context.catalog, configuration: context.configuration, limits: limits,
+                sessionName: session ?? "shell-" + String(SessionName.ephemeral().dropFirst(4)), keepSession: session != nil,
+                interactive: Terminal.isTerminal(0), showTiming: time, environment: context.environment)
+            exitCode = try await shell.run(startLanguage: runtime)
+        }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+/// The session shell: reads cells (libedit on a terminal, stdin otherwise), runs them on a kernel, handles meta commands.
+final class Shell: @unchecked Sendable {
+    let runner: CodeRunner
+    let catalog: RuntimeCatalog
+    let configuration: Configuration
+    var limits: RunLimits
+    let sessionName: String
+    let keepSession: Bool
+    let interactive: Bool
+    var showTiming: Bool
+    let environment: [String: String]
+    var kernel: KernelSession?
+    var runtime: Runtime?
+    var anyFailed = false
+    let output = ShellOutput()
+    /// Ctrl-C while a cell runs: interrupt; a second one within 2 s: restart the kernel.
+    var lastInterrupt: ContinuousClock.Instant?
+
+    init(runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, limits: RunLimits, sessionName: String,
+         keepSession: Bool, interactive: Bool, showTiming: Bool, environment: [String: String]) {
+        self.runner = runner; self.catalog = catalog; self.configuration = configuration; self.limits = limits
+        self.sessionName = sessionName; self.keepSession = keepSession; self.interactive = interactive
+        self.showTiming = showTiming; self.environment = environment
+    }
+
+    static let metaCommands = [":help", ":lang", ":load", ":put", ":get", ":files", ":reset", ":time", ":run", ":quit"]
+
+    func run(startLanguage: Runtime) async throws -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        try await switchLanguage(to: startLanguage)
+        let interrupts = installInterruptHandler()
+        defer { interrupts.cancel() }
+        if interactive {
+            Terminal.err(Terminal.paint("coderunner session: \(startLanguage.manifest.displayName) in session \(sessionName). :help for commands, Ctrl-D to leave.", "2", fd: 2) + "\n")
+            try await interactiveLoop()
+        } else {
+            try await pipedLoop()
+        }
+        await finish()
+        return anyFailed ? 1 : 0
+    }
+
+    func interactiveLoop() async throws {
+        let historyPath = historyFile()
+        guard let editor = LineEditor(programName: "coderunner", historyPath: historyPath) else {
+            throw CommandFailure.internalFailure("cannot initialise libedit")
+        }
+        LineEditor.completer = { [catalog] line in Shell.completions(for: line, languages: catalog.languageNames) }
+        var lines: [String] = []
+        while true {
+            let language = runtime?.language ?? "?"
+            let prompt = lines.isEmpty ? "\(language)> " : String(repeating: " ", count: max(0, language.count - 2)) + "... "
+            guard let line = await editor.readLine(prompt: prompt) else {
+                if !lines.isEmpty { lines = []; Terminal.out("\n"); continue }
+                Terminal.out("\n")
+                return
+            }
+            if lines.isEmpty && line.trimmingCharacters(in: " \t").hasPrefix(":") {
+                editor.remember(line)
+                if try await meta(line) == .quit { return }
+                continue
+            }
+            lines.append(line)
+            let splitter = CellSplitter(language: language)
+            if splitter.needsMore(lines) { continue }
+            let cell = lines.joined(separator: "\n")
+            lines = []
+            if cell.trimmingCharacters(in: " \t\n").isEmpty { continue }
+            editor.remember(cell)
+            await execute(cell)
+        }
+    }
+
+    func pipedLoop() async throws {
+        var input: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            input += buffer[0..<count]
+        }
+        let text = String(decoding: input, as: UTF8.self)
+        // Meta commands are lines of their own; everything between them is split into cells as the shell would.
+        var chunk: [String] = []
+        func flush() async {
+            guard !chunk.isEmpty else { return }
+            for cell in CellSplitter(language: runtime?.language ?? "python").split(chunk.joined(separator: "\n")) {
+                await execute(cell)
+            }
+            chunk = []
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix(":") && !chunkNeedsMore(chunk) {
+                await flush()
+                if try await meta(line) == .quit { return }
+            } else {
+                chunk.append(line)
+            }
+        }
+        await flush()
+    }
+
+    func chunkNeedsMore(_ chunk: [String]) -> Bool {
+        guard !chunk.isEmpty else { return false }
+        let cells = CellSplitter(language: runtime?.language ?? "python")
+        var current: [String] = []
+        for line in chunk {
+            if current.isEmpty && line.trimmingCharacters(in: " \t").isEmpty { continue }
+            current.append(line)
+            if !cells.needsMore(current) { current = [] }
+        }
+        return !current.isEmpty
+    }
+
+    func execute(_ code: String) async {
+        guard let kernel else {
+            Terminal.err("coderunner: no kernel is running; use :lang or :reset\n")
+            anyFailed = true
+            return
+        }
+        await output.begin()
+        let result: CellResult
+        do {
+            result = try await kernel.execute(code, timeout: limits.timeout)
+        } catch {
+            Terminal.err("coderunner: \(error)\n")
+            anyFailed = true
+            return
+        }
+        await output.end()
+        switch result.status {
+        case .ok: break
+        case .error: anyFailed = true
+        case .interrupted:
+            anyFailed = true
+            if interactive { Terminal.err(Terminal.paint("interrupted", "33", fd: 2) + "\n") }
+        case .timeout:
+            anyFailed = true
+            Terminal.err("coderunner: the cell ran longer than \(Quantity.formatDuration(limits.timeout)) and was stopped (the kernel was restarted if it did not stop)\n")
+        case .outputLimit:
+            anyFailed = true
+            Terminal.err("coderunner: the cell printed more than \(Quantity.formatBytes(limits.outputLimitBytes)); its output was cut\n")
+        case .kernelDied:
+            anyFailed = true
+            Terminal.err("coderunner: the kernel died; it restarts with the next input (state is lost)\n")
+        }
+        if showTiming { Terminal.err(Terminal.paint("[\(Format.fixed(result.wallMilliseconds, digits: 1)) ms]", "2", fd: 2) + "\n") }
+    }
+
+    enum MetaOutcome { case handled, quit }
+
+    func meta(_ line: String) async throws -> MetaOutcome {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let argument = parts.dropFirst().joined(separator: " ")
+        switch parts.first ?? "" {
+        case ":quit", ":q", ":exit":
+            return .quit
+        case ":help", ":h", ":?":
+            Terminal.out("""
+                :help             this list
+                :lang LANGUAGE    switch language in the same session (\(catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language).joined(separator: ", ")))
+                :load FILE        run a local file's contents in the kernel
+                :put FILE [AS]    copy a local file into the session's workspace
+                :get FILE [TO]    copy a file from the workspace to the local directory
+                :files            list the workspace
+                :run FILE         run a local program file as `coderunner run` would, in this session
+                :reset            restart the kernel (state is lost, files stay)
+                :time             toggle per-cell timing
+                :quit             leave (also Ctrl-D)
+
+                """)
+        case ":time":
+            showTiming.toggle()
+            Terminal.out("timing \(showTiming ? "on" : "off")\n")
+        case ":reset":
+            do {
+                try await kernel?.restart()
+                Terminal.out("kernel restarted\n")
+            } catch { fail("\(error)") }
+        case ":lang":
+            do {
+                try await switchLanguage(to: try catalog.runtime(named: argument))
+                Terminal.out("now \(runtime?.manifest.displayName ?? argument)\n")
+            } catch { fail("\(error)") }
+        case ":load":
+            guard let bytes = readLocal(argument) else { return .handled }
+            await execute(String(decoding: bytes, as: UTF8.self))
+        case ":put":
+            guard parts.count >= 2, let kernel, let bytes = readLocal(parts[1]) else {
+                if parts.count < 2 { fail(":put FILE [AS]") }
+                return .handled
+            }
+            let target = parts.count >= 3 ? parts[2] : FilePath.baseName(parts[1])
+            do {
+                try Submission.validate(path: target)
+                try await Workspace(engine: runner.engine, containerID: kernel.containerID).put(target, contents: bytes)
+                Terminal.out("put \(target) (\(bytes.count) bytes)\n")
+            } catch { fail("\(error)") }
+        case ":get":
+            guard parts.count >= 2, let kernel else { fail(":get FILE [TO]"); return .handled }
+            do {
+                try Submission.validate(path: parts[1])
+                let bytes = try await Workspace(engine: runner.engine, containerID: kernel.containerID).get(parts[1])
+                let target = parts.count >= 3 ? parts[2] : FilePath.baseName(parts[1])
+                guard LocalFiles.write(target, bytes) else { fail("cannot write \(target)"); return .handled }
+                Terminal.out("got \(target) (\(bytes.count) bytes)\n")
+            } catch { fail("\(error)") }
+        case ":files":
+            guard let kernel else { return .handled }
+            do {
+                let entries = try await Workspace(engine: runner.engine, containerID: kernel.containerID).list()
+                if entries.isEmpty { Terminal.out("(the workspace is empty)\n") }
+                for entry in entries { Terminal.out("\(entry.size)\t\(entry.path)\n") }
+            } catch { fail("\(error)") }
+        case ":run":
+            await runFile(argument)
+        default:
+            fail("unknown command \(parts.first ?? line); :help lists them")
+        }
+        return .handled
+    }
+
+    func runFile(_ path: String) async {
+        do {
+            let settings = runner.settings
+            let runtime = try catalog.runtime(forFile: path)
+            let submission = try Submission.fromLocalPaths([path], entry: nil, limits: settings.submissionLimits) { _ in true }
+            var limits = try settings.limits(for: runtime, configuration: configuration)
+            limits.memoryBytes = max(limits.memoryBytes, self.limits.memoryBytes)
+            let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+                                     session: sessionName, fresh: false, processOwned: !keepSession)
+            let result = await runner.run(request, input: nil) { event in
+                if case .output(let stream, let bytes) = event { Terminal.write(bytes, to: stream == .stdout ? 1 : 2) }
+            }
+            if let line = result.summaryLine { Terminal.err(line + "\n"); anyFailed = true }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    func fail(_ message: String) {
+        Terminal.err("coderunner: \(message)\n")
+        anyFailed = true
+    }
+
+    func readLocal(_ path: String) -> [UInt8]? {
+        guard !path.isEmpty else { fail("give a file name"); return nil }
+        guard let bytes = LocalFiles.read(path) else { fail("cannot read \(path)"); return nil }
+        return bytes
+    }
+
+    func switchLanguage(to newRuntime: Runtime) async throws {
+        guard newRuntime.manifest.kernel != nil else {
+            throw CommandFailure.usage(KernelError.noKernel(
+                language: newRuntime.language, available: catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language)).description)
+        }
+        if let kernel { await kernel.shutdown() }
+        kernel = nil
+        var languageLimits = limits
+        if let defaults = try? runner.settings.limits(for: newRuntime, configuration: configuration) {
+            languageLimits.memoryBytes = max(limits.memoryBytes, defaults.memoryBytes)
+        }
+        let output = self.output
+        do {
+            kernel = try await KernelSession.start(
+                runner: runner, session: sessionName, runtime: newRuntime, limits: languageLimits, processOwned: !keepSession
+            ) { event in await output.handle(event) }
+        } catch {
+            throw CommandFailure.internalFailure("\(error)")
+        }
+        runtime = newRuntime
+    }
+
+    func installInterruptHandler() -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            Task { await self.interrupted() }
+        }
+        source.resume()
+        return source
+    }
+
+    func interrupted() async {
+        guard let kernel, await output.isRunning else { return }
+        let now = ContinuousClock.now
+        if let last = lastInterrupt, now - last < .seconds(2) {
+            Terminal.err("\nrestarting the kernel\n")
+            try? await kernel.restart()
+        } else {
+            await kernel.interrupt()
+        }
+        lastInterrupt = now
+    }
+
+    func finish() async {
+        if let kernel { await kernel.shutdown() }
+        if !keepSession { try? await runner.endSession(sessionName) }
+    }
+
+    func historyFile() -> String? {
+        guard let home = environment["HOME"], !home.isEmpty else { return nil }
+        let directory = (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/coderunner"
+        _ = LocalFiles.makeDirectories(directory)
+        return directory + "/history"
+    }
+
+    static func completions(for line: String, languages: [String]) -> [String] {
+        let words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        if words.count <= 1 { return line.hasPrefix(":") ? metaCommands : [] }
+        switch words[0] {
+        case ":lang": return languages
+        case ":load", ":put", ":run": return LocalFiles.completions(for: words.last ?? "")
+        default: return []
+        }
+    }
+}
+
+/// Writes cell output as it streams; saves rich output (plots) next to the working directory.
+actor ShellOutput {
+    private(set) var isRunning = false
+    private var imageCount = 0
+
+    func begin() { isRunning = true }
+    func end() { isRunning = false }
+
+    func handle(_ event: KernelEvent) {
+        switch event {
+        case .output(_, let stream, let bytes):
+            Terminal.write(bytes, to: stream == .stdout ? 1 : 2)
+        case .display(let cell, let mime, let data):
+            imageCount += 1
+            let ext = mime == "image/png" ? "png" : mime == "image/svg+xml" ? "svg" : "bin"
+            let name = "coderunner-cell\(cell)-\(imageCount).\(ext)"
+            if LocalFiles.write(name, data) {
+                Terminal.err("[\(mime), \(data.count) bytes, saved to \(name)]\n")
+            }
+        case .exited(let reason):
+            Terminal.err("coderunner: \(reason)\n")
+        }
+    }
+}
+
+/// Local file helpers for the shell (Glibc; the CLI avoids Foundation).
+enum LocalFiles {
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 { if errno == EINTR { continue }; return nil }
+            if count == 0 { return result }
+            result += buffer[0..<count]
+            if result.count > 256 << 20 { return nil }
+        }
+    }
+
+    static func write(_ path: String, _ bytes: [UInt8]) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 { if errno == EINTR { continue }; return false }
+            offset += written
+        }
+        return true
+    }
+
+    static func makeDirectories(_ path: String) -> Bool {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { return false }
+        }
+        return true
+    }
+
+    /// File names in the directory of `prefix` that start with it (folders end with `/`).
+    static func completions(for prefix: String) -> [String] {
+        let directory = prefix.contains("/") ? FilePath.directory(of: prefix) : "."
+        let base = prefix.contains("/") ? (directory == "/" ? "/" : directory + "/") : ""
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { String(decoding: UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))), as: UTF8.self) }
+            }
+            if name == "." || name == ".." { continue }
+            let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+            names.append(base + name + (isDirectory ? "/" : ""))
+        }
+        return names.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}

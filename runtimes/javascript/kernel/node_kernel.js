@@ -1,0 +1,254 @@
+'use strict';
+// coderunner kernel driver for JavaScript (hosted by `coderunner-agent kernel`).
+//
+// Protocol (see the agent's KernelCommand.swift):
+//   fd 0  commands from the agent: "EXEC <cell> <nbytes>\n" + <nbytes> bytes of UTF-8 code
+//   fd 1  the cells' stdout, fd 2 their stderr. process.stdout/stderr (and so console) are replaced by streams that
+//         write synchronously: node's own pipe streams queue in memory once the pipe is full, so a tight printing
+//         loop would never yield its output (and would exhaust memory before the output limit could stop it).
+//         Everything a cell printed is in the pipe before its DONE.
+//   fd 3  events to the agent: READY, DONE <cell> ok|error
+//
+// Cells run like the node REPL: in the main context, one after another, so `var`/`let`/`const`/functions/classes
+// survive between cells (scripts of one context share its global lexical scope). Top-level `await` uses the REPL's
+// own transform (node --expose-internals, `internal/repl/await`), which also hoists the cell's declarations.
+// The value of the final expression is shown with util.inspect (undefined is not), errors print "Uncaught ..." with
+// the stack (without this driver's frames) and the kernel stays alive. SIGINT interrupts a running cell: synchronous
+// code through vm's breakOnSigint, a pending await by rejecting it; between cells it is ignored.
+
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const util = require('util');
+const vm = require('vm');
+const Module = require('module');
+const { Readable, Writable } = require('stream');
+
+let processTopLevelAwait = null;
+try {
+  ({ processTopLevelAwait } = require('internal/repl/await'));
+} catch {
+  // Without --expose-internals a cell with top-level await runs in an async wrapper (its declarations stay local).
+}
+
+const EVENTS_FD = 3;
+const DRIVER_FILE = __filename;
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** write(2) until done; the fds are blocking pipes, EAGAIN only if someone made them non-blocking. */
+function writeAllSync(fd, data) {
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += fs.writeSync(fd, data, offset);
+    } catch (error) {
+      if (error.code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
+function event(text) {
+  writeAllSync(EVENTS_FD, Buffer.from(text));
+}
+
+function syncStream(fd) {
+  const stream = new Writable({ write(chunk, encoding, callback) { callback(); } });
+  // write() itself is synchronous and keeps no state: an interrupt in the middle of a write (breakOnSigint) cannot
+  // leave the stream waiting for a callback that never comes.
+  stream.write = function write(chunk, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding || 'utf8') : chunk;
+    try {
+      writeAllSync(fd, data);
+    } catch (error) {
+      if (callback) process.nextTick(callback, error);
+      return false;
+    }
+    if (callback) process.nextTick(callback);
+    return true;
+  };
+  stream.fd = fd;
+  stream.isTTY = false;
+  stream._isStdio = true;
+  stream.destroySoon = () => {};
+  return stream;
+}
+
+// Before anything touches the originals (console binds them lazily on first use).
+const stdout = syncStream(1);
+const stderr = syncStream(2);
+Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => stdout });
+Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => stderr });
+
+// User code must not consume the command stream: process.stdin is an empty stream.
+Object.defineProperty(process, 'stdin', { configurable: true, enumerable: true, value: Readable.from([]) });
+
+// Like the REPL: require/module relative to the working directory, built-in modules as lazy globals.
+const cwdRequire = Module.createRequire(path.join(process.cwd(), '<repl>'));
+const replModule = new Module('<repl>');
+replModule.filename = path.join(process.cwd(), '<repl>');
+replModule.paths = Module._nodeModulePaths(process.cwd());
+globalThis.require = cwdRequire;
+globalThis.module = replModule;
+globalThis.exports = replModule.exports;
+globalThis.__filename = replModule.filename;
+globalThis.__dirname = process.cwd();
+for (const name of Module.builtinModules) {
+  if (name.startsWith('_') || name.includes('/') || name in globalThis) continue;
+  Object.defineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = require(name);
+      Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable: false, value });
+      return value;
+    },
+    set(value) {
+      Object.defineProperty(globalThis, name, { configurable: true, writable: true, enumerable: true, value });
+    },
+  });
+}
+
+/** The rejection hook of the await the running cell is in, if any (SIGINT calls it). */
+let interruptPending = null;
+
+process.on('SIGINT', () => {
+  if (interruptPending) interruptPending();
+});
+
+function cleanStack(error) {
+  if (!(error instanceof Error) || typeof error.stack !== 'string') return util.inspect(error);
+  const lines = error.stack.split('\n');
+  const keep = [];
+  for (const line of lines) {
+    if (line.includes(DRIVER_FILE) || /\(node:|at node:/.test(line)) break;
+    keep.push(line);
+  }
+  // Extra own properties (code, errno, ...) are shown like util.inspect would, when present.
+  return keep.join('\n');
+}
+
+function reportError(error) {
+  process.stderr.write('Uncaught ' + cleanStack(error) + '\n');
+}
+
+// Errors of callbacks and promises that outlive their cell are shown instead of ending the kernel.
+process.on('uncaughtException', (error) => reportError(error));
+process.on('unhandledRejection', (reason) => reportError(reason));
+
+function interruptedError() {
+  const error = new Error('Script execution was interrupted by `SIGINT`');
+  error.code = 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+  return error;
+}
+
+/** Waits for `promise` unless SIGINT comes first. */
+function interruptible(promise) {
+  return new Promise((resolve, reject) => {
+    interruptPending = () => reject(interruptedError());
+    Promise.resolve(promise).then(resolve, reject);
+  }).finally(() => {
+    interruptPending = null;
+  });
+}
+
+function compile(cell, code) {
+  const filename = `<cell ${cell}>`;
+  let source = code;
+  let awaited = false;
+  if (/\bawait\b/.test(code)) {
+    let wrapped = null;
+    if (processTopLevelAwait) {
+      try {
+        wrapped = processTopLevelAwait(code);
+      } catch {
+        wrapped = null;  // not parseable: let vm.Script report the syntax error below
+      }
+    }
+    if (wrapped !== null) {
+      source = wrapped;
+      awaited = true;
+    }
+  }
+  // `{ a: 1 }` is an object in the REPL, not a block.
+  if (!awaited && /^\s*\{/.test(source) && /\}\s*;?\s*$/.test(source)) {
+    const asObject = `(${source.replace(/;\s*$/, '')})`;
+    try {
+      return { script: new vm.Script(asObject, { filename }), awaited };
+    } catch {
+      // a real block
+    }
+  }
+  return { script: new vm.Script(source, { filename }), awaited };
+}
+
+async function execute(cell, code) {
+  let compiled;
+  try {
+    compiled = compile(cell, code);
+  } catch (error) {
+    reportError(error);
+    return false;
+  }
+  try {
+    let value = compiled.script.runInThisContext({ breakOnSigint: true, displayErrors: false });
+    if (compiled.awaited) {
+      const result = await interruptible(value);
+      value = result && typeof result === 'object' && 'value' in result ? result.value : undefined;
+    }
+    if (value !== undefined) process.stdout.write(util.inspect(value, { colors: false }) + '\n');
+    return true;
+  } catch (error) {
+    reportError(error);
+    return false;
+  }
+}
+
+// Commands arrive on fd 0; one cell runs at a time, in order.
+const queue = [];
+let busy = false;
+let buffer = Buffer.alloc(0);
+
+async function pump() {
+  if (busy) return;
+  busy = true;
+  while (queue.length > 0) {
+    const { cell, code } = queue.shift();
+    const ok = await execute(cell, code);
+    event(`DONE ${cell} ${ok ? 'ok' : 'error'}\n`);
+  }
+  busy = false;
+}
+
+function parse() {
+  for (;;) {
+    const newline = buffer.indexOf(10);
+    if (newline < 0) return;
+    const parts = buffer.subarray(0, newline).toString('latin1').trim().split(' ');
+    if (parts.length !== 3 || parts[0] !== 'EXEC') {
+      buffer = buffer.subarray(newline + 1);
+      continue;
+    }
+    const size = Number(parts[2]);
+    if (buffer.length < newline + 1 + size) return;
+    const code = buffer.subarray(newline + 1, newline + 1 + size).toString('utf8');
+    buffer = buffer.subarray(newline + 1 + size);
+    queue.push({ cell: Number(parts[1]), code });
+  }
+}
+
+const commands = new net.Socket({ fd: 0, readable: true, writable: false });
+commands.on('data', (chunk) => {
+  buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+  parse();
+  pump();
+});
+commands.on('end', () => process.exit(0));
+commands.on('error', () => process.exit(0));
+
+event('READY\n');

@@ -1,0 +1,212 @@
+"""coderunner kernel driver for Python (hosted by `coderunner-agent kernel`).
+
+Protocol (see the agent's KernelCommand.swift):
+  fd 0  commands from the agent: b"EXEC <cell> <nbytes>\\n" + <nbytes> bytes of UTF-8 code
+  fd 1  the cells' stdout, fd 2 their stderr
+  fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes
+
+Cells run like the interactive interpreter: one namespace (a fresh ``__main__`` module) shared by all cells, the value
+of a final expression statement goes through ``sys.displayhook`` (repr, ``None`` not shown, ``_`` set), tracebacks
+are printed without this driver's frames and the kernel stays alive. SIGINT (the agent's interrupt) raises
+KeyboardInterrupt only while user code runs; between cells it is ignored, so a late interrupt cannot kill the driver.
+Open matplotlib figures are sent as image/png after every cell and then closed (backend Agg, no windows).
+"""
+
+import ast
+import builtins
+import io
+import linecache
+import os
+import signal
+import sys
+import traceback
+import types
+import warnings
+
+DRIVER_FILE = os.path.abspath(__file__)
+
+# Take the protocol fds away from fd 0 and fd 3 (os.dup makes them non-inheritable), so user code and the programs
+# it starts see an empty stdin and cannot write into the event stream.
+_commands = os.fdopen(os.dup(0), "rb")
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
+_events_fd = os.dup(3)
+os.close(3)
+sys.stdin = open(0, "r", closefd=False)
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+# plt.show() is a no-op with Agg: the figures are shown after the cell instead, so its warning is only noise.
+warnings.filterwarnings("ignore", message=".*non-GUI backend.*")
+warnings.filterwarnings("ignore", message=".*FigureCanvasAgg is non-interactive.*")
+
+_executing = False
+
+
+def _on_sigint(signum, frame):
+    if _executing:
+        raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _event(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(_events_fd, view)
+        view = view[written:]
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _without_driver_frames(te: traceback.TracebackException, seen: set) -> None:
+    """Drops this driver's frames (the exec call, the SIGINT handler) from a traceback and its chained ones."""
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list(
+        [frame for frame in te.stack if os.path.abspath(frame.filename) != DRIVER_FILE])
+    for chained in (te.__cause__, te.__context__):
+        if chained is not None:
+            _without_driver_frames(chained, seen)
+
+
+def _print_exception(exc: BaseException) -> None:
+    """Prints a traceback like the REPL does, without this driver's frames."""
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _without_driver_frames(te, set())
+        sys.stderr.write("".join(te.format()))
+    except Exception:
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+
+
+_main = types.ModuleType("__main__")
+_main.__dict__["__builtins__"] = builtins
+sys.modules["__main__"] = _main
+_namespace = _main.__dict__
+# Like `python3` in a terminal: the working directory is importable.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(DRIVER_FILE):
+    sys.path[0] = ""
+
+_loop = None
+
+
+def _run_code(code, namespace):
+    global _loop
+    result = eval(code, namespace)
+    if code.co_flags & 0x80 and result is not None:  # CO_COROUTINE: the cell used top-level await
+        import asyncio
+
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(_loop)
+        _loop.run_until_complete(result)
+
+
+def _execute(cell: int, source: str) -> bool:
+    """Runs one cell; returns False when it raised (the traceback is already printed)."""
+    global _executing
+    filename = f"<cell {cell}>"
+    # Register the source so tracebacks show the offending lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    flags = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+    try:
+        tree = ast.parse(source, filename=filename, mode="exec")
+        body, last = tree.body, None
+        if body and isinstance(body[-1], ast.Expr):
+            body, last = body[:-1], body[-1]
+        codes = []
+        if body:
+            codes.append(compile(ast.Module(body=body, type_ignores=[]), filename, "exec", flags=flags))
+        if last is not None:
+            # "single" mode sends the value through sys.displayhook, exactly like the REPL.
+            codes.append(compile(ast.Interactive(body=[last]), filename, "single", flags=flags))
+    except (SyntaxError, ValueError, OverflowError) as exc:
+        if isinstance(exc, SyntaxError):
+            sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+        else:
+            _print_exception(exc)
+        return False
+    try:
+        _executing = True
+        for code in codes:
+            _run_code(code, _namespace)
+        _executing = False
+    except SystemExit as exc:
+        _executing = False
+        # exit() in a cell does not end the session; a non-zero status is reported like an error.
+        if exc.code in (None, 0):
+            return True
+        sys.stderr.write(f"SystemExit: {exc.code}\n")
+        return False
+    except BaseException as exc:
+        _executing = False
+        _print_exception(exc)
+        return False
+    return True
+
+
+def _send_figures(cell: int) -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return
+    try:
+        for number in pyplot.get_fignums():
+            figure = pyplot.figure(number)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", bbox_inches="tight")
+            data = buffer.getvalue()
+            _event(f"DISPLAY {cell} image/png {len(data)}\n".encode() + data)
+        pyplot.close("all")
+    except Exception as exc:
+        sys.stderr.write(f"coderunner: could not render the figure: {exc}\n")
+
+
+def _read_command():
+    """(cell, source) of the next EXEC, or None when the agent closed the pipe."""
+    while True:
+        header = _commands.readline()
+        if not header:
+            return None
+        parts = header.split()
+        if len(parts) == 3 and parts[0] == b"EXEC":
+            cell, size = int(parts[1]), int(parts[2])
+            data = b""
+            while len(data) < size:
+                chunk = _commands.read(size - len(data))
+                if not chunk:
+                    return None
+                data += chunk
+            return cell, data.decode("utf-8", errors="replace")
+
+
+def main() -> None:
+    global _executing
+    _event(b"READY\n")
+    while True:
+        command = _read_command()
+        if command is None:
+            return
+        cell, source = command
+        try:
+            ok = _execute(cell, source)
+        except KeyboardInterrupt:
+            # The interrupt landed in driver code right around the cell: report it like the cell's own.
+            _executing = False
+            sys.stderr.write("KeyboardInterrupt\n")
+            ok = False
+        _send_figures(cell)
+        _flush()
+        _event(f"DONE {cell} {'ok' if ok else 'error'}\n".encode())
+
+
+if __name__ == "__main__":
+    main()
