@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // Wire format between the engine and the in-container supervisor. No Foundation, so the agent stays small and static.
@@ -35,10 +37,24 @@ let package = Package(
         .target(name: "CodeRunnerCore", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
         // The one adapter from the Docker client to the engine's ContainerEngine protocol.
         .target(name: "CodeRunnerDocker", dependencies: ["CodeRunnerCore", "DockerEngine"], swiftSettings: strictSwift6),
+        // `serve`: HTTP + WebSocket (native JSON protocol and Socket.IO v4), the web page, health and metrics.
+        .target(
+            name: "CodeRunnerServer",
+            dependencies: [
+                "CodeRunnerCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["PROTOCOL.md"],
+            swiftSettings: strictSwift6
+        ),
+        // Debian's libedit for the interactive shell's line editing and history.
+        .systemLibrary(name: "CLibEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .executableTarget(
             name: "coderunner",
             dependencies: [
-                "CodeRunnerCore", "CodeRunnerDocker",
+                "CodeRunnerCore", "CodeRunnerDocker", "CodeRunnerServer", "CLibEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift6
@@ -56,7 +72,8 @@ let package = Package(
         .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore"], swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine"],
+            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer"],
+            exclude: ["Scripts"],
             swiftSettings: strictSwift6
         ),
     ]

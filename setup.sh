@@ -82,6 +82,24 @@ log "building runtime images"
 case "$MODE" in
   install) log "ready: try \`coderunner run runtimes/python/examples/hello.py\`" ;;
   test)
+    # What the tests drive coderunner with: pexpect (the shell through a pseudo-terminal), nbformat (notebook schema
+    # check), python-socketio (the Socket.IO endpoint as existing clients speak it), selenium + Debian's chromium
+    # (the web page in a real headless browser).
+    test_apt=()
+    command -v chromium >/dev/null || test_apt+=(chromium)
+    command -v chromedriver >/dev/null || test_apt+=(chromium-driver)
+    command -v python3 >/dev/null || test_apt+=(python3 python3-pip)
+    if [ ${#test_apt[@]} -gt 0 ]; then
+      log "installing test tools: ${test_apt[*]}"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null
+    fi
+    if ! python3 -c 'import pexpect, nbformat, socketio, websocket, selenium' 2>/dev/null; then
+      log "installing test tools from PyPI: pexpect nbformat python-socketio[client] websocket-client selenium"
+      python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        pexpect nbformat "python-socketio[client]" websocket-client selenium \
+        || python3 -m pip install --quiet --break-system-packages pexpect nbformat "python-socketio[client]" websocket-client selenium
+    fi
     log "running the test suite"
     exec swift test --no-parallel
     ;;

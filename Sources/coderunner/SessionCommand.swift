@@ -107,7 +107,8 @@ final class Shell: @unchecked Sendable {
             try await pipedLoop()
         }
         await finish()
-        return anyFailed ? 1 : 0
+        // Scripts learn about failed cells from the exit code; an interactive user saw them already.
+        return anyFailed && !interactive ? 1 : 0
     }
 
     func interactiveLoop() async throws {

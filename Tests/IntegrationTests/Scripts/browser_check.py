@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Drives coderunner's web page in headless Chromium (Debian's chromium + chromium-driver) with selenium:
+type a program, run it, see output stream, send input, stop an endless loop, stderr in its own colour, REPL mode.
+
+Needs: apt-get install chromium chromium-driver; pip install selenium
+Usage: browser_check.py --url http://127.0.0.1:PORT/
+"""
+import argparse
+import os
+import shutil
+import sys
+import time
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:
+    print("selenium is missing: pip install selenium", file=sys.stderr)
+    sys.exit(2)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--url", required=True)
+args = parser.parse_args()
+
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+if not chromium or not os.path.exists(driver_path):
+    print("chromium and chromium-driver are missing: apt-get install chromium chromium-driver", file=sys.stderr)
+    sys.exit(2)
+
+options = webdriver.ChromeOptions()
+options.binary_location = chromium
+for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+             "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-component-update"]:
+    options.add_argument(flag)
+# An explicit driver path keeps Selenium Manager (which would go online) out of it.
+driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+failures = []
+
+
+def check(condition, message):
+    print(("ok   " if condition else "FAIL ") + message, flush=True)
+    if not condition:
+        failures.append(message)
+
+
+def text(element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def wait_until(predicate, timeout=90, what="condition"):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: predicate())
+    except Exception:
+        print("timed out waiting for %s; status=%r console=%r" % (what, text("status"), text("console")[-500:]), flush=True)
+        return None
+
+
+def replace_code(lines):
+    editor = driver.find_element(By.ID, "editor")
+    editor.click()
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.DELETE)
+    for line in lines:
+        editor.send_keys(*line)
+    return editor
+
+
+try:
+    driver.get(args.url)
+    wait_until(lambda: text("status") == "ready", 30, "the page to connect")
+    check(text("status") == "ready", "page connected over /ws")
+    Select(driver.find_element(By.ID, "language")).select_by_value("python")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#tabs .tab")) == 1, "one file tab with the example")
+
+    # Type a program: auto-indent after ':' and Shift-Tab to dedent are the editor's own.
+    editor = replace_code([
+        ("import time\n",),
+        ("for i in range(3):\n",),
+        ("print('tick', i, flush=True)\n",),
+        ("time.sleep(0.8)\n",),
+        (Keys.SHIFT, Keys.TAB),
+        ("name = input('name? ')\n",),
+        ("print('hello', name)",),
+    ])
+    code = driver.execute_script("return document.getElementById('editor').value")
+    check("for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.8)\nname = input" in code, "typed program with indentation: %r" % code)
+    check(text("gutter").split()[-1] == "6", "line numbers follow the text")
+    driver.find_element(By.ID, "run").click()
+    wait_until(lambda: "tick 0" in text("console"), 60, "the first tick")
+    first_tick_status = text("status")
+    check("tick 0" in text("console") and "tick 2" not in text("console"), "output streams while the program runs")
+    check(first_tick_status.startswith("running"), "status says running while output streams (%s)" % first_tick_status)
+    wait_until(lambda: "name?" in text("console"), 30, "the prompt")
+    stdin = driver.find_element(By.ID, "stdin")
+    check(stdin.is_enabled(), "input line enabled while running")
+    stdin.send_keys("Grace", Keys.ENTER)
+    wait_until(lambda: "hello Grace" in text("console"), 30, "the greeting")
+    check("hello Grace" in text("console"), "input reached the program")
+    wait_until(lambda: text("status").startswith("exit 0"), 30, "exit")
+    check(text("status").startswith("exit 0"), "status shows the exit (%s)" % text("status"))
+
+    # stderr in another colour.
+    editor = replace_code([("import sys\n",), ("print('to out')\n",), ("print('to err', file=sys.stderr)",)])
+    editor.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_until(lambda: text("status").startswith("exit"), 60, "the stderr run")
+    spans = driver.find_elements(By.CSS_SELECTOR, "#console span.stderr")
+    outs = driver.find_elements(By.CSS_SELECTOR, "#console span.stdout")
+    check(len(spans) == 1 and "to err" in spans[0].text, "stderr shown as stderr")
+    check(len(outs) == 1 and spans and outs[0].value_of_css_property("color") != spans[0].value_of_css_property("color"),
+          "stdout and stderr have different colours")
+
+    # Stop an endless loop (started with Ctrl-Enter).
+    editor = replace_code([("while True:\n",), ("print('spin', flush=True)",)])
+    editor.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_until(lambda: "spin" in text("console"), 60, "the loop's output")
+    check(driver.find_element(By.ID, "stop").is_enabled(), "Stop enabled while running")
+    driver.find_element(By.ID, "stop").click()
+    wait_until(lambda: text("status").startswith("stopped"), 20, "the stop")
+    check(text("status").startswith("stopped"), "Stop ended the endless loop (%s)" % text("status"))
+    check(driver.find_element(By.ID, "run").is_enabled(), "Run enabled again")
+
+    # Several files: a second tab imported by the entry.
+    driver.execute_script("window.prompt = () => 'helper.py';")
+    driver.find_element(By.ID, "add-file").click()
+    replace_code([("VALUE = 'from helper'",)])
+    driver.find_elements(By.CSS_SELECTOR, "#tabs .tab")[0].click()
+    replace_code([("import helper\n",), ("print(helper.VALUE)",)])
+    driver.find_element(By.ID, "run").click()
+    wait_until(lambda: text("status").startswith("exit"), 60, "the two-file run")
+    check("from helper" in text("console"), "two files, the entry imports the other")
+
+    # REPL mode: state survives between inputs.
+    driver.find_element(By.ID, "clear").click()
+    driver.find_element(By.ID, "repl").click()
+    wait_until(lambda: "kernel ready" in text("status"), 60, "the kernel")
+    check("kernel ready" in text("status"), "REPL kernel started (%s)" % text("status"))
+    stdin = driver.find_element(By.ID, "stdin")
+    wait_until(lambda: stdin.is_enabled(), 10, "the REPL input")
+    stdin.send_keys("x = 21", Keys.ENTER)
+    wait_until(lambda: text("status").startswith("cell 1"), 30, "cell 1")
+    wait_until(lambda: stdin.is_enabled(), 10, "the REPL input again")
+    stdin.send_keys("print(x * 2)", Keys.ENTER)
+    wait_until(lambda: "42" in text("console"), 30, "cell 2 output")
+    check("42" in text("console"), "REPL state survived between cells")
+    driver.find_element(By.ID, "repl").click()
+finally:
+    driver.quit()
+
+if failures:
+    print("%d check(s) failed" % len(failures), file=sys.stderr)
+    sys.exit(1)
+print("all browser checks passed")

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Drives `coderunner session LANG` through a real pseudo-terminal (pexpect): line editing, history, multi-line
+input, Ctrl-C interrupting a running cell, state surviving it, Ctrl-D leaving. Exit 0 when every check passed.
+Usage: shell_pty.py CODERUNNER_BINARY LANGUAGE"""
+import os
+import sys
+
+import pexpect
+
+BINARY, LANGUAGE = sys.argv[1], sys.argv[2]
+
+# Per language: (cell setting state, cell using it -> output containing 42, endless cell, a multi-line cell printing 7)
+CASES = {
+    "python": ("x = 40", "x + 2", "while True: pass", ["def seven():", "    return 7", "", "seven()"]),
+    "javascript": ("let x = 40", "x + 2", "while (true) {}", ["function seven() {", "  return 7", "}", "seven()"]),
+    "java": ("int x = 40;", "x + 2", "while (true) {}", ["int seven() {", "  return 7;", "}", "seven()"]),
+    "sql": ("SET @x = 40;", "SELECT @x + 2 AS r;", "SELECT SLEEP(100);", ["SELECT", "  7 AS seven", ";"]),
+    "cpp": ("int twice(int a) { return a * 2; }", "cout << twice(21) << endl;", "while (true) {}",
+            ["int seven() {", "  return 7;", "}", "cout << seven() << endl;"]),
+}
+setup, use, endless, multi = CASES[LANGUAGE]
+prompt = LANGUAGE + "> "
+env = dict(os.environ, TERM="xterm", NO_COLOR="1")
+child = pexpect.spawn(BINARY, ["session", LANGUAGE], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
+child.logfile_read = sys.stderr
+
+
+def check(condition, message):
+    if not condition:
+        print(f"\nFAILED ({LANGUAGE}): {message}", file=sys.stderr)
+        child.terminate(force=True)
+        sys.exit(1)
+
+
+child.expect_exact(prompt)
+child.sendline(setup)
+child.expect_exact(prompt)
+child.sendline(use)
+check(child.expect([r"42", pexpect.TIMEOUT], timeout=60) == 0, "state did not survive between cells")
+child.expect_exact(prompt)
+
+# Line editing: type "4+", erase the "+" with backspace, move to the start with Ctrl-A and back with Ctrl-E, finish the line.
+child.send("4+")
+child.send("\x7f")
+child.send("\x01\x05")
+child.sendline("2" if LANGUAGE != "sql" else "2 AS y;")
+child.expect_exact(prompt)
+# History: arrow-up brings the last line back.
+child.send("\x1b[A")
+child.sendline("")
+check(child.expect([r"42", pexpect.TIMEOUT], timeout=60) == 0, "history (arrow up) did not recall the last line")
+child.expect_exact(prompt)
+
+# Multi-line input continues while a block is open.
+for line in multi:
+    child.sendline(line)
+check(child.expect([r"\b7\b", pexpect.TIMEOUT], timeout=60) == 0, "multi-line cell did not run")
+child.expect_exact(prompt)
+
+# Ctrl-C interrupts a running cell; the kernel and its state survive.
+child.sendline(endless)
+child.expect(pexpect.TIMEOUT, timeout=2)
+child.send("\x03")
+check(child.expect_exact([prompt, pexpect.TIMEOUT], timeout=30) == 0, "Ctrl-C did not interrupt the cell")
+child.sendline(use)
+check(child.expect([r"42", pexpect.TIMEOUT], timeout=60) == 0, "state was lost after the interrupt")
+child.expect_exact(prompt)
+
+# Ctrl-D leaves and cleans up.
+child.send("\x04")
+child.expect(pexpect.EOF, timeout=60)
+child.close()
+check(child.exitstatus == 0, f"exit status {child.exitstatus}")
+print(f"\nOK {LANGUAGE}", file=sys.stderr)
