@@ -69,7 +69,10 @@ public struct DockerContainerEngine: ContainerEngine {
         try await mapped {
             try await client.networkCreate(NetworkCreateRequest(
                 name: spec.name, driver: spec.driver, internal: spec.isInternal, checkDuplicate: true, labels: spec.labels,
-                ipam: IPAM(driver: "default", config: [IPAMPool(subnet: spec.subnet.description, gateway: spec.subnet.gateway)])))
+                ipam: IPAM(driver: "default", config: [IPAMPool(subnet: spec.subnet.description, gateway: spec.subnet.gateway)]),
+                // Without an address on the bridge, an internal session cannot reach services on the host's own
+                // addresses (Docker filters only forwarded traffic of internal networks).
+                options: spec.isInternal && spec.driver == "bridge" ? ["com.docker.network.bridge.inhibit_ipv4": "true"] : nil))
         }
     }
 

@@ -13,8 +13,12 @@ enum ProcessSweep {
     /// `CODERUNNER_AGENT_SWEEP=0|1` overrides the check.
     static func isEnabled() -> Bool {
         if let v = getenv("CODERUNNER_AGENT_SWEEP") { return String(cString: v) == "1" }
-        guard let mine = Posix.readLink("/proc/self/exe"), let initExe = Posix.readLink("/proc/1/exe") else { return false }
-        return mine == initExe
+        // /proc/1/exe is unreadable when PID 1 is not dumpable (the images make the agent execute-only for exactly
+        // that reason), so compare PID 1's command line: `.../coderunner-agent idle ...`.
+        guard let bytes = Posix.readFile("/proc/1/cmdline", limit: 4096) else { return false }
+        let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard arguments.count >= 2, arguments[0] == "coderunner-agent" || arguments[0].hasSuffix("/coderunner-agent") else { return false }
+        return arguments[1] == "idle"
     }
 
     struct ProcessInfo {

@@ -4,6 +4,8 @@ import Glibc
 /// A setup problem reported to the engine as `.failed(message)`.
 struct SetupError: Error {
     var message: String
+    /// The work dir (a tmpfs) was full.
+    var noSpace = false
 }
 
 /// Prepares the work directory: optional clearing, then the submitted files.
@@ -38,7 +40,14 @@ enum Workdir {
             throw SetupError(message: "cannot create work directory \(quoted(workdir)): \(Posix.errorString(code))")
         }
         if clear { try clearContents(of: workdir) }
-        for file in files { try write(file, into: workdir) }
+        do {
+            for file in files { try write(file, into: workdir) }
+        } catch where error.noSpace && !clear {
+            // An earlier run of the session filled the work dir: what it left is in the way. Start over empty rather
+            // than make every later run of the session fail.
+            try clearContents(of: workdir)
+            for file in files { try write(file, into: workdir) }
+        }
     }
 
     /// Deletes everything inside `directory` (which itself stays: it is usually a tmpfs mount point).
@@ -84,11 +93,12 @@ enum Workdir {
     }
 
     static func writeError(_ path: String, _ code: Int32) -> SetupError {
-        var message = "cannot write \(quoted(path)): \(Posix.errorString(code))"
+        var error = SetupError(message: "cannot write \(quoted(path)): \(Posix.errorString(code))")
         if code == ENOSPC || code == EFBIG || code == EDQUOT {
-            message += " (the work directory is full; send smaller files or start a fresh session)"
+            error.noSpace = true
+            error.message += " (the work directory is full; send smaller files or start a fresh session)"
         }
-        return SetupError(message: message)
+        return error
     }
 
     static func quoted(_ s: String) -> String {

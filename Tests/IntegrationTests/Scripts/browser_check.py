@@ -114,7 +114,7 @@ try:
           "stdout and stderr have different colours")
 
     # Stop an endless loop (started with Ctrl-Enter).
-    editor = replace_code([("while True:\n",), ("print('spin', flush=True)",)])
+    editor = replace_code([("import time\n",), ("while True:\n",), ("print('spin', flush=True)\n",), ("time.sleep(0.02)",)])
     editor.send_keys(Keys.CONTROL, Keys.ENTER)
     wait_until(lambda: "spin" in text("console"), 60, "the loop's output")
     check(driver.find_element(By.ID, "stop").is_enabled(), "Stop enabled while running")

@@ -1,0 +1,239 @@
+import CodeRunnerCore
+import Logging
+
+/// How a protocol (native JSON or Socket.IO) spells the session's events as WebSocket text messages.
+protocol SessionEncoder: Sendable {
+    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String
+    func exit(run: String, result: RunResult) -> [String]
+    func error(run: String?, code: String, message: String) -> String
+    func kernel(_ event: KernelNotice) -> String?
+}
+
+/// Kernel happenings a protocol may report (kept apart from the engine's types so protocols stay simple).
+enum KernelNotice: Sendable {
+    case started(language: String)
+    case output(cell: UInt32, stream: CodeRunnerCore.OutputStream, text: String)
+    case display(cell: UInt32, mime: String, data: String)
+    case result(cell: UInt32, status: String, milliseconds: Double, ref: String?)
+    case interrupted
+    case restarted
+    case exited(String)
+    case shutdown
+}
+
+/// A run as a client describes it, parsed but not yet checked against limits.
+struct RunSpec: Sendable {
+    var id: String
+    var language: String?
+    var files: [SubmittedFile]
+    var entry: String?
+    var stdin: [UInt8]?
+    var arguments: [String] = []
+    var environment: [String] = []
+    var limits: RequestedLimits?
+    var fresh = true
+}
+
+/// One browser connection = one session. Owns the connection's runs and, lazily, its engine session (network and
+/// containers are created by the first run, so a page that never runs anything costs nothing); closing removes them at once.
+actor ClientSession {
+    nonisolated let name: String
+    nonisolated let client: String
+    let context: ServerContext
+    nonisolated let outbox: Outbox
+    nonisolated let encoder: any SessionEncoder
+    let logger: Logger
+
+    struct ActiveRun {
+        var input: AsyncStream<RunInput>.Continuation
+        var task: Task<Void, Never>
+    }
+    var runs: [String: ActiveRun] = [:]
+    var recentStarts: [ContinuousClock.Instant] = []
+    var closed = false
+    var closeReason: String?
+    /// Set once a run reached the engine: only then can the session have a network or containers to remove.
+    var touchedEngine = false
+    var kernel: KernelSession?
+    var kernelBusy = false
+    var kernelStarting = false
+    var kernelTask: Task<Void, Never>?
+    let kernelOutput = KernelOutputRouter()
+
+    init(context: ServerContext, client: String, outbox: Outbox, encoder: any SessionEncoder, logger: Logger) {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789abcdef")
+        name = "ws-" + String((0..<12).map { _ in alphabet[Int(generator.next() % 16)] })
+        self.client = client
+        self.context = context
+        self.outbox = outbox
+        self.encoder = encoder
+        var logger = logger
+        logger[metadataKey: "session"] = "\(name)"
+        logger[metadataKey: "client"] = "\(client)"
+        self.logger = logger
+    }
+
+    func sendError(run: String?, _ error: ProtocolError) {
+        context.metrics.protocolError()
+        logger.info("request refused", metadata: ["run": "\(run ?? "-")", "code": "\(error.code)", "reason": "\(error.message)"])
+        outbox.send(encoder.error(run: run, code: error.code, message: error.message))
+    }
+
+    var isClosed: Bool { closed }
+
+    /// Sends a message as is (replies that are not tied to a run).
+    nonisolated func notify(_ text: String) { outbox.send(text) }
+
+    /// Validates and starts a run; problems come back as an `error` message for that run id.
+    /// With `replace`, a run with the same id is stopped first (the Socket.IO clients re-run a console that way).
+    func startRun(_ spec: RunSpec, replace: Bool = false) async {
+        if replace, let previous = runs[spec.id] {
+            previous.input.yield(.stop)
+            await previous.task.value
+        }
+        do throws(ProtocolError) {
+            let task = try prepare(spec)
+            _ = task
+        } catch {
+            sendError(run: spec.id, error)
+        }
+    }
+
+    private func prepare(_ spec: RunSpec) throws(ProtocolError) -> Task<Void, Never> {
+        if closed {
+            throw ProtocolError(code: "session-closed", message: closeReason ?? "this session was ended; open a new connection to run more programs")
+        }
+        guard !spec.id.isEmpty, spec.id.utf8.count <= 128 else {
+            throw ProtocolError(code: "bad-request", message: "run.id must be a non-empty string of at most 128 bytes")
+        }
+        guard runs[spec.id] == nil else {
+            throw ProtocolError(code: "duplicate-id", message: "run \(spec.id) is still going; use a new id or stop it first")
+        }
+        let settings = context.settings
+        guard runs.count < settings.maxRunsPerSession else {
+            context.metrics.busyRejected()
+            throw ProtocolError(code: "busy", message: "this session already has \(runs.count) runs going (server.maxRunsPerSession); stop one or wait for it")
+        }
+        let now = ContinuousClock.now
+        recentStarts.removeAll { now - $0 > .seconds(60) }
+        guard recentStarts.count < settings.runsPerMinute else {
+            context.metrics.busyRejected()
+            throw ProtocolError(code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
+        }
+        let entry = spec.entry ?? spec.files.first?.path ?? ""
+        let runtime = try context.runtime(language: spec.language, entry: entry)
+        let submission: Submission
+        do {
+            submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits)
+        } catch {
+            throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)
+        }
+        let limits = try context.limits(for: runtime, requested: spec.limits)
+        if let refusal = context.admitRun() { throw ProtocolError(code: refusal.code, message: refusal.message) }
+        recentStarts.append(now)
+        touchedEngine = true
+
+        let request = RunRequest(
+            submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment, limits: limits,
+            session: name, fresh: spec.fresh, processOwned: true)
+        let (input, continuation) = AsyncStream<RunInput>.makeStream()
+        if let stdin = spec.stdin {
+            if !stdin.isEmpty { continuation.yield(.data(stdin)) }
+            continuation.yield(.end)
+        }
+        let id = spec.id
+        let task = Task { await self.execute(id: id, request: request, input: input, continuation: continuation) }
+        runs[id] = ActiveRun(input: continuation, task: task)
+        return task
+    }
+
+    private func execute(id: String, request: RunRequest, input: AsyncStream<RunInput>, continuation: AsyncStream<RunInput>.Continuation) async {
+        let outbox = self.outbox, encoder = self.encoder
+        let batcher = OutputBatcher { stream, text in outbox.send(encoder.output(run: id, stream: stream, text: text)) }
+        let runLogger = logger
+        runLogger.info("run started", metadata: [
+            "run": "\(id)", "language": "\(request.runtime.language)", "files": "\(request.submission.files.count)",
+            "entry": "\(request.submission.entry)",
+        ])
+        let result = await context.runner.run(request, input: input) { event in
+            guard case .output(let stream, let bytes) = event else { return }
+            batcher.append(stream, bytes)
+            await outbox.waitForRoom()
+        }
+        continuation.finish()
+        let outputBytes = batcher.finish()
+        for message in encoder.exit(run: id, result: result) { outbox.send(message) }
+        context.releaseRun()
+        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
+        var metadata: Logger.Metadata = [
+            "run": "\(id)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)",
+            "ms": "\(Int(result.totalMilliseconds))", "outputBytes": "\(outputBytes)",
+        ]
+        if let code = result.exitCode { metadata["exitCode"] = "\(code)" }
+        if let signal = result.signalName { metadata["signal"] = "\(signal)" }
+        if let message = result.message { metadata["message"] = "\(message)" }
+        if result.status == .internalError { runLogger.warning("run failed", metadata: metadata) } else { runLogger.info("run finished", metadata: metadata) }
+        runs[id] = nil
+    }
+
+    func input(run id: String?, data: [UInt8], end: Bool) throws(ProtocolError) {
+        let target: ActiveRun?
+        if let id { target = runs[id] } else { target = runs.count == 1 ? runs.first?.value : nil }
+        guard let target else {
+            if let id { throw ProtocolError(code: "unknown-run", message: "no run \(id) is going; input is only taken while a program runs") }
+            throw ProtocolError(code: "unknown-run", message: runs.isEmpty ? "no program is running to take the input" : "several runs are going; say which with id")
+        }
+        if !data.isEmpty { target.input.yield(.data(data)) }
+        if end { target.input.yield(.end) }
+    }
+
+    func stop(run id: String?) throws(ProtocolError) {
+        if let id {
+            guard let run = runs[id] else { throw ProtocolError(code: "unknown-run", message: "no run \(id) is going") }
+            run.input.yield(.stop)
+        } else {
+            for run in runs.values { run.input.yield(.stop) }
+        }
+    }
+
+    /// The run ids going now.
+    var runIDs: [String] { Array(runs.keys) }
+
+    /// Ends the session but keeps the connection: later runs are refused with `session-closed`.
+    func end(reason: String? = nil) async {
+        guard !closed else { return }
+        closed = true
+        closeReason = reason
+        for run in runs.values { run.input.yield(.stop) }
+        let tasks = runs.values.map(\.task)
+        for task in tasks { await task.value }
+        if let kernel { self.kernel = nil; kernelOutput.finishAll(); await kernel.shutdown() }
+        await kernelTask?.value
+        if let kernel { self.kernel = nil; await kernel.shutdown() }  // one that finished starting meanwhile
+        if touchedEngine {
+            let started = ContinuousClock.now
+            do {
+                try await context.runner.endSession(name)
+                logger.info("session resources removed", metadata: ["ms": "\(Int(milliseconds(ContinuousClock.now - started)))"])
+            } catch {
+                context.metrics.cleanupError()
+                logger.error("could not remove the session's containers or network; the server's sweep will retry", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Server shutdown: tells the client, ends the session, closes the outgoing queue (which closes the socket).
+    func shutDown(reason: String) async {
+        if !closed { outbox.send(encoder.error(run: nil, code: "shutting-down", message: reason)) }
+        await end(reason: reason)
+        outbox.finish()
+    }
+}
+
+extension SubmissionError {
+    var isTooMany: Bool {
+        if case .tooManyFiles = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,108 @@
+import CodeRunnerCore
+import Synchronization
+
+/// Counters and the run-latency histogram behind `GET /metrics`. A mutex rather than an actor: every run records here,
+/// and recording must never make a run wait behind a scrape.
+public final class ServerMetrics: Sendable {
+    /// Upper bounds (seconds) of the run latency histogram, from a warm Python hello world to a long compile.
+    static let buckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+    struct Histogram {
+        var counts = [UInt64](repeating: 0, count: ServerMetrics.buckets.count)
+        var sum = 0.0
+        var count: UInt64 = 0
+    }
+
+    struct State {
+        var runs: [String: UInt64] = [:]  // "language\u{0}status"
+        var latency: [String: Histogram] = [:]  // by language
+        var liveSessions = 0
+        var activeRuns = 0
+        var sessionsTotal: UInt64 = 0
+        var cleanupErrors: UInt64 = 0
+        var busyRejections: UInt64 = 0
+        var protocolErrors: UInt64 = 0
+    }
+
+    let state = Mutex(State())
+
+    public init() {}
+
+    func recordRun(language: String, status: String, seconds: Double) {
+        state.withLock { state in
+            state.runs[language + "\u{0}" + status, default: 0] += 1
+            var histogram = state.latency[language] ?? Histogram()
+            for (index, bound) in Self.buckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
+            histogram.sum += seconds
+            histogram.count += 1
+            state.latency[language] = histogram
+        }
+    }
+
+    func sessionOpened() { state.withLock { $0.liveSessions += 1; $0.sessionsTotal += 1 } }
+    func sessionClosed() { state.withLock { $0.liveSessions -= 1 } }
+    func runStarted() { state.withLock { $0.activeRuns += 1 } }
+    func runEnded() { state.withLock { $0.activeRuns -= 1 } }
+    func cleanupError() { state.withLock { $0.cleanupErrors += 1 } }
+    func busyRejected() { state.withLock { $0.busyRejections += 1 } }
+    func protocolError() { state.withLock { $0.protocolErrors += 1 } }
+
+    var liveSessions: Int { state.withLock { $0.liveSessions } }
+
+    /// Prometheus text exposition (version 0.0.4). `containers` and `subnets` come from the engine at scrape time.
+    func render(containers: Int?, subnets: Int?) -> String {
+        let snapshot = state.withLock { $0 }
+        var out = ""
+        func escape(_ value: String) -> String {
+            value.replacingOccurrences("\\", "\\\\").replacingOccurrences("\"", "\\\"").replacingOccurrences("\n", "\\n")
+        }
+        func number(_ value: Double) -> String {
+            value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        }
+        out += "# HELP coderunner_runs_total Runs finished, by language and status.\n# TYPE coderunner_runs_total counter\n"
+        for key in snapshot.runs.keys.sorted() {
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
+            out += "coderunner_runs_total{language=\"\(escape(String(parts[0])))\",status=\"\(escape(String(parts[1])))\"} \(snapshot.runs[key]!)\n"
+        }
+        out += "# HELP coderunner_run_duration_seconds Wall time of runs as the server saw them, container set-up included.\n"
+        out += "# TYPE coderunner_run_duration_seconds histogram\n"
+        for language in snapshot.latency.keys.sorted() {
+            let histogram = snapshot.latency[language]!
+            let label = "language=\"\(escape(language))\""
+            for (index, bound) in Self.buckets.enumerated() {
+                out += "coderunner_run_duration_seconds_bucket{\(label),le=\"\(number(bound))\"} \(histogram.counts[index])\n"
+            }
+            out += "coderunner_run_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
+            out += "coderunner_run_duration_seconds_sum{\(label)} \(histogram.sum)\n"
+            out += "coderunner_run_duration_seconds_count{\(label)} \(histogram.count)\n"
+        }
+        func gauge(_ name: String, _ help: String, _ value: String, type: String = "gauge") {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        gauge("coderunner_sessions_live", "WebSocket sessions open now.", String(snapshot.liveSessions))
+        gauge("coderunner_sessions_total", "WebSocket sessions opened since start.", String(snapshot.sessionsTotal), type: "counter")
+        gauge("coderunner_runs_active", "Runs executing now.", String(snapshot.activeRuns))
+        if let containers { gauge("coderunner_containers", "coderunner containers on the engine (all processes).", String(containers)) }
+        if let subnets { gauge("coderunner_subnets_used", "Session networks (one /24 each) on the engine.", String(subnets)) }
+        gauge("coderunner_cleanup_errors_total", "Failed removals of session containers or networks, and failed sweeps.", String(snapshot.cleanupErrors), type: "counter")
+        gauge("coderunner_busy_rejections_total", "Runs or connections refused by a global or per-client cap.", String(snapshot.busyRejections), type: "counter")
+        gauge("coderunner_protocol_errors_total", "Client messages answered with an error.", String(snapshot.protocolErrors), type: "counter")
+        return out
+    }
+}
+
+extension String {
+    /// Plain substring replacement without Foundation.
+    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        guard !target.isEmpty, contains(target) else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}

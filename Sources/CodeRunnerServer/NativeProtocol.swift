@@ -1,0 +1,258 @@
+import CodeRunnerCore
+import FoundationEssentials
+
+/// The native JSON protocol on `/ws` (PROTOCOL.md): one JSON object per WebSocket text message, `type` says what it is.
+enum NativeProtocol {
+    struct Envelope: Decodable {
+        var type: String
+        var id: StringOrNumber?
+    }
+
+    struct FileMessage: Decodable {
+        var path: String?
+        var name: String?
+        var content: String
+        /// `utf8` (default) or `base64` for binary files.
+        var encoding: String?
+        var executable: Bool?
+    }
+
+    struct LimitsMessage: Decodable {
+        /// Duration: "2s", "500ms", or a number of milliseconds.
+        var timeout: StringOrNumber?
+        /// Size: "64m", or a number of bytes.
+        var memory: StringOrNumber?
+        var cpus: Double?
+        var outputLimit: StringOrNumber?
+    }
+
+    struct RunMessage: Decodable {
+        /// Required on /ws (it tags output and exit); optional for POST /api/run.
+        var id: StringOrNumber?
+        var language: String?
+        var files: [FileMessage]
+        var entry: String?
+        var stdin: String?
+        var args: [String]?
+        var env: [String: String]?
+        var limits: LimitsMessage?
+        var fresh: Bool?
+    }
+
+    struct InputMessage: Decodable {
+        var id: StringOrNumber?
+        var data: String?
+        var eof: Bool?
+    }
+
+    struct StopMessage: Decodable {
+        var id: StringOrNumber?
+    }
+
+    struct KernelStartMessage: Decodable {
+        var language: String
+        var files: [FileMessage]?
+    }
+
+    struct KernelExecuteMessage: Decodable {
+        var code: String
+        var cell: StringOrNumber?
+    }
+
+    static func files(_ messages: [FileMessage]) throws(ProtocolError) -> [SubmittedFile] {
+        var files: [SubmittedFile] = []
+        for (index, file) in messages.enumerated() {
+            guard let rawPath = file.path ?? file.name, !rawPath.isEmpty else {
+                throw ProtocolError(code: "bad-request", message: "files[\(index)] needs a path")
+            }
+            let contents: [UInt8]
+            switch file.encoding ?? "utf8" {
+            case "utf8", "utf-8", "text": contents = Array(file.content.utf8)
+            case "base64":
+                guard let data = Data(base64Encoded: file.content) else {
+                    throw ProtocolError(code: "bad-request", message: "files[\(index)] (\(rawPath)) is not valid base64")
+                }
+                contents = Array(data)
+            case let other:
+                throw ProtocolError(code: "bad-request", message: "files[\(index)].encoding '\(other)' is not known; use utf8 or base64")
+            }
+            files.append(SubmittedFile(path: rawPath, contents: contents, executable: file.executable ?? false))
+        }
+        return files
+    }
+
+    static func limits(_ message: LimitsMessage?) throws(ProtocolError) -> RequestedLimits? {
+        guard let message else { return nil }
+        var limits = RequestedLimits()
+        do {
+            if let timeout = message.timeout {
+                switch timeout {
+                case .number(let ms): limits.timeout = .milliseconds(Int64(max(1, ms)))
+                case .string(let text): limits.timeout = try Quantity.duration(text)
+                }
+            }
+            if let memory = message.memory {
+                switch memory {
+                case .number(let bytes): limits.memory = UInt64(max(0, bytes))
+                case .string(let text): limits.memory = try Quantity.byteSize(text)
+                }
+            }
+            if let output = message.outputLimit {
+                switch output {
+                case .number(let bytes): limits.outputLimit = UInt64(max(0, bytes))
+                case .string(let text): limits.outputLimit = try Quantity.byteSize(text)
+                }
+            }
+        } catch {
+            throw ProtocolError(code: "bad-request", message: "limits: \(error.description)")
+        }
+        limits.cpus = message.cpus
+        return limits
+    }
+
+    static func runSpec(_ message: RunMessage, defaultID: String? = nil) throws(ProtocolError) -> RunSpec {
+        guard let id = message.id?.text ?? defaultID else {
+            throw ProtocolError(code: "bad-message", message: "run: missing field 'id' (any string that tags this run's output and exit)")
+        }
+        var environment: [String] = []
+        for (key, value) in (message.env ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard !key.isEmpty, !key.contains("="), !key.utf8.contains(0), !value.utf8.contains(0) else {
+                throw ProtocolError(code: "bad-request", message: "env: '\(key)' is not a valid variable name")
+            }
+            environment.append("\(key)=\(value)")
+        }
+        let entry = message.entry.map { $0.hasPrefix("./") ? String($0.dropFirst(2)) : $0 }
+        guard !message.files.isEmpty else { throw ProtocolError(code: "bad-request", message: "run: files is empty; send at least one {path, content}") }
+        return RunSpec(
+            id: id, language: message.language, files: try files(message.files), entry: entry,
+            stdin: message.stdin.map { Array($0.utf8) }, arguments: message.args ?? [], environment: environment,
+            limits: try limits(message.limits), fresh: message.fresh ?? true)
+    }
+
+    /// Handles one client message. Every problem becomes an `error` reply; nothing a client sends closes the connection.
+    static func handle(_ text: String, session: ClientSession) async {
+        let data = Data(text.utf8)
+        let decoder = JSONDecoder()
+        let envelope: Envelope
+        do { envelope = try decoder.decode(Envelope.self, from: data) } catch {
+            let message = (error as? DecodingError).map { error -> String in
+                if case .keyNotFound = error { return "every message needs a \"type\" field (run, input, stop, kernel.start, ...)" }
+                return JSON.describe(error, message: "message")
+            } ?? "the message is not valid JSON"
+            await session.sendError(run: nil, ProtocolError(code: "bad-json", message: message))
+            return
+        }
+        let id = envelope.id?.text
+        do throws(ProtocolError) {
+            func decode<T: Decodable>(_ type: T.Type) throws(ProtocolError) -> T {
+                do { return try decoder.decode(type, from: data) } catch {
+                    throw ProtocolError(code: "bad-message", message: JSON.describe(error, message: envelope.type))
+                }
+            }
+            switch envelope.type {
+            case "run":
+                let spec = try runSpec(try decode(RunMessage.self))
+                await session.startRun(spec)
+            case "input":
+                let message = try decode(InputMessage.self)
+                try await session.input(run: message.id?.text, data: Array((message.data ?? "").utf8), end: message.eof ?? false)
+            case "stop":
+                try await session.stop(run: try decode(StopMessage.self).id?.text)
+            case "session.end":
+                await session.end(reason: "this session was ended by a session.end message; open a new connection to run more programs")
+                session.notify(NativeEncoder.sessionEnded(session.name))
+            case "ping":
+                session.notify("{\"type\":\"pong\"}")
+            case "kernel.start":
+                let message = try decode(KernelStartMessage.self)
+                try await session.kernelStart(language: message.language, files: try files(message.files ?? []))
+            case "kernel.execute":
+                let message = try decode(KernelExecuteMessage.self)
+                try await session.kernelExecute(code: message.code, ref: message.cell?.text)
+            case "kernel.interrupt": try await session.kernelInterrupt()
+            case "kernel.restart": try await session.kernelRestart()
+            case "kernel.shutdown": await session.kernelShutdown()
+            default:
+                throw ProtocolError(code: "unknown-type", message: "unknown message type '\(envelope.type)'; see PROTOCOL.md for run, input, stop, session.end, kernel.*")
+            }
+        } catch {
+            await session.sendError(run: id, error)
+        }
+    }
+}
+
+/// Native protocol messages from the server.
+struct NativeEncoder: SessionEncoder {
+    struct Timing: Encodable {
+        var totalMs: Double
+        var stages: [Stage]
+        struct Stage: Encodable {
+            var name: String
+            var wallMs: Double
+            var cpuMs: Double
+            var exitCode: Int32?
+            var signal: Int32?
+        }
+    }
+
+    struct Memory: Encodable { var peakBytes: UInt64 }
+
+    struct Exit: Encodable {
+        var type = "exit"
+        var id: String
+        var status: String
+        var code: Int32?
+        var signal: Int32?
+        var signalName: String?
+        var exitCode: Int32
+        var timing: Timing
+        var memory: Memory
+        var truncated: Bool
+        var message: String?
+    }
+
+    static func exitMessage(run: String, result: RunResult) -> Exit {
+        Exit(
+            id: run, status: result.status.rawValue, code: result.exitCode, signal: result.signal, signalName: result.signalName,
+            exitCode: result.processExitCode,
+            timing: Timing(totalMs: (result.totalMilliseconds * 1000).rounded() / 1000, stages: result.stages.map {
+                .init(name: $0.name, wallMs: $0.wallMilliseconds, cpuMs: $0.cpuMilliseconds, exitCode: $0.exitCode, signal: $0.signal)
+            }),
+            memory: Memory(peakBytes: result.stages.map(\.peakMemoryBytes).max() ?? 0),
+            truncated: result.truncated, message: result.status == .ok ? nil : (result.summaryLine ?? result.message))
+    }
+
+    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String {
+        "{\"type\":\"output\",\"id\":\(JSON.quote(run)),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"
+    }
+
+    func exit(run: String, result: RunResult) -> [String] {
+        [JSON.encode(Self.exitMessage(run: run, result: result))]
+    }
+
+    func error(run: String?, code: String, message: String) -> String {
+        let id = run.map { ",\"id\":\(JSON.quote($0))" } ?? ""
+        return "{\"type\":\"error\"\(id),\"code\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}"
+    }
+
+    static func sessionEnded(_ name: String) -> String {
+        "{\"type\":\"session.ended\",\"session\":\(JSON.quote(name))}"
+    }
+
+    func kernel(_ event: KernelNotice) -> String? {
+        switch event {
+        case .started(let language): return "{\"type\":\"kernel.started\",\"language\":\(JSON.quote(language))}"
+        case .output(let cell, let stream, let text):
+            return "{\"type\":\"kernel.output\",\"cell\":\(cell),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"
+        case .display(let cell, let mime, let data):
+            return "{\"type\":\"kernel.display\",\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}"
+        case .result(let cell, let status, let ms, let ref):
+            let refField = ref.map { ",\"ref\":\(JSON.quote($0))" } ?? ""
+            return "{\"type\":\"kernel.result\",\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"wallMs\":\(ms)\(refField)}"
+        case .interrupted: return "{\"type\":\"kernel.interrupted\"}"
+        case .restarted: return "{\"type\":\"kernel.restarted\"}"
+        case .exited(let reason): return "{\"type\":\"kernel.exited\",\"reason\":\(JSON.quote(reason))}"
+        case .shutdown: return "{\"type\":\"kernel.shutdown\"}"
+        }
+    }
+}

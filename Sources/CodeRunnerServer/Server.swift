@@ -1,0 +1,347 @@
+import CodeRunnerCore
+import FoundationEssentials
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Synchronization
+
+/// Request context of every route: Hummingbird's core storage, the WebSocket hook, and the peer's address (for the
+/// per-client session limit).
+public struct ServerRequestContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let clientAddress: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
+/// `coderunner serve`: HTTP + WebSocket on the engine. Routes: `/` (web page), `/ws` (native protocol),
+/// `/socket.io/` (Socket.IO v4 over WebSocket), `POST /api/run`, `GET /health`, `GET /metrics`.
+public final class CodeRunnerHTTPServer: Sendable {
+    public let context: ServerContext
+    let shutdownRequest: AsyncStream<Void>
+    let shutdownContinuation: AsyncStream<Void>.Continuation
+
+    public init(context: ServerContext) {
+        self.context = context
+        (shutdownRequest, shutdownContinuation) = AsyncStream<Void>.makeStream()
+    }
+
+    /// Asks a running server to shut down gracefully (SIGTERM does this): stop accepting, stop runs, clean up sessions.
+    public func shutdown() {
+        shutdownContinuation.yield()
+    }
+
+    struct ShutdownRequested: Error {}
+
+    /// Serves until `shutdown()` (then drains and returns) or until the listener fails (then throws).
+    /// `onListening` gets the bound port, which is how tests using port 0 find the server.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let settings = context.settings
+        let logger = context.logger
+        await sweep(initial: true)
+        let router = buildRouter()
+        let frameLimit = settings.maxMessageBytes * 2 + 64 * 1024
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(ws: .init(maxFrameSize: frameLimit, autoPing: .enabled(timePeriod: .seconds(30))))),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "coderunner"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("listening", metadata: ["host": "\(settings.host)", "port": "\(port)", "token": "\(settings.token.isEmpty ? "off" : "on")"])
+                await onListening(port)
+            },
+            logger: settings.makeLogger(label: logger.label, quietCancellation: true))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            group.addTask {
+                // The first repeat comes soon: a killed server's containers may still be going away during the start-up
+                // sweep, and Docker refuses to remove a network with an endpoint left.
+                var interval = min(.seconds(5), self.context.runner.settings.cleanupInterval)
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    interval = self.context.runner.settings.cleanupInterval
+                    if Task.isCancelled { break }
+                    await self.sweep(initial: false)
+                }
+            }
+            group.addTask {
+                for await _ in self.shutdownRequest { break }
+                throw ShutdownRequested()
+            }
+            do {
+                try await group.next()
+                group.cancelAll()
+            } catch is ShutdownRequested {
+                await context.drain()
+                group.cancelAll()
+                logger.notice("stopped")
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Collects what a killed server (or CLI) left: containers of dead owners, orphaned networks.
+    func sweep(initial: Bool) async {
+        let collector = GarbageCollector(engine: context.runner.engine, settings: context.runner.settings)
+        do {
+            let removed = try await collector.collect(all: false, dryRun: false)
+            if !removed.isEmpty || initial {
+                context.logger.info(initial ? "start-up sweep" : "sweep", metadata: [
+                    "removed": "\(removed.count)",
+                    "items": "\(removed.prefix(10).map { "\($0.kind) \($0.name) (\($0.reason))" }.joined(separator: "; "))",
+                ])
+            }
+        } catch {
+            context.metrics.cleanupError()
+            context.logger.warning("sweep failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func buildRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: GuardMiddleware(context: context))
+        let context = self.context
+
+        router.get("/") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
+        }
+        router.get("/health") { _, _ in
+            let (healthy, body) = await HealthCheck.run(context: context)
+            return Self.json(body, status: healthy ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            let engine = context.runner.engine
+            let containers = try? await engine.containers(labeled: [ResourceLabel.managed]).count
+            let networks = try? await engine.networks(labeled: [ResourceLabel.managed]).count
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(string: context.metrics.render(containers: containers, subnets: networks))))
+        }
+        router.post("/api/run") { request, requestContext in
+            var request = request
+            let body: ByteBuffer
+            do { body = try await request.collectBody(upTo: context.settings.maxMessageBytes) } catch {
+                return Self.json(RestError(code: "too-large", message: "the request body is over server.maxMessageSize (\(context.settings.maxMessageBytes) bytes)"),
+                                 status: .contentTooLarge)
+            }
+            let (status, text) = await RestRun.handle(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.ws("/ws", shouldUpgrade: { request, requestContext in
+            try Self.checkOrigin(request, settings: context.settings)
+            return .upgrade([:])
+        }, onUpgrade: { inbound, outbound, wsContext in
+            await NativeConnection.serve(
+                inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
+                authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
+        })
+        router.ws("/socket.io/", shouldUpgrade: { request, _ in
+            try Self.checkOrigin(request, settings: context.settings)
+            let query = request.uri.queryParameters
+            guard query["EIO"] == "4" else {
+                throw HTTPError(.badRequest, message: "only Engine.IO v4 (Socket.IO v4) is supported: connect with EIO=4")
+            }
+            guard query["transport"] == "websocket" else {
+                throw HTTPError(.badRequest, message: "only the websocket transport is supported: connect with transports=['websocket']")
+            }
+            return .upgrade([:])
+        }, onUpgrade: { inbound, outbound, wsContext in
+            await SocketIOConnection.serve(
+                inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
+                authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
+        })
+        return router
+    }
+
+    struct RestError: Encodable { var code: String; var message: String }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: JSON.encode(value))))
+    }
+
+    /// Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so the server must check it.
+    /// Allowed: no Origin (not a browser), `*`, a listed origin, or (with no list) an origin whose host matches Host.
+    static func checkOrigin(_ request: Request, settings: ServerSettings) throws {
+        guard let origin = request.headers[.origin], !origin.isEmpty else { return }
+        let allowed = settings.allowedOrigins
+        if allowed.contains("*") || allowed.contains(origin) { return }
+        if allowed.isEmpty {
+            let host = request.head.authority ?? ""
+            let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+            if !host.isEmpty, originHost == host { return }
+        }
+        throw HTTPError(.forbidden, message: "origin \(origin) may not open WebSockets here; add it to server.allowedOrigins")
+    }
+}
+
+/// Token check on every route (header `Authorization: Bearer T` or `?token=T`, which browsers' WebSockets need),
+/// and refusal of new requests while shutting down. Socket.IO clients may also send the token in their CONNECT auth.
+struct GuardMiddleware: RouterMiddleware {
+    typealias Context = ServerRequestContext
+    let context: ServerContext
+
+    func handle(_ request: Request, context requestContext: ServerRequestContext, next: (Request, ServerRequestContext) async throws -> Response) async throws -> Response {
+        if context.isDraining {
+            throw HTTPError(.serviceUnavailable, message: "the server is shutting down")
+        }
+        let token = context.settings.token
+        if !token.isEmpty, !Self.hasValidToken(request, token: token) {
+            // WebSocket upgrades are checked by their handlers, which can then say why in the protocol (a refused
+            // upgrade can only be a bare 400 in hummingbird-websocket); Socket.IO may also authenticate in CONNECT.
+            let isUpgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+            if !(isUpgrade && (request.uri.path == "/ws" || request.uri.path.hasPrefix("/socket.io"))) {
+                var headers = HTTPFields()
+                headers[.wwwAuthenticate] = "Bearer"
+                headers[.contentType] = "application/json"
+                context.logger.info("request without a valid token refused", metadata: ["path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)"])
+                return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(
+                    string: "{\"code\":\"unauthorized\",\"message\":\"send the server token as 'Authorization: Bearer <token>' or ?token=<token>\"}")))
+            }
+        }
+        return try await next(request, requestContext)
+    }
+
+    static func hasValidToken(_ request: Request, token: String) -> Bool {
+        if token.isEmpty { return true }
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+           constantTimeEqual(String(header.dropFirst(7)).trimmingTrailingSpaces(), token) {
+            return true
+        }
+        if let query = request.uri.queryParameters["token"], constantTimeEqual(String(query), token) { return true }
+        return false
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var copy = self
+        while copy.last == " " { copy.removeLast() }
+        return copy
+    }
+}
+
+/// `GET /health`: engine reachable and every runtime image present.
+enum HealthCheck {
+    struct Body: Encodable {
+        var status: String
+        var engine: String?
+        var error: String?
+        var images: [String: Bool]
+        var sessions: Int
+    }
+
+    static func run(context: ServerContext) async -> (Bool, Body) {
+        let engine = context.runner.engine
+        var body = Body(status: "ok", engine: nil, error: nil, images: [:], sessions: context.metrics.liveSessions)
+        do {
+            let info = try await engine.info()
+            body.engine = "\(info.version) (API \(info.apiVersion))"
+            for runtime in context.catalog.runtimes {
+                body.images[runtime.language] = (try await engine.image(runtime.image)) != nil
+            }
+        } catch {
+            body.status = "unhealthy"
+            body.error = "container engine unreachable: \(error)"
+            return (false, body)
+        }
+        if body.images.values.contains(false) {
+            body.status = "degraded"
+            body.error = "missing images for: \(body.images.filter { !$0.value }.keys.sorted().joined(separator: ", ")); run `coderunner images build`"
+            return (false, body)
+        }
+        return (true, body)
+    }
+}
+
+/// `POST /api/run`: a one-shot run in its own ephemeral session; the answer has `run --json`'s fields.
+enum RestRun {
+    final class Collector: Sendable {
+        let output = Mutex<([UInt8], [UInt8])>(([], []))
+    }
+
+    struct Report: Encodable {
+        var result: RunResult
+        var stdout: String
+        var stderr: String
+        func encode(to encoder: any Encoder) throws {
+            try result.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(stdout, forKey: .stdout)
+            try container.encode(stderr, forKey: .stderr)
+        }
+        enum Key: String, CodingKey { case stdout, stderr }
+    }
+
+    static func handle(body: [UInt8], context: ServerContext, client: String) async -> (HTTPResponse.Status, String) {
+        func failure(_ status: HTTPResponse.Status, _ error: ProtocolError) -> (HTTPResponse.Status, String) {
+            context.metrics.protocolError()
+            return (status, JSON.encode(CodeRunnerHTTPServer.RestError(code: error.code, message: error.message)))
+        }
+        let message: NativeProtocol.RunMessage
+        do { message = try JSONDecoder().decode(NativeProtocol.RunMessage.self, from: Data(body)) } catch {
+            return failure(.badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")))
+        }
+        let spec: RunSpec
+        let request: RunRequest
+        do throws(ProtocolError) {
+            spec = try NativeProtocol.runSpec(message, defaultID: "rest")
+            let entry = spec.entry ?? spec.files.first?.path ?? ""
+            let runtime = try context.runtime(language: spec.language, entry: entry)
+            let submission: Submission
+            do { submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits) } catch {
+                throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)
+            }
+            let limits = try context.limits(for: runtime, requested: spec.limits)
+            request = RunRequest(submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
+                                 limits: limits, session: nil, fresh: true)
+        } catch {
+            return failure(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error)
+        }
+        if let refusal = context.admitRun() {
+            return failure(.serviceUnavailable, ProtocolError(code: refusal.code, message: refusal.message))
+        }
+        let input = AsyncStream<RunInput> { continuation in
+            if let stdin = spec.stdin, !stdin.isEmpty { continuation.yield(.data(stdin)) }
+            continuation.yield(.end)
+            continuation.finish()
+        }
+        let collector = Collector()
+        let result = await context.runner.run(request, input: input) { event in
+            guard case .output(let stream, let bytes) = event else { return }
+            collector.output.withLock { if stream == .stdout { $0.0 += bytes } else { $0.1 += bytes } }
+        }
+        context.releaseRun()
+        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
+        context.logger.info("rest run finished", metadata: [
+            "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.totalMilliseconds))",
+        ])
+        let (out, err) = collector.output.withLock { $0 }
+        return (.ok, JSON.encode(Report(result: result, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))))
+    }
+}

@@ -1,0 +1,176 @@
+import CodeRunnerCore
+import Logging
+import Synchronization
+
+/// What every connection and route shares: the engine, the catalog, settings, metrics and the admission counters.
+public final class ServerContext: Sendable {
+    public let runner: CodeRunner
+    public let catalog: RuntimeCatalog
+    public let configuration: Configuration
+    public let settings: ServerSettings
+    public let logger: Logger
+    public let metrics = ServerMetrics()
+
+    struct Admission {
+        var sessionsByClient: [String: Int] = [:]
+        var sessions = 0
+        var runs = 0
+        var draining = false
+        var live: [String: ClientSession] = [:]
+    }
+    let admission = Mutex(Admission())
+
+    /// Each runtime's example program (file name and source), shown by the web page for a new file.
+    let examples: [String: (file: String, source: String)]
+
+    public init(runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, settings: ServerSettings, logger: Logger) {
+        self.runner = runner; self.catalog = catalog; self.configuration = configuration; self.settings = settings; self.logger = logger
+        var examples: [String: (file: String, source: String)] = [:]
+        for runtime in catalog.runtimes where !runtime.manifest.example.isEmpty {
+            let path = runtime.directory + "/" + runtime.manifest.example
+            if let bytes = LocalFile.read(path, limit: 64 * 1024) {
+                examples[runtime.language] = (FilePath.baseName(path), String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        self.examples = examples
+    }
+
+    /// Why a connection or run was refused; becomes an `error` message (or an HTTP status) with a clear text.
+    struct Refusal: Error {
+        var code: String
+        var message: String
+    }
+
+    /// Reserves a session slot for a new connection, or says why not (global cap, per-client cap, shutting down).
+    func admitSession(client: String) -> Refusal? {
+        let refusal: Refusal? = admission.withLock { state in
+            if state.draining { return Refusal(code: "shutting-down", message: "the server is shutting down; reconnect later") }
+            if state.sessions >= settings.maxSessions {
+                return Refusal(code: "busy", message: "the server is at its limit of \(settings.maxSessions) sessions (server.maxSessions); try again shortly")
+            }
+            if state.sessionsByClient[client, default: 0] >= settings.maxSessionsPerClient {
+                return Refusal(code: "busy", message: "your address already has \(settings.maxSessionsPerClient) open sessions (server.maxSessionsPerClient); close one first")
+            }
+            state.sessions += 1
+            state.sessionsByClient[client, default: 0] += 1
+            return nil
+        }
+        if refusal?.code == "busy" { metrics.busyRejected() }
+        return refusal
+    }
+
+    func register(_ session: ClientSession) {
+        admission.withLock { $0.live[session.name] = session }
+        metrics.sessionOpened()
+    }
+
+    func releaseSession(_ session: ClientSession) {
+        admission.withLock { state in
+            state.sessions -= 1
+            state.sessionsByClient[session.client, default: 1] -= 1
+            if state.sessionsByClient[session.client] == 0 { state.sessionsByClient[session.client] = nil }
+            state.live[session.name] = nil
+        }
+        metrics.sessionClosed()
+    }
+
+    /// Reserves one of the global run slots.
+    func admitRun() -> Refusal? {
+        let refusal: Refusal? = admission.withLock { state in
+            if state.draining { return Refusal(code: "shutting-down", message: "the server is shutting down; the run was not started") }
+            if state.runs >= settings.maxConcurrentRuns {
+                return Refusal(code: "busy", message: "the server is running \(settings.maxConcurrentRuns) programs already (server.maxConcurrentRuns); try again in a moment")
+            }
+            state.runs += 1
+            return nil
+        }
+        if refusal?.code == "busy" { metrics.busyRejected() } else if refusal == nil { metrics.runStarted() }
+        return refusal
+    }
+
+    func releaseRun() {
+        admission.withLock { $0.runs -= 1 }
+        metrics.runEnded()
+    }
+
+    var isDraining: Bool { admission.withLock { $0.draining } }
+
+    /// Stops taking work and closes every live session (their runs are stopped, containers and networks removed).
+    public func drain() async {
+        let sessions = admission.withLock { state -> [ClientSession] in
+            state.draining = true
+            return Array(state.live.values)
+        }
+        logger.notice("shutting down", metadata: ["sessions": "\(sessions.count)"])
+        await withTaskGroup(of: Void.self) { group in
+            for session in sessions { group.addTask { await session.shutDown(reason: "the server is shutting down") } }
+        }
+    }
+
+    /// The runtime for a language name or alias, or for a file's extension when no language is given.
+    func runtime(language: String?, entry: String) throws(ProtocolError) -> Runtime {
+        do {
+            if let language, !language.isEmpty { return try catalog.runtime(named: language) }
+            return try catalog.runtime(forFile: entry)
+        } catch {
+            throw ProtocolError(code: "unknown-language", message: error.description)
+        }
+    }
+
+    /// The limits of a run: the runtime's configured limits, tightened (never loosened) by what the client asked for.
+    func limits(for runtime: Runtime, requested: RequestedLimits?) throws(ProtocolError) -> RunLimits {
+        var limits: RunLimits
+        do { limits = try runner.settings.limits(for: runtime, configuration: configuration) } catch {
+            throw ProtocolError(code: "internal", message: error.description)
+        }
+        guard let requested else { return limits }
+        if let timeout = requested.timeout {
+            limits.timeout = min(limits.timeout, timeout)
+        }
+        if let memory = requested.memory {
+            guard memory >= 6 << 20 else { throw ProtocolError(code: "bad-request", message: "limits.memory must be at least 6m (Docker's minimum)") }
+            limits.memoryBytes = min(limits.memoryBytes, memory)
+        }
+        if let cpus = requested.cpus {
+            guard cpus > 0 else { throw ProtocolError(code: "bad-request", message: "limits.cpus must be a positive number such as 0.5") }
+            limits.cpus = min(limits.cpus, cpus)
+        }
+        if let output = requested.outputLimit { limits.outputLimitBytes = min(limits.outputLimitBytes, output) }
+        return limits
+    }
+}
+
+/// A client mistake or refusal, reported as `error {id?, code, message}`; the connection stays usable.
+struct ProtocolError: Error, Sendable {
+    var code: String
+    var message: String
+}
+
+/// Limits a client asked for (already parsed); they can only tighten the server's.
+struct RequestedLimits: Sendable {
+    var timeout: Duration?
+    var memory: UInt64?
+    var cpus: Double?
+    var outputLimit: UInt64?
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum LocalFile {
+    static func read(_ path: String, limit: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while result.count < limit {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            result += buffer[0..<count]
+        }
+        return result
+    }
+}

@@ -1,0 +1,72 @@
+import CodeRunnerCore
+import Logging
+
+/// Everything `serve` reads from the configuration, validated once at start so a bad value fails with the key's name.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var logLevel: Logger.Level
+    /// `text` or `json` log lines.
+    public var logFormat: String
+    /// Bearer token every route and socket must present when non-empty.
+    public var token: String
+    /// Origins allowed to open WebSockets: empty = same host as the request (or no Origin header), `*` = any.
+    public var allowedOrigins: [String]
+    /// Largest WebSocket message accepted; bigger ones get an `error` reply and are dropped.
+    public var maxMessageBytes: Int
+    public var maxSessions: Int
+    public var maxSessionsPerClient: Int
+    public var maxConcurrentRuns: Int
+    public var maxRunsPerSession: Int
+    public var runsPerMinute: Int
+
+    /// The `server.*` keys live in `Configuration.keys` with everything else (config in one place).
+    public init(_ configuration: Configuration) throws(ConfigurationError) {
+        func value(_ key: String) -> String { configuration.string(key) }
+        func integer(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            let text = value(key)
+            guard let number = Int(text), range.contains(number) else {
+                throw .badValue(key: key, value: text, source: configuration.entry(key)?.source ?? .defaultValue,
+                                reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        host = value("server.host")
+        port = try integer("server.port", 0...65535)
+        let level = value("server.logLevel").lowercased()
+        guard let parsed = Logger.Level(rawValue: level) else {
+            throw .badValue(key: "server.logLevel", value: level, source: configuration.entry("server.logLevel")?.source ?? .defaultValue,
+                            reason: "use trace, debug, info, notice, warning, error or critical")
+        }
+        logLevel = parsed
+        logFormat = value("server.logFormat").lowercased()
+        guard logFormat == "text" || logFormat == "json" else {
+            throw .badValue(key: "server.logFormat", value: logFormat, source: configuration.entry("server.logFormat")?.source ?? .defaultValue,
+                            reason: "use text or json")
+        }
+        token = value("server.token")
+        allowedOrigins = value("server.allowedOrigins").split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+        let sizeText = value("server.maxMessageSize")
+        do {
+            maxMessageBytes = Int(try Quantity.byteSize(sizeText))
+        } catch {
+            throw .badValue(key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
+                            reason: error.description)
+        }
+        guard maxMessageBytes >= 1024 else {
+            throw .badValue(key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
+                            reason: "must be at least 1k")
+        }
+        maxSessions = try integer("server.maxSessions", 1...100_000)
+        maxSessionsPerClient = try integer("server.maxSessionsPerClient", 1...100_000)
+        maxConcurrentRuns = try integer("server.maxConcurrentRuns", 1...100_000)
+        maxRunsPerSession = try integer("server.maxRunsPerSession", 1...1000)
+        runsPerMinute = try integer("server.runsPerMinute", 1...1_000_000)
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

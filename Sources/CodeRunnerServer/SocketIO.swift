@@ -1,0 +1,341 @@
+import CodeRunnerCore
+import FoundationEssentials
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Synchronization
+
+/// Any JSON value, for Socket.IO event arguments whose shapes vary between clients.
+enum JSONValue: Codable, Sendable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    /// Strings as they are, numbers without a needless ".0".
+    var text: String? {
+        switch self {
+        case .string(let value): return value
+        case .number(let value): return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        default: return nil
+        }
+    }
+
+    var bool: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    var array: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+}
+
+/// The original Node implementation's event names, spoken over Socket.IO v4 / Engine.IO v4 on WebSocket only.
+final class SocketIOEncoder: SessionEncoder {
+    /// The `sessionId` (console id) the client used for its kernel, echoed in kernel replies.
+    let kernelConsole = Mutex<String?>(nil)
+
+    static func event(_ name: String, _ payload: String) -> String {
+        "42[\(JSON.quote(name)),\(payload)]"
+    }
+
+    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String {
+        Self.event("output", "{\"sessionId\":\(JSON.quote(run)),\"type\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}")
+    }
+
+    struct Exit: Encodable {
+        var sessionId: String
+        var code: Int32
+        var executionTime: Int
+        var status: String
+        var signal: String?
+        var truncated: Bool
+    }
+
+    func exit(run: String, result: RunResult) -> [String] {
+        var messages: [String] = []
+        if result.status != .ok, let line = result.summaryLine {
+            messages.append(Self.event("output", "{\"sessionId\":\(JSON.quote(run)),\"type\":\"system\",\"data\":\(JSON.quote(line + "\n"))}"))
+        }
+        let exit = Exit(sessionId: run, code: result.processExitCode, executionTime: Int(result.totalMilliseconds.rounded()),
+                        status: result.status.rawValue, signal: result.signalName, truncated: result.truncated)
+        messages.append(Self.event("exit", JSON.encode(exit)))
+        return messages
+    }
+
+    func error(run: String?, code: String, message: String) -> String {
+        let id = run.map { "\"sessionId\":\(JSON.quote($0))," } ?? ""
+        return Self.event("error", "{\(id)\"code\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}")
+    }
+
+    func kernel(_ event: KernelNotice) -> String? {
+        let console = kernelConsole.withLock { $0 }.map { "\"sessionId\":\(JSON.quote($0))," } ?? ""
+        switch event {
+        case .started(let language): return Self.event("kernel:started", "{\(console)\"language\":\(JSON.quote(language))}")
+        case .output(let cell, let stream, let text):
+            return Self.event("kernel:output", "{\(console)\"cell\":\(cell),\"type\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}")
+        case .display(let cell, let mime, let data):
+            return Self.event("kernel:display", "{\(console)\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}")
+        case .result(let cell, let status, let ms, let ref):
+            let cellID = ref.map { ",\"cellId\":\(JSON.quote($0))" } ?? ""
+            return Self.event("kernel:result", "{\(console)\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"executionTime\":\(Int(ms.rounded()))\(cellID)}")
+        case .interrupted: return Self.event("kernel:interrupted", "{\(console.dropLast())}")
+        case .restarted: return Self.event("kernel:restarted", "{\(console.dropLast())}")
+        case .exited(let reason): return Self.event("kernel:exited", "{\(console)\"reason\":\(JSON.quote(reason))}")
+        case .shutdown: return Self.event("kernel:shutdown", "{\(console.dropLast())}")
+        }
+    }
+}
+
+/// One Socket.IO connection (`/socket.io/?EIO=4&transport=websocket`): Engine.IO open/ping/pong/close around
+/// Socket.IO CONNECT, EVENT (with acks) and DISCONNECT on the default namespace.
+enum SocketIOConnection {
+    static let pingInterval: Duration = .seconds(25)
+    static let pingTimeout: Duration = .seconds(20)
+
+    struct Open: Encodable {
+        var sid: String
+        var upgrades: [String] = []
+        var pingInterval = 25000
+        var pingTimeout = 20000
+        var maxPayload: Int
+    }
+
+    static func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: ServerContext, client: String, authorized: Bool
+    ) async {
+        let encoder = SocketIOEncoder()
+        let sid = randomID()
+        let open = "0" + JSON.encode(Open(sid: sid, maxPayload: context.settings.maxMessageBytes))
+        if let refusal = context.admitSession(client: client) {
+            context.logger.notice("connection refused", metadata: ["client": "\(client)", "code": "\(refusal.code)", "protocol": "socket.io"])
+            try? await outbound.write(.text(open))
+            try? await outbound.write(.text("44{\"message\":\(JSON.quote(refusal.message)),\"data\":{\"code\":\(JSON.quote(refusal.code))}}"))
+            try? await outbound.close(.unknown(1013), reason: refusal.code)
+            return
+        }
+        let outbox = Outbox()
+        let session = ClientSession(context: context, client: client, outbox: outbox, encoder: encoder, logger: context.logger)
+        context.register(session)
+        let opened = ContinuousClock.now
+        session.logger.info("session opened", metadata: ["protocol": "socket.io"])
+        outbox.send(open)
+        let lastPong = Locked(ContinuousClock.now)
+        let state = Locked(AdapterState(authorized: authorized))
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await outbox.drain { try await outbound.write(.text($0)) }
+                try? await outbound.close(.goingAway, reason: "closing")
+            }
+            group.addTask {
+                // Engine.IO v4: the server pings, the client must answer within pingTimeout.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: pingInterval)
+                    if Task.isCancelled { return }
+                    outbox.send("2")
+                    try? await Task.sleep(for: pingTimeout)
+                    if Task.isCancelled { return }
+                    if ContinuousClock.now - lastPong.withLock({ $0 }) > pingInterval + pingTimeout {
+                        session.logger.info("socket.io client stopped answering pings; closing")
+                        outbox.finish()
+                        return
+                    }
+                }
+            }
+            await WebSocketReader.read(inbound, maxBytes: context.settings.maxMessageBytes) { message in
+                switch message {
+                case .text(let text):
+                    guard let kind = text.first else { return }
+                    switch kind {
+                    case "2": outbox.send("3" + text.dropFirst())  // client ping (probe): pong
+                    case "3": lastPong.withLock { $0 = .now }
+                    case "1": outbox.finish()
+                    case "4": await handlePacket(String(text.dropFirst()), session: session, encoder: encoder, state: state, context: context)
+                    default: break
+                    }
+                case .binary:
+                    await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "binary Socket.IO packets are not supported; send JSON events"))
+                case .tooLarge(let size):
+                    await session.sendError(run: nil, ProtocolError(
+                        code: "too-large", message: "the message has \(size) bytes, over the \(context.settings.maxMessageBytes) bytes limit (server.maxMessageSize); it was dropped"))
+                }
+            }
+            await session.end()
+            outbox.finish()
+            group.cancelAll()
+            await group.waitForAll()
+        }
+        context.releaseSession(session)
+        session.logger.info("session closed", metadata: ["seconds": "\(Int(milliseconds(ContinuousClock.now - opened) / 1000))"])
+    }
+
+    struct AdapterState {
+        var authorized: Bool
+        var connected = false
+        /// The console the last `run` was for: where a bare `input` string goes.
+        var lastRun: String?
+    }
+
+    static func randomID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<20).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+
+    /// A Socket.IO packet (the text after Engine.IO's `4`): type digit, optional `/namespace,`, optional ack id, JSON.
+    static func handlePacket(_ packet: String, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>, context: ServerContext) async {
+        var rest = Substring(packet)
+        guard let type = rest.first else { return }
+        rest = rest.dropFirst()
+        var namespace = "/"
+        if rest.first == "/" {
+            let end = rest.firstIndex(of: ",") ?? rest.endIndex
+            namespace = String(rest[..<end])
+            rest = end < rest.endIndex ? rest[rest.index(after: end)...] : ""
+        }
+        let nsPrefix = namespace == "/" ? "" : namespace + ","
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        let ackID = digits.isEmpty ? nil : String(digits)
+        rest = rest.dropFirst(digits.count)
+        let payload: JSONValue? = rest.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(rest.utf8))
+
+        switch type {
+        case "0":  // CONNECT
+            guard namespace == "/" else {
+                session.notify("44\(nsPrefix){\"message\":\"Invalid namespace\"}")
+                return
+            }
+            let token = context.settings.token
+            let alreadyAuthorized = state.withLock { $0.authorized }
+            if !alreadyAuthorized {
+                guard let given = payload?["token"]?.text, GuardMiddleware.constantTimeEqual(given, token) else {
+                    context.metrics.protocolError()
+                    session.logger.info("socket.io connect without a valid token refused")
+                    session.notify("44{\"message\":\"unauthorized: send the server token in the auth object ({token}) or as 'Authorization: Bearer <token>'\"}")
+                    return
+                }
+            }
+            state.withLock { $0.authorized = true; $0.connected = true }
+            session.notify("40{\"sid\":\(JSON.quote(session.name))}")
+        case "1":  // DISCONNECT from the namespace: the session ends, the socket may stay
+            state.withLock { $0.connected = false }
+            await session.end(reason: "the client disconnected from the namespace")
+        case "2":  // EVENT
+            guard state.withLock({ $0.connected }) else {
+                session.notify("44\(nsPrefix){\"message\":\"send CONNECT (40) before events\"}")
+                return
+            }
+            guard let arguments = payload?.array, let name = arguments.first?.text else {
+                await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "an event packet must be a JSON array starting with the event name"))
+                return
+            }
+            let argument = arguments.count > 1 ? arguments[1] : JSONValue.null
+            var failure: ProtocolError?
+            do throws(ProtocolError) {
+                try await handleEvent(name, argument, session: session, encoder: encoder, state: state)
+            } catch {
+                failure = error
+                await session.sendError(run: argument["sessionId"]?.text, error)
+            }
+            if let ackID {
+                let reply = failure.map { "{\"ok\":false,\"code\":\(JSON.quote($0.code)),\"error\":\(JSON.quote($0.message))}" } ?? "{\"ok\":true}"
+                session.notify("43\(nsPrefix)\(ackID)[\(reply)]")
+            }
+        default:
+            break  // ACK from the client, binary packets: nothing to do
+        }
+    }
+
+    static func handleEvent(_ name: String, _ argument: JSONValue, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>) async throws(ProtocolError) {
+        switch name {
+        case "run":
+            guard case .object = argument else { throw ProtocolError(code: "bad-message", message: "run takes {sessionId, language, files: [{name, path, content, toBeExec}]}") }
+            let console = argument["sessionId"]?.text ?? "default"
+            guard let fileValues = argument["files"]?.array, !fileValues.isEmpty else {
+                throw ProtocolError(code: "bad-request", message: "run: files is empty; send [{name, path, content, toBeExec}]")
+            }
+            var files: [SubmittedFile] = []
+            var entry: String?
+            for (index, file) in fileValues.enumerated() {
+                var path = file["path"]?.text ?? ""
+                if path.isEmpty { path = file["name"]?.text ?? "" }
+                while path.hasPrefix("/") { path.removeFirst() }
+                while path.hasPrefix("./") { path.removeFirst(2) }
+                guard !path.isEmpty else { throw ProtocolError(code: "bad-request", message: "files[\(index)] needs a name or path") }
+                guard let content = file["content"]?.text else { throw ProtocolError(code: "bad-request", message: "files[\(index)] (\(path)) needs content") }
+                files.append(SubmittedFile(path: path, contents: Array(content.utf8)))
+                if entry == nil, file["toBeExec"]?.bool == true { entry = path }
+            }
+            let spec = RunSpec(id: console, language: argument["language"]?.text, files: files, entry: entry ?? files[0].path, stdin: nil)
+            state.withLock { $0.lastRun = console }
+            await session.startRun(spec, replace: true)
+        case "input":
+            let console: String?
+            let data: String
+            switch argument {
+            case .string(let text):
+                data = text
+                console = state.withLock { $0.lastRun }
+            case .object:
+                data = argument["input"]?.text ?? argument["data"]?.text ?? ""
+                console = argument["sessionId"]?.text ?? state.withLock { $0.lastRun }
+            default:
+                throw ProtocolError(code: "bad-message", message: "input takes a string (or {sessionId, input})")
+            }
+            try await session.input(run: console, data: Array(data.utf8), end: false)
+        case "stop":
+            let console = argument["sessionId"]?.text
+            if let console, !(await session.runIDs.contains(console)) { return }  // already finished: nothing to stop
+            try await session.stop(run: console)
+        case "kernel:start":
+            encoder.kernelConsole.withLock { $0 = argument["sessionId"]?.text }
+            guard let language = argument["language"]?.text else { throw ProtocolError(code: "bad-message", message: "kernel:start takes {sessionId, language}") }
+            var files: [SubmittedFile] = []
+            for file in argument["files"]?.array ?? [] {
+                if let path = file["path"]?.text ?? file["name"]?.text, let content = file["content"]?.text {
+                    files.append(SubmittedFile(path: path, contents: Array(content.utf8)))
+                }
+            }
+            try await session.kernelStart(language: language, files: files)
+        case "kernel:execute":
+            let code: String
+            if case .string(let text) = argument { code = text } else {
+                guard let text = argument["code"]?.text else { throw ProtocolError(code: "bad-message", message: "kernel:execute takes {sessionId, code, cellId?}") }
+                code = text
+            }
+            try await session.kernelExecute(code: code, ref: argument["cellId"]?.text)
+        case "kernel:interrupt": try await session.kernelInterrupt()
+        case "kernel:restart": try await session.kernelRestart()
+        case "kernel:shutdown": await session.kernelShutdown()
+        default:
+            throw ProtocolError(code: "unknown-type", message: "unknown event '\(name)'; events: run, input, stop, kernel:start, kernel:execute, kernel:interrupt, kernel:restart, kernel:shutdown")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import CodeRunnerCore
+import CodeRunnerServer
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the engine over HTTP and WebSocket: web page, JSON protocol, Socket.IO, REST, health and metrics.",
+        discussion: """
+            Routes: / (the web page), /ws (native JSON protocol), /socket.io/?EIO=4&transport=websocket (Socket.IO v4 with \
+            the original implementation's events), POST /api/run (one-shot run, `run --json` fields), GET /health, GET /metrics \
+            (Prometheus). The protocol is documented in Sources/CodeRunnerServer/PROTOCOL.md.
+
+            One WebSocket connection is one session: its network and containers are created by its first run and removed \
+            as soon as it disconnects. Resources of a server that was killed are collected by the next server's start-up \
+            sweep (and by `coderunner net gc`). SIGTERM or Ctrl-C shuts down gracefully: no new connections, runs stopped, \
+            every session cleaned up; a second signal exits at once.
+
+            Protection: server.token (CODERUNNER_SERVER_TOKEN) requires `Authorization: Bearer <token>` or ?token= on every \
+            route and socket; server.allowedOrigins lists the web origins allowed to open sockets; per-client, per-session \
+            and global caps answer with a `busy` error instead of queueing.
+
+            Examples:
+              coderunner serve
+              coderunner serve --host 0.0.0.0 --port 8080
+              CODERUNNER_SERVER_TOKEN=secret coderunner serve
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Address to listen on (default: server.host, 127.0.0.1).", valueName: "address"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (default: server.port, 8080).", valueName: "port"))
+    var port: Int?
+
+    func run() async throws {
+        try await withFailureHandling { try await serve() }
+    }
+
+    func serve() async throws(CommandFailure) {
+        signal(SIGPIPE, SIG_IGN)
+        let context = try AppContext.load(options: global)
+        var settings: ServerSettings
+        do { settings = try ServerSettings(context.configuration) } catch { throw .usage(error.description) }
+        if let host { settings.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw .usage("--port takes 0...65535") }
+            settings.port = port
+        }
+        let runner = try context.codeRunner()
+        let logger = settings.makeLogger()
+        let server = CodeRunnerHTTPServer(context: ServerContext(
+            runner: runner, catalog: context.catalog, configuration: context.configuration, settings: settings, logger: logger))
+        let signals = ShutdownSignals(server: server)
+        signals.start()
+        defer { signals.stop() }
+        let shownHost = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
+        do {
+            try await server.run { port in
+                Terminal.out("coderunner serve: listening on http://\(shownHost):\(port)/\n")
+            }
+        } catch {
+            throw .internalFailure("the server could not run: \(error); is the port already in use? pick another with --port")
+        }
+    }
+}
+
+/// SIGTERM/SIGINT start a graceful shutdown; a second one exits at once. One owner per signal (Dispatch sources).
+final class ShutdownSignals: @unchecked Sendable {
+    let server: CodeRunnerHTTPServer
+    private var sources: [any DispatchSourceSignal] = []
+    init(server: CodeRunnerHTTPServer) { self.server = server }
+
+    func start() {
+        let count = Counter()
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            let server = self.server
+            source.setEventHandler {
+                if count.increment() > 1 {
+                    Terminal.err("coderunner serve: second signal, exiting without cleanup (`coderunner net gc` collects what is left)\n")
+                    exit(130)
+                }
+                server.shutdown()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+    }
+
+    final class Counter: @unchecked Sendable {
+        private var value = 0
+        private let lock = NSLockLike()
+        func increment() -> Int { lock.withLock { value += 1; return value } }
+    }
+}
+
+/// A tiny pthread mutex (Dispatch handlers run on arbitrary threads).
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}

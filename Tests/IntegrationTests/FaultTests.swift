@@ -1,0 +1,142 @@
+import CodeRunnerCore
+import CodeRunnerDocker
+@testable import DockerEngine
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults outside the program (issue 7): the runtime image vanishes under a session, the subnet pools run out, the
+/// engine itself goes away. Each must end in a clear error that names the fix, and normal service must come back.
+@Suite("Faults", .serialized, .docker)
+struct FaultTests {
+    static let faultImage = "coderunner/python-fault:latest"
+
+    func sessionContainers(_ session: String) async throws -> [ContainerInfo] {
+        try await Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(session)"])
+    }
+
+    @Test func deletedRuntimeImageNamesTheFix() async throws {
+        let engine = try Live.engine()
+        let session = "fault-img-" + DockerProbe.randomSuffix()
+        // A throwaway tag of the real image, so removing it never touches what other tests use.
+        let tagged = try await engine.client.call(
+            "POST", "/images/coderunner/python:latest/tag", query: [("repo", "coderunner/python-fault"), ("tag", "latest")])
+        try #require(tagged.status == 201, "tagging answered \(tagged.status): \(String(decoding: tagged.body, as: UTF8.self))")
+        let environment = ["CODERUNNER_RUNTIME_PYTHON_IMAGE": Self.faultImage]
+        let dir = try CLI.folder([("hello.py", "print('hello')")])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let first = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: environment)
+            #expect(first.status == 0 && first.stdoutText == "hello\n", "\(first)")
+            let containers = try await sessionContainers(session)
+            #expect(containers.count == 1 && containers.first?.image == Self.faultImage, "\(containers.map { ($0.name, $0.image) })")
+
+            try await engine.removeImage(Self.faultImage)
+            #expect(try await engine.image(Self.faultImage) == nil, "the tag is still there")
+            for container in try await sessionContainers(session) { try await engine.removeContainer(container.id) }
+
+            let second = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: environment)
+            #expect(second.status == 125, "\(second)")
+            #expect(second.stderr.contains("coderunner images build"), "the error should name the fix: \(second.stderr)")
+            #expect(second.stderr.contains(Self.faultImage), "the error should name the image: \(second.stderr)")
+            #expect(second.stdout.isEmpty)
+            #expect(try await sessionContainers(session).isEmpty, "a container was left from the failed create")
+        } catch {
+            try? await engine.removeImage(Self.faultImage)
+            try? await Live.runner().endSession(session)
+            throw error
+        }
+        try? await engine.removeImage(Self.faultImage)
+        try await Live.runner().endSession(session)
+        let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
+        #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    @Test func exhaustedSubnetPoolsNameThePoolsAndCapacityReturns() async throws {
+        // Two /24s only; no Docker network may already sit in them, or the test would measure someone else's.
+        let pool = "10.99.0.0/23"
+        let poolNetwork = try #require(IPv4Network(pool))
+        let engine = try Live.engine()
+        let occupied = try await engine.networks(labeled: []).filter { $0.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
+        try #require(occupied.isEmpty, "networks already use \(pool): \(occupied.map(\.name))")
+
+        let environment = ["CODERUNNER_NETWORK_POOLS": pool]
+        let sessions = (0..<3).map { "fault-pool\($0)-" + DockerProbe.randomSuffix() }
+        let dir = try CLI.folder([("hello.py", "print('hello')")])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            for session in sessions.prefix(2) {
+                let held = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: environment)
+                #expect(held.status == 0, "\(held)")
+            }
+            let subnets = try await engine.networks(labeled: [ResourceLabel.managed]).filter { sessions.contains($0.labels[ResourceLabel.session] ?? "") }
+                .flatMap(\.subnets).sorted()
+            #expect(subnets == ["10.99.0.0/24", "10.99.1.0/24"], "\(subnets)")
+
+            let refused = try await CLI.run(["run", "--session", sessions[2], dir + "/hello.py"], environment: environment)
+            #expect(refused.status == 125, "\(refused)")
+            #expect(refused.stderr.contains(pool), "the error should name the pools: \(refused.stderr)")
+            #expect(refused.stderr.contains("network.pools") || refused.stderr.contains("end sessions"), "\(refused.stderr)")
+            let oneShot = try await CLI.run(["run", dir + "/hello.py"], environment: environment)
+            #expect(oneShot.status == 125 && oneShot.stderr.contains(pool), "\(oneShot)")
+            #expect(try await Live.leftovers(label: "\(ResourceLabel.session)=\(sessions[2])").networks.isEmpty)
+
+            try await Live.runner().endSession(sessions[0])
+            let after = try await CLI.run(["run", "--session", sessions[2], dir + "/hello.py"], environment: environment)
+            #expect(after.status == 0 && after.stdoutText == "hello\n", "capacity did not return: \(after)")
+        } catch {
+            for session in sessions { try? await Live.runner().endSession(session) }
+            throw error
+        }
+        for session in sessions { try await Live.runner().endSession(session) }
+        for session in sessions {
+            let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
+            #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
+        }
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    static var destructive: Bool { ProcessInfo.processInfo.environment["CODERUNNER_DESTRUCTIVE_TESTS"] == "1" }
+
+    /// Stops `dockerd` in the middle of a run and starts it again. It takes the engine away from everyone using this
+    /// machine, so it only runs when CODERUNNER_DESTRUCTIVE_TESTS=1 (and needs root and the `service`/`dockerd` commands
+    /// that setup.sh uses). Starts dockerd the way `.ci/run` does when no service manager knows it.
+    @Test(.enabled(if: destructive, "stops dockerd: set CODERUNNER_DESTRUCTIVE_TESTS=1 on a machine of your own"))
+    func dockerdStoppedDuringARunEndsInInternalErrorAndLaterRunsWork() async throws {
+        let dir = try CLI.folder([("slow.py", "import time\nprint('started', flush=True)\ntime.sleep(30)\nprint('never')")])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = try CLIProcess(["run", "--timeout", "60s", dir + "/slow.py"])
+        defer { process.send(SIGKILL) }
+        try #require(await process.waitForStdout("started", timeout: .seconds(60)), "\(process.stderrText)")
+
+        try Self.shell("pkill -TERM -x dockerd; for i in $(seq 1 100); do pgrep -x dockerd >/dev/null || exit 0; sleep 0.2; done; exit 1")
+        let status = await process.finish(timeout: .seconds(60))
+        #expect(status == 125, "exit \(status.map(String.init) ?? "none"); stderr: \(process.stderrText)")
+        #expect(process.stderrText.contains("coderunner:"), "one clear line expected: \(process.stderrText)")
+        #expect(!process.stdoutText.contains("never"))
+
+        try Self.shell("""
+            (dockerd >/var/log/dockerd-fault-test.log 2>&1 &)
+            for i in $(seq 1 150); do [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1
+            """)
+        // Later runs work, and nothing of the interrupted run survives the restart (the container had --rm; the
+        // ephemeral network is collected by `net gc`, which must find it).
+        let later = try await CLI.run(["run", dir + "/slow.py", "--timeout", "1s"])
+        #expect(later.status == 124, "\(later)")
+        let gc = try await CLI.run(["net", "gc"])
+        #expect(gc.status == 0, "\(gc)")
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    static func shell(_ script: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "`\(script)` failed with \(process.terminationStatus)")
+    }
+}
