@@ -173,13 +173,13 @@ _coderunner() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    run|pool|net|runtimes|images|config|doctor|help)
+    run|serve|session|pool|net|runtimes|images|config|doctor|help)
         # Offer subcommand argument completions
         "_coderunner_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'run pool net runtimes images config doctor help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'run serve session pool net runtimes images config doctor help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,7 +188,7 @@ _coderunner_run() {
     repeating_flags=()
     non_repeating_flags=(--fresh --json --version -h --help)
     repeating_options=(-e --env)
-    non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session)
+    non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session -o --output)
     __coderunner_offer_flags_options -1
 
     # Offer option value completions
@@ -202,6 +202,7 @@ _coderunner_run() {
         return
         ;;
     '--entry')
+        __coderunner_add_completions -f
         return
         ;;
     '--timeout')
@@ -222,12 +223,71 @@ _coderunner_run() {
     '--session')
         return
         ;;
+    '-o'|'--output')
+        __coderunner_add_completions -o plusdirs -fX '!*.@(ipynb)'
+        return
+        ;;
     esac
 
     # Offer positional completions
     case "${positional_number}" in
     *)
         __coderunner_add_completions -f
+        return
+        ;;
+    esac
+}
+
+_coderunner_serve() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --host --port)
+    __coderunner_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
+        __coderunner_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--host')
+        return
+        ;;
+    '--port')
+        return
+        ;;
+    esac
+}
+
+_coderunner_session() {
+    repeating_flags=()
+    non_repeating_flags=(--time --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --session --timeout --memory)
+    __coderunner_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
+        __coderunner_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--session')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--memory')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __coderunner_add_completions -W 'python'$'\n''javascript'$'\n''java'$'\n''cpp'$'\n''sql'
         return
         ;;
     esac
