@@ -84,6 +84,28 @@ public struct RunResult: Sendable, Codable, Equatable {
     }
 }
 
+/// A result with the program's output: what `run --json` prints and `POST /api/run` answers, so both stay the same.
+public struct RunReport: Encodable, Sendable {
+    public var result: RunResult
+    public var stdout: String
+    public var stderr: String
+
+    public init(result: RunResult, stdout: [UInt8], stderr: [UInt8]) {
+        self.result = result
+        self.stdout = String(decoding: stdout, as: UTF8.self)
+        self.stderr = String(decoding: stderr, as: UTF8.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(stdout, forKey: .stdout)
+        try container.encode(stderr, forKey: .stderr)
+    }
+
+    enum Key: String, CodingKey { case stdout, stderr }
+}
+
 public enum SignalNames {
     public static let sigxcpu: Int32 = 24
     static let names: [Int32: String] = [

@@ -285,19 +285,6 @@ enum RestRun {
         let output = Mutex<([UInt8], [UInt8])>(([], []))
     }
 
-    struct Report: Encodable {
-        var result: RunResult
-        var stdout: String
-        var stderr: String
-        func encode(to encoder: any Encoder) throws {
-            try result.encode(to: encoder)
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(stdout, forKey: .stdout)
-            try container.encode(stderr, forKey: .stderr)
-        }
-        enum Key: String, CodingKey { case stdout, stderr }
-    }
-
     static func handle(body: [UInt8], context: ServerContext, client: String) async -> (HTTPResponse.Status, String) {
         func failure(_ status: HTTPResponse.Status, _ error: ProtocolError) -> (HTTPResponse.Status, String) {
             context.metrics.protocolError()
@@ -342,6 +329,6 @@ enum RestRun {
             "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.totalMilliseconds))",
         ])
         let (out, err) = collector.output.withLock { $0 }
-        return (.ok, JSON.encode(Report(result: result, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))))
+        return (.ok, JSON.encode(RunReport(result: result, stdout: out, stderr: err)))
     }
 }

@@ -42,34 +42,13 @@ final class RunCommand {
         signal(SIGPIPE, SIG_IGN)
         send(.hello(version: AgentWire.version))
 
-        if let code = state.ensure() {
-            return fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is /tmp writable?")
+        let first: EngineMessage
+        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail) {
+        case .first(let message): first = message
+        case .exit(let code): return code
         }
-        switch state.tryLockRun() {
-        case .locked:
-            break  // the fd stays open (and the lock held) until the process exits
-        case .busy:
-            send(.busy)
-            return 75
-        case .failed(let code):
-            return fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))")
-        }
-        state.touchActivity()
         defer { state.touchActivity() }
 
-        // The first message must be the run request.
-        var first: EngineMessage?
-        while first == nil {
-            do {
-                first = try decoder.next()
-            } catch {
-                return fail(error.description)
-            }
-            if first != nil { break }
-            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
-            if chunk.isEmpty { return 1 }  // the engine went away before asking for anything
-            decoder.append(chunk)
-        }
         guard case .run(let request) = first else {
             return fail("agent protocol: the first message must be the run request; the engine and agent versions differ")
         }

@@ -189,23 +189,10 @@ actor OutputCollector {
         if stream == .stdout { stdout += bytes } else { stderr += bytes }
     }
 
-    struct Report: Encodable {
-        var result: RunResult
-        var stdout: String
-        var stderr: String
-        func encode(to encoder: any Encoder) throws {
-            try result.encode(to: encoder)
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(stdout, forKey: .stdout)
-            try container.encode(stderr, forKey: .stderr)
-        }
-        enum Key: String, CodingKey { case stdout, stderr }
-    }
-
     func json(result: RunResult) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let report = Report(result: result, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let report = RunReport(result: result, stdout: stdout, stderr: stderr)
         guard let data = try? encoder.encode(report) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }

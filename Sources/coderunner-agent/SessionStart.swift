@@ -1,0 +1,40 @@
+import AgentProtocol
+import Glibc
+
+/// How every engine-driven agent command (`run`, `kernel`) begins: the state directory, the container's run lock (held
+/// until the process exits; busy means another run or kernel has this container: answer `.busy`, exit 75), the activity
+/// stamp that restarts the idle TTL, and the engine's first message.
+enum SessionStart {
+    enum Outcome {
+        case first(EngineMessage)
+        case exit(Int32)
+    }
+
+    static func begin(
+        state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32
+    ) -> Outcome {
+        if let code = state.ensure() {
+            return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is /tmp writable?"))
+        }
+        switch state.tryLockRun() {
+        case .locked:
+            break
+        case .busy:
+            send(.busy)
+            return .exit(75)
+        case .failed(let code):
+            return .exit(fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))"))
+        }
+        state.touchActivity()
+        while true {
+            do {
+                if let message = try decoder.next() { return .first(message) }
+            } catch {
+                return .exit(fail(error.description))
+            }
+            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
+            if chunk.isEmpty { return .exit(1) }  // the engine went away before asking for anything
+            decoder.append(chunk)
+        }
+    }
+}
