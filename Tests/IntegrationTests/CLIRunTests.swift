@@ -266,16 +266,13 @@ struct CLIRunTests {
         try await expectUsageError(["run", "--env", "NOEQUALS", try file("x.py", "print(1)")], mentioning: ["NOEQUALS"])
     }
 
-    /// ArgumentParser's own parse errors add a usage line and a `--help` hint after the error; the brief (and every other
-    /// coderunner failure) wants one line. Known issue until the Entrypoint prints parse errors itself (see the report).
+    /// Parse errors get one line, like every other coderunner failure (the Entrypoint prints ArgumentParser's message itself).
     @Test func unknownFlag() async throws {
         let outcome = try await CLI.run(["run", "--bogus-flag", try file("x.py", "print(1)")], timeout: .seconds(30))
         #expect(outcome.status == 64, "\(outcome)")
         #expect(outcome.stdout.isEmpty)
         #expect(outcome.stderrLines.first?.contains("--bogus-flag") == true, "\(outcome)")
-        withKnownIssue("ArgumentParser prints usage lines after a parse error") {
-            #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
-        }
+        #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
         try await DockerProbe.expectNoLeaks()
     }
 
@@ -283,9 +280,7 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", try file("x.py", "print(1)"), "--lang"], timeout: .seconds(30))
         #expect(outcome.status == 64, "\(outcome)")
         #expect(outcome.stderrLines.first?.contains("--lang") == true, "\(outcome)")
-        withKnownIssue("ArgumentParser prints help and usage lines after a parse error") {
-            #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
-        }
+        #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
         try await DockerProbe.expectNoLeaks()
     }
 
