@@ -118,10 +118,10 @@ struct FaultTests {
         #expect(process.stderrText.contains("coderunner:"), "one clear line expected: \(process.stderrText)")
         #expect(!process.stdoutText.contains("never"))
 
-        try Self.shell("""
-            (dockerd >/var/log/dockerd-fault-test.log 2>&1 &)
-            for i in $(seq 1 150); do [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1
-            """)
+        // setsid -f and no inherited descriptors: the restarted dockerd must not belong to this test's process tree
+        // (Foundation's waitUntilExit never returned while it did).
+        try Self.shell("setsid -f sh -c 'exec dockerd >/var/log/dockerd-fault-test.log 2>&1 </dev/null'")
+        try Self.shell("for i in $(seq 1 150); do [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1")
         // Later runs work, and nothing of the interrupted run survives the restart (the container had --rm; the
         // ephemeral network is collected by `net gc`, which must find it).
         let later = try await CLI.run(["run", dir + "/slow.py", "--timeout", "1s"])
@@ -135,6 +135,9 @@ struct FaultTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "`\(script)` failed with \(process.terminationStatus)")
