@@ -150,6 +150,23 @@ struct SessionTests {
         try await engine.removeNetwork(otherLabel)
     }
 
+    @Test func warmStartsContainersAheadAndDrainRemovesIdleOnes() async throws {
+        let session = Self.uniqueSession("warm")
+        let warm = try Live.cli(["pool", "warm", "python", "--session", session, "--count", "2"])
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(try await sessionContainers(session).filter { $0.state == "running" }.count == 2)
+        // A run uses a warmed container instead of creating one.
+        let dir = try Live.temporaryDirectory([("a.py", "print('warm')")])
+        let run = try Live.cli(["run", "--session", session, dir + "/a.py"])
+        #expect(run.status == 0 && run.stdout == "warm\n", "\(run.stderr)")
+        #expect(try await sessionContainers(session).count == 2)
+        let drain = try Live.cli(["pool", "drain", "--session", session])
+        #expect(drain.status == 0, "\(drain.stderr)")
+        #expect(drain.stdout.contains("drained 2 idle container(s)"))
+        #expect(try await sessionContainers(session).isEmpty)
+        #expect(try await sessionNetworks(session).isEmpty, "draining a whole session removes its network")
+    }
+
     @Test func poolReportsSessionsAndSubnets() async throws {
         let session = Self.uniqueSession("pool")
         _ = try await Live.run("python", [("a.py", "print(1)")], session: session)
