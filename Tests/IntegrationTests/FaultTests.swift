@@ -112,8 +112,11 @@ struct FaultTests {
         defer { process.send(SIGKILL) }
         try #require(await process.waitForStdout("started", timeout: .seconds(60)), "\(process.stderrText)")
 
+        Self.trace("stopping dockerd")
         try Self.shell("pkill -TERM -x dockerd; for i in $(seq 1 100); do pgrep -x dockerd >/dev/null || exit 0; sleep 0.2; done; exit 1")
+        Self.trace("dockerd stopped")
         let status = await process.finish(timeout: .seconds(60))
+        Self.trace("cli finished \(status.map(String.init) ?? "none")")
         #expect(status == 125, "exit \(status.map(String.init) ?? "none"); stderr: \(process.stderrText)")
         #expect(process.stderrText.contains("coderunner:"), "one clear line expected: \(process.stderrText)")
         #expect(!process.stdoutText.contains("never"))
@@ -121,25 +124,38 @@ struct FaultTests {
         // setsid -f and no inherited descriptors: the restarted dockerd must not belong to this test's process tree
         // (Foundation's waitUntilExit never returned while it did).
         try Self.shell("setsid -f sh -c 'exec dockerd >/var/log/dockerd-fault-test.log 2>&1 </dev/null'")
+        Self.trace("dockerd started")
         try Self.shell("for i in $(seq 1 150); do [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1")
         // Later runs work, and nothing of the interrupted run survives the restart (the container had --rm; the
         // ephemeral network is collected by `net gc`, which must find it).
+        Self.trace("engine answers")
         let later = try await CLI.run(["run", dir + "/slow.py", "--timeout", "1s"])
+        Self.trace("later run done")
         #expect(later.status == 124, "\(later)")
         let gc = try await CLI.run(["net", "gc"])
         #expect(gc.status == 0, "\(gc)")
         try await DockerProbe.expectNoLeaks()
     }
 
+    static func trace(_ message: String) {
+        FileHandle.standardError.write(Data("[fault test] \(message)\n".utf8))
+    }
+
+    /// Runs a shell script and waits for it with waitpid. (Foundation's waitUntilExit never returned for the script
+    /// that restarts dockerd, even though the script had exited.)
     static func shell(_ script: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "`\(script)` failed with \(process.terminationStatus)")
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
+        try #require(spawned == 0, "cannot start /bin/sh: \(spawned)")
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status >> 8) & 0xff
+        try #require(status & 0x7f == 0 && exitCode == 0, "`\(script)` failed with status \(status)")
     }
 }
