@@ -88,8 +88,7 @@ enum NativeConnection {
                 case .binary:
                     await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "binary messages are not part of the protocol; send JSON as text"))
                 case .tooLarge(let size):
-                    await session.sendError(run: nil, ProtocolError(
-                        code: "too-large", message: "the message has \(size) bytes, over the \(context.settings.maxMessageBytes) bytes limit (server.maxMessageSize); it was dropped"))
+                    await session.sendError(run: nil, .tooLarge(size: size, limit: context.settings.maxMessageBytes))
                 }
             }
             await session.end()

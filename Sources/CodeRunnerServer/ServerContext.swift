@@ -144,6 +144,11 @@ public final class ServerContext: Sendable {
 struct ProtocolError: Error, Sendable {
     var code: String
     var message: String
+
+    /// A WebSocket message over `server.maxMessageSize` (both protocols answer it the same way).
+    static func tooLarge(size: Int, limit: Int) -> ProtocolError {
+        ProtocolError(code: "too-large", message: "the message has \(size) bytes, over the \(limit) bytes limit (server.maxMessageSize); it was dropped")
+    }
 }
 
 /// Limits a client asked for (already parsed); they can only tighten the server's.

@@ -3,16 +3,20 @@ import Logging
 import Glibc
 #endif
 
-/// One JSON object per line on stderr (`server.logFormat = json`), for log shippers; text lines otherwise.
-public struct JSONLogHandler: LogHandler {
+/// `serve`'s log lines on stderr: text (`time level label: message key=value ...`) or, with `server.logFormat = json`,
+/// one JSON object per line for log shippers.
+public struct ServerLogHandler: LogHandler {
+    public enum Format: Sendable { case text, json }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     let label: String
+    let format: Format
     /// Hummingbird logs the cancellation that ends the listener at shutdown as an error; that is the plan, not a fault.
     var quietCancellation = false
 
-    public init(label: String, level: Logger.Level) {
-        self.label = label; self.logLevel = level
+    public init(label: String, level: Logger.Level, format: Format) {
+        self.label = label; self.logLevel = level; self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -24,6 +28,15 @@ public struct JSONLogHandler: LogHandler {
         if quietCancellation, event.message.description.contains("CancellationError") { return }
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
+        guard format == .json else {
+            var line = "\(Self.timestamp()) \(event.level.rawValue) \(label): \(event.message)"
+            for key in fields.keys.sorted() {
+                let value = fields[key]!.description
+                line += " \(key)=" + (value.contains(" ") || value.isEmpty ? JSON.quote(value) : value)
+            }
+            Self.write(line + "\n")
+            return
+        }
         var line = "{\"time\":\(JSON.quote(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(JSON.quote(label)),\"message\":\(JSON.quote(event.message.description))"
         for key in fields.keys.sorted() where !["time", "level", "label", "message"].contains(key) {
             line += ",\(JSON.quote(key)):\(JSON.quote(fields[key]!.description))"
@@ -59,36 +72,6 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Text lines: `time level label: message key=value ...`.
-public struct TextLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
-    let label: String
-    /// Hummingbird logs the cancellation that ends the listener at shutdown as an error; that is the plan, not a fault.
-    var quietCancellation = false
-
-    public init(label: String, level: Logger.Level) {
-        self.label = label; self.logLevel = level
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        if quietCancellation, event.message.description.contains("CancellationError") { return }
-        var fields = metadata
-        if let extra = event.metadata { fields.merge(extra) { $1 } }
-        var line = "\(JSONLogHandler.timestamp()) \(event.level.rawValue) \(label): \(event.message)"
-        for key in fields.keys.sorted() {
-            let value = fields[key]!.description
-            line += " \(key)=" + (value.contains(" ") || value.isEmpty ? JSON.quote(value) : value)
-        }
-        JSONLogHandler.write(line + "\n")
-    }
-}
-
 extension ServerSettings {
     /// The server's logger in the configured format and level (no global bootstrap: the CLI's other commands are untouched).
     public func makeLogger(label: String = "coderunner.serve") -> Logger {
@@ -97,15 +80,9 @@ extension ServerSettings {
 
     func makeLogger(label: String, quietCancellation: Bool) -> Logger {
         let level = logLevel
-        if logFormat == "json" {
-            return Logger(label: label) {
-                var handler = JSONLogHandler(label: $0, level: level)
-                handler.quietCancellation = quietCancellation
-                return handler
-            }
-        }
+        let format: ServerLogHandler.Format = logFormat == "json" ? .json : .text
         return Logger(label: label) {
-            var handler = TextLogHandler(label: $0, level: level)
+            var handler = ServerLogHandler(label: $0, level: level, format: format)
             handler.quietCancellation = quietCancellation
             return handler
         }

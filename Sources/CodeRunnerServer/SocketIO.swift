@@ -183,8 +183,7 @@ enum SocketIOConnection {
                 case .binary:
                     await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "binary Socket.IO packets are not supported; send JSON events"))
                 case .tooLarge(let size):
-                    await session.sendError(run: nil, ProtocolError(
-                        code: "too-large", message: "the message has \(size) bytes, over the \(context.settings.maxMessageBytes) bytes limit (server.maxMessageSize); it was dropped"))
+                    await session.sendError(run: nil, .tooLarge(size: size, limit: context.settings.maxMessageBytes))
                 }
             }
             await session.end()
