@@ -176,7 +176,8 @@ public struct Configuration: Sendable {
         // Variables that are not settings: where to find things, and test switches.
         let ignored: Set<String> = [
             "CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_BIN", "CODERUNNER_AGENT",
-            "CODERUNNER_BASE_IMAGE", "CODERUNNER_RUNTIMES_DIR", "CODERUNNER_DESTRUCTIVE_TESTS",
+            "CODERUNNER_BASE_IMAGE", "CODERUNNER_RUNTIMES_DIR", "CODERUNNER_DESTRUCTIVE_TESTS", "CODERUNNER_SLOW_TESTS",
+            "CODERUNNER_SOAK_SECONDS",
         ]
         for (name, value) in environment where name.hasPrefix("CODERUNNER_") && !ignored.contains(name) {
             guard let key = known[name] ?? Self.runtimeKey(forEnvironmentName: name) else {

@@ -52,6 +52,8 @@ actor ClientSession {
     var recentStarts: [ContinuousClock.Instant] = []
     var closed = false
     var closeReason: String?
+    /// The cleanup started by the first `end`.
+    private var ending: Task<Void, Never>?
     /// Set once a run reached the engine: only then can the session have a network or containers to remove.
     var touchedEngine = false
     var kernel: KernelSession?
@@ -201,10 +203,21 @@ actor ClientSession {
     var runIDs: [String] { Array(runs.keys) }
 
     /// Ends the session but keeps the connection: later runs are refused with `session-closed`.
+    /// A second caller (a server shutdown while a disconnect is still cleaning up) waits for the first one's cleanup,
+    /// so a drained server never exits with a session's containers half removed.
     func end(reason: String? = nil) async {
-        guard !closed else { return }
+        if let ending {
+            await ending.value
+            return
+        }
         closed = true
         closeReason = reason
+        let cleanup = Task { await self.stopRunsAndRemoveResources() }
+        ending = cleanup
+        await cleanup.value
+    }
+
+    private func stopRunsAndRemoveResources() async {
         for run in runs.values { run.input.yield(.stop) }
         let tasks = runs.values.map(\.task)
         for task in tasks { await task.value }

@@ -73,6 +73,9 @@ final class RawSocket: @unchecked Sendable {
         guard result == 0 else { close(fd); throw TestFailure("connect to port \(port) failed") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // A server may answer (413) and stop reading before a large body is sent: give up sending, then read.
+        var sendTimeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func write(_ bytes: [UInt8]) {

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Load drivers for `coderunner serve` (issue 7's slow tests; ServeScaleTests runs them and watches the server's memory
+and descriptors from /proc).
+
+  storm         --connections N --concurrency C --run-every K
+                N connections open and close, C at a time: every one reads `hello`; every K-th runs hello world; a third
+                send a malformed message first; a third close without a close frame (the TCP connection just drops).
+  slow-readers  --clients N --seconds S
+                N clients each start a program printing at full speed and never read; after S seconds they drop.
+  soak          --clients N --seconds S
+                N clients loop for S seconds: connect, run (python, javascript every 5th), disconnect.
+
+Prints one JSON summary line; exits 1 when a client saw something wrong (an error other than `busy`, a bad exit).
+Needs: pip install websocket-client
+"""
+import argparse
+import json
+import random
+import socket
+import sys
+import threading
+import time
+
+import websocket
+
+parser = argparse.ArgumentParser()
+parser.add_argument("mode", choices=["storm", "slow-readers", "soak"])
+parser.add_argument("--url", required=True)
+parser.add_argument("--connections", type=int, default=2000)
+parser.add_argument("--concurrency", type=int, default=50)
+parser.add_argument("--run-every", type=int, default=100)
+parser.add_argument("--clients", type=int, default=8)
+parser.add_argument("--seconds", type=float, default=60)
+args = parser.parse_args()
+
+lock = threading.Lock()
+counts = {"connections": 0, "runs": 0, "busy": 0}
+failures = []
+latencies = []
+
+
+def fail(message):
+    with lock:
+        if len(failures) < 20:
+            failures.append(message)
+
+
+def bump(key, amount=1):
+    with lock:
+        counts[key] = counts.get(key, 0) + amount
+
+
+def connect():
+    ws = websocket.create_connection(args.url, timeout=120)
+    hello = json.loads(ws.recv())
+    if hello.get("type") != "hello":
+        raise RuntimeError("no hello: %r" % hello)
+    bump("connections")
+    return ws
+
+
+def run(ws, run_id, language="python"):
+    files = {"python": [{"path": "hello.py", "content": "print('Hello, world!')\n"}],
+             "javascript": [{"path": "hello.js", "content": "console.log('Hello, world!')\n"}]}[language]
+    while True:
+        started = time.time()
+        ws.send(json.dumps({"type": "run", "id": run_id, "language": language, "files": files}))
+        output, result = "", None
+        while result is None:
+            message = json.loads(ws.recv())
+            if message.get("id") != run_id:
+                continue
+            if message["type"] == "output":
+                output += message["data"]
+            elif message["type"] in ("exit", "error"):
+                result = message
+        if result["type"] == "error" and result.get("code") in ("busy", "rate-limited"):
+            bump("busy")
+            time.sleep(0.2)
+            continue
+        if result.get("status") != "ok" or output != "Hello, world!\n":
+            fail("run %s: %r output %r" % (run_id, result, output[:200]))
+        else:
+            with lock:
+                latencies.append((time.time() - started) * 1000)
+        bump("runs")
+        return
+
+
+def drop(ws):
+    """Close the TCP connection without a WebSocket close frame."""
+    try:
+        ws.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    ws.sock.close()
+
+
+def storm():
+    next_index = [0]
+
+    def worker():
+        while True:
+            with lock:
+                index = next_index[0]
+                next_index[0] += 1
+            if index >= args.connections:
+                return
+            try:
+                ws = connect()
+                if index % 3 == 1:
+                    ws.send("{ not json")
+                    reply = json.loads(ws.recv())
+                    if reply.get("type") != "error":
+                        fail("malformed message answered with %r" % reply)
+                if args.run_every and index % args.run_every == 0:
+                    run(ws, "storm-%d" % index)
+                if index % 3 == 2:
+                    drop(ws)
+                else:
+                    ws.close()
+            except Exception as error:  # noqa: BLE001 - every failure is reported
+                fail("connection %d: %r" % (index, error))
+
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def slow_readers():
+    flood = "import os\nwhile True:\n    os.write(1, b'x' * 65536)\n"
+    sockets = []
+    for index in range(args.clients):
+        try:
+            ws = connect()
+            ws.send(json.dumps({"type": "run", "id": "flood-%d" % index, "language": "python",
+                                "files": [{"path": "flood.py", "content": flood}]}))
+            sockets.append(ws)
+        except Exception as error:  # noqa: BLE001
+            fail("client %d: %r" % (index, error))
+    # Read nothing at all while the programs print; the server must slow them down, not buffer for us.
+    time.sleep(args.seconds)
+    for ws in sockets:
+        drop(ws)
+
+
+def soak():
+    deadline = time.time() + args.seconds
+
+    def client(index):
+        round_ = 0
+        while time.time() < deadline:
+            try:
+                ws = connect()
+                language = "javascript" if round_ % 5 == 4 else "python"
+                run(ws, "soak-%d-%d" % (index, round_), language)
+                ws.close()
+            except Exception as error:  # noqa: BLE001
+                fail("client %d round %d: %r" % (index, round_, error))
+                time.sleep(1)
+            round_ += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+started = time.time()
+{"storm": storm, "slow-readers": slow_readers, "soak": soak}[args.mode]()
+latencies.sort()
+
+
+def percentile(p):
+    return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1) if latencies else None
+
+
+summary = dict(counts, mode=args.mode, seconds=round(time.time() - started, 1), failures=failures,
+               p50_ms=percentile(0.5), p95_ms=percentile(0.95), p99_ms=percentile(0.99))
+print(json.dumps(summary), flush=True)
+sys.exit(1 if failures else 0)

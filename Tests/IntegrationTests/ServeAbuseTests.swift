@@ -1,0 +1,291 @@
+import CodeRunnerCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 7 through `serve`: hostile programs and bad input over the native protocol, Socket.IO and `/api/run`, and a
+/// `kill -9` of a loaded server followed by a restart whose start-up sweep must collect every orphan.
+@Suite("serve under abuse", .serialized, .docker)
+struct ServeAbuseTests {
+    /// A run's stdout and stderr as one string each, from the `output` events before its `exit`.
+    static let processCheck = HostileProgramTests.processCheck
+
+    @Test func hostileProgramsThroughTheNativeProtocol() async throws {
+        let server = try await TestServer.start()
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        func run(_ id: String, _ program: String, limits: [String: Any]) async throws -> (exit: [String: Any], stdout: String, stderr: String) {
+            try await ws.run(id, language: "python", files: [("main.py", program)], stdin: "", extra: ["limits": limits])
+        }
+        func expectNothingLeftRunning(after what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let (exit, stdout, stderr) = try await run("check-\(what)", Self.processCheck, limits: [:])
+            #expect(exit["status"] as? String == "ok", "after \(what): \(exit) \(stderr)", sourceLocation: sourceLocation)
+            #expect(stdout.hasPrefix("left=[]\n"), "processes of \(what) survived: \(stdout)", sourceLocation: sourceLocation)
+        }
+
+        let bomb = try await run("forkbomb", """
+            import errno, os
+            origin = os.getpid()
+            told = False
+            while True:
+                try:
+                    os.fork()
+                except OSError as e:
+                    if os.getpid() == origin and not told:
+                        print('fork refused: ' + errno.errorcode.get(e.errno, '?'), flush=True)
+                        told = True
+            """, limits: ["timeout": "3s"])
+        #expect(["timeout", "memory-limit", "runtime-error", "signal"].contains(bomb.exit["status"] as? String ?? ""), "\(bomb.exit)")
+        #expect(bomb.stdout.contains("fork refused: EAGAIN"), "\(bomb.stdout.prefix(300))")
+        try await expectNothingLeftRunning(after: "forkbomb")
+
+        let memory = try await run("memory", "hog = []\nwhile True:\n    hog.append(b'x' * (10 << 20))\n", limits: ["memory": "64m"])
+        #expect(memory.exit["status"] as? String == "memory-limit" && memory.exit["exitCode"] as? Int == 137, "\(memory.exit)")
+
+        let flood = try await run("flood", "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
+                                  limits: ["outputLimit": "256k"])
+        #expect(flood.exit["status"] as? String == "output-limit", "\(flood.exit)")
+        #expect(flood.stdout.utf8.count + flood.stderr.utf8.count == 256 * 1024, "kept \(flood.stdout.utf8.count) + \(flood.stderr.utf8.count)")
+        #expect(!flood.stdout.isEmpty && !flood.stderr.isEmpty && flood.stdout.allSatisfy { $0 == "o" } && flood.stderr.allSatisfy { $0 == "e" })
+
+        let stubborn = try await run("stubborn", """
+            import os, signal, subprocess
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            subprocess.Popen(['sleep', '1000'], start_new_session=True)
+            print('ignoring', flush=True)
+            while True:
+                pass
+            """, limits: ["timeout": "2s"])
+        #expect(stubborn.exit["status"] as? String == "timeout" && stubborn.exit["exitCode"] as? Int == 124, "\(stubborn.exit)")
+        try await expectNothingLeftRunning(after: "stubborn")
+
+        let fill = try await run("fill", "i = 0\nwhile True:\n    open('/app/f%d' % i, 'wb').write(b'\\0' * (4 << 20))\n    i += 1\n",
+                                 limits: [:])
+        #expect(fill.exit["status"] as? String == "runtime-error", "\(fill.exit)")
+        #expect(fill.stderr.contains("No space left on device"), "\(fill.stderr.prefix(300))")
+
+        let binary = try await run("binary", "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe \\xe2\\x82 end\\n')\n", limits: [:])
+        #expect(binary.exit["status"] as? String == "ok", "\(binary.exit)")
+        #expect(binary.stdout == "ok \u{FFFD}\u{FFFD} \u{FFFD} end\n", "invalid UTF-8 is replaced, the rest kept: \(binary.stdout.debugDescription)")
+
+        let privileged = try await run("privileged", """
+            import socket
+            for name, act in [('raw', lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)),
+                              ('hostname', lambda: socket.sethostname('pwned')),
+                              ('etc', lambda: open('/etc/pwned', 'w')),
+                              ('shadow', lambda: open('/etc/shadow').read())]:
+                try:
+                    act(); print(name, 'ALLOWED')
+                except OSError as e:
+                    print(name, 'refused')
+            """, limits: [:])
+        #expect(!privileged.stdout.contains("ALLOWED") && privileged.stdout.components(separatedBy: "refused").count == 5, "\(privileged.stdout)")
+
+        // The server itself stayed well: a plain run still works on the same connection.
+        let after = try await run("after", "print('still here')\n", limits: [:])
+        #expect(after.exit["status"] as? String == "ok" && after.stdout == "still here\n", "\(after)")
+        ws.close()
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
+    /// Bad submissions over the native protocol after the session has a warm container: each gets an error naming the
+    /// problem, and none of their files reach the container (the work dir holds only what the next good run sent).
+    @Test func badInputOverTheNativeProtocolUploadsNothing() async throws {
+        let server = try await TestServer.start(["server.maxMessageSize": "4m"])
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        let warm = try await ws.run("warm", language: "python", files: [("warm.py", "print('warm')\n")])
+        #expect(warm.exit["status"] as? String == "ok")
+
+        func expectRefused(_ id: String, _ files: [[String: Any]], code: String, language: String? = "python", entry: String? = nil,
+                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            var message: [String: Any] = ["type": "run", "id": id, "files": files]
+            if let language { message["language"] = language }
+            if let entry { message["entry"] = entry }
+            ws.send(json: message)
+            let (error, _) = try await ws.waitFor("error", timeout: .seconds(30))
+            #expect(error["code"] as? String == code, "\(id): \(error)", sourceLocation: sourceLocation)
+            #expect((error["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+        }
+        func file(_ path: String, _ content: String = "print(1)\n") -> [String: Any] { ["path": path, "content": content] }
+
+        try await expectRefused("dotdot", [file("ok.py"), file("../escape.py")], code: "bad-request")
+        try await expectRefused("absolute", [file("/etc/cron.d/x.py")], code: "bad-request")
+        try await expectRefused("nul", [file("a\u{0}b.py")], code: "bad-request")
+        try await expectRefused("long", [file(String(repeating: "n", count: 300) + ".py")], code: "bad-request")
+        try await expectRefused("empty", [], code: "bad-request")
+        try await expectRefused("thousands", (0..<3000).map { file("f\($0).py") }, code: "too-many-files")
+        try await expectRefused("unknown", [file("main.cob")], code: "unknown-language", language: "cobol")
+        try await expectRefused("entry", [file("a.py")], code: "bad-request", entry: "missing.py")
+        try await expectRefused("duplicate", [file("a.py"), file("./a.py")], code: "bad-request")
+        // One file over files.maxSize (10m) inside a message under server.maxMessageSize would need a bigger message
+        // limit; here a 6 MB message is over the 4m message limit: dropped unread, with an error.
+        ws.send(json: ["type": "run", "id": "big", "language": "python", "files": [file("big.py", String(repeating: "#", count: 6 << 20))]])
+        let (tooLarge, _) = try await ws.waitFor("error", timeout: .seconds(30))
+        #expect(tooLarge["code"] as? String == "too-large", "\(tooLarge)")
+
+        let listing = try await ws.run("list", language: "python",
+                                       files: [("list.py", "import os\nprint(sorted(os.listdir('/app')))\n")], extra: ["fresh": false])
+        #expect(listing.exit["status"] as? String == "ok", "\(listing)")
+        #expect(listing.stdout == "['list.py', 'warm.py']\n", "the work dir holds files of refused runs: \(listing.stdout)")
+        ws.close()
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
+    @Test func hostileProgramsAndBadInputThroughTheRESTEndpoint() async throws {
+        let server = try await TestServer.start(["server.maxMessageSize": "16m"])
+        func post(_ object: [String: Any]) async throws -> (status: Int, body: [String: Any]) {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            let reply = try await HTTP.request(port: server.port, "POST", "/api/run", body: String(decoding: data, as: UTF8.self))
+            let body = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any] ?? [:]
+            return (reply.status, body)
+        }
+        func python(_ program: String, limits: [String: Any] = [:]) async throws -> [String: Any] {
+            let (status, body) = try await post(["language": "python", "files": [["path": "main.py", "content": program]], "limits": limits])
+            #expect(status == 200, "\(body)")
+            return body
+        }
+
+        let memory = try await python("hog = []\nwhile True:\n    hog.append(b'x' * (10 << 20))\n")
+        // As `run --json`: exitCode is the program's own (none when a signal ended it), signal says what ended it.
+        #expect(memory["status"] as? String == "memory-limit" && memory["signalName"] as? String == "SIGKILL", "\(memory)")
+        let loop = try await python("while True:\n    pass\n", limits: ["timeout": "1500ms"])
+        #expect(loop["status"] as? String == "timeout" && loop["signalName"] as? String == "SIGKILL", "\(loop)")
+        let flood = try await python("import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
+                                     limits: ["outputLimit": "128k"])
+        #expect(flood["status"] as? String == "output-limit", "\(flood)")
+        let kept = ((flood["stdout"] as? String)?.utf8.count ?? 0) + ((flood["stderr"] as? String)?.utf8.count ?? 0)
+        #expect(kept == 128 * 1024, "kept \(kept) bytes")
+        #expect(flood["truncated"] as? Bool == true)
+
+        func expectRefused(_ object: [String: Any], status expected: Int, code: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let (status, body) = try await post(object)
+            #expect(status == expected && body["code"] as? String == code, "\(status) \(body)", sourceLocation: sourceLocation)
+            #expect((body["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+        }
+        func files(_ paths: [String], content: String = "print(1)\n") -> [[String: Any]] { paths.map { ["path": $0, "content": content] } }
+        try await expectRefused(["language": "python", "files": files(["../x.py"])], status: 400, code: "bad-request")
+        try await expectRefused(["language": "python", "files": files(["/etc/x.py"])], status: 400, code: "bad-request")
+        try await expectRefused(["language": "python", "files": files(["a\u{0}.py"])], status: 400, code: "bad-request")
+        try await expectRefused(["language": "python", "files": files([String(repeating: "n", count: 300)])], status: 400, code: "bad-request")
+        try await expectRefused(["language": "python", "files": [] as [Any]], status: 400, code: "bad-request")
+        try await expectRefused(["language": "python", "files": files((0..<3000).map { "f\($0).py" })], status: 400, code: "too-many-files")
+        try await expectRefused(["language": "cobol", "files": files(["main.cob"])], status: 422, code: "unknown-language")
+        try await expectRefused(["language": "python", "files": files(["a.py"]), "entry": "b.py"], status: 400, code: "bad-request")
+        // 12 MB: under the 16m message limit, over files.maxSize (10m).
+        try await expectRefused(["language": "python", "files": files(["big.py"], content: String(repeating: "#", count: 12 << 20))],
+                                status: 400, code: "bad-request")
+        // 100 MB: over the message limit, refused while reading.
+        let huge = try await HTTP.request(port: server.port, "POST", "/api/run",
+                                          body: "{\"language\":\"python\",\"files\":[{\"path\":\"a.py\",\"content\":\"" + String(repeating: "#", count: 100 << 20) + "\"}]}")
+        #expect(huge.status == 413 && huge.body.contains("too-large"), "\(huge.status) \(huge.body.prefix(300))")
+        let bad = try await HTTP.request(port: server.port, "POST", "/api/run", body: "{\"language\": \"python\", \"files\": [{\"path\": 3}")
+        #expect(bad.status == 400, "\(bad.status) \(bad.body)")
+
+        let after = try await python("print('still here')\n")
+        #expect(after["status"] as? String == "ok" && after["stdout"] as? String == "still here\n", "\(after)")
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
+    @Test func hostileProgramsAndBadInputThroughSocketIO() async throws {
+        // The engine's output limit (run.outputLimit, default 1 MiB) applies: Socket.IO's `run` carries no limits.
+        let server = try await TestServer.start(["server.maxMessageSize": "4m", "runtime.python.timeout": "3s"])
+        let outputLimit = try Live.runner().settings.outputLimit
+        let result = try await Live.script("socketio_abuse.py", ["--url", server.baseURL, "--output-limit", String(outputLimit)])
+        #expect(result.status == 0, "socketio_abuse.py failed:\n\(result.stdout)\n\(result.stderr)")
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
+    /// `kill -9` of a `coderunner serve` process with runs going: its containers (busy, so they would not expire) and
+    /// networks stay behind; the next `serve`'s start-up sweep removes them all, well before any TTL, and then serves.
+    @Test func killDashNineUnderLoadThenRestartSweepsEveryOrphan() async throws {
+        let port = try Self.freePort()
+        let first = try ServeProcess(port: port)
+        defer { first.process.send(SIGKILL) }
+        try await first.waitUntilHealthy()
+
+        var clients: [TestWebSocket] = []
+        for index in 0..<4 {
+            let ws = try await TestWebSocket.connect(port: port)
+            _ = try await ws.nextJSON()
+            ws.send(json: ["type": "run", "id": "busy\(index)", "language": "python", "limits": ["timeout": "60s"],
+                           "files": [["path": "busy.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(600)\n"]]])
+            clients.append(ws)
+        }
+        for (index, ws) in clients.enumerated() { _ = try await ws.waitFor("output", id: "busy\(index)") }
+
+        first.process.send(SIGKILL)
+        _ = await first.process.finish(timeout: .seconds(10))
+        let orphans = try await Live.leftovers()
+        #expect(orphans.containers.count == 4 && orphans.networks.count == 4, "expected the dead server's 4 containers and networks: \(orphans)")
+        for ws in clients { ws.close() }
+
+        let second = try ServeProcess(port: port)
+        defer { second.process.send(SIGKILL) }
+        try await second.waitUntilHealthy()
+        let swept = ContinuousClock.now
+        try await Live.expectNoLeaksSoon(timeout: .seconds(30))
+        #expect(ContinuousClock.now - swept < .seconds(30), "the start-up sweep took too long")
+
+        let ws = try await TestWebSocket.connect(port: port)
+        _ = try await ws.nextJSON()
+        let (exit, stdout, _) = try await ws.run("after", language: "python", files: [("ok.py", "print('served')\n")])
+        #expect(exit["status"] as? String == "ok" && stdout == "served\n", "\(exit)")
+        ws.close()
+        second.process.send(SIGTERM)
+        #expect(await second.process.finish(timeout: .seconds(30)) == 0, "\(second.process.stderrText.suffix(2000))")
+        try await Live.expectNoLeaks()
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// `coderunner serve` as its own process (the built CLI), for tests that kill it or measure its memory and descriptors.
+struct ServeProcess {
+    let process: CLIProcess
+    let port: Int
+
+    init(port: Int, environment: [String: String] = [:]) throws {
+        self.port = port
+        var environment = environment
+        environment["CODERUNNER_SERVER_LOG_LEVEL"] = environment["CODERUNNER_SERVER_LOG_LEVEL"] ?? "warning"
+        process = try CLIProcess(["serve", "--host", "127.0.0.1", "--port", String(port)], environment: environment)
+    }
+
+    func waitUntilHealthy(timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let reply = try? await HTTP.request(port: port, "GET", "/health"), reply.status == 200 { return }
+            if process.exitTime != nil { throw TestFailure("serve exited: \(process.stderrText.suffix(2000))") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("serve did not answer /health within \(timeout): \(process.stderrText.suffix(2000))")
+    }
+
+    /// Resident memory (VmRSS) and open descriptors of the server process, from /proc.
+    func usage() throws -> (rssKiB: Int, descriptors: Int) {
+        let status = try String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count
+        return (rss, descriptors)
+    }
+}
