@@ -8,61 +8,22 @@ Exits 0 when every check passed; prints what failed otherwise.
 """
 import argparse
 import sys
-import threading
-import time
 
 try:
     import socketio
 except ImportError:
     print('python-socketio is missing: pip install "python-socketio[client]" websocket-client', file=sys.stderr)
     sys.exit(2)
+from socketio_support import Recorder, check, finish  # noqa: E402 (after the friendly import check)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
 parser.add_argument("--output-limit", type=int, required=True)
 args = parser.parse_args()
 
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-
-
-class Recorder:
-    def __init__(self):
-        self.lock = threading.Condition()
-        self.events = []
-
-    def add(self, name, data):
-        with self.lock:
-            self.events.append((name, data))
-            self.lock.notify_all()
-
-    def wait(self, predicate, timeout=90):
-        deadline = time.time() + timeout
-        with self.lock:
-            while True:
-                for event in self.events:
-                    if predicate(*event):
-                        return event
-                remaining = deadline - time.time()
-                if remaining <= 0:
-                    return None
-                self.lock.wait(remaining)
-
-    def output(self, console, kinds=("stdout", "stderr")):
-        with self.lock:
-            return "".join(d["data"] for n, d in self.events
-                           if n == "output" and d.get("sessionId") == console and d.get("type") in kinds)
-
-
 recorder = Recorder()
 sio = socketio.Client(reconnection=False)
-for name in ["output", "exit", "error"]:
-    sio.on(name, (lambda n: lambda data=None: recorder.add(n, data))(name))
+recorder.listen(sio, ["output", "exit", "error"])
 sio.connect(args.url, transports=["websocket"], wait_timeout=10)
 check(sio.connected, "connected")
 
@@ -91,7 +52,7 @@ check(bomb is not None and bomb[0] == "exit" and bomb[1].get("status") in ("time
 check("fork refused: EAGAIN" in recorder.output("forkbomb"), "the pids limit refused forks: %r" % recorder.output("forkbomb")[:200])
 
 flood = run("flood", "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n")
-kept = recorder.output("flood")
+kept = recorder.output("flood", ("stdout", "stderr"))
 check(flood is not None and flood[0] == "exit" and flood[1].get("status") == "output-limit",
       "output flood -> exit output-limit: %r" % (flood,))
 check(len(kept) == args.output_limit and "o" in kept and "e" in kept,
@@ -136,11 +97,8 @@ bad("huge", [file("big.py", "#" * (6 << 20))], "too-large", unparsed=True)
 check(sio.connected, "still connected after the bad input")
 
 hello = run("after", "print('still here')\n")
-check(hello is not None and hello[0] == "exit" and hello[1].get("code") == 0 and recorder.output("after") == "still here\n",
+check(hello is not None and hello[0] == "exit" and hello[1].get("code") == 0 and recorder.output("after", "stdout") == "still here\n",
       "a good run on the same connection works: %r" % (hello,))
 
 sio.disconnect()
-if failures:
-    print("%d check(s) failed" % len(failures), file=sys.stderr)
-    sys.exit(1)
-print("all Socket.IO abuse checks passed")
+finish("all Socket.IO abuse checks passed")

@@ -8,56 +8,18 @@ Exits 0 when every check passed; prints what failed otherwise.
 """
 import argparse
 import sys
-import threading
-import time
 
 try:
     import socketio
 except ImportError:
     print('python-socketio is missing: pip install "python-socketio[client]" websocket-client', file=sys.stderr)
     sys.exit(2)
+from socketio_support import Recorder, check, finish  # noqa: E402 (after the friendly import check)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
 parser.add_argument("--token", default=None)
 args = parser.parse_args()
-
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-
-
-class Recorder:
-    def __init__(self):
-        self.lock = threading.Condition()
-        self.events = []
-
-    def add(self, name, data):
-        with self.lock:
-            self.events.append((name, data))
-            self.lock.notify_all()
-
-    def wait(self, predicate, timeout=90):
-        deadline = time.time() + timeout
-        with self.lock:
-            while True:
-                for event in self.events:
-                    if predicate(*event):
-                        return event
-                remaining = deadline - time.time()
-                if remaining <= 0:
-                    return None
-                self.lock.wait(remaining)
-
-    def output(self, session_id, kind=None):
-        with self.lock:
-            return "".join(d["data"] for n, d in self.events
-                           if n == "output" and d.get("sessionId") == session_id and (kind is None or d.get("type") == kind))
-
 
 # 1. Without the token the CONNECT is refused.
 if args.token:
@@ -71,8 +33,7 @@ if args.token:
 
 recorder = Recorder()
 sio = socketio.Client(reconnection=False)
-for name in ["output", "exit", "error", "kernel:started", "kernel:output", "kernel:result", "kernel:shutdown", "kernel:interrupted"]:
-    sio.on(name, (lambda n: lambda data=None: recorder.add(n, data))(name))
+recorder.listen(sio, ["output", "exit", "error", "kernel:started", "kernel:output", "kernel:result", "kernel:shutdown", "kernel:interrupted"])
 
 auth = {"token": args.token} if args.token else None
 sio.connect(args.url, transports=["websocket"], auth=auth, wait_timeout=10)
@@ -139,7 +100,4 @@ check(err is not None, "unknown event -> error event")
 check(sio.connected, "still connected")
 
 sio.disconnect()
-if failures:
-    print("%d check(s) failed" % len(failures), file=sys.stderr)
-    sys.exit(1)
-print("all Socket.IO checks passed")
+finish("all Socket.IO checks passed")
