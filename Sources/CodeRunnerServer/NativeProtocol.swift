@@ -81,25 +81,31 @@ enum NativeProtocol {
         return files
     }
 
+    /// A JSON number brought into `range` before it becomes an integer: JSON allows 1e300, and converting that to an
+    /// integer directly would trap (crash the server). Limits only tighten, so the clamp loses nothing.
+    static func clamped(_ value: Double, _ range: ClosedRange<Double>) -> Double {
+        min(max(value, range.lowerBound), range.upperBound)
+    }
+
     static func limits(_ message: LimitsMessage?) throws(ProtocolError) -> RequestedLimits? {
         guard let message else { return nil }
         var limits = RequestedLimits()
         do {
             if let timeout = message.timeout {
                 switch timeout {
-                case .number(let ms): limits.timeout = .milliseconds(Int64(max(1, ms)))
+                case .number(let ms): limits.timeout = .milliseconds(Int64(clamped(ms, 1...1e12)))
                 case .string(let text): limits.timeout = try Quantity.duration(text)
                 }
             }
             if let memory = message.memory {
                 switch memory {
-                case .number(let bytes): limits.memory = UInt64(max(0, bytes))
+                case .number(let bytes): limits.memory = UInt64(clamped(bytes, 0...1e18))
                 case .string(let text): limits.memory = try Quantity.byteSize(text)
                 }
             }
             if let output = message.outputLimit {
                 switch output {
-                case .number(let bytes): limits.outputLimit = UInt64(max(0, bytes))
+                case .number(let bytes): limits.outputLimit = UInt64(clamped(bytes, 0...1e18))
                 case .string(let text): limits.outputLimit = try Quantity.byteSize(text)
                 }
             }
@@ -129,8 +135,25 @@ enum NativeProtocol {
             limits: try limits(message.limits), fresh: message.fresh ?? true)
     }
 
-    /// Handles one client message. Every problem becomes an `error` reply; nothing a client sends closes the connection.
-    static func handle(_ text: String, session: ClientSession) async {
+    /// One client message, decoded and checked: what `handle` acts on.
+    enum Request {
+        case run(RunSpec)
+        case input(run: String?, data: [UInt8], end: Bool)
+        case stop(run: String?)
+        case endSession
+        case ping
+        case kernelStart(language: String, files: [SubmittedFile])
+        case kernelExecute(code: String, ref: String?)
+        case kernelInterrupt, kernelRestart, kernelShutdown
+    }
+
+    /// Decodes one message without acting on it. Pure, so every outside byte pattern can be fuzzed against it: it
+    /// returns the message's id (when it has one) and the request, or throws why it was refused (`bad-json`,
+    /// `bad-message`, `bad-request`, `unknown-type`) with the id when it could be read.
+    static func decode(_ text: String) throws(DecodeFailure) -> (id: String?, request: Request) {
+        guard !JSONGuard.nestsTooDeeply(text.utf8) else {
+            throw DecodeFailure(run: nil, error: ProtocolError(code: "bad-json", message: "the message nests arrays or objects more than \(JSONGuard.maximumDepth) levels deep"))
+        }
         let data = Data(text.utf8)
         let decoder = JSONDecoder()
         let envelope: Envelope
@@ -139,8 +162,7 @@ enum NativeProtocol {
                 if case .keyNotFound = error { return "every message needs a \"type\" field (run, input, stop, kernel.start, ...)" }
                 return JSON.describe(error, message: "message")
             } ?? "the message is not valid JSON"
-            await session.sendError(run: nil, ProtocolError(code: "bad-json", message: message))
-            return
+            throw DecodeFailure(run: nil, error: ProtocolError(code: "bad-json", message: message))
         }
         let id = envelope.id?.text
         do throws(ProtocolError) {
@@ -149,34 +171,65 @@ enum NativeProtocol {
                     throw ProtocolError(code: "bad-message", message: JSON.describe(error, message: envelope.type))
                 }
             }
+            let request: Request
             switch envelope.type {
             case "run":
-                let spec = try runSpec(try decode(RunMessage.self))
-                await session.startRun(spec)
+                request = .run(try runSpec(try decode(RunMessage.self)))
             case "input":
                 let message = try decode(InputMessage.self)
-                try await session.input(run: message.id?.text, data: Array((message.data ?? "").utf8), end: message.eof ?? false)
+                request = .input(run: message.id?.text, data: Array((message.data ?? "").utf8), end: message.eof ?? false)
             case "stop":
-                try await session.stop(run: try decode(StopMessage.self).id?.text)
-            case "session.end":
-                await session.end(reason: "this session was ended by a session.end message; open a new connection to run more programs")
-                session.notify(NativeEncoder.sessionEnded(session.name))
-            case "ping":
-                session.notify("{\"type\":\"pong\"}")
+                request = .stop(run: try decode(StopMessage.self).id?.text)
+            case "session.end": request = .endSession
+            case "ping": request = .ping
             case "kernel.start":
                 let message = try decode(KernelStartMessage.self)
-                try await session.kernelStart(language: message.language, files: try files(message.files ?? []))
+                request = .kernelStart(language: message.language, files: try files(message.files ?? []))
             case "kernel.execute":
                 let message = try decode(KernelExecuteMessage.self)
-                try await session.kernelExecute(code: message.code, ref: message.cell?.text)
-            case "kernel.interrupt": try await session.kernelInterrupt()
-            case "kernel.restart": try await session.kernelRestart()
-            case "kernel.shutdown": await session.kernelShutdown()
+                request = .kernelExecute(code: message.code, ref: message.cell?.text)
+            case "kernel.interrupt": request = .kernelInterrupt
+            case "kernel.restart": request = .kernelRestart
+            case "kernel.shutdown": request = .kernelShutdown
             default:
                 throw ProtocolError(code: "unknown-type", message: "unknown message type '\(envelope.type)'; see PROTOCOL.md for run, input, stop, session.end, kernel.*")
             }
+            return (id, request)
         } catch {
-            await session.sendError(run: id, error)
+            throw DecodeFailure(run: id, error: error)
+        }
+    }
+
+    /// Why a message was refused, and the run it named (so the `error` reply can carry its id).
+    struct DecodeFailure: Error {
+        var run: String?
+        var error: ProtocolError
+    }
+
+    /// Handles one client message. Every problem becomes an `error` reply; nothing a client sends closes the connection.
+    static func handle(_ text: String, session: ClientSession) async {
+        let decoded: (id: String?, request: Request)
+        do throws(DecodeFailure) { decoded = try decode(text) } catch {
+            await session.sendError(run: error.run, error.error)
+            return
+        }
+        do throws(ProtocolError) {
+            switch decoded.request {
+            case .run(let spec): await session.startRun(spec)
+            case .input(let run, let data, let end): try await session.input(run: run, data: data, end: end)
+            case .stop(let run): try await session.stop(run: run)
+            case .endSession:
+                await session.end(reason: "this session was ended by a session.end message; open a new connection to run more programs")
+                session.notify(NativeEncoder.sessionEnded(session.name))
+            case .ping: session.notify("{\"type\":\"pong\"}")
+            case .kernelStart(let language, let files): try await session.kernelStart(language: language, files: files)
+            case .kernelExecute(let code, let ref): try await session.kernelExecute(code: code, ref: ref)
+            case .kernelInterrupt: try await session.kernelInterrupt()
+            case .kernelRestart: try await session.kernelRestart()
+            case .kernelShutdown: await session.kernelShutdown()
+            }
+        } catch {
+            await session.sendError(run: decoded.id, error)
         }
     }
 }

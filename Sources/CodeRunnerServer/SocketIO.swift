@@ -209,23 +209,38 @@ enum SocketIOConnection {
     }
 
     /// A Socket.IO packet (the text after Engine.IO's `4`): type digit, optional `/namespace,`, optional ack id, JSON.
-    static func handlePacket(_ packet: String, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>, context: ServerContext) async {
-        var rest = Substring(packet)
-        guard let type = rest.first else { return }
-        rest = rest.dropFirst()
+    struct Packet {
+        var type: Character
         var namespace = "/"
+        var ackID: String?
+        /// nil when absent or not JSON (the handlers answer that with an error).
+        var payload: JSONValue?
+    }
+
+    /// Splits a Socket.IO packet; nil only for an empty one. Pure, for the fuzz tests.
+    static func parsePacket(_ packet: String) -> Packet? {
+        var rest = Substring(packet)
+        guard let type = rest.first else { return nil }
+        rest = rest.dropFirst()
+        var parsed = Packet(type: type)
         if rest.first == "/" {
             let end = rest.firstIndex(of: ",") ?? rest.endIndex
-            namespace = String(rest[..<end])
+            parsed.namespace = String(rest[..<end])
             rest = end < rest.endIndex ? rest[rest.index(after: end)...] : ""
         }
-        let nsPrefix = namespace == "/" ? "" : namespace + ","
         let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        let ackID = digits.isEmpty ? nil : String(digits)
+        parsed.ackID = digits.isEmpty ? nil : String(digits)
         rest = rest.dropFirst(digits.count)
-        let payload: JSONValue? = rest.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(rest.utf8))
+        parsed.payload = rest.isEmpty || JSONGuard.nestsTooDeeply(rest.utf8) ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(rest.utf8))
+        return parsed
+    }
 
-        switch type {
+    static func handlePacket(_ packet: String, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>, context: ServerContext) async {
+        guard let parsed = parsePacket(packet) else { return }
+        let namespace = parsed.namespace, ackID = parsed.ackID, payload = parsed.payload
+        let nsPrefix = namespace == "/" ? "" : namespace + ","
+
+        switch parsed.type {
         case "0":  // CONNECT
             guard namespace == "/" else {
                 session.notify("44\(nsPrefix){\"message\":\"Invalid namespace\"}")

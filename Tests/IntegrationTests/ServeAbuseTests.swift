@@ -83,6 +83,76 @@ struct ServeAbuseTests {
             """, limits: [:])
         #expect(!privileged.stdout.contains("ALLOWED") && privileged.stdout.components(separatedBy: "refused").count == 5, "\(privileged.stdout)")
 
+        let leak = try await run("leak", "import time\nhog = []\nwhile True:\n    hog.append(b'x' * (5 << 20))\n    time.sleep(0.05)\n",
+                                 limits: ["memory": "64m"])
+        #expect(leak.exit["status"] as? String == "memory-limit" && leak.exit["exitCode"] as? Int == 137, "\(leak.exit)")
+
+        let line = try await run("line", "import sys\nfor _ in range(8):\n    sys.stdout.buffer.write(b'x' * (1 << 20))\n",
+                                 limits: ["outputLimit": "256k"])
+        #expect(line.exit["status"] as? String == "output-limit", "\(line.exit)")
+        #expect(line.stdout.utf8.count == 256 * 1024 && line.stdout.allSatisfy { $0 == "x" }, "kept \(line.stdout.utf8.count) bytes of one line")
+
+        let sleeper = try await run("sleep", "import time\ntime.sleep(10 ** 6)\n", limits: ["timeout": "1500ms"])
+        #expect(sleeper.exit["status"] as? String == "timeout" && sleeper.exit["exitCode"] as? Int == 124, "\(sleeper.exit)")
+
+        let orphans = try await run("orphans", """
+            import os, subprocess
+            os.system('sleep 1000 &')
+            subprocess.Popen(['setsid', 'sleep', '1001'])
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    import time
+                    time.sleep(1003)
+                os._exit(0)
+            print('spawned', flush=True)
+            """, limits: [:])
+        #expect(orphans.exit["status"] as? String == "ok" && orphans.stdout == "spawned\n", "\(orphans)")
+        try await expectNothingLeftRunning(after: "orphans")
+
+        let closed = try await run("closed", "import os, sys\nprint('before', flush=True)\nos.close(1)\nsys.stderr.write('after\\n')\n",
+                                   limits: [:])
+        #expect(closed.exit["status"] as? String == "ok" && closed.stdout == "before\n" && closed.stderr == "after\n", "\(closed)")
+
+        // Without `stdin` in the message, stdin stays open for `input` messages: only the timeout ends a reader.
+        let reader = try await ws.run("reader", language: "python", files: [("r.py", "import sys\nprint('reading', flush=True)\nsys.stdin.read()\n")],
+                                      extra: ["limits": ["timeout": "1500ms"]])
+        #expect(reader.exit["status"] as? String == "timeout" && reader.stdout == "reading\n", "\(reader)")
+
+        let syscalls = try await run("syscalls", """
+            import ctypes, errno, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            def report(name, rc):
+                print(name, 'ALLOWED' if rc == 0 else errno.errorcode.get(ctypes.get_errno(), '?'))
+            report('mount', libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))
+            report('chroot', libc.chroot(b'/tmp'))
+            report('ptrace', libc.ptrace(16, 1, None, None))  # PTRACE_ATTACH to pid 1, the agent
+            report('init_module', libc.syscall(175, None, 0, b''))
+            """, limits: [:])
+        #expect(syscalls.exit["status"] as? String == "ok", "\(syscalls)")
+        #expect(!syscalls.stdout.contains("ALLOWED") && syscalls.stdout.split(separator: "\n").count == 4, "\(syscalls.stdout)")
+
+        // The host's services on its bridge addresses: refused or dropped, never reached (this machine's addresses only).
+        let reach = try await run("reach", """
+            import socket
+            targets = ['172.17.0.1']
+            for line in open('/proc/net/route').read().splitlines()[1:]:
+                fields = line.split()
+                if fields[1] == '00000000':  # the default route's gateway, little-endian hex: the session bridge
+                    targets.append(socket.inet_ntoa(bytes.fromhex(fields[2])[::-1]))
+            for host in targets:
+                for port in (22, 80, 2375):
+                    s = socket.socket(); s.settimeout(1)
+                    try:
+                        s.connect((host, port)); print(host, port, 'REACHED')
+                    except OSError as e:
+                        print(host, port, 'no', type(e).__name__)
+                    finally:
+                        s.close()
+            """, limits: ["timeout": "20s"])
+        #expect(reach.exit["status"] as? String == "ok", "\(reach)")
+        #expect(!reach.stdout.contains("REACHED") && reach.stdout.contains("172.17.0.1 22 no"), "\(reach.stdout)")
+
         // The server itself stayed well: a plain run still works on the same connection.
         let after = try await run("after", "print('still here')\n", limits: [:])
         #expect(after.exit["status"] as? String == "ok" && after.stdout == "still here\n", "\(after)")
@@ -121,6 +191,10 @@ struct ServeAbuseTests {
         try await expectRefused("unknown", [file("main.cob")], code: "unknown-language", language: "cobol")
         try await expectRefused("entry", [file("a.py")], code: "bad-request", entry: "missing.py")
         try await expectRefused("duplicate", [file("a.py"), file("./a.py")], code: "bad-request")
+        // Cut off inside 600 nested arrays: Foundation's JSON decoder would trap (taking the server down) on this.
+        ws.send(#"{"type":"run","id":"deep","files":"# + String(repeating: "[", count: 600))
+        let (deep, _) = try await ws.waitFor("error", timeout: .seconds(30))
+        #expect(deep["code"] as? String == "bad-json", "\(deep)")
         // One file over files.maxSize (10m) inside a message under server.maxMessageSize would need a bigger message
         // limit; here a 6 MB message is over the 4m message limit: dropped unread, with an error.
         ws.send(json: ["type": "run", "id": "big", "language": "python", "files": [file("big.py", String(repeating: "#", count: 6 << 20))]])
@@ -131,6 +205,36 @@ struct ServeAbuseTests {
                                        files: [("list.py", "import os\nprint(sorted(os.listdir('/app')))\n")], extra: ["fresh": false])
         #expect(listing.exit["status"] as? String == "ok", "\(listing)")
         #expect(listing.stdout == "['list.py', 'warm.py']\n", "the work dir holds files of refused runs: \(listing.stdout)")
+        ws.close()
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
+    /// 200 `run` messages in one burst on one connection: each gets exactly one answer (an exit, or `busy` /
+    /// `rate-limited`), no more run at once than server.maxRunsPerSession, and the connection stays usable.
+    @Test func aFloodOfRunMessagesIsAnsweredNotQueued() async throws {
+        let server = try await TestServer.start(["server.maxRunsPerSession": "2", "server.runsPerMinute": "20"])
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        let ids = (0..<200).map { "flood\($0)" }
+        for id in ids {
+            ws.send(json: ["type": "run", "id": id, "language": "python", "files": [["path": "s.py", "content": "import time\ntime.sleep(0.3)\n"]]])
+        }
+        var answers: [String: String] = [:]
+        let deadline = ContinuousClock.now + .seconds(120)
+        while answers.count < ids.count, ContinuousClock.now < deadline {
+            let message = try await ws.nextJSON(timeout: .seconds(60))
+            guard let id = message["id"] as? String, let type = message["type"] as? String, type == "exit" || type == "error" else { continue }
+            #expect(answers[id] == nil, "\(id) answered twice: \(message)")
+            answers[id] = type == "exit" ? "exit:\(message["status"] as? String ?? "?")" : "error:\(message["code"] as? String ?? "?")"
+        }
+        #expect(answers.count == ids.count, "\(ids.count - answers.count) runs never answered")
+        let counts = Dictionary(grouping: answers.values, by: { $0 }).mapValues(\.count)
+        let ran = counts["exit:ok"] ?? 0
+        #expect(ran >= 2 && ran <= 20, "\(counts)")
+        #expect(Set(counts.keys).isSubset(of: ["exit:ok", "error:busy", "error:rate-limited"]), "\(counts)")
+        ws.send(json: ["type": "ping"])
+        _ = try await ws.waitFor("pong", timeout: .seconds(10))
         ws.close()
         try await Live.expectNoLeaksSoon()
         try await server.stop()
@@ -185,6 +289,8 @@ struct ServeAbuseTests {
         #expect(huge.status == 413 && huge.body.contains("too-large"), "\(huge.status) \(huge.body.prefix(300))")
         let bad = try await HTTP.request(port: server.port, "POST", "/api/run", body: "{\"language\": \"python\", \"files\": [{\"path\": 3}")
         #expect(bad.status == 400, "\(bad.status) \(bad.body)")
+        let deep = try await HTTP.request(port: server.port, "POST", "/api/run", body: #"{"files":"# + String(repeating: "[", count: 600))
+        #expect(deep.status == 400 && deep.body.contains("levels deep"), "\(deep.status) \(deep.body)")
 
         let after = try await python("print('still here')\n")
         #expect(after["status"] as? String == "ok" && after["stdout"] as? String == "still here\n", "\(after)")

@@ -94,6 +94,10 @@ bad("empty", [], "bad-request")
 bad("thousands", [file("f%d.py" % i, exec_=(i == 0)) for i in range(3000)], "too-many-files")
 bad("cobol", [file("main.cob")], "unknown-language", language="cobol")
 bad("huge", [file("big.py", "#" * (6 << 20))], "too-large", unparsed=True)
+# Cut off inside 600 nested arrays (Foundation's JSON decoder traps on this): refused, the server stays up.
+sio.eio.send('2["run",' + '[' * 600)
+nested = recorder.wait(lambda n, d: n == "error" and d.get("code") == "bad-message", timeout=30)
+check(nested is not None, "a deeply nested, cut-off packet gets an error event: %r" % (nested,))
 check(sio.connected, "still connected after the bad input")
 
 hello = run("after", "print('still here')\n")
