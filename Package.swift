@@ -59,20 +59,22 @@ let package = Package(
             ],
             swiftSettings: strictSwift6
         ),
-        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol"], swiftSettings: strictSwift6),
+        // SplitMix64 for the fuzz tests of every test target.
+        .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: strictSwift6),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "SeededRandom"], swiftSettings: strictSwift6),
         .testTarget(
             name: "DockerEngineTests",
             dependencies: [
-                "DockerEngine",
+                "DockerEngine", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSwift6
         ),
-        .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore"], swiftSettings: strictSwift6),
+        .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "SeededRandom"], swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer"],
+            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer", "SeededRandom"],
             exclude: ["Scripts"],
             swiftSettings: strictSwift6
         ),

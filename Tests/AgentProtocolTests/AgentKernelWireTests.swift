@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 
 @testable import AgentProtocol
@@ -49,7 +50,7 @@ import Testing
         for cut in 0...agentBytes.count {
             #expect(try decodeAllAgent(agentBytes, splitAt: [cut]) == agent)
         }
-        var rng = SplitMix64(state: 4)
+        var rng = SeededRandom(seed: 4)
         for _ in 0..<50 {
             let cuts = (0..<8).map { _ in Int.random(in: 0...agentBytes.count, using: &rng) }.sorted()
             #expect(try decodeAllAgent(agentBytes, splitAt: cuts) == agent)
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func mutatedKernelFramesNeverCrash() {
-        var rng = SplitMix64(state: 2024)
+        var rng = SeededRandom(seed: 2024)
         let valid: [[UInt8]] =
             [AgentWire.encode(EngineMessage.startKernel(sampleKernelRequest)),
              AgentWire.encode(EngineMessage.execute(cell: 9, code: Array("print(1)".utf8)))]

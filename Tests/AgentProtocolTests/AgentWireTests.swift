@@ -1,18 +1,7 @@
 import Testing
 
 @testable import AgentProtocol
-
-/// Deterministic PRNG so a failing fuzz case can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import SeededRandom
 
 let sampleRequest = AgentRunRequest(
     workdir: "/app", clearWorkdir: true,
@@ -168,7 +157,7 @@ func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Agent
     }
 
     @Test func randomSplitsOfALongStream() throws {
-        var rng = SplitMix64(state: 42)
+        var rng = SeededRandom(seed: 42)
         let messages = (0..<200).map { i in AgentMessage.output(i % 2 == 0 ? .stdout : .stderr, Array(repeating: UInt8(i % 256), count: i * 37)) }
         let bytes = messages.flatMap { AgentWire.encode($0) }
         for _ in 0..<20 {
@@ -279,7 +268,7 @@ func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Agent
     }
 
     @Test func randomGarbageNeverCrashes() {
-        var rng = SplitMix64(state: 7)
+        var rng = SeededRandom(seed: 7)
         for round in 0..<3000 {
             let count = Int.random(in: 0...64, using: &rng)
             var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -305,7 +294,7 @@ func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Agent
     }
 
     @Test func mutatedValidFramesNeverCrash() {
-        var rng = SplitMix64(state: 99)
+        var rng = SeededRandom(seed: 99)
         let valid = engineMessages.map { AgentWire.encode($0) } + agentMessages.map { AgentWire.encode($0) }
         for _ in 0..<3000 {
             var bytes = valid.randomElement(using: &rng)!

@@ -1,19 +1,9 @@
 import Testing
 @testable import CodeRunnerCore
+import SeededRandom
 
-/// Deterministic random source, so a failing case can be replayed from the seed printed with it.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+/// The fuzz tests' own helpers on the shared seeded generator.
+extension SeededRandom {
     mutating func chance(_ percent: Int) -> Bool { int(0...99) < percent }
     mutating func pick<T>(_ items: [T]) -> T { items[int(0...items.count - 1)] }
 
@@ -66,7 +56,7 @@ struct FuzzTests {
         """
 
     @Test func configParserNeverCrashesOnRandomOrMutatedText() {
-        var random = FuzzRandom(seed: 0xC0F1)
+        var random = SeededRandom(seed: 0xC0F1)
         for _ in 0..<Self.iterations {
             let text = random.chance(50) ? random.text(from: Self.awkward, maxLength: 200)
                 : random.mutate(Self.exampleConfig, alphabet: Self.awkward, edits: 8)
@@ -89,7 +79,7 @@ struct FuzzTests {
 
     /// Any value written the way the format documents comes back unchanged, escapes included.
     @Test func configParserRoundTripsRandomValidFiles() throws {
-        var random = FuzzRandom(seed: 0x70E1)
+        var random = SeededRandom(seed: 0x70E1)
         let keyAlphabet = Array("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789_-")
         let valueAlphabet: [Character] = Array("abc XYZ 019 #=[],./:'\"\\\t\néß🙂")
         func quoted(_ value: String) -> String {
@@ -145,7 +135,7 @@ struct FuzzTests {
     // MARK: Quantities
 
     @Test func quantityParsersNeverCrash() {
-        var random = FuzzRandom(seed: 0x0A17)
+        var random = SeededRandom(seed: 0x0A17)
         let alphabet: [Character] = Array("0123456789.eE+-_ xnaifNAIF msuhkgbtiMSUHKGBTI\t\u{a0}İ🙂") + ["1e308", "1e400", "99999999999999999999"].flatMap(Array.init)
         let seeds = ["500ms", "2s", "1.5m", "1h", "10us", "128m", "1g", "512k", "1048576", "128MiB", "1gb", "0", "inf", "nan", "-1s", "1e18"]
         for _ in 0..<Self.iterations * 2 {
@@ -162,7 +152,7 @@ struct FuzzTests {
     }
 
     @Test func quantitiesMeanWhatTheySay() throws {
-        var random = FuzzRandom(seed: 0x5175)
+        var random = SeededRandom(seed: 0x5175)
         for _ in 0..<Self.iterations {
             let n = random.int(0...1_000_000)
             #expect(try Quantity.duration("\(n)ms") == .milliseconds(n))
@@ -183,7 +173,7 @@ struct FuzzTests {
     // MARK: CIDRs and the allocator
 
     @Test func cidrParserNeverCrashesAndRoundTrips() {
-        var random = FuzzRandom(seed: 0xC1D2)
+        var random = SeededRandom(seed: 0xC1D2)
         let alphabet: [Character] = Array("0123456789./ -+x:abf\u{0}🙂")
         for _ in 0..<Self.iterations * 2 {
             let text = random.chance(50) ? random.text(from: alphabet, maxLength: 22)
@@ -210,7 +200,7 @@ struct FuzzTests {
     /// For random non-overlapping pools: the allocator hands out distinct /24s inside the pools, exactly `capacity` of
     /// them, then reports exhaustion naming the pools; a released subnet is handed out again.
     @Test func allocatorHandsOutDistinctSubnetsUntilExhaustion() async throws {
-        var random = FuzzRandom(seed: 0xA110)
+        var random = SeededRandom(seed: 0xA110)
         for round in 0..<60 {
             var pools: [IPv4Network] = []
             for _ in 0..<random.int(1...4) {
@@ -249,7 +239,7 @@ struct FuzzTests {
     }
 
     @Test func allocatorRejectsBadPoolsWithoutCrashing() {
-        var random = FuzzRandom(seed: 0xBAD0)
+        var random = SeededRandom(seed: 0xBAD0)
         for _ in 0..<Self.iterations {
             let texts = (0..<random.int(0...3)).map { _ in
                 random.chance(70) ? "10.\(random.int(0...255)).\(random.int(0...255)).0/\(random.int(8...30))" : random.text(from: Array("0123456789./x"), maxLength: 18)
@@ -266,7 +256,7 @@ struct FuzzTests {
     // MARK: Submitted paths
 
     @Test func pathValidationNeverCrashesAndNeverLetsAnEscapeThrough() {
-        var random = FuzzRandom(seed: 0x9A7B)
+        var random = SeededRandom(seed: 0x9A7B)
         let alphabet: [Character] = Array("ab./\\_-~ \u{0}\u{1}\u{7f}\n:é🙂") + [".", ".", "/", "/"]
         let seeds = ["main.py", "src/lib/util.py", "../etc/passwd", "/etc/passwd", "a//b", "./a", "a/./b", "a/..", "...", "..a/b"]
         for _ in 0..<Self.iterations * 2 {
@@ -293,7 +283,7 @@ struct FuzzTests {
     // MARK: Cells
 
     @Test func cellSplitterNeverCrashesAndKeepsEveryLine() {
-        var random = FuzzRandom(seed: 0xCE11)
+        var random = SeededRandom(seed: 0xCE11)
         let alphabet: [Character] = Array("abc xy=:;,.()[]{}\"'`\\#/*-\n\n\n\t0123456789") + ["\u{0}", "é", "🙂"]
         let snippets = ["def f(x):\n    return x\n\nf(1)\n", "for i in range(3):\n  print(i)\n", "s = '''a\nb'''\n", "x = [1,\n2]\n",
                         "SELECT 1;\nSELECT 'a\nb';\n", "function f() {\n  return `x\ny`;\n}\n", "/* a\n b */ int x = 1;\n", "-- c\nSELECT 2;"]

@@ -1,19 +1,6 @@
 import Testing
 @testable import DockerEngine
-
-/// Deterministic random source (the seed is in every failure message, so a case can be replayed).
-private struct FrameRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) } }
-}
+import SeededRandom
 
 /// Docker's multiplexed stream is bytes from outside the process: whatever dockerd (or something pretending to be it)
 /// sends, the decoder must never crash, never buffer without bound, and must return valid frames exactly, however the
@@ -26,7 +13,7 @@ struct FrameFuzzTests {
     }
 
     /// Feeds `bytes` in random pieces, draining whole frames after each piece, as the exec stream does.
-    private static func decode(_ bytes: [UInt8], decoder: inout DockerStreamFrameDecoder, random: inout FrameRandom) throws -> [ExecChunk] {
+    private static func decode(_ bytes: [UInt8], decoder: inout DockerStreamFrameDecoder, random: inout SeededRandom) throws -> [ExecChunk] {
         var chunks: [ExecChunk] = []
         var offset = 0
         while offset < bytes.count {
@@ -40,7 +27,7 @@ struct FrameFuzzTests {
 
     @Test func validFramesRoundTripUnderRandomSplits() throws {
         for seed in 0..<300 as Range<UInt64> {
-            var random = FrameRandom(state: seed)
+            var random = SeededRandom(seed: seed)
             var expected: [ExecChunk] = []
             var wire: [UInt8] = []
             for _ in 0..<random.int(0...40) {
@@ -60,7 +47,7 @@ struct FrameFuzzTests {
 
     @Test func truncatedStreamKeepsTheWholeFramesAndReportsTheRest() throws {
         for seed in 0..<200 as Range<UInt64> {
-            var random = FrameRandom(state: 10_000 + seed)
+            var random = SeededRandom(seed: 10_000 + seed)
             var wire: [UInt8] = []
             var frames: [[UInt8]] = []
             for _ in 0..<random.int(1...10) {
@@ -82,7 +69,7 @@ struct FrameFuzzTests {
     @Test func garbageNeverCrashesAndNeverBuffersPastTheFrameLimit() {
         let limit = 4096
         for seed in 0..<2000 as Range<UInt64> {
-            var random = FrameRandom(state: 50_000 + seed)
+            var random = SeededRandom(seed: 50_000 + seed)
             var wire: [UInt8]
             switch random.int(0...2) {
             case 0:  // pure noise
@@ -133,7 +120,7 @@ struct FrameFuzzTests {
 
     /// Many tiny frames in one long stream: the decoder compacts its buffer, so memory follows what is pending only.
     @Test func longStreamsDoNotAccumulate() throws {
-        var random = FrameRandom(state: 77)
+        var random = SeededRandom(seed: 77)
         var decoder = DockerStreamFrameDecoder()
         var total = 0
         for _ in 0..<20_000 {

@@ -1,6 +1,7 @@
 @testable import CodeRunnerServer
 import CodeRunnerCore
 import Foundation
+import SeededRandom
 import Testing
 
 /// Fuzz tests of the decoders `serve` runs on outside bytes (no Docker): the native protocol's message decoder (also
@@ -9,18 +10,6 @@ import Testing
 /// error codes with a message, and what is accepted is well formed.
 @Suite("Fuzz: serve protocol decoders")
 struct ServerProtocolFuzzTests {
-    /// SplitMix64: small, fast, and the same sequence for a seed on every machine.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let validMessages = [
         #"{"type":"run","id":"r1","language":"python","files":[{"path":"main.py","content":"print(1)"}]}"#,
         #"{"type":"run","id":7,"files":[{"path":"a/b.js","content":"console.log(1)","executable":true},{"name":"c.js","content":"x"}],"entry":"./a/b.js","stdin":"in","args":["-v","x"],"env":{"K":"V"},"limits":{"timeout":"2s","memory":67108864,"cpus":0.5,"outputLimit":"64k"},"fresh":false}"#,
@@ -99,7 +88,7 @@ struct ServerProtocolFuzzTests {
 
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func mutatedMessagesNeverCrashTheDecoder(seed: UInt64) {
-        var rng = Generator(state: seed)
+        var rng = SeededRandom(seed: seed)
         for _ in 0..<1500 {
             var bytes = Array(Self.validMessages.randomElement(using: &rng)!.utf8)
             for _ in 0..<Int.random(in: 1...6, using: &rng) {
@@ -128,7 +117,7 @@ struct ServerProtocolFuzzTests {
 
     @Test(arguments: [UInt64(11), 12])
     func randomJSONObjectsNeverCrashTheDecoder(seed: UInt64) {
-        var rng = Generator(state: seed)
+        var rng = SeededRandom(seed: seed)
         let keys = ["type", "id", "files", "path", "name", "content", "encoding", "language", "entry", "stdin", "args", "env",
                     "limits", "timeout", "memory", "cpus", "outputLimit", "fresh", "data", "eof", "code", "cell", "executable"]
         let types = ["\"run\"", "\"input\"", "\"stop\"", "\"kernel.start\"", "\"kernel.execute\"", "\"ping\"", "\"x\"", "1", "null"]
@@ -147,7 +136,7 @@ struct ServerProtocolFuzzTests {
 
     @Test(arguments: [UInt64(21), 22])
     func socketIOPacketsNeverCrashTheParser(seed: UInt64) {
-        var rng = Generator(state: seed)
+        var rng = SeededRandom(seed: seed)
         let valid = ["0", "0{\"token\":\"t\"}", "0/admin,", "1", "2[\"run\",{\"sessionId\":\"c\",\"files\":[]}]", "213[\"input\",\"x\\n\"]",
                      "2/other,5[\"stop\"]", "3", "3[]"]
         for _ in 0..<4000 {
