@@ -132,6 +132,14 @@ case "$MODE" in
       printf 'setup.sh: the tests left these coderunner resources behind:\n%s\n' "$leaked" >&2
       status=1
     fi
+    # `coderunner pool` must see what Docker lists: the same containers and session networks.
+    after=$(coderunner_resources)
+    docker_counts="$(grep -c '^container ' <<<"$after" || true) $(grep -c '^network ' <<<"$after" || true)"
+    pool_counts=$(/usr/local/bin/coderunner pool --json | python3 -c 'import json, sys; p = json.load(sys.stdin); print(p["containerCount"], p["subnetsUsed"])')
+    if [ "$docker_counts" != "$pool_counts" ]; then
+      printf 'setup.sh: coderunner pool counts %s containers and session networks, Docker lists %s\n' "$pool_counts" "$docker_counts" >&2
+      status=1
+    fi
     exit "$status"
     ;;
   bench) exec "$ROOT/.ci/bench" ;;

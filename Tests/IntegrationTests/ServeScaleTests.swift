@@ -110,7 +110,8 @@ struct ServeScaleTests {
     }
 
     /// Connect, run, disconnect, from 8 clients for CODERUNNER_SOAK_SECONDS (default 600; the README's figures are from
-    /// 3600). Memory and descriptors are sampled every 30 s; after the first fifth of the time (allocator warm-up),
+    /// 3600); every 4th run is a hostile one (memory bomb, fork bomb, flood, endless loop, disk fill) that must end with
+    /// its expected status, and no normal run may fail. Memory and descriptors are sampled every 30 s; after the first fifth of the time (allocator warm-up),
     /// neither may keep growing.
     @Test func soak() async throws {
         let seconds = Self.soakSeconds

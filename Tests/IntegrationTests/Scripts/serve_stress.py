@@ -8,7 +8,9 @@ and descriptors from /proc).
   slow-readers  --clients N --seconds S
                 N clients each start a program printing at full speed and never read; after S seconds they drop.
   soak          --clients N --seconds S
-                N clients loop for S seconds: connect, run (python, javascript every 5th), disconnect.
+                N clients loop for S seconds: connect, run, disconnect. Normal runs (python, javascript every 5th)
+                and, every 4th round, a hostile one (memory bomb, fork bomb, output flood, endless loop, disk fill)
+                whose status must be the expected one.
 
 Prints one JSON summary line; exits 1 when a client saw something wrong (an error other than `busy`, a bad exit).
 Needs: pip install websocket-client
@@ -87,6 +89,37 @@ def run(ws, run_id, language="python"):
         return
 
 
+# name, program, limits, the statuses that count as contained
+HOSTILE = [
+    ("memory bomb", "hog = []\nwhile True:\n    hog.append(b'x' * (10 << 20))\n", {}, {"memory-limit"}),
+    ("fork bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+     {"timeout": "2s"}, {"timeout", "memory-limit", "runtime-error", "signal"}),
+    ("output flood", "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n", {"outputLimit": "256k"}, {"output-limit"}),
+    ("endless loop", "while True:\n    pass\n", {"timeout": "1s"}, {"timeout"}),
+    ("disk fill", "i = 0\nwhile True:\n    open('/tmp/f%d' % i, 'wb').write(b'\\0' * (4 << 20))\n    i += 1\n", {}, {"runtime-error"}),
+]
+
+
+def hostile(ws, run_id, case):
+    name, program, limits, expected = case
+    while True:
+        ws.send(json.dumps({"type": "run", "id": run_id, "language": "python", "limits": limits,
+                            "files": [{"path": "hostile.py", "content": program}]}))
+        result = None
+        while result is None:
+            message = json.loads(ws.recv())
+            if message.get("id") == run_id and message["type"] in ("exit", "error"):
+                result = message
+        if result["type"] == "error" and result.get("code") in ("busy", "rate-limited"):
+            bump("busy")
+            time.sleep(0.2)
+            continue
+        if result.get("status") not in expected:
+            fail("%s %s: %r" % (name, run_id, result))
+        bump("hostile")
+        return
+
+
 def drop(ws):
     """Close the TCP connection without a WebSocket close frame."""
     try:
@@ -154,8 +187,11 @@ def soak():
         while time.time() < deadline:
             try:
                 ws = connect()
-                language = "javascript" if round_ % 5 == 4 else "python"
-                run(ws, "soak-%d-%d" % (index, round_), language)
+                if round_ % 4 == 3:
+                    hostile(ws, "soak-%d-%d" % (index, round_), HOSTILE[(index + round_ // 4) % len(HOSTILE)])
+                else:
+                    language = "javascript" if round_ % 5 == 4 else "python"
+                    run(ws, "soak-%d-%d" % (index, round_), language)
                 ws.close()
             except Exception as error:  # noqa: BLE001
                 fail("client %d round %d: %r" % (index, round_, error))
