@@ -127,13 +127,13 @@ case "$MODE" in
       start_dockerd
     fi
     log "checking that the tests left no coderunner containers, networks or volumes"
-    leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(coderunner_resources))
+    after=$(coderunner_resources)
+    leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
     if [ -n "$leaked" ]; then
       printf 'setup.sh: the tests left these coderunner resources behind:\n%s\n' "$leaked" >&2
       status=1
     fi
     # `coderunner pool` must see what Docker lists: the same containers and session networks.
-    after=$(coderunner_resources)
     docker_counts="$(grep -c '^container ' <<<"$after" || true) $(grep -c '^network ' <<<"$after" || true)"
     pool_counts=$(/usr/local/bin/coderunner pool --json | python3 -c 'import json, sys; p = json.load(sys.stdin); print(p["containerCount"], p["subnetsUsed"])')
     if [ "$docker_counts" != "$pool_counts" ]; then

@@ -89,11 +89,8 @@ public struct NotebookRunner: Sendable {
         onImage: @escaping @Sendable (String, [UInt8]) async -> Void
     ) async throws -> (notebook: [UInt8], cells: [CellReport]) {
         var root: [String: JSONValue]
-        guard !JSONGuard.nestsTooDeeply(data) else {
-            throw NotebookError.invalid("it nests arrays or objects more than \(JSONGuard.maximumDepth) levels deep")
-        }
         do {
-            guard case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: Data(data)) else {
+            guard case .object(let object) = try JSONGuard.decode(JSONValue.self, from: data) else {
                 throw NotebookError.invalid("the top level is not an object")
             }
             root = object

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import CodeRunnerCore
 
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
@@ -40,6 +41,7 @@ enum JSON {
 
     /// A decoding failure in words a client author can act on.
     static func describe(_ error: any Error, message type: String) -> String {
+        if let tooDeep = error as? JSONGuard.TooDeep { return "\(type): \(tooDeep)" }
         guard let error = error as? DecodingError else { return "\(type): the message is not valid JSON" }
         func path(_ codingPath: [any CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description

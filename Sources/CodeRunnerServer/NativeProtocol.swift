@@ -151,19 +151,18 @@ enum NativeProtocol {
     /// returns the message's id (when it has one) and the request, or throws why it was refused (`bad-json`,
     /// `bad-message`, `bad-request`, `unknown-type`) with the id when it could be read.
     static func decode(_ text: String) throws(DecodeFailure) -> (id: String?, request: Request) {
-        guard !JSONGuard.nestsTooDeeply(text.utf8) else {
-            throw DecodeFailure(run: nil, error: ProtocolError(code: "bad-json", message: "the message nests arrays or objects more than \(JSONGuard.maximumDepth) levels deep"))
-        }
         let data = Data(text.utf8)
-        let decoder = JSONDecoder()
         let envelope: Envelope
-        do { envelope = try decoder.decode(Envelope.self, from: data) } catch {
-            let message = (error as? DecodingError).map { error -> String in
-                if case .keyNotFound = error { return "every message needs a \"type\" field (run, input, stop, kernel.start, ...)" }
-                return JSON.describe(error, message: "message")
-            } ?? "the message is not valid JSON"
+        do { envelope = try JSONGuard.decode(Envelope.self, from: data) } catch {
+            let message = if case .keyNotFound = error as? DecodingError {
+                "every message needs a \"type\" field (run, input, stop, kernel.start, ...)"
+            } else {
+                JSON.describe(error, message: "message")
+            }
             throw DecodeFailure(run: nil, error: ProtocolError(code: "bad-json", message: message))
         }
+        // The nesting check above covered these bytes: the typed decode below may use the decoder directly.
+        let decoder = JSONDecoder()
         let id = envelope.id?.text
         do throws(ProtocolError) {
             func decode<T: Decodable>(_ type: T.Type) throws(ProtocolError) -> T {

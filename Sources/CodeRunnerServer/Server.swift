@@ -290,11 +290,8 @@ enum RestRun {
             context.metrics.protocolError()
             return (status, JSON.encode(CodeRunnerHTTPServer.RestError(code: error.code, message: error.message)))
         }
-        guard !JSONGuard.nestsTooDeeply(body) else {
-            return failure(.badRequest, ProtocolError(code: "bad-message", message: "the body nests arrays or objects more than \(JSONGuard.maximumDepth) levels deep"))
-        }
         let message: NativeProtocol.RunMessage
-        do { message = try JSONDecoder().decode(NativeProtocol.RunMessage.self, from: Data(body)) } catch {
+        do { message = try JSONGuard.decode(NativeProtocol.RunMessage.self, from: body) } catch {
             return failure(.badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")))
         }
         let spec: RunSpec

@@ -231,7 +231,7 @@ enum SocketIOConnection {
         let digits = rest.prefix { $0.isASCII && $0.isNumber }
         parsed.ackID = digits.isEmpty ? nil : String(digits)
         rest = rest.dropFirst(digits.count)
-        parsed.payload = rest.isEmpty || JSONGuard.nestsTooDeeply(rest.utf8) ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(rest.utf8))
+        parsed.payload = rest.isEmpty ? nil : try? JSONGuard.decode(JSONValue.self, from: rest.utf8)
         return parsed
     }
 

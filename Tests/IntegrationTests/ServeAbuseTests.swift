@@ -9,9 +9,6 @@ import Glibc
 /// `kill -9` of a loaded server followed by a restart whose start-up sweep must collect every orphan.
 @Suite("serve under abuse", .serialized, .docker)
 struct ServeAbuseTests {
-    /// A run's stdout and stderr as one string each, from the `output` events before its `exit`.
-    static let processCheck = HostileProgramTests.processCheck
-
     @Test func hostileProgramsThroughTheNativeProtocol() async throws {
         let server = try await TestServer.start()
         let ws = try await TestWebSocket.connect(port: server.port)
@@ -20,7 +17,7 @@ struct ServeAbuseTests {
             try await ws.run(id, language: "python", files: [("main.py", program)], stdin: "", extra: ["limits": limits])
         }
         func expectNothingLeftRunning(after what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-            let (exit, stdout, stderr) = try await run("check-\(what)", Self.processCheck, limits: [:])
+            let (exit, stdout, stderr) = try await run("check-\(what)", HostileProgramTests.processCheck, limits: [:])
             #expect(exit["status"] as? String == "ok", "after \(what): \(exit) \(stderr)", sourceLocation: sourceLocation)
             #expect(stdout.hasPrefix("left=[]\n"), "processes of \(what) survived: \(stdout)", sourceLocation: sourceLocation)
         }

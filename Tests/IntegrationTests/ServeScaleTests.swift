@@ -38,6 +38,27 @@ struct ServeScaleTests {
         throw TestFailure("sessions still live after \(timeout)")
     }
 
+    struct Sample: Sendable { var seconds: Int; var rssKiB: Int; var descriptors: Int }
+
+    /// Samples the server's memory and descriptors every `interval` until cancelled; the task's value is every sample.
+    static func sampling(_ serve: ServeProcess, every interval: Duration,
+                         onSample: @escaping @Sendable (Sample) -> Void = { _ in }) -> Task<[Sample], Never> {
+        Task {
+            var samples: [Sample] = []
+            let began = ContinuousClock.now
+            while !Task.isCancelled {
+                if let usage = try? serve.usage() {
+                    let sample = Sample(seconds: Int((ContinuousClock.now - began).components.seconds), rssKiB: usage.rssKiB,
+                                        descriptors: usage.descriptors)
+                    samples.append(sample)
+                    onSample(sample)
+                }
+                try? await Task.sleep(for: interval)
+            }
+            return samples
+        }
+    }
+
     /// A first connection and run, so what is measured afterwards is growth, not start-up.
     static func warmUp(_ serve: ServeProcess) async throws {
         let ws = try await TestWebSocket.connect(port: serve.port)
@@ -86,19 +107,12 @@ struct ServeScaleTests {
         try await Self.warmUp(serve)
         let before = try serve.usage()
         let clients = 24, seconds = 30
-        let sampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                if let usage = try? serve.usage() { peak = max(peak, usage.rssKiB) }
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-            return peak
-        }
+        let sampler = Self.sampling(serve, every: .milliseconds(200))
         let result = try await Live.script("serve_stress.py", ["slow-readers", "--url", "ws://127.0.0.1:\(serve.port)/ws",
                                                                 "--clients", String(clients), "--seconds", String(seconds)], timeout: 600)
         try await Self.waitForNoSessions(serve)
         sampler.cancel()
-        let peak = await sampler.value
+        let peak = await sampler.value.map(\.rssKiB).max() ?? 0
         try await Live.expectNoLeaksSoon()
         let after = try serve.usage()
         Self.report("slow readers: \(clients) clients flooding for \(seconds) s, never reading: server RSS \(before.rssKiB / 1024) MiB before, peak \(peak / 1024) MiB, \(after.rssKiB / 1024) MiB after; descriptors \(before.descriptors) -> \(after.descriptors)")
@@ -111,8 +125,8 @@ struct ServeScaleTests {
 
     /// Connect, run, disconnect, from 8 clients for CODERUNNER_SOAK_SECONDS (default 600; the README's figures are from
     /// 3600); every 4th run is a hostile one (memory bomb, fork bomb, flood, endless loop, disk fill) that must end with
-    /// its expected status, and no normal run may fail. Memory and descriptors are sampled every 30 s; after the first fifth of the time (allocator warm-up),
-    /// neither may keep growing.
+    /// its expected status, and no normal run may fail. Memory and descriptors are sampled every 30 s; after the first
+    /// fifth of the time (allocator warm-up), neither may keep growing.
     @Test func soak() async throws {
         let seconds = Self.soakSeconds
         let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: Self.roomy)
@@ -120,18 +134,8 @@ struct ServeScaleTests {
         try await serve.waitUntilHealthy()
         try await Self.warmUp(serve)
         let start = try serve.usage()
-        let sampler = Task {
-            var samples: [(seconds: Int, rssKiB: Int, descriptors: Int)] = []
-            let began = ContinuousClock.now
-            while !Task.isCancelled {
-                if let usage = try? serve.usage() {
-                    let elapsed = Int((ContinuousClock.now - began).components.seconds)
-                    samples.append((elapsed, usage.rssKiB, usage.descriptors))
-                    Self.report("soak t=\(elapsed)s rss=\(usage.rssKiB / 1024)MiB fds=\(usage.descriptors)")
-                }
-                try? await Task.sleep(for: .seconds(30))
-            }
-            return samples
+        let sampler = Self.sampling(serve, every: .seconds(30)) { sample in
+            Self.report("soak t=\(sample.seconds)s rss=\(sample.rssKiB / 1024)MiB fds=\(sample.descriptors)")
         }
         let result = try await Live.script("serve_stress.py", ["soak", "--url", "ws://127.0.0.1:\(serve.port)/ws",
                                                                 "--clients", "8", "--seconds", String(seconds)],

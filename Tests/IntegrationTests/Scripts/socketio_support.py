@@ -1,7 +1,14 @@
-"""What the Socket.IO test scripts share: pass/fail reporting and a recorder of received events to wait on."""
+"""What the Socket.IO test scripts share: the client import (with a hint when it is missing), pass/fail reporting and a
+recorder of received events to wait on."""
 import sys
 import threading
 import time
+
+try:
+    import socketio  # noqa: F401 (re-exported for the scripts)
+except ImportError:
+    print('python-socketio is missing: pip install "python-socketio[client]" websocket-client', file=sys.stderr)
+    sys.exit(2)
 
 failures = []
 
