@@ -9,14 +9,30 @@ import Synchronization
 /// per-client session limit).
 public struct ServerRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
+    let webSocketHolder = WebSocketReferenceHolder()
+    public var webSocket: WebSocketHandlerReference<Self> { webSocketHolder.reference }
     public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        webSocket = .init()
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
+}
+
+/// Breaks a retain cycle in hummingbird-websocket 2.8.1: an upgraded route stores its handler together with a copy of the
+/// request context in the box `webSocket` refers to, and that copy refers to the box again, so every WebSocket
+/// connection's context (logger, metadata, channel info: about 1.3 KB) stayed in memory for the life of the server.
+/// The context reaches the box only through this holder, and each WebSocket handler calls `release()` as it starts
+/// (the upgrade has already taken the handler out of the box by then), which leaves nothing pointing back.
+final class WebSocketReferenceHolder: Sendable {
+    private let slot = Mutex<WebSocketHandlerReference<ServerRequestContext>?>(WebSocketHandlerReference())
+
+    /// The box the router fills on upgrade; after `release()` an empty one (nothing reads it then).
+    var reference: WebSocketHandlerReference<ServerRequestContext> {
+        slot.withLock { $0 } ?? WebSocketHandlerReference()
+    }
+
+    func release() { slot.withLock { $0 = nil } }
 }
 
 /// `coderunner serve`: HTTP + WebSocket on the engine. Routes: `/` (web page), `/ws` (native protocol),
@@ -146,6 +162,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             try Self.checkOrigin(request, settings: context.settings)
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, wsContext in
+            wsContext.requestContext.webSocketHolder.release()
             await NativeConnection.serve(
                 inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
                 authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
@@ -161,6 +178,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             }
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, wsContext in
+            wsContext.requestContext.webSocketHolder.release()
             await SocketIOConnection.serve(
                 inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
                 authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))

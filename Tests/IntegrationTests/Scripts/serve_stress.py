@@ -7,6 +7,9 @@ and descriptors from /proc).
                 send a malformed message first; a third close without a close frame (the TCP connection just drops).
   slow-readers  --clients N --seconds S
                 N clients each start a program printing at full speed and never read; after S seconds they drop.
+  churn         --connections N --concurrency C [--socketio]
+                N connections that only open, read the greeting (`hello`, or Socket.IO's open and CONNECT replies with
+                --socketio, where --url is the /socket.io/?EIO=4&transport=websocket address) and close.
   soak          --clients N --seconds S
                 N clients loop for S seconds: connect, run, disconnect. Normal runs (python, javascript every 5th)
                 and, every 4th round, a hostile one (memory bomb, fork bomb, output flood, endless loop, disk fill)
@@ -26,13 +29,14 @@ import time
 import websocket
 
 parser = argparse.ArgumentParser()
-parser.add_argument("mode", choices=["storm", "slow-readers", "soak"])
+parser.add_argument("mode", choices=["storm", "slow-readers", "churn", "soak"])
 parser.add_argument("--url", required=True)
 parser.add_argument("--connections", type=int, default=2000)
 parser.add_argument("--concurrency", type=int, default=50)
 parser.add_argument("--run-every", type=int, default=100)
 parser.add_argument("--clients", type=int, default=8)
 parser.add_argument("--seconds", type=float, default=60)
+parser.add_argument("--socketio", action="store_true")
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -162,6 +166,38 @@ def storm():
         thread.join()
 
 
+def churn():
+    next_index = [0]
+
+    def worker():
+        while True:
+            with lock:
+                index = next_index[0]
+                next_index[0] += 1
+            if index >= args.connections:
+                return
+            try:
+                ws = websocket.create_connection(args.url, timeout=60)
+                greeting = ws.recv()
+                if args.socketio:
+                    ws.send("40")
+                    reply = ws.recv()
+                    if not (greeting.startswith("0{") and reply.startswith("40")):
+                        raise RuntimeError("no Socket.IO open/connect: %r %r" % (greeting, reply))
+                elif json.loads(greeting).get("type") != "hello":
+                    raise RuntimeError("no hello: %r" % greeting)
+                bump("connections")
+                ws.close()
+            except Exception as error:  # noqa: BLE001
+                fail("connection %d: %r" % (index, error))
+
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def slow_readers():
     flood = "import os\nwhile True:\n    os.write(1, b'x' * 65536)\n"
     sockets = []
@@ -206,7 +242,7 @@ def soak():
 
 
 started = time.time()
-{"storm": storm, "slow-readers": slow_readers, "soak": soak}[args.mode]()
+{"storm": storm, "slow-readers": slow_readers, "churn": churn, "soak": soak}[args.mode]()
 latencies.sort()
 
 
