@@ -151,7 +151,8 @@ struct ServeScaleTests {
     /// Connect, run, disconnect, from 8 clients for CODERUNNER_SOAK_SECONDS (default 600; the README's figures are from
     /// 3600); every 4th run is a hostile one (memory bomb, fork bomb, flood, endless loop, disk fill) that must end with
     /// its expected status, and no normal run may fail. Memory and descriptors are sampled every 30 s; after the first
-    /// fifth of the time (allocator warm-up), neither may keep growing.
+    /// fifth of the time (allocator warm-up), neither may grow: memory by less than 8 MiB (allocator noise; the
+    /// WebSocket leak fixed on 2026-11-27 added about 9 MiB an hour at this rate), descriptors by at most 4.
     @Test func soak() async throws {
         let seconds = Self.soakSeconds
         let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: Self.roomy)
@@ -174,7 +175,7 @@ struct ServeScaleTests {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         let settled = samples.filter { $0.seconds >= seconds / 5 }
         if let first = settled.first, let peak = settled.map(\.rssKiB).max() {
-            #expect(peak - first.rssKiB < 32 * 1024, "RSS kept growing after warm-up: \(first.rssKiB) -> peak \(peak) KiB")
+            #expect(peak - first.rssKiB < 8 * 1024, "RSS kept growing after warm-up: \(first.rssKiB) -> peak \(peak) KiB")
         }
         #expect(end.descriptors <= start.descriptors + 4, "descriptors leaked: \(start.descriptors) -> \(end.descriptors)")
     }
