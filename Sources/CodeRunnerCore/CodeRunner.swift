@@ -18,11 +18,14 @@ public struct RunRequest: Sendable {
     /// The named session belongs to this process (a `serve` connection): its resources carry the one-shot label, so
     /// `net gc` and the server's start-up sweep collect them as soon as the process is gone.
     public var processOwned: Bool
+    /// A one-shot run may take a standby container (`Standby.swift`) instead of starting its own.
+    public var useStandby: Bool
 
     public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
-                fresh: Bool, processOwned: Bool = false) {
+                fresh: Bool, processOwned: Bool = false, useStandby: Bool = false) {
         self.submission = submission; self.runtime = runtime; self.arguments = arguments; self.environment = environment
         self.limits = limits; self.session = session; self.fresh = fresh; self.processOwned = processOwned
+        self.useStandby = useStandby
     }
 }
 
@@ -63,7 +66,11 @@ public final class CodeRunner: Sendable {
         defer {}
         do {
             let outcome: AgentConversation.Outcome
-            if ephemeral {
+            if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits) {
+                network = standby.network
+                ephemeralContainer = standby.containerID
+                outcome = try await converse(containerID: standby.containerID, request: request, input: input, onEvent: onEvent)
+            } else if ephemeral {
                 let created = try await networks.create(session: session, ephemeral: true)
                 network = created
                 let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created, ephemeral: true)
@@ -212,7 +219,8 @@ public final class CodeRunner: Sendable {
 
     /// Creates and starts a locked-down container for a runtime on the session's network (DESIGN.md's security defaults;
     /// the adapter adds the capability and privilege settings that never vary).
-    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool) async throws(EngineError) -> String {
+    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool,
+                                extraLabels: [String: String] = [:]) async throws(EngineError) -> String {
         var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000))]
         if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
         var labels = [
@@ -222,6 +230,7 @@ public final class CodeRunner: Sendable {
             ResourceLabel.ttl: String(settings.containerTTL.microseconds / 1_000_000),
         ]
         if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+        labels.merge(extraLabels) { _, extra in extra }
         let uid = "1000"
         let spec = ContainerSpec(
             name: "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",

@@ -17,6 +17,8 @@ public protocol ContainerEngine: Sendable {
     func startContainer(_ id: String) async throws(EngineError)
     func containers(labeled labels: [String]) async throws(EngineError) -> [ContainerInfo]
     func removeContainer(_ id: String) async throws(EngineError)
+    /// Renames a container; of concurrent renames of one container to one name, exactly one succeeds (claims use this).
+    func renameContainer(_ id: String, to name: String) async throws(EngineError)
 
     /// Starts `argv` in the container with stdin, stdout and stderr attached.
     func exec(_ containerID: String, argv: [String]) async throws(EngineError) -> any ExecConnection
@@ -178,4 +180,8 @@ public enum ResourceLabel {
     public static let created = "dev.coderunner.created"
     public static let ttl = "dev.coderunner.ttl-seconds"
     public static let inputsHash = "dev.coderunner.inputs-hash"
+    /// A one-shot container started ahead of need (see `Standby.swift`); the value is its container settings' fingerprint.
+    public static let standby = "dev.coderunner.standby"
+    /// On a standby container: the id of the network made for it (so a claiming run needs no lookup).
+    public static let standbyNetwork = "dev.coderunner.standby-network"
 }

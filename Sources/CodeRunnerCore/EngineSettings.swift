@@ -27,6 +27,8 @@ public struct EngineSettings: Sendable {
     public var maxOpenFiles: Int
     public var maxFileSize: UInt64
     public var maxContainersPerSession: Int
+    /// Standby containers per language for one-shot runs (`run.standby`).
+    public var standbyCount: Int
     public var orphanAge: Duration
     public var submissionLimits: SubmissionLimits
     public var outputLimit: UInt64
@@ -54,6 +56,7 @@ public struct EngineSettings: Sendable {
         maxOpenFiles = try configuration.integer("container.maxOpenFiles", range: 16...1_048_576)
         maxFileSize = try configuration.bytes("container.maxFileSize")
         maxContainersPerSession = try configuration.integer("session.maxContainers", range: 1...1000)
+        standbyCount = try configuration.integer("run.standby", range: 0...16)
         orphanAge = try configuration.duration("gc.orphanAge")
         submissionLimits = SubmissionLimits(
             maxFileBytes: try configuration.bytes("files.maxSize"),

@@ -140,6 +140,11 @@ public enum SessionName {
         let alphabet = Array("0123456789abcdef")
         return "run-" + String((0..<10).map { _ in alphabet[Int(generator.next() % 16)] })
     }
+
+    /// Sessions of standby containers (`Standby.swift`) are named `sb-…`.
+    public static let standbyPrefix = "sb-"
+    public static func standby() -> String { standbyPrefix + ephemeral().dropFirst(4) }
+    public static func isStandby(_ name: String) -> Bool { name.hasPrefix(standbyPrefix) }
 }
 
 public enum SessionError: Error, Equatable, CustomStringConvertible {

@@ -132,6 +132,10 @@ public struct DockerContainerEngine: ContainerEngine {
         }
     }
 
+    public func renameContainer(_ id: String, to name: String) async throws(EngineError) {
+        try await mapped { try await client.containerRename(id, to: name) }
+    }
+
     public func removeContainer(_ id: String) async throws(EngineError) {
         try await mapped { try await client.containerRemove(id, force: true) }
     }

@@ -107,6 +107,13 @@ public struct DockerClient: Sendable {
         try check(response, path: path)
     }
 
+    /// `POST /containers/{id}/rename?name=`. Docker serializes renames of one container and refuses a rename to the name
+    /// it already has, so of several callers renaming the same container to the same new name exactly one succeeds.
+    public func containerRename(_ id: String, to name: String) async throws {
+        let path = "/containers/\(pathSegment(id))/rename"
+        try check(try await call("POST", path, query: [("name", name)]), path: path)
+    }
+
     /// `GET /containers/{id}/json`; nil when the container does not exist.
     public func containerInspect(_ id: String) async throws -> ContainerInspect? {
         let path = "/containers/\(pathSegment(id))/json"

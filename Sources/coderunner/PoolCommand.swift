@@ -57,7 +57,7 @@ struct PoolShowCommand: AsyncParsableCommand {
         } else {
             var sessionRows = [["SESSION", "NETWORK", "SUBNET", "AGE", "CONTAINER", "LANGUAGE", "STATE", "TTL LEFT"]]
             for session in report.sessions {
-                let base = [session.name + (session.ephemeral ? " (one-shot)" : ""), session.network ?? "-", session.subnet ?? "-",
+                let base = [session.name + (session.ephemeral ? (SessionName.isStandby(session.name) ? " (standby)" : " (one-shot)") : ""), session.network ?? "-", session.subnet ?? "-",
                             session.ageSeconds.map(formatAge) ?? "-"]
                 if session.containers.isEmpty {
                     sessionRows.append(base + ["-", "-", "no containers", "-"])

@@ -19,7 +19,9 @@ struct RunCommand: AsyncParsableCommand {
             124 on timeout, 128+N when killed by signal N (137 for the memory limit), the compiler's on a compile error, \
             125 when coderunner itself fails and 64 on bad usage.
 
-            Without --session every run gets a fresh session (network and container) that is removed when it ends. \
+            Without --session every run gets a fresh session (network and container) that is removed when it ends; \
+            it takes the standby container the one-shot run before it left started, when one with the same container \
+            limits is ready (run.standby; 0 turns standby containers off). \
             With --session NAME (or CODERUNNER_SESSION) the session's warm container is reused while it lives \
             (container.ttl after its last use), so repeated runs skip container start-up; its files stay between runs \
             unless --fresh is given.
@@ -140,10 +142,15 @@ struct RunCommand: AsyncParsableCommand {
         if let sessionName {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
+        let runner = try context.codeRunner()
         let request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,
-            limits: limits, session: sessionName, fresh: fresh)
-        let runner = try context.codeRunner()
+            limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
+        // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
+        let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
+            && (try? settings.limits(for: runtime, configuration: context.configuration)).map { defaults in
+                defaults.memoryBytes == limits.memoryBytes && defaults.cpus == limits.cpus && defaults.pids == limits.pids
+            } == true
 
         signal(SIGPIPE, SIG_IGN)
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
@@ -164,6 +171,9 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         continuation.finish()
+        if keepsStandby && result.status != .internalError {
+            StandbyCommand.spawnKeeper(language: runtime.language, configPath: global.config)
+        }
         if json {
             Terminal.out(await collector.json(result: result) + "\n")
         } else if let line = result.summaryLine {

@@ -34,6 +34,7 @@ final class CLIProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") || $0.key == "CODERUNNER_BIN" }
         env["CODERUNNER_RUNTIMES_DIR"] = Live.repositoryRoot + "/runtimes"
         env["CODERUNNER_CONFIG"] = "/dev/null"
+        env["CODERUNNER_RUN_STANDBY"] = "0"  // standby keepers would outlive the test (StandbyTests turns them on)
         for (key, value) in extra { env[key] = value }
         process.environment = env
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -87,10 +87,14 @@ enum Live {
     }
 
     /// coderunner resources left on the engine (ephemeral sessions must leave none after a run).
+    /// coderunner resources still there. Standby containers and their networks (sessions `sb-…`) are left out: a
+    /// `coderunner run` outside the tests may have left one that expires on its own, and the tests' CLIs make none
+    /// (`CLIProcess` sets CODERUNNER_RUN_STANDBY=0); StandbyTests checks its own.
     static func leftovers(label: String = ResourceLabel.ephemeral) async throws -> (networks: [String], containers: [String]) {
         let engine = try engine()
-        let networks = try await engine.networks(labeled: [label]).map(\.name)
-        let containers = try await engine.containers(labeled: [label]).map(\.name)
+        func isStandby(_ labels: [String: String]) -> Bool { SessionName.isStandby(labels[ResourceLabel.session] ?? "") }
+        let networks = try await engine.networks(labeled: [label]).filter { !isStandby($0.labels) }.map(\.name)
+        let containers = try await engine.containers(labeled: [label]).filter { !isStandby($0.labels) }.map(\.name)
         return (networks, containers)
     }
 

@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Standby containers: one-shot runs without the start-up cost.
+///
+/// `docker run --rm` of a tiny program takes about 340 ms here. A one-shot run that makes its own session takes about
+/// 580 ms: it creates an internal network on a fresh /24 (about 100 ms), starts a container on it (an internal bridge
+/// starts about 100 ms slower than Docker's default one) and removes both at the end. A standby is that network and
+/// container made ahead of need: after a one-shot run, `coderunner run` starts a detached keeper process
+/// (`coderunner standby`) that prepares one for the next run (`run.standby` per language). The next one-shot run whose
+/// container settings match claims it, runs in it and removes it exactly as it would its own.
+///
+/// - A standby is used once: a program never sees a container another program ran in.
+/// - Claiming is a rename to a name derived from the standby's own; Docker grants it to exactly one caller.
+/// - Unclaimed, a standby's agent exits after `container.ttl` (the container removes itself) and the keeper, which waits
+///   for that, then removes the network. A killed keeper leaves what a crash leaves: `net gc` collects it (ephemeral
+///   resources whose owner process is gone).
+public struct StandbyContainer: Sendable, Equatable {
+    public var containerID: String
+    public var session: String
+    public var network: SessionNetwork
+}
+
+extension CodeRunner {
+    static let claimedSuffix = "-claimed"
+
+    /// What a container's settings must match for a run to use it: image, limits the container enforces, and the
+    /// container-wide settings. Run-stage limits (timeout, output) are the agent's per run and do not count.
+    func standbyFingerprint(runtime: Runtime, limits: RunLimits) -> String {
+        let parts: [String] = [
+            runtime.image, String(limits.memoryBytes), String(limits.cpus), String(limits.pids), String(settings.workdirSize),
+            String(settings.tmpSize), String(settings.maxOpenFiles), String(settings.allowEgress), settings.networkPrefix,
+            String(settings.containerTTL.microseconds),
+        ]
+        return String(Self.fnv1a(parts.joined(separator: "|")), radix: 16)
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    /// The running, unclaimed standby containers for these settings, oldest first. One within 5 s of its idle
+    /// expiry (`container.ttl` after its start: nothing has used it) is left alone, so a run never claims a container
+    /// whose agent is about to exit.
+    func standbyCandidates(runtime: Runtime, limits: RunLimits) async throws(EngineError) -> [ContainerInfo] {
+        let fingerprint = standbyFingerprint(runtime: runtime, limits: limits)
+        let now = SessionNetworks.now()
+        let usableFor = Double(settings.containerTTL.microseconds) / 1e6 - 5
+        return try await engine.containers(labeled: [
+            ResourceLabel.managed, "\(ResourceLabel.standby)=\(fingerprint)", "\(ResourceLabel.language)=\(runtime.language)",
+        ])
+        .filter { $0.state == "running" && !$0.name.hasSuffix(Self.claimedSuffix) && now - ($0.createdAt ?? now) < usableFor }
+        .sorted { ($0.createdAt ?? 0, $0.name) < ($1.createdAt ?? 0, $1.name) }
+    }
+
+    /// Takes one standby for a run, or nil when none is ready (the run then starts cold). Never throws: a standby is
+    /// only ever a shortcut.
+    public func claimStandby(runtime: Runtime, limits: RunLimits) async -> StandbyContainer? {
+        guard settings.standbyCount > 0, let candidates = try? await standbyCandidates(runtime: runtime, limits: limits) else { return nil }
+        for candidate in candidates {
+            guard let session = candidate.labels[ResourceLabel.session],
+                  let networkID = candidate.labels[ResourceLabel.standbyNetwork],
+                  let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { continue }
+            do {
+                try await engine.renameContainer(candidate.id, to: candidate.name + Self.claimedSuffix)
+            } catch {
+                continue  // another run took it, or it expired just now
+            }
+            let network = SessionNetwork(session: session, name: SessionNetworks.networkName(prefix: settings.networkPrefix, session: session),
+                                         id: networkID, subnet: subnet)
+            return StandbyContainer(containerID: candidate.id, session: session, network: network)
+        }
+        return nil
+    }
+
+    /// Prepares standby containers until `run.standby` are ready for these settings, then waits until each made here
+    /// is gone (claimed and removed by a run, or expired) and removes its network. Creation is serialized per language
+    /// on this host with a lock file, so keepers started by concurrent runs do not overshoot. Returns the names made.
+    @discardableResult
+    public func keepStandby(runtime: Runtime, limits: RunLimits, poll: Duration = .seconds(1)) async throws -> [String] {
+        guard settings.standbyCount > 0 else { return [] }
+        let made = try await withStandbyLock(language: runtime.language) { () async throws -> [StandbyContainer] in
+            let ready = try await standbyCandidates(runtime: runtime, limits: limits).count
+            var made: [StandbyContainer] = []
+            for _ in ready..<max(ready, settings.standbyCount) {
+                made.append(try await makeStandby(runtime: runtime, limits: limits))
+            }
+            return made
+        }
+        guard !made.isEmpty else { return [] }
+        // Wait for each to be gone, then make sure its network is too (a claiming run removes it itself).
+        var remaining = made
+        while !remaining.isEmpty {
+            try? await Task.sleep(for: poll)
+            let alive = Set((try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
+                .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
+            for standby in remaining where !alive.contains(standby.containerID) {
+                try? await engine.removeContainer(standby.containerID)  // an exited one that auto-remove has not taken yet
+                await networks.remove(standby.network)
+            }
+            remaining.removeAll { !alive.contains($0.containerID) }
+        }
+        return made.map(\.session)
+    }
+
+    public func makeStandby(runtime: Runtime, limits: RunLimits) async throws -> StandbyContainer {
+        let session = SessionName.standby()
+        let network = try await networks.create(session: session, ephemeral: true)
+        do {
+            let id = try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: true, extraLabels: [
+                ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits),
+                ResourceLabel.standbyNetwork: network.id, ResourceLabel.subnet: network.subnet.description,
+            ])
+            return StandbyContainer(containerID: id, session: session, network: network)
+        } catch {
+            await networks.remove(network)
+            throw error
+        }
+    }
+
+    /// Runs `body` holding an exclusive lock on a per-language file in the temporary directory (released on exit,
+    /// also when the process dies).
+    func withStandbyLock<T>(language: String, _ body: () async throws -> T) async throws -> T {
+        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        let path = "\(directory)/coderunner-standby-\(getuid())-\(language).lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return try await body() }  // no lock file possible: at worst one standby too many
+        defer { close(fd) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return try await body()
+    }
+}

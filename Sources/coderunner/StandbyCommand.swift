@@ -1,0 +1,80 @@
+import ArgumentParser
+import CodeRunnerCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `coderunner standby LANGUAGE`: the keeper a one-shot `run` leaves behind (see CodeRunnerCore's Standby.swift). It makes
+/// the standby containers of `run.standby` for the runtime's default limits, waits until each is claimed and removed or
+/// has expired, and removes its network. Hidden: `run` starts it, detached; a person never needs to.
+struct StandbyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "standby",
+        abstract: "Keep a started container ready for the next one-shot run (started by `run`).",
+        shouldDisplay: false)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Language.") var language: String
+
+    func run() async throws {
+        try await withFailureHandling {
+            let context = try AppContext.load(options: global)
+            let runner = try context.codeRunner()
+            let runtime: Runtime
+            let limits: RunLimits
+            do {
+                runtime = try context.catalog.runtime(named: language)
+                limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
+            } catch { throw CommandFailure.usage("\(error)") }
+            do { try await runner.keepStandby(runtime: runtime, limits: limits) } catch {
+                throw CommandFailure.internalFailure("could not prepare a standby container: \(error)")
+            }
+        }
+    }
+
+    /// Starts a keeper for `language` in its own session (no terminal, no signals from ours), with stdio on /dev/null,
+    /// and does not wait for it. Failures are ignored: the next run simply starts cold.
+    static func spawnKeeper(language: String, configPath: String?) {
+        var arguments = ["coderunner", "standby", language]
+        if let configPath { arguments += ["--config", configPath] }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        // Nothing else may pass to the keeper: a caller's pipe end inherited without close-on-exec (Foundation's
+        // Process leaves such descriptors in its children) would keep that caller waiting for end-of-file until the
+        // keeper exits. This process is about to exit, so marking all its descriptors close-on-exec costs nothing.
+        markDescriptorsCloseOnExec()
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (glibc 2.26+) is only declared under _GNU_SOURCE, which Swift's Glibc module does not set.
+        let setSID: Int32 = 0x80
+        posix_spawnattr_setflags(&attributes, Int16(setSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signalNumber) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        _ = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environ)
+    }
+
+    static func markDescriptorsCloseOnExec() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let fd = Int32(name), fd > 2, fd != own else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+}

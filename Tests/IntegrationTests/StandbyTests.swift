@@ -1,0 +1,125 @@
+import CodeRunnerCore
+import CodeRunnerDocker
+import Foundation
+import Testing
+
+/// Standby containers (`run.standby`): a one-shot `coderunner run` leaves a started container for the next one, which
+/// takes it instead of creating its own; each is used once, by one run only, and nothing outlives it.
+@Suite("standby containers", .serialized, .docker)
+struct StandbyTests {
+    static let enabled = ["CODERUNNER_RUN_STANDBY": "1"]
+
+    /// The running standby containers (claimed or not) for a language.
+    static func standbys(_ language: String) async throws -> [ContainerInfo] {
+        try await Live.engine().containers(labeled: [ResourceLabel.managed, ResourceLabel.standby, "\(ResourceLabel.language)=\(language)"])
+            .filter { $0.state == "running" }
+    }
+
+    /// Waits for a standby other than `excluding` to be running.
+    static func waitForStandby(_ language: String, excluding: Set<String> = [], timeout: Duration = .seconds(60)) async throws -> ContainerInfo {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = try await standbys(language).first(where: { !excluding.contains($0.id) }) { return found }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("no standby \(language) container appeared within \(timeout)")
+    }
+
+    /// Waits until nothing of these sessions (container or network) is left.
+    static func expectGone(sessions: [String], timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let engine = try Live.engine()
+        let deadline = ContinuousClock.now + timeout
+        var left: [String] = []
+        repeat {
+            left = []
+            for session in sessions {
+                let label = "\(ResourceLabel.session)=\(session)"
+                left += try await engine.containers(labeled: [label]).map(\.name) + engine.networks(labeled: [label]).map(\.name)
+            }
+            if left.isEmpty { return }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < deadline
+        #expect(left.isEmpty, "still there after \(timeout): \(left)", sourceLocation: sourceLocation)
+    }
+
+    /// Removes every standby container (their keepers then remove the networks) and waits until all is gone.
+    static func drain(_ language: String) async throws {
+        let engine = try Live.engine()
+        let all = try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby])
+        for container in all { try? await engine.removeContainer(container.id) }
+        let sessions = all.compactMap { $0.labels[ResourceLabel.session] }
+        for session in sessions {
+            // Normally the keeper does this; a keeper killed with an earlier test run would not.
+            for network in try await engine.networks(labeled: ["\(ResourceLabel.session)=\(session)"]) { try? await engine.removeNetwork(network.id) }
+        }
+        try await expectGone(sessions: sessions)
+    }
+
+    @Test func aOneShotRunLeavesAStandbyThatTheNextRunTakes() async throws {
+        try await Self.drain("python")
+        let program = try CLI.folder([("hello.py", "import sys\nprint('hello from', sys.argv[1:])\n")]) + "/hello.py"
+        let first = try await CLI.run(["run", program, "--", "one"], environment: Self.enabled)
+        #expect(first.status == 0 && first.stdoutText == "hello from ['one']\n", "\(first)")
+        let standby = try await Self.waitForStandby("python")
+        let standbySession = try #require(standby.labels[ResourceLabel.session])
+        #expect(SessionName.isStandby(standbySession))
+        #expect(standby.labels[ResourceLabel.ephemeral] == "1", "a standby is collected like a one-shot run's resources when its keeper dies")
+
+        // The next one-shot run takes it: afterwards that container and its network are gone, and the run's output is right.
+        let second = try await CLI.run(["run", program, "--", "two"], environment: Self.enabled)
+        #expect(second.status == 0 && second.stdoutText == "hello from ['two']\n", "\(second)")
+        try await Self.expectGone(sessions: [standbySession], timeout: .seconds(5))
+        // ... and its keeper makes the next one.
+        let next = try await Self.waitForStandby("python", excluding: [standby.id])
+        #expect(next.labels[ResourceLabel.session] != standbySession)
+
+        // A run with other container limits does not take it (and leaves no standby of its own).
+        let other = try await CLI.run(["run", "--memory", "100m", program, "--", "three"], environment: Self.enabled)
+        #expect(other.status == 0 && other.stdoutText == "hello from ['three']\n", "\(other)")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await Self.standbys("python").map(\.id) == [next.id], "the standby should be untouched and alone")
+
+        // With run.standby = 0 a run neither takes one nor leaves one.
+        let off = try await CLI.run(["run", program, "--", "four"], environment: ["CODERUNNER_RUN_STANDBY": "0"])
+        #expect(off.status == 0 && off.stdoutText == "hello from ['four']\n", "\(off)")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await Self.standbys("python").map(\.id) == [next.id])
+
+        try await Self.drain("python")
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    /// Many runs reach for one standby at once: exactly one gets it.
+    @Test func onlyOneClaimWins() async throws {
+        try await Self.drain("python")
+        let runner = try Live.runner()
+        let runtime = try Live.catalog().runtime(named: "python")
+        let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
+        let standby = try await runner.makeStandby(runtime: runtime, limits: limits)
+        let claims = await withTaskGroup(of: StandbyContainer?.self) { group in
+            for _ in 0..<8 { group.addTask { await runner.claimStandby(runtime: runtime, limits: limits) } }
+            return await group.reduce(into: [StandbyContainer]()) { if let claim = $1 { $0.append(claim) } }
+        }
+        #expect(claims.count == 1, "claims: \(claims)")
+        #expect(claims.first?.containerID == standby.containerID)
+        #expect(claims.first?.network == standby.network)
+        // Claimed means no longer offered.
+        #expect(await runner.claimStandby(runtime: runtime, limits: limits) == nil)
+        try await Live.engine().removeContainer(standby.containerID)
+        await runner.networks.remove(standby.network)
+        try await Self.expectGone(sessions: [standby.session])
+    }
+
+    /// Unclaimed, a standby removes itself after `container.ttl` and its keeper then removes the network.
+    @Test func anUnusedStandbyExpiresWithItsNetwork() async throws {
+        try await Self.drain("python")
+        let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
+        var environment = Self.enabled
+        environment["CODERUNNER_CONTAINER_TTL"] = "3s"
+        let run = try await CLI.run(["run", program], environment: environment)
+        #expect(run.status == 0, "\(run)")
+        let standby = try await Self.waitForStandby("python")
+        let session = try #require(standby.labels[ResourceLabel.session])
+        try await Self.expectGone(sessions: [session], timeout: .seconds(30))
+    }
+}
