@@ -66,10 +66,11 @@ public final class CodeRunner: Sendable {
         defer {}
         do {
             let outcome: AgentConversation.Outcome
-            if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits) {
+            if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits),
+               let standbyOutcome = try await converseInStandby(standby, request: request, input: input, onEvent: onEvent) {
                 network = standby.network
                 ephemeralContainer = standby.containerID
-                outcome = try await converse(containerID: standby.containerID, request: request, input: input, onEvent: onEvent)
+                outcome = standbyOutcome
             } else if ephemeral {
                 let created = try await networks.create(session: session, ephemeral: true)
                 network = created
@@ -91,6 +92,25 @@ public final class CodeRunner: Sendable {
         } catch {
             if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
             return failure(String(describing: error))
+        }
+    }
+
+    /// Runs in a claimed standby. If the container went away before the run produced anything (it expired or was
+    /// removed between the claim and the start), it is cleaned up and nil returned: the run then starts cold, as a
+    /// standby is only ever a shortcut.
+    func converseInStandby(
+        _ standby: StandbyContainer, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async throws -> AgentConversation.Outcome? {
+        let produced = StandbyFlag()
+        do throws(EngineError) {
+            return try await converse(containerID: standby.containerID, request: request, input: input) { event in
+                produced.set()
+                await onEvent(event)
+            }
+        } catch {
+            guard Self.containerWentAway(error), !produced.isSet else { throw error }
+            await cleanUp(container: standby.containerID, network: standby.network)
+            return nil
         }
     }
 
@@ -220,7 +240,7 @@ public final class CodeRunner: Sendable {
     /// Creates and starts a locked-down container for a runtime on the session's network (DESIGN.md's security defaults;
     /// the adapter adds the capability and privilege settings that never vary).
     public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool,
-                                extraLabels: [String: String] = [:]) async throws(EngineError) -> String {
+                                extraLabels: [String: String] = [:], name: String? = nil) async throws(EngineError) -> String {
         var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000))]
         if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
         var labels = [
@@ -233,7 +253,7 @@ public final class CodeRunner: Sendable {
         labels.merge(extraLabels) { _, extra in extra }
         let uid = "1000"
         let spec = ContainerSpec(
-            name: "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
+            name: name ?? "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
             image: runtime.image, command: command, environment: [], labels: labels, network: network.id,
             user: "\(uid):\(uid)", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
             nanoCPUs: Int64(limits.cpus * 1e9), pidsLimit: limits.pids,

@@ -39,7 +39,10 @@ public struct GarbageCollector: Sendable {
             else if container.state == "created", !Self.ownerIsGone(container.labels), now - (container.createdAt ?? now) < orphanAge {
                 reason = nil  // a live run is about to start it
             } else if container.state != "running" { reason = "container is \(container.state)" }
-            else if container.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(container.labels) { reason = "its coderunner process is gone" }
+            // A claimed standby is in use by a run whose process is not on its labels (the keeper that made it is): while
+            // it runs it is left alone, and its agent's idle expiry ends it if that run is gone.
+            else if container.labels[ResourceLabel.ephemeral] != nil && !container.name.hasSuffix(CodeRunner.claimedSuffix)
+                && Self.ownerIsGone(container.labels) { reason = "its coderunner process is gone" }
             else { reason = nil }
             guard let reason else { continue }
             removals.append(Removal(kind: "container", name: container.name, reason: reason))

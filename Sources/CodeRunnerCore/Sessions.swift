@@ -129,7 +129,7 @@ public enum SessionName {
     public static func validate(_ name: String) throws(SessionError) {
         guard !name.isEmpty, name.count <= 48,
               name.unicodeScalars.allSatisfy({ ($0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }),
-              name.first != "-" else {
+              name.first != "-", !isStandby(name) else {
             throw .badName(name)
         }
     }
@@ -154,7 +154,7 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .badName(let name):
-            return "session name '\(name)' is not allowed: use 1-48 letters, digits, '-' or '_'"
+            return "session name '\(name)' is not allowed: use 1-48 letters, digits, '-' or '_', not starting with '-' or '\(SessionName.standbyPrefix)' (standby containers' sessions)"
         case .tooManyContainers(let session, let limit):
             return "session \(session) already has \(limit) busy containers (session.maxContainers); wait for a run to end or raise the limit"
         }

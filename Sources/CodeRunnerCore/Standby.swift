@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +19,23 @@ import Glibc
 ///   resources whose owner process is gone).
 public struct StandbyContainer: Sendable, Equatable {
     public var containerID: String
+    public var name: String
     public var session: String
     public var network: SessionNetwork
 }
 
+/// Whether something happened yet, shared with an escaping closure.
+final class StandbyFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
 extension CodeRunner {
     static let claimedSuffix = "-claimed"
+
+    /// Seconds after its start during which a standby may be claimed (it expires `container.ttl` after its start).
+    var standbyUsableSeconds: Double { Double(settings.containerTTL.microseconds) / 1e6 - 5 }
 
     /// What a container's settings must match for a run to use it: image, limits the container enforces, and the
     /// container-wide settings. Run-stage limits (timeout, output) are the agent's per run and do not count.
@@ -48,11 +60,13 @@ extension CodeRunner {
     func standbyCandidates(runtime: Runtime, limits: RunLimits) async throws(EngineError) -> [ContainerInfo] {
         let fingerprint = standbyFingerprint(runtime: runtime, limits: limits)
         let now = SessionNetworks.now()
-        let usableFor = Double(settings.containerTTL.microseconds) / 1e6 - 5
+        let usableFor = standbyUsableSeconds
+        // Docker lists a container's image by tag while the tag still names it, by id once the tag was moved (a rebuilt
+        // runtime image): a standby of an old image is never taken.
         return try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.standby)=\(fingerprint)", "\(ResourceLabel.language)=\(runtime.language)",
         ])
-        .filter { $0.state == "running" && !$0.name.hasSuffix(Self.claimedSuffix) && now - ($0.createdAt ?? now) < usableFor }
+        .filter { $0.state == "running" && !$0.name.hasSuffix(Self.claimedSuffix) && $0.image == runtime.image && now - ($0.createdAt ?? now) < usableFor }
         .sorted { ($0.createdAt ?? 0, $0.name) < ($1.createdAt ?? 0, $1.name) }
     }
 
@@ -71,7 +85,7 @@ extension CodeRunner {
             }
             let network = SessionNetwork(session: session, name: SessionNetworks.networkName(prefix: settings.networkPrefix, session: session),
                                          id: networkID, subnet: subnet)
-            return StandbyContainer(containerID: candidate.id, session: session, network: network)
+            return StandbyContainer(containerID: candidate.id, name: candidate.name, session: session, network: network)
         }
         return nil
     }
@@ -79,21 +93,39 @@ extension CodeRunner {
     /// Prepares standby containers until `run.standby` are ready for these settings, then waits until each made here
     /// is gone (claimed and removed by a run, or expired) and removes its network. Creation is serialized per language
     /// on this host with a lock file, so keepers started by concurrent runs do not overshoot. Returns the names made.
+    ///
+    /// When the task is cancelled (the keeper was told to stop), the standbys it made that no run has claimed are claimed
+    /// by the keeper itself and removed with their networks; claimed ones are left to their runs.
     @discardableResult
     public func keepStandby(runtime: Runtime, limits: RunLimits, poll: Duration = .seconds(1)) async throws -> [String] {
-        guard settings.standbyCount > 0 else { return [] }
+        // A standby that could never be claimed (container.ttl of 5 s or less) would only cost a network and a container.
+        guard settings.standbyCount > 0, standbyUsableSeconds > 0 else { return [] }
+        var creationError: (any Error)?
         let made = try await withStandbyLock(language: runtime.language) { () async throws -> [StandbyContainer] in
             let ready = try await standbyCandidates(runtime: runtime, limits: limits).count
             var made: [StandbyContainer] = []
             for _ in ready..<max(ready, settings.standbyCount) {
-                made.append(try await makeStandby(runtime: runtime, limits: limits))
+                // Keep what was made before a failure: those still need their keeper.
+                do { made.append(try await makeStandby(runtime: runtime, limits: limits)) } catch { creationError = error; break }
             }
             return made
         }
-        guard !made.isEmpty else { return [] }
+        if made.isEmpty, let creationError { throw creationError }
         // Wait for each to be gone, then make sure its network is too (a claiming run removes it itself).
         var remaining = made
         while !remaining.isEmpty {
+            if Task.isCancelled {
+                // In a task of its own: engine calls made from the cancelled task would be cancelled too.
+                let engine = self.engine, networks = self.networks, unclaimed = remaining
+                await Task {
+                    for standby in unclaimed {
+                        guard (try? await engine.renameContainer(standby.containerID, to: standby.name + Self.claimedSuffix)) != nil else { continue }
+                        try? await engine.removeContainer(standby.containerID)
+                        await networks.remove(standby.network)
+                    }
+                }.value
+                break
+            }
             try? await Task.sleep(for: poll)
             let alive = Set((try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
                 .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
@@ -109,12 +141,13 @@ extension CodeRunner {
     public func makeStandby(runtime: Runtime, limits: RunLimits) async throws -> StandbyContainer {
         let session = SessionName.standby()
         let network = try await networks.create(session: session, ephemeral: true)
+        let name = "coderunner-\(session)-\(runtime.language)"
         do {
             let id = try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: true, extraLabels: [
                 ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits),
                 ResourceLabel.standbyNetwork: network.id, ResourceLabel.subnet: network.subnet.description,
-            ])
-            return StandbyContainer(containerID: id, session: session, network: network)
+            ], name: name)
+            return StandbyContainer(containerID: id, name: name, session: session, network: network)
         } catch {
             await networks.remove(network)
             throw error

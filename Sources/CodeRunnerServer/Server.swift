@@ -159,6 +159,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.ws("/ws", shouldUpgrade: { request, requestContext in
+            guard Self.isUpgrade(request) else { return .dontUpgrade }
             try Self.checkOrigin(request, settings: context.settings)
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, wsContext in
@@ -168,6 +169,7 @@ public final class CodeRunnerHTTPServer: Sendable {
                 authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
         })
         router.ws("/socket.io/", shouldUpgrade: { request, _ in
+            guard Self.isUpgrade(request) else { return .dontUpgrade }
             try Self.checkOrigin(request, settings: context.settings)
             let query = request.uri.queryParameters
             guard query["EIO"] == "4" else {
@@ -192,6 +194,12 @@ public final class CodeRunnerHTTPServer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: JSON.encode(value))))
+    }
+
+    /// Whether a request asks for a WebSocket. A plain GET of a WebSocket route is answered 405: accepting it would make
+    /// hummingbird-websocket keep the request's context in the cycle `WebSocketReferenceHolder` exists to break.
+    static func isUpgrade(_ request: Request) -> Bool {
+        request.headers[.upgrade]?.lowercased() == "websocket"
     }
 
     /// Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so the server must check it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CodeRunnerCore
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,18 @@ struct StandbyCommand: AsyncParsableCommand {
                 runtime = try context.catalog.runtime(named: language)
                 limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
             } catch { throw CommandFailure.usage("\(error)") }
-            do { try await runner.keepStandby(runtime: runtime, limits: limits) } catch {
+            // Told to stop (a CI runner cleaning up, a logout): remove the unclaimed standbys instead of leaving their
+            // networks behind.
+            let keeping = Task { try await runner.keepStandby(runtime: runtime, limits: limits) }
+            let stops = [SIGTERM, SIGHUP, SIGINT].map { signalNumber in
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber)
+                source.setEventHandler { keeping.cancel() }
+                source.resume()
+                return source
+            }
+            defer { stops.forEach { $0.cancel() } }
+            do { _ = try await keeping.value } catch {
                 throw CommandFailure.internalFailure("could not prepare a standby container: \(error)")
             }
         }

@@ -49,3 +49,22 @@ import Testing
         }
     }
 }
+
+/// Session names: what a user may choose (`--session`, the shell), and the `sb-` prefix kept for standby containers.
+@Suite struct SessionNameTests {
+    @Test(arguments: ["ci", "ci-42", "job_7", "A1", String(repeating: "x", count: 48), "sbx", "s-b"])
+    func acceptsOrdinaryNames(_ name: String) throws {
+        try SessionName.validate(name)
+    }
+
+    @Test(arguments: ["", "-x", "a b", "a/b", "ü", String(repeating: "x", count: 49), "sb-1", "sb-ci"])
+    func rejectsBadOrReservedNames(_ name: String) {
+        #expect(throws: SessionError.self) { try SessionName.validate(name) }
+    }
+
+    @Test func standbyNamesAreRecognised() {
+        #expect(SessionName.isStandby(SessionName.standby()))
+        #expect(!SessionName.isStandby(SessionName.ephemeral()))
+        #expect(SessionError.badName("sb-x").description.contains("sb-"))
+    }
+}

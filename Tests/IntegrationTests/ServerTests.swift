@@ -189,6 +189,10 @@ struct ServerTests {
         let bad = try await HTTP.request(port: server.port, "POST", "/api/run", body: "{\"files\": 3}")
         #expect(bad.status == 400)
         #expect(bad.body.contains("files"))
+        // A plain GET of a WebSocket route is refused, not answered 200 (which would keep the request's context in
+        // hummingbird-websocket's retain cycle; see WebSocketReferenceHolder).
+        #expect(try await HTTP.request(port: server.port, "GET", "/ws").status == 405)
+        #expect(try await HTTP.request(port: server.port, "GET", "/socket.io/?EIO=4&transport=websocket").status == 405)
         let page = try await HTTP.request(port: server.port, "GET", "/")
         #expect(page.status == 200)
         #expect(page.body.contains("<textarea id=\"editor\""))

@@ -1,7 +1,10 @@
-import CodeRunnerCore
+@testable import CodeRunnerCore
 import CodeRunnerDocker
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Standby containers (`run.standby`): a one-shot `coderunner run` leaves a started container for the next one, which
 /// takes it instead of creating its own; each is used once, by one run only, and nothing outlives it.
@@ -110,12 +113,53 @@ struct StandbyTests {
         try await Self.expectGone(sessions: [standby.session])
     }
 
+    /// A keeper told to stop (SIGTERM, as a CI runner's clean-up sends) removes its unclaimed standby and network.
+    @Test func aStoppedKeeperRemovesItsStandby() async throws {
+        try await Self.drain("python")
+        let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
+        let run = try await CLI.run(["run", program], environment: Self.enabled)
+        #expect(run.status == 0, "\(run)")
+        let standby = try await Self.waitForStandby("python")
+        let session = try #require(standby.labels[ResourceLabel.session])
+        let keeper = try #require(standby.labels[ResourceLabel.ownerPID].flatMap(Int32.init))
+        #expect(kill(keeper, SIGTERM) == 0)
+        try await Self.expectGone(sessions: [session], timeout: .seconds(15))
+        var stillThere = true
+        for _ in 0..<50 where stillThere {
+            stillThere = kill(keeper, 0) == 0
+            if stillThere { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(!stillThere, "the keeper should exit after its clean-up")
+    }
+
+    /// A claimed standby that is gone before the run produced anything (it expired or was removed in between) is not a
+    /// failure: it is cleaned up and the caller starts the run cold.
+    @Test func aStandbyGoneAfterItsClaimFallsBackToAColdStart() async throws {
+        try await Self.drain("python")
+        let runner = try Live.runner()
+        let runtime = try Live.catalog().runtime(named: "python")
+        let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
+        let made = try await runner.makeStandby(runtime: runtime, limits: limits)
+        let claimed = try #require(await runner.claimStandby(runtime: runtime, limits: limits))
+        try await Live.engine().removeContainer(claimed.containerID)
+        let submission = try Submission(files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+                                        limits: runner.settings.submissionLimits)
+        let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+                                 session: nil, fresh: true, useStandby: true)
+        let outcome = try await runner.converseInStandby(claimed, request: request, input: nil) { _ in }
+        #expect(outcome == nil, "no outcome: the caller goes cold")
+        try await Self.expectGone(sessions: [made.session], timeout: .seconds(10))
+        // And the whole run, with nothing to claim now, still works.
+        let run = try await Live.run("python", [("a.py", "print(1)\n")], runner: runner)
+        #expect(run.result.status == .ok && run.stdout == "1\n")
+    }
+
     /// Unclaimed, a standby removes itself after `container.ttl` and its keeper then removes the network.
     @Test func anUnusedStandbyExpiresWithItsNetwork() async throws {
         try await Self.drain("python")
         let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
         var environment = Self.enabled
-        environment["CODERUNNER_CONTAINER_TTL"] = "3s"
+        environment["CODERUNNER_CONTAINER_TTL"] = "8s"  // claimable for 3 s (the last 5 s before expiry are not)
         let run = try await CLI.run(["run", program], environment: environment)
         #expect(run.status == 0, "\(run)")
         let standby = try await Self.waitForStandby("python")
