@@ -101,14 +101,14 @@ public final class CodeRunner: Sendable {
     func converseInStandby(
         _ standby: StandbyContainer, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws -> AgentConversation.Outcome? {
-        let produced = StandbyFlag()
+        let produced = Locked(false)
         do throws(EngineError) {
             return try await converse(containerID: standby.containerID, request: request, input: input) { event in
-                produced.set()
+                produced.withLock { $0 = true }
                 await onEvent(event)
             }
         } catch {
-            guard Self.containerWentAway(error), !produced.isSet else { throw error }
+            guard Self.containerWentAway(error), !produced.withLock({ $0 }) else { throw error }
             await cleanUp(container: standby.containerID, network: standby.network)
             return nil
         }

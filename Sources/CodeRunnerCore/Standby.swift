@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,13 +21,6 @@ public struct StandbyContainer: Sendable, Equatable {
     public var name: String
     public var session: String
     public var network: SessionNetwork
-}
-
-/// Whether something happened yet, shared with an escaping closure.
-final class StandbyFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
 }
 
 extension CodeRunner {

@@ -158,9 +158,3 @@ final class OutputBatcher: Sendable {
     }
 }
 
-/// A mutex in a class, for state that escaping closures (tasks, handlers) share.
-final class Locked<Value: Sendable>: Sendable {
-    let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
-}

@@ -231,7 +231,7 @@ struct GuardMiddleware: RouterMiddleware {
         if !token.isEmpty, !Self.hasValidToken(request, token: token) {
             // WebSocket upgrades are checked by their handlers, which can then say why in the protocol (a refused
             // upgrade can only be a bare 400 in hummingbird-websocket); Socket.IO may also authenticate in CONNECT.
-            let isUpgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+            let isUpgrade = CodeRunnerHTTPServer.isUpgrade(request)
             if !(isUpgrade && (request.uri.path == "/ws" || request.uri.path.hasPrefix("/socket.io"))) {
                 var headers = HTTPFields()
                 headers[.wwwAuthenticate] = "Bearer"

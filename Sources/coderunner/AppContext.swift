@@ -82,6 +82,14 @@ struct AppContext {
         }
     }
 
+    /// A runtime by name or alias and its configured default limits; an unknown name is a usage error.
+    func runtimeWithDefaultLimits(named language: String, runner: CodeRunner) throws(CommandFailure) -> (runtime: Runtime, limits: RunLimits) {
+        do {
+            let runtime = try catalog.runtime(named: language)
+            return (runtime, try runner.settings.limits(for: runtime, configuration: configuration))
+        } catch { throw .usage("\(error)") }
+    }
+
     /// The static agent binary copied into runtime images: $CODERUNNER_AGENT, next to the installed binary, or the checkout's build.
     func agentBinaryPath() -> String {
         if let explicit = environment["CODERUNNER_AGENT"], !explicit.isEmpty { return explicit }

@@ -19,12 +19,7 @@ struct BenchKernelCommand: AsyncParsableCommand {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()
-            let runtime: Runtime
-            let limits: RunLimits
-            do {
-                runtime = try context.catalog.runtime(named: language)
-                limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
-            } catch { throw CommandFailure.usage("\(error)") }
+            let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
             let session = "bench-" + String(SessionName.ephemeral().dropFirst(4))
             let startClock = ContinuousClock.now
             let kernel: KernelSession

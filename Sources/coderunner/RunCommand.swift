@@ -119,8 +119,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw .usage(error.description)
         }
-        var limits: RunLimits
-        do { limits = try settings.limits(for: runtime, configuration: context.configuration) } catch { throw .usage(error.description) }
+        let defaultLimits: RunLimits
+        do { defaultLimits = try settings.limits(for: runtime, configuration: context.configuration) } catch { throw .usage(error.description) }
+        var limits = defaultLimits
         do {
             if let timeout { limits.timeout = try Quantity.duration(timeout) }
             if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
@@ -148,9 +149,7 @@ struct RunCommand: AsyncParsableCommand {
             limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
         // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
         let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
-            && (try? settings.limits(for: runtime, configuration: context.configuration)).map { defaults in
-                defaults.memoryBytes == limits.memoryBytes && defaults.cpus == limits.cpus && defaults.pids == limits.pids
-            } == true
+            && defaultLimits.memoryBytes == limits.memoryBytes && defaultLimits.cpus == limits.cpus && defaultLimits.pids == limits.pids
 
         signal(SIGPIPE, SIG_IGN)
         let (input, continuation) = AsyncStream<RunInput>.makeStream()

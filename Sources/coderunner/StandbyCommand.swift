@@ -21,12 +21,7 @@ struct StandbyCommand: AsyncParsableCommand {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()
-            let runtime: Runtime
-            let limits: RunLimits
-            do {
-                runtime = try context.catalog.runtime(named: language)
-                limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
-            } catch { throw CommandFailure.usage("\(error)") }
+            let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
             // Told to stop (a CI runner cleaning up, a logout): remove the unclaimed standbys instead of leaving their
             // networks behind.
             let keeping = Task { try await runner.keepStandby(runtime: runtime, limits: limits) }

@@ -58,6 +58,13 @@ struct StandbyTests {
         try await expectGone(sessions: sessions)
     }
 
+    /// An engine with Python and its default limits, for tests that drive standbys without the CLI.
+    static func pythonDefaults() throws -> (CodeRunner, Runtime, RunLimits) {
+        let runner = try Live.runner()
+        let runtime = try Live.catalog().runtime(named: "python")
+        return (runner, runtime, try runner.settings.limits(for: runtime, configuration: Live.configuration()))
+    }
+
     @Test func aOneShotRunLeavesAStandbyThatTheNextRunTakes() async throws {
         try await Self.drain("python")
         let program = try CLI.folder([("hello.py", "import sys\nprint('hello from', sys.argv[1:])\n")]) + "/hello.py"
@@ -95,9 +102,7 @@ struct StandbyTests {
     /// Many runs reach for one standby at once: exactly one gets it.
     @Test func onlyOneClaimWins() async throws {
         try await Self.drain("python")
-        let runner = try Live.runner()
-        let runtime = try Live.catalog().runtime(named: "python")
-        let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
+        let (runner, runtime, limits) = try Self.pythonDefaults()
         let standby = try await runner.makeStandby(runtime: runtime, limits: limits)
         let claims = await withTaskGroup(of: StandbyContainer?.self) { group in
             for _ in 0..<8 { group.addTask { await runner.claimStandby(runtime: runtime, limits: limits) } }
@@ -136,9 +141,7 @@ struct StandbyTests {
     /// failure: it is cleaned up and the caller starts the run cold.
     @Test func aStandbyGoneAfterItsClaimFallsBackToAColdStart() async throws {
         try await Self.drain("python")
-        let runner = try Live.runner()
-        let runtime = try Live.catalog().runtime(named: "python")
-        let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
+        let (runner, runtime, limits) = try Self.pythonDefaults()
         let made = try await runner.makeStandby(runtime: runtime, limits: limits)
         let claimed = try #require(await runner.claimStandby(runtime: runtime, limits: limits))
         try await Live.engine().removeContainer(claimed.containerID)

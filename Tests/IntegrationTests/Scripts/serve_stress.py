@@ -133,7 +133,9 @@ def drop(ws):
     ws.sock.close()
 
 
-def storm():
+def each_connection(handle):
+    """Calls handle(index) for every index below --connections, --concurrency threads at a time; an exception is
+    reported as that connection's failure."""
     next_index = [0]
 
     def worker():
@@ -144,18 +146,7 @@ def storm():
             if index >= args.connections:
                 return
             try:
-                ws = connect()
-                if index % 3 == 1:
-                    ws.send("{ not json")
-                    reply = json.loads(ws.recv())
-                    if reply.get("type") != "error":
-                        fail("malformed message answered with %r" % reply)
-                if args.run_every and index % args.run_every == 0:
-                    run(ws, "storm-%d" % index)
-                if index % 3 == 2:
-                    drop(ws)
-                else:
-                    ws.close()
+                handle(index)
             except Exception as error:  # noqa: BLE001 - every failure is reported
                 fail("connection %d: %r" % (index, error))
 
@@ -166,36 +157,39 @@ def storm():
         thread.join()
 
 
+def storm():
+    def one(index):
+        ws = connect()
+        if index % 3 == 1:
+            ws.send("{ not json")
+            reply = json.loads(ws.recv())
+            if reply.get("type") != "error":
+                fail("malformed message answered with %r" % reply)
+        if args.run_every and index % args.run_every == 0:
+            run(ws, "storm-%d" % index)
+        if index % 3 == 2:
+            drop(ws)
+        else:
+            ws.close()
+
+    each_connection(one)
+
+
 def churn():
-    next_index = [0]
+    def one(index):
+        ws = websocket.create_connection(args.url, timeout=60)
+        greeting = ws.recv()
+        if args.socketio:
+            ws.send("40")
+            reply = ws.recv()
+            if not (greeting.startswith("0{") and reply.startswith("40")):
+                raise RuntimeError("no Socket.IO open/connect: %r %r" % (greeting, reply))
+        elif json.loads(greeting).get("type") != "hello":
+            raise RuntimeError("no hello: %r" % greeting)
+        bump("connections")
+        ws.close()
 
-    def worker():
-        while True:
-            with lock:
-                index = next_index[0]
-                next_index[0] += 1
-            if index >= args.connections:
-                return
-            try:
-                ws = websocket.create_connection(args.url, timeout=60)
-                greeting = ws.recv()
-                if args.socketio:
-                    ws.send("40")
-                    reply = ws.recv()
-                    if not (greeting.startswith("0{") and reply.startswith("40")):
-                        raise RuntimeError("no Socket.IO open/connect: %r %r" % (greeting, reply))
-                elif json.loads(greeting).get("type") != "hello":
-                    raise RuntimeError("no hello: %r" % greeting)
-                bump("connections")
-                ws.close()
-            except Exception as error:  # noqa: BLE001
-                fail("connection %d: %r" % (index, error))
-
-    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    each_connection(one)
 
 
 def slow_readers():
