@@ -29,6 +29,13 @@ public struct RunRequest: Sendable {
     }
 }
 
+/// The container and network a finished one-shot run leaves for a detached clean-up (`CodeRunner.run(_:input:deferringCleanup:onEvent:)`).
+public struct OneShotResources: Sendable, Equatable {
+    public var containerID: String?
+    public var networkID: String?
+    public init(containerID: String?, networkID: String?) { self.containerID = containerID; self.networkID = networkID }
+}
+
 /// The engine every face (CLI, shell, server) runs programs through.
 public final class CodeRunner: Sendable {
     public let engine: any ContainerEngine
@@ -53,6 +60,18 @@ public final class CodeRunner: Sendable {
         input: AsyncStream<RunInput>?,
         onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async -> RunResult {
+        await run(request, input: input, deferringCleanup: false, onEvent: onEvent).result
+    }
+
+    /// Like `run`, but a one-shot run that finished hands its container and network back instead of removing them
+    /// (about 130 ms of Docker calls after the program has ended): `coderunner run` reports the result first and leaves
+    /// the removal to a detached process (`removeOneShotResources`). Runs that failed to set up are cleaned up here.
+    public func run(
+        _ request: RunRequest,
+        input: AsyncStream<RunInput>?,
+        deferringCleanup: Bool,
+        onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async -> (result: RunResult, leftToRemove: OneShotResources?) {
         let started = ContinuousClock.now
         let session = request.session ?? SessionName.ephemeral()
         let ephemeral = request.session == nil
@@ -63,7 +82,6 @@ public final class CodeRunner: Sendable {
             RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
                       truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
         }
-        defer {}
         do {
             let outcome: AgentConversation.Outcome
             if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits),
@@ -80,19 +98,25 @@ public final class CodeRunner: Sendable {
             } else {
                 outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
             }
-            if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
-            switch outcome {
-            case .finished(let stages):
-                return Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: ephemeral ? nil : session)
-            case .failed(let reason, _):
-                return failure("the run could not be set up: \(reason)")
-            case .busy:
-                return failure("the session's container is busy with another run")
+            if case .finished(let stages) = outcome {
+                let result = Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: ephemeral ? nil : session)
+                guard ephemeral else { return (result, nil) }
+                if deferringCleanup { return (result, OneShotResources(containerID: ephemeralContainer, networkID: network?.id)) }
+                await cleanUp(container: ephemeralContainer, network: network)
+                return (result, nil)
             }
+            if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
+            if case .failed(let reason, _) = outcome { return (failure("the run could not be set up: \(reason)"), nil) }
+            return (failure("the session's container is busy with another run"), nil)
         } catch {
             if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
-            return failure(String(describing: error))
+            return (failure(String(describing: error)), nil)
         }
+    }
+
+    /// Removes what a one-shot run left with `deferringCleanup` (the detached clean-up after `coderunner run`).
+    public func removeOneShotResources(_ resources: OneShotResources) async {
+        await cleanUp(containerID: resources.containerID, networkID: resources.networkID)
     }
 
     /// Runs in a claimed standby. If the container went away before the run produced anything (it expired or was
@@ -275,16 +299,20 @@ public final class CodeRunner: Sendable {
     /// Removes a one-shot session. The container's removal (kill + delete, the slow part) and the network's
     /// (force-disconnect, then delete) run side by side instead of one after the other.
     func cleanUp(container: String?, network: SessionNetwork?) async {
+        await cleanUp(containerID: container, networkID: network?.id)
+        if let network { await networks.allocator.release(network.subnet) }
+    }
+
+    func cleanUp(containerID: String?, networkID: String?) async {
         let engine = self.engine
-        let networks = self.networks
         await withTaskGroup(of: Void.self) { group in
-            if let container {
-                group.addTask { try? await engine.removeContainer(container) }
+            if let containerID {
+                group.addTask { try? await engine.removeContainer(containerID) }
             }
-            if let network {
+            if let networkID {
                 group.addTask {
-                    if let container { try? await engine.disconnect(container: container, from: network.id) }
-                    await networks.remove(network)
+                    if let containerID { try? await engine.disconnect(container: containerID, from: networkID) }
+                    try? await engine.removeNetwork(networkID)
                 }
             }
         }

@@ -8,8 +8,9 @@ import Glibc
 /// 580 ms: it creates an internal network on a fresh /24 (about 100 ms), starts a container on it (an internal bridge
 /// starts about 100 ms slower than Docker's default one) and removes both at the end. A standby is that network and
 /// container made ahead of need: after a one-shot run, `coderunner run` starts a detached keeper process
-/// (`coderunner standby`) that prepares one for the next run (`run.standby` per language). The next one-shot run whose
-/// container settings match claims it, runs in it and removes it exactly as it would its own.
+/// (`coderunner standby`) that removes that run's container and network (the run reported its result without waiting for
+/// that) and prepares a standby for the next run (`run.standby` per language). The next one-shot run whose container
+/// settings match claims it, runs in it and leaves it to its own keeper to remove, exactly as it would its own.
 ///
 /// - A standby is used once: a program never sees a container another program ran in.
 /// - Claiming is a rename to a name derived from the standby's own; Docker grants it to exactly one caller.

@@ -5,26 +5,40 @@ import Dispatch
 import Glibc
 #endif
 
-/// `coderunner standby LANGUAGE`: the keeper a one-shot `run` leaves behind (see CodeRunnerCore's Standby.swift). It makes
-/// the standby containers of `run.standby` for the runtime's default limits, waits until each is claimed and removed or
-/// has expired, and removes its network. Hidden: `run` starts it, detached; a person never needs to.
+/// `coderunner standby LANGUAGE`: the process a one-shot `run` leaves behind. It first removes the container and network
+/// of the run that started it (`--remove-container`, `--remove-network`: the run reported its result without waiting
+/// for that), then, unless `--no-keep`, makes the standby containers of `run.standby` for the runtime's default limits
+/// (see CodeRunnerCore's Standby.swift), waits until each is claimed and removed or has expired, and removes its
+/// network. Hidden: `run` starts it, detached; a person never needs to.
 struct StandbyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "standby",
-        abstract: "Keep a started container ready for the next one-shot run (started by `run`).",
+        abstract: "Clean up after a one-shot run and keep a started container ready for the next one (started by `run`).",
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Language.") var language: String
+    @Option(help: "A finished one-shot run's container to remove first.") var removeContainer: String?
+    @Option(help: "A finished one-shot run's network to remove first.") var removeNetwork: String?
+    @Flag(help: "Only remove the finished run's container and network; keep no standby.") var noKeep = false
 
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()
-            let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
-            // Told to stop (a CI runner cleaning up, a logout): remove the unclaimed standbys instead of leaving their
-            // networks behind.
-            let keeping = Task { try await runner.keepStandby(runtime: runtime, limits: limits) }
+            let finishedRun = OneShotResources(containerID: removeContainer, networkID: removeNetwork)
+            let keep = !noKeep, language = self.language
+            // Told to stop (a CI runner cleaning up, a logout): finish removing the run's resources (in a task of its
+            // own, so the stop does not cancel those engine calls) and remove the unclaimed standbys instead of leaving
+            // their networks behind.
+            let keeping = Task {
+                if finishedRun.containerID != nil || finishedRun.networkID != nil {
+                    await Task { await runner.removeOneShotResources(finishedRun) }.value
+                }
+                guard keep else { return [String]() }
+                let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
+                return try await runner.keepStandby(runtime: runtime, limits: limits)
+            }
             let stops = [SIGTERM, SIGHUP, SIGINT].map { signalNumber in
                 signal(signalNumber, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signalNumber)
@@ -40,10 +54,15 @@ struct StandbyCommand: AsyncParsableCommand {
     }
 
     /// Starts a keeper for `language` in its own session (no terminal, no signals from ours), with stdio on /dev/null,
-    /// and does not wait for it. Failures are ignored: the next run simply starts cold.
-    static func spawnKeeper(language: String, configPath: String?) {
+    /// and does not wait for it. Returns false when it could not be started (the caller then removes `finishedRun`
+    /// itself; without a standby the next run simply starts cold).
+    @discardableResult
+    static func spawnKeeper(language: String, configPath: String?, finishedRun: OneShotResources? = nil, keep: Bool = true) -> Bool {
         var arguments = ["coderunner", "standby", language]
         if let configPath { arguments += ["--config", configPath] }
+        if let container = finishedRun?.containerID { arguments += ["--remove-container", container] }
+        if let network = finishedRun?.networkID { arguments += ["--remove-network", network] }
+        if !keep { arguments.append("--no-keep") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,7 +89,7 @@ struct StandbyCommand: AsyncParsableCommand {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        _ = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environ)
+        return posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environ) == 0
     }
 
     static func markDescriptorsCloseOnExec() {

@@ -186,14 +186,16 @@ enum DockerProbe {
     }
 
     /// No ephemeral network or container created by this test process or a CLI it started may survive a run, then
-    /// `Live.expectNoLeaks()`. Other people's test processes may share the engine (developers run suites at the same
-    /// time; some of their tests leave a network for `net gc` on purpose), so resources owned by other processes get a
-    /// short grace period and, if they stay, only skip the engine-wide check; ours never get a pass.
+    /// `Live.expectNoLeaks()`. A one-shot `coderunner run` exits before its container and network are gone (a detached
+    /// process removes them, usually within 200 ms), so ours get up to 10 s. Other people's test processes may share the
+    /// engine (developers run suites at the same time; some of their tests leave a network for `net gc` on purpose), so
+    /// resources owned by other processes get a short grace period and, if they stay, only skip the engine-wide check;
+    /// ours never get a pass.
     static func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let engine = try Live.engine()
         let ours = OwnedProcesses.shared.pids.union([getpid()]).map(String.init)
         var mine: [String] = [], foreign: [String] = []
-        for attempt in 0..<25 {
+        for attempt in 0..<50 {
             let networks = try await engine.networks(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }
             let containers = try await engine.containers(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }
             let all = networks + containers
