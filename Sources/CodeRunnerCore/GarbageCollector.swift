@@ -70,4 +70,24 @@ public struct GarbageCollector: Sendable {
         }
         return removals
     }
+
+    /// What the keeper after every one-shot `coderunner run` collects, so that leftovers of killed processes do not pile
+    /// up where nobody runs `net gc` (a CI runner that kills a job's processes when the job ends can kill a keeper before
+    /// it has removed its run's network): networks of one-shot sessions made on this host whose coderunner process is
+    /// gone, with no container left in them, created more than `olderThan` ago (by then an orphaned session's container
+    /// has expired by itself). Nothing else is touched; `net gc` remains the full collection.
+    public func collectDeadOneShotNetworks(olderThan: Duration) async throws(EngineError) -> [Removal] {
+        let now = SessionNetworks.now()
+        let minimumAge = Double(olderThan.microseconds) / 1e6
+        let sessionsWithContainers = Set(try await engine.containers(labeled: [ResourceLabel.managed]).compactMap { $0.labels[ResourceLabel.session] })
+        var removals: [Removal] = []
+        for network in try await engine.networks(labeled: [ResourceLabel.managed, ResourceLabel.ephemeral]) {
+            guard !sessionsWithContainers.contains(network.labels[ResourceLabel.session] ?? ""), Self.ownerIsGone(network.labels),
+                  let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > minimumAge
+            else { continue }
+            do { try await engine.removeNetwork(network.id) } catch { continue }  // a container joined meanwhile: in use
+            removals.append(Removal(kind: "network", name: network.name, reason: "its coderunner process is gone"))
+        }
+        return removals
+    }
 }

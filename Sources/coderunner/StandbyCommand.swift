@@ -7,7 +7,8 @@ import Glibc
 
 /// `coderunner standby LANGUAGE`: the process a one-shot `run` leaves behind. It first removes the container and network
 /// of the run that started it (`--remove-container`, `--remove-network`: the run reported its result without waiting
-/// for that), then, unless `--no-keep`, makes the standby containers of `run.standby` for the runtime's default limits
+/// for that) and the networks killed one-shot runs left (`GarbageCollector.collectDeadOneShotNetworks`), then, unless
+/// `--no-keep`, makes the standby containers of `run.standby` for the runtime's default limits
 /// (see CodeRunnerCore's Standby.swift), waits until each is claimed and removed or has expired, and removes its
 /// network. Hidden: `run` starts it, detached; a person never needs to.
 struct StandbyCommand: AsyncParsableCommand {
@@ -32,9 +33,12 @@ struct StandbyCommand: AsyncParsableCommand {
             // own, so the stop does not cancel those engine calls) and remove the unclaimed standbys instead of leaving
             // their networks behind.
             let keeping = Task {
-                if finishedRun.containerID != nil || finishedRun.networkID != nil {
-                    await Task { await runner.removeOneShotResources(finishedRun) }.value
-                }
+                await Task {
+                    if finishedRun.containerID != nil || finishedRun.networkID != nil { await runner.removeOneShotResources(finishedRun) }
+                    // Then what killed runs and keepers left (see collectDeadOneShotNetworks).
+                    _ = try? await GarbageCollector(engine: runner.engine, settings: runner.settings)
+                        .collectDeadOneShotNetworks(olderThan: runner.settings.containerTTL)
+                }.value
                 guard keep else { return [String]() }
                 let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
                 return try await runner.keepStandby(runtime: runtime, limits: limits)

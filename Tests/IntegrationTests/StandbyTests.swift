@@ -157,6 +157,46 @@ struct StandbyTests {
         #expect(run.result.status == .ok && run.stdout == "1\n")
     }
 
+    /// The keeper after a one-shot run also collects the networks of one-shot sessions whose coderunner process is gone
+    /// (a run or keeper killed before its clean-up), once they are older than `container.ttl`; a live process's network
+    /// and a named session's are left alone.
+    @Test func keepersCollectNetworksThatKilledOneShotRunsLeft() async throws {
+        let engine = try Live.engine()
+        var child: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&child, "/bin/true", nil, nil, argv, environ) == 0)
+        var status: Int32 = 0
+        waitpid(child, &status, 0)  // reaped: no process has this pid now
+        func network(_ tag: String, subnet: String, ephemeral: Bool, owner: pid_t) async throws -> String {
+            var labels = [ResourceLabel.managed: "1", ResourceLabel.session: "gc-\(tag)-" + DockerProbe.randomSuffix(),
+                          ResourceLabel.ownerPID: String(owner), ResourceLabel.ownerHost: SessionNetworks.hostName]
+            if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+            return try await engine.createNetwork(NetworkSpec(
+                name: "coderunner-test-\(tag)-" + DockerProbe.randomSuffix(), subnet: try #require(IPv4Network(subnet)), driver: "bridge",
+                isInternal: true, labels: labels))
+        }
+        let orphan = try await network("orphan", subnet: "10.99.9.0/24", ephemeral: true, owner: child)
+        let live = try await network("live", subnet: "10.99.10.0/24", ephemeral: true, owner: getpid())
+        let named = try await network("named", subnet: "10.99.11.0/24", ephemeral: false, owner: child)
+        do {
+            try await Task.sleep(for: .seconds(3))
+            let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
+            let run = try await CLI.run(["run", program], environment: ["CODERUNNER_CONTAINER_TTL": "2s"])
+            #expect(run.status == 0 && run.stdoutText == "hi\n", "\(run)")
+            let deadline = ContinuousClock.now + .seconds(15)
+            while try await engine.network(orphan) != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            #expect(try await engine.network(orphan) == nil, "the killed run's network should have been collected")
+            #expect(try await engine.network(live) != nil, "a live process's network must stay")
+            #expect(try await engine.network(named) != nil, "a named session's network is for `net gc` to judge")
+        } catch {
+            for id in [orphan, live, named] { try? await engine.removeNetwork(id) }
+            throw error
+        }
+        for id in [orphan, live, named] { try? await engine.removeNetwork(id) }
+        try await DockerProbe.expectNoLeaks()
+    }
+
     /// Unclaimed, a standby removes itself after `container.ttl` and its keeper then removes the network.
     @Test func anUnusedStandbyExpiresWithItsNetwork() async throws {
         try await Self.drain("python")
