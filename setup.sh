@@ -127,6 +127,12 @@ case "$MODE" in
       start_dockerd
     fi
     log "checking that the tests left no coderunner containers, networks or volumes"
+    # A one-shot run's container and network are removed by its detached keeper just after the run exits: give the
+    # last ones up to 10 s (standbys, sessions sb-..., expire on their own schedule and are not waited for here).
+    for _ in $(seq 1 50); do
+      coderunner_resources | grep -q -- '-run-' || break
+      sleep 0.2
+    done
     after=$(coderunner_resources)
     leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
     if [ -n "$leaked" ]; then
