@@ -127,10 +127,11 @@ case "$MODE" in
       start_dockerd
     fi
     log "checking that the tests left no coderunner containers, networks or volumes"
-    # A one-shot run's container and network are removed by its detached keeper just after the run exits: give the
-    # last ones up to 10 s (standbys, sessions sb-..., expire on their own schedule and are not waited for here).
+    # A one-shot run's container and network are removed by its detached keeper just after the run exits (a claimed
+    # standby's too): give the last ones up to 10 s. Unclaimed standbys expire on their own schedule.
     for _ in $(seq 1 50); do
-      coderunner_resources | grep -q -- '-run-' || break
+      resources=$(coderunner_resources)
+      [[ $resources == *-run-* || $resources == *-claimed* ]] || break
       sleep 0.2
     done
     after=$(coderunner_resources)

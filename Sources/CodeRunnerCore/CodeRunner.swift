@@ -83,21 +83,24 @@ public final class CodeRunner: Sendable {
                       truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
         }
         do {
-            let outcome: AgentConversation.Outcome
-            if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits),
-               let standbyOutcome = try await converseInStandby(standby, request: request, input: input, onEvent: onEvent) {
+            var outcome: AgentConversation.Outcome?
+            if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits) {
+                // Ours from the claim on: a failure below must remove it like a container of our own.
                 network = standby.network
                 ephemeralContainer = standby.containerID
-                outcome = standbyOutcome
-            } else if ephemeral {
+                outcome = try await converseInStandby(standby, request: request, input: input, onEvent: onEvent)
+                if outcome == nil { network = nil; ephemeralContainer = nil }  // it was gone and is cleaned up: start cold
+            }
+            if outcome == nil, ephemeral {
                 let created = try await networks.create(session: session, ephemeral: true)
                 network = created
                 let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created, ephemeral: true)
                 ephemeralContainer = containerID
                 outcome = try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
-            } else {
+            } else if outcome == nil {
                 outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
             }
+            guard let outcome else { preconditionFailure("every path above sets an outcome or throws") }
             if case .finished(let stages) = outcome {
                 let result = Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: ephemeral ? nil : session)
                 guard ephemeral else { return (result, nil) }

@@ -73,14 +73,24 @@ public struct GarbageCollector: Sendable {
 
     /// What the keeper after every one-shot `coderunner run` collects, so that leftovers of killed processes do not pile
     /// up where nobody runs `net gc` (a CI runner that kills a job's processes when the job ends can kill a keeper before
-    /// it has removed its run's network): networks of one-shot sessions made on this host whose coderunner process is
-    /// gone, with no container left in them, created more than `olderThan` ago (by then an orphaned session's container
-    /// has expired by itself). Nothing else is touched; `net gc` remains the full collection.
-    public func collectDeadOneShotNetworks(olderThan: Duration) async throws(EngineError) -> [Removal] {
+    /// it has removed its run's network): the resources of process-owned sessions (one-shot runs, standbys, `serve`
+    /// connections, shells; labelled ephemeral) made on this host whose coderunner process is gone and that are older
+    /// than `olderThan`: containers that are not running (created or exited: a running one expires by itself after
+    /// `container.ttl`), then networks with no container left. Nothing else is touched; `net gc` remains the full
+    /// collection.
+    public func collectWhatDeadProcessesLeft(olderThan: Duration) async throws(EngineError) -> [Removal] {
         let now = SessionNetworks.now()
         let minimumAge = Double(olderThan.microseconds) / 1e6
-        let sessionsWithContainers = Set(try await engine.containers(labeled: [ResourceLabel.managed]).compactMap { $0.labels[ResourceLabel.session] })
         var removals: [Removal] = []
+        var containers = try await engine.containers(labeled: [ResourceLabel.managed])
+        for container in containers where container.state != "running" && container.labels[ResourceLabel.ephemeral] != nil
+            && Self.ownerIsGone(container.labels) && now - (container.createdAt ?? now) > minimumAge {
+            do { try await engine.removeContainer(container.id) } catch { continue }
+            removals.append(Removal(kind: "container", name: container.name, reason: "container is \(container.state)"))
+        }
+        let removedNames = Set(removals.map(\.name))
+        containers.removeAll { removedNames.contains($0.name) }
+        let sessionsWithContainers = Set(containers.compactMap { $0.labels[ResourceLabel.session] })
         for network in try await engine.networks(labeled: [ResourceLabel.managed, ResourceLabel.ephemeral]) {
             guard !sessionsWithContainers.contains(network.labels[ResourceLabel.session] ?? ""), Self.ownerIsGone(network.labels),
                   let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > minimumAge

@@ -142,7 +142,9 @@ extension CodeRunner {
             ], name: name)
             return StandbyContainer(containerID: id, name: name, session: session, network: network)
         } catch {
-            await networks.remove(network)
+            // In a task of its own: when the keeper was told to stop, calls made from its cancelled task fail at once.
+            let networks = self.networks
+            await Task { await networks.remove(network) }.value
             throw error
         }
     }

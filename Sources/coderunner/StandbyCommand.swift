@@ -7,7 +7,7 @@ import Glibc
 
 /// `coderunner standby LANGUAGE`: the process a one-shot `run` leaves behind. It first removes the container and network
 /// of the run that started it (`--remove-container`, `--remove-network`: the run reported its result without waiting
-/// for that) and the networks killed one-shot runs left (`GarbageCollector.collectDeadOneShotNetworks`), then, unless
+/// for that) and what killed runs and keepers left (`GarbageCollector.collectWhatDeadProcessesLeft`), then, unless
 /// `--no-keep`, makes the standby containers of `run.standby` for the runtime's default limits
 /// (see CodeRunnerCore's Standby.swift), waits until each is claimed and removed or has expired, and removes its
 /// network. Hidden: `run` starts it, detached; a person never needs to.
@@ -35,11 +35,11 @@ struct StandbyCommand: AsyncParsableCommand {
             let keeping = Task {
                 await Task {
                     if finishedRun.containerID != nil || finishedRun.networkID != nil { await runner.removeOneShotResources(finishedRun) }
-                    // Then what killed runs and keepers left (see collectDeadOneShotNetworks).
+                    // Then what killed runs and keepers left (see collectWhatDeadProcessesLeft).
                     _ = try? await GarbageCollector(engine: runner.engine, settings: runner.settings)
-                        .collectDeadOneShotNetworks(olderThan: runner.settings.containerTTL)
+                        .collectWhatDeadProcessesLeft(olderThan: runner.settings.containerTTL)
                 }.value
-                guard keep else { return [String]() }
+                guard keep, !Task.isCancelled else { return [String]() }
                 let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
                 return try await runner.keepStandby(runtime: runtime, limits: limits)
             }
@@ -86,9 +86,11 @@ struct StandbyCommand: AsyncParsableCommand {
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
+        // SIGINT, SIGTERM and SIGHUP stay ignored, as `run` has them: a stop that arrives before the keeper has set up its
+        // own handling must not kill it before it has removed the finished run's container and network.
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signalNumber) }
+        sigaddset(&defaults, SIGPIPE)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -157,9 +157,9 @@ struct StandbyTests {
         #expect(run.result.status == .ok && run.stdout == "1\n")
     }
 
-    /// The keeper after a one-shot run also collects the networks of one-shot sessions whose coderunner process is gone
-    /// (a run or keeper killed before its clean-up), once they are older than `container.ttl`; a live process's network
-    /// and a named session's are left alone.
+    /// The keeper after a one-shot run also collects what process-owned sessions whose coderunner process is gone left (a
+    /// run or keeper killed before its clean-up), once older than `container.ttl`: a stopped container, then the network;
+    /// a live process's network and a `--session NAME` network are left alone.
     @Test func keepersCollectNetworksThatKilledOneShotRunsLeft() async throws {
         let engine = try Live.engine()
         var child: pid_t = 0
@@ -177,6 +177,15 @@ struct StandbyTests {
                 isInternal: true, labels: labels))
         }
         let orphan = try await network("orphan", subnet: "10.99.9.0/24", ephemeral: true, owner: child)
+        // A container that was created in it but never started (its run was killed in between).
+        let (runner, runtime, limits) = try Self.pythonDefaults()
+        let orphanSession = try #require(try await engine.network(orphan)?.labels[ResourceLabel.session])
+        let stranded = try await engine.createContainer(ContainerSpec(
+            name: "coderunner-test-stranded-" + DockerProbe.randomSuffix(), image: runtime.image, command: ["true"], environment: [],
+            labels: [ResourceLabel.managed: "1", ResourceLabel.ephemeral: "1", ResourceLabel.session: orphanSession,
+                     ResourceLabel.ownerPID: String(child), ResourceLabel.ownerHost: SessionNetworks.hostName],
+            network: orphan, user: "1000:1000", workingDirectory: "/", memoryBytes: limits.memoryBytes, nanoCPUs: 1_000_000_000,
+            pidsLimit: limits.pids, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: runner.settings.maxOpenFiles, autoRemove: false))
         let live = try await network("live", subnet: "10.99.10.0/24", ephemeral: true, owner: getpid())
         let named = try await network("named", subnet: "10.99.11.0/24", ephemeral: false, owner: child)
         do {
@@ -187,9 +196,11 @@ struct StandbyTests {
             let deadline = ContinuousClock.now + .seconds(15)
             while try await engine.network(orphan) != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
             #expect(try await engine.network(orphan) == nil, "the killed run's network should have been collected")
+            #expect(try await engine.containers(labeled: ["\(ResourceLabel.session)=\(orphanSession)"]).isEmpty, "and its stranded container")
             #expect(try await engine.network(live) != nil, "a live process's network must stay")
             #expect(try await engine.network(named) != nil, "a named session's network is for `net gc` to judge")
         } catch {
+            try? await engine.removeContainer(stranded)
             for id in [orphan, live, named] { try? await engine.removeNetwork(id) }
             throw error
         }
