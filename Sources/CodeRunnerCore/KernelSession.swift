@@ -48,19 +48,28 @@ public actor KernelSession {
     public nonisolated let session: String
     /// The container hosting the kernel (its work dir is the session workspace the shell's :put/:get/:files use).
     public nonisolated let containerID: String
-    let runner: CodeRunner
     let connection: any ExecConnection
     let onEvent: @Sendable (KernelEvent) async -> Void
     private var reader: Task<Void, Never>?
     private var nextCell: UInt32 = 1
     private var pendingCell: (id: UInt32, continuation: CheckedContinuation<AgentCellResult?, Never>)?
     private var readyWaiter: CheckedContinuation<Bool, Never>?
+    // The actor is re-entered while `execute` and `restart` are suspended sending their request, and a fast kernel
+    // answers within that time (a `1+1` cell takes well under a millisecond): an answer that arrives before anyone
+    // waits for it is kept here instead of being dropped, which would leave the caller waiting forever.
+    /// The cell being sent, between `execute`'s start and its wait.
+    private var sendingCell: UInt32?
+    /// How `sendingCell` ended when that came first: its result, or nil when the kernel went away.
+    private var earlyResult: AgentCellResult??
+    /// Set while `restart` sends its request; the first ready (true) or exit (false) that comes before it waits.
+    private var restarting = false
+    private var earlyReady: Bool?
     private var alive = true
     private var shuttingDown = false
 
-    init(runner: CodeRunner, runtime: Runtime, session: String, containerID: String, connection: any ExecConnection,
+    init(runtime: Runtime, session: String, containerID: String, connection: any ExecConnection,
          onEvent: @escaping @Sendable (KernelEvent) async -> Void) {
-        self.runner = runner; self.runtime = runtime; self.session = session; self.containerID = containerID
+        self.runtime = runtime; self.session = session; self.containerID = containerID
         self.connection = connection; self.onEvent = onEvent
     }
 
@@ -85,7 +94,7 @@ public actor KernelSession {
         return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID throws(EngineError) in
             let connection = try await runner.engine.exec(containerID, argv: [CodeRunner.agentPath, "kernel"])
             try await connection.write(AgentWire.encode(EngineMessage.startKernel(request)))
-            let kernel = KernelSession(runner: runner, runtime: runtime, session: session, containerID: containerID, connection: connection, onEvent: onEvent)
+            let kernel = KernelSession(runtime: runtime, session: session, containerID: containerID, connection: connection, onEvent: onEvent)
             switch await kernel.begin() {
             case .ready: return kernel
             case .busy:
@@ -127,26 +136,28 @@ public actor KernelSession {
             startWaiter?.resume(returning: .busy); startWaiter = nil
         case .kernelReady:
             if let startWaiter { startWaiter.resume(returning: .ready); self.startWaiter = nil }
-            readyWaiter?.resume(returning: true); readyWaiter = nil
+            readyFinished(true)
             alive = true
         case .failed(let reason):
             if let startWaiter { startWaiter.resume(returning: .failed(reason)); self.startWaiter = nil }
             else { await onEvent(.exited("kernel failed: \(reason)")) }
         case .output(let stream, let bytes):
-            await onEvent(.output(cell: pendingCell?.id ?? 0, stream: stream == .stdout ? .stdout : .stderr, bytes: bytes))
+            await onEvent(.output(cell: pendingCell?.id ?? sendingCell ?? 0, stream: stream == .stdout ? .stdout : .stderr, bytes: bytes))
         case .display(let cell, let mime, let data):
             await onEvent(.display(cell: cell, mime: mime, data: data))
         case .cellFinished(let result):
             if let pending = pendingCell, pending.id == result.cell {
                 pendingCell = nil
                 pending.continuation.resume(returning: result)
+            } else if sendingCell == result.cell {
+                earlyResult = .some(result)
             }
         case .kernelExited(let exitCode, let signal, let memory):
             alive = false
             let reason = memory ? "the kernel ran out of memory (raise --memory)" :
                 signal.map { "the kernel was killed by \(SignalNames.name(of: $0))" } ?? "the kernel exited with code \(exitCode ?? 0)"
-            if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
-            readyWaiter?.resume(returning: false); readyWaiter = nil
+            cellLost()
+            readyFinished(false)
             if !shuttingDown { await onEvent(.exited(reason)) }
         case .stageStarted, .stageFinished, .finished:
             break
@@ -157,9 +168,21 @@ public actor KernelSession {
         let wasAlive = alive
         alive = false
         if let startWaiter { startWaiter.resume(returning: .failed("the agent closed the connection")); self.startWaiter = nil }
-        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
-        readyWaiter?.resume(returning: false); readyWaiter = nil
+        cellLost()
+        readyFinished(false)
         if wasAlive && !shuttingDown { await onEvent(.exited("the connection to the kernel was lost")) }
+    }
+
+    /// The running cell will not finish: its waiter (or, if it is still being sent, its sender) learns so.
+    private func cellLost() {
+        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+        else if sendingCell != nil, earlyResult == nil { earlyResult = .some(nil) }
+    }
+
+    /// A kernel became ready (true) or went away (false): tells a waiting `restart`, or one still sending its request.
+    private func readyFinished(_ ready: Bool) {
+        if let readyWaiter { readyWaiter.resume(returning: ready); self.readyWaiter = nil }
+        else if restarting, earlyReady == nil { earlyReady = ready }
     }
 
     /// Runs one cell. Output arrives through `onEvent` while it runs. A cell running past `timeout` is interrupted,
@@ -169,6 +192,9 @@ public actor KernelSession {
         let cell = nextCell
         nextCell += 1
         let started = ContinuousClock.now
+        sendingCell = cell
+        earlyResult = nil
+        defer { sendingCell = nil; earlyResult = nil }
         do {
             try await connection.write(AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8))))
         } catch {
@@ -183,8 +209,11 @@ public actor KernelSession {
                 await self.timeoutFired(cell: cell)
             }
         }
-        let result = await withCheckedContinuation { continuation in
-            pendingCell = (cell, continuation)
+        let result: AgentCellResult?
+        if let early = earlyResult {
+            result = early
+        } else {
+            result = await withCheckedContinuation { continuation in pendingCell = (cell, continuation) }
         }
         watchdog?.cancel()
         let wall = Double((ContinuousClock.now - started).microseconds) / 1000
@@ -218,12 +247,16 @@ public actor KernelSession {
     /// Restarts the kernel: state is lost, files in the work dir stay.
     public func restart() async throws {
         if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+        restarting = true
+        earlyReady = nil
+        defer { restarting = false; earlyReady = nil }
         do {
             try await connection.write(AgentWire.encode(EngineMessage.restartKernel))
         } catch {
             throw KernelError.notRunning
         }
-        let ready = await withCheckedContinuation { readyWaiter = $0 }
+        let ready: Bool
+        if let early = earlyReady { ready = early } else { ready = await withCheckedContinuation { readyWaiter = $0 } }
         guard ready else { throw KernelError.notRunning }
         alive = true
     }
