@@ -234,7 +234,7 @@ public actor KernelSession {
         try? await Task.sleep(for: .seconds(2))
         if pendingCell?.id == cell {
             // Still running after the interrupt: restart; the pending cell ends with `timeout`.
-            if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+            cellLost()
             try? await restart()
         }
     }
@@ -246,7 +246,7 @@ public actor KernelSession {
 
     /// Restarts the kernel: state is lost, files in the work dir stay.
     public func restart() async throws {
-        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
+        cellLost()
         restarting = true
         earlyReady = nil
         defer { restarting = false; earlyReady = nil }

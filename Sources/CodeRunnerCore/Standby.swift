@@ -109,12 +109,11 @@ extension CodeRunner {
         while !remaining.isEmpty {
             if Task.isCancelled {
                 // In a task of its own: engine calls made from the cancelled task would be cancelled too.
-                let engine = self.engine, networks = self.networks, unclaimed = remaining
+                let unclaimed = remaining
                 await Task {
                     for standby in unclaimed {
                         guard (try? await engine.renameContainer(standby.containerID, to: standby.name + Self.claimedSuffix)) != nil else { continue }
-                        try? await engine.removeContainer(standby.containerID)
-                        await networks.remove(standby.network)
+                        await cleanUp(container: standby.containerID, network: standby.network)
                     }
                 }.value
                 break
@@ -123,8 +122,8 @@ extension CodeRunner {
             let alive = Set((try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
                 .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
             for standby in remaining where !alive.contains(standby.containerID) {
-                try? await engine.removeContainer(standby.containerID)  // an exited one that auto-remove has not taken yet
-                await networks.remove(standby.network)
+                // The container too: an exited one that auto-remove has not taken yet.
+                await cleanUp(container: standby.containerID, network: standby.network)
             }
             remaining.removeAll { !alive.contains($0.containerID) }
         }

@@ -34,7 +34,7 @@ struct StandbyCommand: AsyncParsableCommand {
             // their networks behind.
             let keeping = Task {
                 await Task {
-                    if finishedRun.containerID != nil || finishedRun.networkID != nil { await runner.removeOneShotResources(finishedRun) }
+                    await runner.removeOneShotResources(finishedRun)
                     // Then what killed runs and keepers left (see collectWhatDeadProcessesLeft).
                     _ = try? await GarbageCollector(engine: runner.engine, settings: runner.settings)
                         .collectWhatDeadProcessesLeft(olderThan: runner.settings.containerTTL)
@@ -60,8 +60,7 @@ struct StandbyCommand: AsyncParsableCommand {
     /// Starts a keeper for `language` in its own session (no terminal, no signals from ours), with stdio on /dev/null,
     /// and does not wait for it. Returns false when it could not be started (the caller then removes `finishedRun`
     /// itself; without a standby the next run simply starts cold).
-    @discardableResult
-    static func spawnKeeper(language: String, configPath: String?, finishedRun: OneShotResources? = nil, keep: Bool = true) -> Bool {
+    static func spawnKeeper(language: String, configPath: String?, finishedRun: OneShotResources?, keep: Bool) -> Bool {
         var arguments = ["coderunner", "standby", language]
         if let configPath { arguments += ["--config", configPath] }
         if let container = finishedRun?.containerID { arguments += ["--remove-container", container] }
