@@ -122,8 +122,11 @@ case "$MODE" in
       log "running the test that stops and restarts dockerd"
       swift test --no-parallel --filter "$fault_test" || status=$?
       # The dockerd that test started belongs to the test's process; replace it with one of our own.
-      pkill -TERM -x dockerd || true
-      for _ in $(seq 1 100); do pgrep -x dockerd >/dev/null || break; sleep 0.2; done
+      # By the pid it wrote (never by name: other daemons on the machine are not ours to stop).
+      if dockerd_pid=$(cat /var/run/docker.pid 2>/dev/null) && [ -n "$dockerd_pid" ]; then
+        kill -TERM "$dockerd_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+      fi
       start_dockerd
     fi
     log "checking that the tests left no coderunner containers, networks or volumes"

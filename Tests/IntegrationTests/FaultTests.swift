@@ -113,7 +113,8 @@ struct FaultTests {
         try #require(await process.waitForStdout("started", timeout: .seconds(60)), "\(process.stderrText)")
 
         Self.trace("stopping dockerd")
-        try Self.shell("pkill -TERM -x dockerd; for i in $(seq 1 100); do pgrep -x dockerd >/dev/null || exit 0; sleep 0.2; done; exit 1")
+        // By the pid dockerd wrote, never by name: other daemons on the machine are not ours to stop.
+        try Self.shell("pid=$(cat /var/run/docker.pid) && kill -TERM \"$pid\" || exit 1; for i in $(seq 1 100); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.2; done; exit 1")
         Self.trace("dockerd stopped")
         let status = await process.finish(timeout: .seconds(60))
         Self.trace("cli finished \(status.map(String.init) ?? "none")")
