@@ -224,4 +224,7 @@ public enum AgentMessage: Sendable, Equatable {
     /// The kernel driver died (OOM kill, os._exit, crash) or was shut down by `stop`; the engine may `restartKernel`.
     /// `memoryLimitExceeded`: it died of SIGKILL while the container's OOM-kill counter went up.
     case kernelExited(exitCode: Int32?, signal: Int32?, memoryLimitExceeded: Bool)
+    /// This many more bytes of engine `stdin` were written to the program (or dropped because it closed its stdin, or
+    /// because the stage that could read them is over): the engine may send that much more (`AgentWire.stdinWindowBytes`).
+    case stdinConsumed(UInt64)
 }

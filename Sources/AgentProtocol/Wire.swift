@@ -44,13 +44,19 @@ public enum AgentProtocolError: Error, Equatable, CustomStringConvertible {
 /// Constants and encoders of the engine <-> agent wire format.
 public enum AgentWire {
     /// Protocol version, sent by the agent in `hello`. Bump on any incompatible change.
-    public static let version: String = "1"
+    public static let version: String = "2"
     /// Largest accepted payload. Files travel inside the run request, hence the generous size.
     public static let maxFrameBytes: Int = 512 * 1024 * 1024
     /// Size of the frame header (tag + length).
     public static let headerBytes: Int = 5
     /// Largest `output` chunk the agent sends.
     public static let maxOutputChunkBytes: Int = 64 * 1024
+    /// Flow control of program stdin: the engine never has more than this many `stdin` bytes sent and not yet
+    /// acknowledged by `stdinConsumed`, so the agent buffers at most this much however fast input arrives, and keeps
+    /// reading its channel (a `stop` behind a flood of input still arrives at once).
+    public static let stdinWindowBytes: Int = 1 << 20
+    /// Largest `stdin` payload the engine sends.
+    public static let maxStdinChunkBytes: Int = 64 * 1024
 
     enum EngineTag: UInt8 {
         case run = 0x01, stdin = 0x02, closeStdin = 0x03, stop = 0x04
@@ -62,6 +68,7 @@ public enum AgentWire {
         case hello = 0x81, busy = 0x82, stageStarted = 0x83, output = 0x84, stageFinished = 0x85
         case failed = 0x86, finished = 0x87
         case kernelReady = 0x88, display = 0x89, cellFinished = 0x8A, kernelExited = 0x8B
+        case stdinConsumed = 0x8C
     }
 
     public static func encode(_ message: EngineMessage) -> [UInt8] {
@@ -136,6 +143,9 @@ public enum AgentWire {
             w.optionalI32(exitCode)
             w.optionalI32(signal)
             w.bool(memoryLimitExceeded)
+        case .stdinConsumed(let count):
+            tag = .stdinConsumed
+            w.u64(count)
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -545,6 +555,7 @@ public struct AgentMessageDecoder: Sendable {
                 let signal = try r.optionalI32("kernelExited.signal")
                 message = .kernelExited(
                     exitCode: exitCode, signal: signal, memoryLimitExceeded: try r.bool("kernelExited.memoryLimitExceeded"))
+            case .stdinConsumed: message = .stdinConsumed(try r.u64())
             }
             try r.finish()
             return message

@@ -23,7 +23,18 @@ struct AgentConversation {
         case failed(String, [AgentStageResult])
     }
 
+    /// What the agent reported so far, readable while the conversation runs: when the engine must end a run itself
+    /// (its own deadline), this says which stage was running and which had finished.
+    final class Progress: Sendable {
+        private let state = Locked<(current: String?, finished: [AgentStageResult])>((nil, []))
+        var currentStage: String? { state.withLock { $0.current } }
+        var finishedStages: [AgentStageResult] { state.withLock { $0.finished } }
+        func started(_ name: String) { state.withLock { $0.current = name } }
+        func finished(_ result: AgentStageResult) { state.withLock { $0.finished.append(result); $0.current = nil } }
+    }
+
     let connection: any ExecConnection
+    var progress = Progress()
 
     func run(
         request: AgentRunRequest,
@@ -36,32 +47,20 @@ struct AgentConversation {
             throw error
         }
         let connection = self.connection
+        let window = StdinWindow(bytes: AgentWire.stdinWindowBytes)
         // Input flows on its own task, started with the first stage: a busy container answers before that,
         // and must not swallow input meant for the container that takes the run instead.
         var inputTask: Task<Void, Never>?
-        defer { inputTask?.cancel() }
+        defer {
+            inputTask?.cancel()
+            window.cancel()
+        }
         func startInput() {
             guard inputTask == nil else { return }
-            inputTask = Task {
-                guard let input else {
-                    try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
-                    return
-                }
-                for await item in input {
-                    switch item {
-                    case .data(let bytes):
-                        try? await connection.write(AgentWire.encode(EngineMessage.stdin(bytes)))
-                    case .end:
-                        try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
-                    case .stop:
-                        try? await connection.write(AgentWire.encode(EngineMessage.stop))
-                    }
-                }
-            }
+            inputTask = Task { await Self.forward(input, to: connection, window: window) }
         }
 
         var decoder = AgentMessageDecoder()
-        var stages: [AgentStageResult] = []
         do {
             for try await chunk in connection.stdout {
                 decoder.append(chunk)
@@ -72,16 +71,19 @@ struct AgentConversation {
                     case .busy:
                         return .busy
                     case .stageStarted(let name):
+                        progress.started(name)
                         startInput()
                         await onEvent(.stageStarted(name))
                     case .output(let stream, let bytes):
                         await onEvent(.output(stream == .stdout ? .stdout : .stderr, bytes))
                     case .stageFinished(let result):
-                        stages.append(result)
+                        progress.finished(result)
+                    case .stdinConsumed(let count):
+                        window.release(Int(clamping: count))
                     case .failed(let reason):
-                        return .failed(reason, stages)
+                        return .failed(reason, progress.finishedStages)
                     case .finished:
-                        return .finished(stages)
+                        return .finished(progress.finishedStages)
                     case .kernelReady, .display, .cellFinished, .kernelExited:
                         continue  // kernel messages; not part of a run
                     }
@@ -97,5 +99,100 @@ struct AgentConversation {
         let diagnostics = await connection.diagnostics()
         let detail = diagnostics.isEmpty ? "" : ": " + diagnostics.split(separator: "\n").suffix(3).joined(separator: " | ")
         throw .streamLost("the in-container agent ended before the run finished (container removed or engine restarted?)\(detail)")
+    }
+
+    /// Relays the caller's input. Program bytes go out only as far as the agent's stdin window allows, so a program
+    /// that never reads its stdin holds the sender back instead of filling the agent's memory; a `stop` never waits
+    /// behind them (it is written at once, and the agent, which always reads its channel, acts on it at once).
+    static func forward(_ input: AsyncStream<RunInput>?, to connection: any ExecConnection, window: StdinWindow) async {
+        guard let input else {
+            try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
+            return
+        }
+        let (queue, queued) = AsyncStream<RunInput>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Program bytes and the end of input, in order, each chunk after its credit.
+                for await item in queue {
+                    switch item {
+                    case .data(let bytes):
+                        var offset = 0
+                        while offset < bytes.count {
+                            let chunk = Array(bytes[offset..<min(bytes.count, offset + AgentWire.maxStdinChunkBytes)])
+                            guard await window.acquire(chunk.count) else { return }
+                            try? await connection.write(AgentWire.encode(EngineMessage.stdin(chunk)))
+                            offset += chunk.count
+                        }
+                    case .end:
+                        try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
+                    case .stop:
+                        continue
+                    }
+                }
+            }
+            for await item in input {
+                if case .stop = item {
+                    try? await connection.write(AgentWire.encode(EngineMessage.stop))
+                } else {
+                    queued.yield(item)
+                }
+            }
+            queued.finish()
+            await group.waitForAll()
+        }
+    }
+}
+
+/// Credit for program stdin in flight to the agent (`AgentWire.stdinWindowBytes`): taken before a chunk is sent,
+/// given back by the agent's `stdinConsumed`. One waiter at a time (the input relay).
+final class StdinWindow: Sendable {
+    private struct State {
+        var available: Int
+        var cancelled = false
+        var waiter: (needed: Int, continuation: CheckedContinuation<Bool, Never>)?
+    }
+    private let state: Locked<State>
+
+    init(bytes: Int) { state = Locked(State(available: bytes)) }
+
+    /// Waits until `count` bytes of credit are free and takes them; false once the conversation is over.
+    func acquire(_ count: Int) async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow: Bool? = state.withLock { state in
+                    if state.cancelled { return false }
+                    if state.available >= count {
+                        state.available -= count
+                        return true
+                    }
+                    state.waiter = (count, continuation)
+                    return nil
+                }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    func release(_ count: Int) {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            state.available += count
+            guard let waiter = state.waiter, state.available >= waiter.needed else { return nil }
+            state.available -= waiter.needed
+            state.waiter = nil
+            return waiter.continuation
+        }
+        waiter?.resume(returning: true)
+    }
+
+    /// Ends every wait (the run is over or the relay was cancelled).
+    func cancel() {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            state.cancelled = true
+            defer { state.waiter = nil }
+            return state.waiter?.continuation
+        }
+        waiter?.resume(returning: false)
     }
 }

@@ -45,6 +45,15 @@ public final class CodeRunner: Sendable {
     /// Where programs run inside containers; a tmpfs.
     public static let workdir = "/app"
     public static let agentPath = "/usr/local/bin/coderunner-agent"
+    /// Programs (run stages, kernels, services, the shell's file commands) run as this uid and gid, without capabilities.
+    static let programUID = "1000"
+    /// The agent's own state (run lock, idle clock, services): a tmpfs only root can enter, so no program can read or
+    /// change it. The agent (PID 1 and every exec'd agent command) runs as root with `supervisorCapabilities` only.
+    static let agentStateDirectory = "/run/coderunner"
+    /// Enough to start a program as `programUID` (SETUID, SETGID) and to signal and sweep it (KILL); nothing else.
+    static let supervisorCapabilities = ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"]
+    /// /dev/shm of every container (at most the memory limit; it is charged to it). The agent empties it before each run.
+    static let sharedMemoryBytes: UInt64 = 16 << 20
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     public init(engine: any ContainerEngine, settings: EngineSettings) throws(SubnetError) {
@@ -235,8 +244,62 @@ public final class CodeRunner: Sendable {
     ) async throws(EngineError) -> AgentConversation.Outcome {
         let connection = try await engine.exec(containerID, argv: [Self.agentPath, "run"])
         defer { Task { await connection.close() } }
-        return try await AgentConversation(connection: connection).run(
-            request: agentRequest(for: request), input: input, onEvent: onEvent)
+        let agentRequest = agentRequest(for: request)
+        let conversation = AgentConversation(connection: connection)
+        let started = ContinuousClock.now
+        // The engine's own deadline: the agent enforces the limits, but nothing the program does may extend a run, so
+        // the engine ends it too (the container is killed) once the stages' limits and a grace period are over.
+        let engine = self.engine
+        let limit = Self.engineDeadline(for: agentRequest)
+        let enforcer = Task<Bool, Never> {
+            guard let limit else { return false }
+            do { try await Task.sleep(until: started + limit) } catch { return false }
+            // Its own task: the conversation ends (and cancels this one) as soon as the kill begins, and the removal
+            // must still finish.
+            await Task { try? await engine.removeContainer(containerID) }.value
+            return true
+        }
+        defer { enforcer.cancel() }
+        func endedByEngine() -> AgentConversation.Outcome {
+            .finished(Self.stagesEndedByEngine(conversation.progress, request: agentRequest, wall: ContinuousClock.now - started))
+        }
+        do {
+            let outcome = try await conversation.run(request: agentRequest, input: input, onEvent: onEvent)
+            enforcer.cancel()
+            return await enforcer.value ? endedByEngine() : outcome
+        } catch {
+            enforcer.cancel()
+            if await enforcer.value { return endedByEngine() }
+            // The agent is gone (killed, crashed, out of memory) but what it started may not be: end the container, so
+            // no program outlives its run.
+            if case .streamLost = error { await Task { try? await engine.removeContainer(containerID) }.value }
+            throw error
+        }
+    }
+
+    /// How long past its start the engine lets a run go before it ends it itself: every stage's wall-clock limit plus
+    /// `supervisorGrace`. nil when a stage has no limit.
+    static func engineDeadline(for request: AgentRunRequest) -> Duration? {
+        guard !request.stages.isEmpty, request.stages.allSatisfy({ $0.timeoutMilliseconds > 0 }) else { return nil }
+        let total = request.stages.reduce(UInt64(0)) { $0 &+ $1.timeoutMilliseconds }
+        return .milliseconds(Int64(clamping: total)) + supervisorGrace
+    }
+
+    /// Time the agent has, past the limits, to stop a program and report (writing files, killing a process tree).
+    static let supervisorGrace: Duration = .seconds(5)
+
+    /// The stages of a run the engine ended at its own deadline: those the agent reported, then the one that was
+    /// running (or the next one due), timed out.
+    static func stagesEndedByEngine(_ progress: AgentConversation.Progress, request: AgentRunRequest, wall: Duration) -> [AgentStageResult] {
+        let finished = progress.finishedStages
+        let name = progress.currentStage ?? request.stages.dropFirst(finished.count).first?.name ?? "run"
+        let total = UInt64(max(0, wall.microseconds))
+        let earlier = finished.reduce(UInt64(0)) { $0 &+ $1.wallMicroseconds }
+        let ended = AgentStageResult(
+            name: name, exitCode: nil, signal: SIGKILL, wallMicroseconds: total > earlier ? total - earlier : 0,
+            userCPUMicroseconds: 0, systemCPUMicroseconds: 0, maxResidentKiB: 0, timedOut: true, cpuLimitExceeded: false,
+            outputLimitExceeded: false, memoryLimitExceeded: false, stopped: false)
+        return finished + [ended]
     }
 
     /// The agent's view of a run: files, the stages with their commands and limits, the environment.
@@ -278,17 +341,19 @@ public final class CodeRunner: Sendable {
         ]
         if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
         labels.merge(extraLabels) { _, extra in extra }
-        let uid = "1000"
+        let uid = Self.programUID
         let spec = ContainerSpec(
             name: name ?? "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
             image: runtime.image, command: command, environment: [], labels: labels, network: network.id,
-            user: "\(uid):\(uid)", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
+            user: "0:0", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
             nanoCPUs: Int64(limits.cpus * 1e9), pidsLimit: limits.pids,
             tmpfs: [
-                Self.workdir: "rw,exec,nosuid,size=\(settings.workdirSize),uid=\(uid),gid=\(uid),mode=0755",
-                "/tmp": "rw,exec,nosuid,size=\(settings.tmpSize),uid=\(uid),gid=\(uid),mode=1777",
+                Self.workdir: "rw,exec,nosuid,nodev,size=\(settings.workdirSize),uid=\(uid),gid=\(uid),mode=0755",
+                "/tmp": "rw,exec,nosuid,nodev,size=\(settings.tmpSize),uid=\(uid),gid=\(uid),mode=1777",
+                Self.agentStateDirectory: "rw,noexec,nosuid,nodev,size=1m,uid=0,gid=0,mode=0700",
             ],
-            readOnlyRoot: true, maxOpenFiles: settings.maxOpenFiles, autoRemove: true)
+            readOnlyRoot: true, maxOpenFiles: settings.maxOpenFiles, autoRemove: true,
+            capabilities: Self.supervisorCapabilities, sharedMemoryBytes: min(Self.sharedMemoryBytes, limits.memoryBytes))
         let id = try await engine.createContainer(spec)
         do {
             try await engine.startContainer(id)

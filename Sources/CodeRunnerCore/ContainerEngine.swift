@@ -107,15 +107,22 @@ public struct ContainerSpec: Sendable, Equatable {
     public var readOnlyRoot: Bool
     public var maxOpenFiles: Int
     public var autoRemove: Bool
+    /// The only capabilities the container's main process keeps (every other one is dropped). The agent runs as root
+    /// with just these so that it can start programs under the program uid and signal them, while the programs, which
+    /// hold no capability and another uid, can neither signal nor trace it.
+    public var capabilities: [String]
+    /// Size of /dev/shm (POSIX shared memory); it counts against the memory limit.
+    public var sharedMemoryBytes: UInt64
     public init(
         name: String?, image: String, command: [String], environment: [String], labels: [String: String], network: String?,
         user: String, workingDirectory: String, memoryBytes: UInt64, nanoCPUs: Int64, pidsLimit: Int, tmpfs: [String: String],
-        readOnlyRoot: Bool, maxOpenFiles: Int, autoRemove: Bool
+        readOnlyRoot: Bool, maxOpenFiles: Int, autoRemove: Bool, capabilities: [String] = [], sharedMemoryBytes: UInt64 = 64 << 20
     ) {
         self.name = name; self.image = image; self.command = command; self.environment = environment; self.labels = labels
         self.network = network; self.user = user; self.workingDirectory = workingDirectory; self.memoryBytes = memoryBytes
         self.nanoCPUs = nanoCPUs; self.pidsLimit = pidsLimit; self.tmpfs = tmpfs; self.readOnlyRoot = readOnlyRoot
-        self.maxOpenFiles = maxOpenFiles; self.autoRemove = autoRemove
+        self.maxOpenFiles = maxOpenFiles; self.autoRemove = autoRemove; self.capabilities = capabilities
+        self.sharedMemoryBytes = sharedMemoryBytes
     }
 }
 

@@ -159,7 +159,7 @@ public actor KernelSession {
             cellLost()
             readyFinished(false)
             if !shuttingDown { await onEvent(.exited(reason)) }
-        case .stageStarted, .stageFinished, .finished:
+        case .stageStarted, .stageFinished, .finished, .stdinConsumed:
             break
         }
     }

@@ -99,12 +99,14 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String {
-        // Security defaults that never vary (DESIGN.md): no capabilities, no privilege gain, swap equal to memory.
+        // Security defaults that never vary (docs/threat-model.md): every capability dropped but the few the spec names,
+        // no privilege gain, swap equal to memory, host details in /proc and /sys hidden.
         let hostConfig = HostConfig(
             networkMode: spec.network ?? "none", autoRemove: spec.autoRemove, readonlyRootfs: spec.readOnlyRoot, tmpfs: spec.tmpfs,
-            capDrop: ["ALL"], securityOpt: ["no-new-privileges"], memory: Int64(spec.memoryBytes), memorySwap: Int64(spec.memoryBytes),
-            nanoCpus: spec.nanoCPUs, pidsLimit: Int64(spec.pidsLimit),
-            ulimits: [.init(name: "nofile", soft: Int64(spec.maxOpenFiles), hard: Int64(spec.maxOpenFiles))])
+            capDrop: ["ALL"], capAdd: spec.capabilities.isEmpty ? nil : spec.capabilities, securityOpt: ["no-new-privileges"],
+            memory: Int64(spec.memoryBytes), memorySwap: Int64(spec.memoryBytes), nanoCpus: spec.nanoCPUs, pidsLimit: Int64(spec.pidsLimit),
+            ulimits: [.init(name: "nofile", soft: Int64(spec.maxOpenFiles), hard: Int64(spec.maxOpenFiles))],
+            maskedPaths: Self.maskedPaths, shmSize: Int64(spec.sharedMemoryBytes))
         let request = ContainerCreateRequest(
             image: spec.image, cmd: spec.command, env: spec.environment.isEmpty ? nil : spec.environment, user: spec.user,
             workingDir: spec.workingDirectory, labels: spec.labels, networkDisabled: spec.network == nil, stopSignal: "SIGKILL",
@@ -119,6 +121,15 @@ public struct DockerContainerEngine: ContainerEngine {
             throw .api("\(error)")
         }
     }
+
+    /// Docker's own defaults (setting the list replaces them) plus the files that describe the host rather than the
+    /// container: the kernel's command line, its modules and configuration, and the machine's DMI identity.
+    static let maskedPaths = [
+        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+        "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/proc/cmdline", "/proc/modules", "/proc/config.gz", "/proc/kallsyms", "/proc/vmallocinfo", "/proc/slabinfo",
+        "/proc/sys/kernel/random/boot_id", "/sys/devices/virtual/dmi", "/sys/module",
+    ]
 
     public func startContainer(_ id: String) async throws(EngineError) {
         try await mapped { try await client.containerStart(id) }

@@ -8,6 +8,8 @@ enum FilesCommand {
     static let maxBytes = 256 << 20
 
     static func main(_ arguments: ArraySlice<String>) -> Int32 {
+        // The work dir is the program's: read and write it as the program user, never as the root agent.
+        if let e = ProgramUser.become() { return fail("cannot switch to uid \(ProgramUser.uid): \(Posix.errorString(e))") }
         let args = Array(arguments)
         switch (args.first, args.count) {
         case ("put", 2): return put(args[1])

@@ -27,7 +27,7 @@ enum IdleCommand {
 
         let state = StateDirectory.standard()
         if let code = state.ensure() {
-            Posix.writeAll(2, "coderunner-agent: cannot create \(state.path): \(Posix.errorString(code)); is /tmp a writable tmpfs?\n")
+            Posix.writeAll(2, "coderunner-agent: cannot create \(state.path): \(Posix.errorString(code)); is /run/coderunner a tmpfs (containers made by an older coderunner lack it)?\n")
             return 1
         }
         state.recordTTL(ttl)
@@ -76,6 +76,7 @@ enum IdleCommand {
                 dup2(log, 1)
                 dup2(log, 2)
             }
+            ProgramUser.becomeOrExit("the service \(argv[0])")
             execvp(cArgs[0]!, cArgs)
             Posix.writeAll(2, "coderunner-agent: cannot start service \(argv[0]): \(Posix.errorString(errno))\n")
             _exit(127)

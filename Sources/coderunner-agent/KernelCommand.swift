@@ -217,6 +217,7 @@ final class KernelCommand {
             } else {
                 dup2(eventPipe[1], 3)
             }
+            ProgramUser.becomeOrExit("the kernel \(program)")
             if chdir(workdir) != 0 {
                 let e = errno
                 Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")

@@ -133,12 +133,28 @@ final class RunCommand {
                 stopRequested = true
             case .stdin(let bytes):
                 stdinPending.append(contentsOf: bytes)
+                if stdinPending.count > AgentWire.stdinWindowBytes + AgentWire.maxStdinChunkBytes {
+                    protocolFailure = "agent protocol: the engine sent more stdin than the window of \(AgentWire.stdinWindowBytes) bytes allows"
+                    stopRequested = true
+                }
             case .closeStdin:
                 stdinCloseRequested = true
             case .stop:
                 stopRequested = true
             }
         }
+    }
+
+    /// Gives the engine credit back for stdin bytes that left `stdinPending` (written to the program or dropped).
+    private func acknowledgeStdin(_ count: Int) {
+        if count > 0 { send(.stdinConsumed(UInt64(count))) }
+    }
+
+    /// Drops what is pending for stdin (nobody will read it) and gives the credit back.
+    private func dropPendingStdin() {
+        let count = stdinPending.count
+        stdinPending.removeAll()
+        acknowledgeStdin(count)
     }
 
     // MARK: Stages
@@ -213,6 +229,7 @@ final class RunCommand {
             dup2(stdinFD, 0)
             dup2(outPipe[1], 1)
             dup2(errPipe[1], 2)
+            ProgramUser.becomeOrExit(program)
             if chdir(workdir) != 0 {
                 let e = errno
                 Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")
@@ -354,12 +371,16 @@ final class RunCommand {
                 let n = stdinPending.withUnsafeBytes { write(inFD, $0.baseAddress!, $0.count) }
                 if n > 0 {
                     stdinPending.removeSubrange(0..<n)
+                    acknowledgeStdin(n)
                 } else if n < 0 && errno != EAGAIN && errno != EINTR {
                     // The program closed its stdin (EPIPE): what it did not read is dropped.
-                    stdinPending.removeAll()
+                    dropPendingStdin()
                     closeStdinPipe()
                 }
             }
+            // Input for a stdin this stage no longer has (closed by the program) is dropped, so the sender is not
+            // left waiting for credit.
+            if stage.takesStdin && inFD < 0 && !stdinPending.isEmpty { dropPendingStdin() }
             if engineGone && !childDone && !killedByUs {
                 stopped = true
                 killGroup()
@@ -370,7 +391,7 @@ final class RunCommand {
         closeStdinPipe()
         if stage.takesStdin {
             // Bytes meant for this stage's stdin do not leak into a later one.
-            stdinPending.removeAll()
+            dropPendingStdin()
         }
 
         let (exitCode, signal) = Posix.decodeWaitStatus(status)

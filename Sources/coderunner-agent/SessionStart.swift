@@ -14,7 +14,7 @@ enum SessionStart {
         state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32
     ) -> Outcome {
         if let code = state.ensure() {
-            return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is /tmp writable?"))
+            return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"))
         }
         switch state.tryLockRun() {
         case .locked:

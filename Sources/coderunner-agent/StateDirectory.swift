@@ -1,7 +1,9 @@
 import Glibc
 
 /// The shared state of all agent invocations in one container: `idle` (PID 1), `run` and `status`
-/// are separate processes and coordinate only through these files.
+/// are separate processes and coordinate only through these files. They live on a tmpfs only root may enter
+/// (`/run/coderunner`, mode 0700): programs run as another uid, so they can neither read nor forge the idle clock,
+/// the run lock or the list of services the post-run sweep spares.
 ///
 /// - `run.lock`: a POSIX write lock held by the running `run` for its whole life. POSIX locks can be
 ///   tested without being taken (F_GETLK), so `idle` and `status` never make a starting run see "busy".
@@ -16,7 +18,7 @@ struct StateDirectory {
         if let p = getenv("CODERUNNER_AGENT_STATE_DIR") {
             return StateDirectory(path: String(cString: p))
         }
-        return StateDirectory(path: "/tmp/.coderunner")
+        return StateDirectory(path: "/run/coderunner")
     }
 
     var lockPath: String { path + "/run.lock" }

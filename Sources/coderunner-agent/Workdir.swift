@@ -27,11 +27,29 @@ enum Workdir {
         }
     }
 
+    /// Before a run: what earlier runs left in shared memory goes (it is not part of the session's files), then the
+    /// work dir is prepared. Both as the program user.
     static func prepare(_ request: AgentRunRequest) throws(SetupError) {
-        try prepare(workdir: request.workdir, clear: request.clearWorkdir, files: request.files)
+        try asProgramUser { () throws(SetupError) in
+            SharedMemory.empty()
+            try prepareAsCurrentUser(workdir: request.workdir, clear: request.clearWorkdir, files: request.files)
+        }
     }
 
+    /// Clears (optionally) and fills the work dir as the program user (`ProgramUser`).
     static func prepare(workdir: String, clear: Bool, files: [AgentFile]) throws(SetupError) {
+        try asProgramUser { () throws(SetupError) in try prepareAsCurrentUser(workdir: workdir, clear: clear, files: files) }
+    }
+
+    static func asProgramUser(_ body: () throws(SetupError) -> Void) throws(SetupError) {
+        let failure = ProgramUser.run {
+            do throws(SetupError) { try body() } catch { return error.message }
+            return nil
+        }
+        if let failure { throw SetupError(message: failure) }
+    }
+
+    static func prepareAsCurrentUser(workdir: String, clear: Bool, files: [AgentFile]) throws(SetupError) {
         guard workdir.hasPrefix("/"), !workdir.utf8.contains(0) else {
             throw SetupError(message: "work directory \(quoted(workdir)) must be an absolute path")
         }
@@ -103,6 +121,16 @@ enum Workdir {
 
     static func quoted(_ s: String) -> String {
         "\"" + s.replacingNUL() + "\""
+    }
+}
+
+/// POSIX shared memory (/dev/shm) and message queues (/dev/mqueue) outlive a run unless emptied: a session's runs
+/// start without what an earlier run put there. Best effort; called as the program user, who owns what is there.
+enum SharedMemory {
+    static func empty() {
+        for directory in ["/dev/shm", "/dev/mqueue"] where Posix.directoryEntries(directory) != nil {
+            try? Workdir.clearContents(of: directory)
+        }
     }
 }
 

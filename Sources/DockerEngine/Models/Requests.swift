@@ -74,19 +74,26 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var ulimits: [Ulimit]?
     public var `init`: Bool?
     public var binds: [String]?
+    /// Paths Docker hides from the container (a file is covered by /dev/null, a folder by an empty read-only tmpfs).
+    /// Setting it replaces Docker's default list, so callers include the defaults.
+    public var maskedPaths: [String]?
+    /// Size of /dev/shm in bytes (Docker's default is 64 MiB).
+    public var shmSize: Int64?
 
     enum CodingKeys: String, CodingKey {
         case networkMode = "NetworkMode", autoRemove = "AutoRemove", readonlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs"
         case capDrop = "CapDrop", capAdd = "CapAdd", securityOpt = "SecurityOpt", memory = "Memory"
         case memorySwap = "MemorySwap", nanoCpus = "NanoCpus", cpuQuota = "CpuQuota", cpuPeriod = "CpuPeriod"
         case pidsLimit = "PidsLimit", ulimits = "Ulimits", `init` = "Init", binds = "Binds"
+        case maskedPaths = "MaskedPaths", shmSize = "ShmSize"
     }
 
     public init(
         networkMode: String? = nil, autoRemove: Bool? = nil, readonlyRootfs: Bool? = nil, tmpfs: [String: String]? = nil,
         capDrop: [String]? = nil, capAdd: [String]? = nil, securityOpt: [String]? = nil, memory: Int64? = nil,
         memorySwap: Int64? = nil, nanoCpus: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil,
-        pidsLimit: Int64? = nil, ulimits: [Ulimit]? = nil, `init`: Bool? = nil, binds: [String]? = nil
+        pidsLimit: Int64? = nil, ulimits: [Ulimit]? = nil, `init`: Bool? = nil, binds: [String]? = nil,
+        maskedPaths: [String]? = nil, shmSize: Int64? = nil
     ) {
         self.networkMode = networkMode
         self.autoRemove = autoRemove
@@ -104,6 +111,8 @@ public struct HostConfig: Codable, Sendable, Equatable {
         self.ulimits = ulimits
         self.`init` = `init`
         self.binds = binds
+        self.maskedPaths = maskedPaths
+        self.shmSize = shmSize
     }
 
     public struct Ulimit: Codable, Sendable, Equatable {
