@@ -124,17 +124,9 @@ public final class ServerContext: Sendable {
             throw ProtocolError(code: "internal", message: error.description)
         }
         guard let requested else { return limits }
-        if let timeout = requested.timeout {
-            limits.timeout = min(limits.timeout, timeout)
-        }
-        if let memory = requested.memory {
-            guard memory >= 6 << 20 else { throw ProtocolError(code: "bad-request", message: "limits.memory must be at least 6m (Docker's minimum)") }
-            limits.memoryBytes = min(limits.memoryBytes, memory)
-        }
-        if let cpus = requested.cpus {
-            guard cpus > 0 else { throw ProtocolError(code: "bad-request", message: "limits.cpus must be a positive number such as 0.5") }
-            limits.cpus = min(limits.cpus, cpus)
-        }
+        if let timeout = requested.timeout { limits.timeout = min(limits.timeout, timeout) }
+        if let memory = requested.memory { limits.memoryBytes = min(limits.memoryBytes, memory) }
+        if let cpus = requested.cpus { limits.cpus = min(limits.cpus, cpus) }
         if let output = requested.outputLimit { limits.outputLimitBytes = min(limits.outputLimitBytes, output) }
         return limits
     }
@@ -151,12 +143,31 @@ struct ProtocolError: Error, Sendable {
     }
 }
 
-/// Limits a client asked for (already parsed); they can only tighten the server's.
-struct RequestedLimits: Sendable {
-    var timeout: Duration?
-    var memory: UInt64?
-    var cpus: Double?
-    var outputLimit: UInt64?
+/// Limits a client asked for. Every value is a real limit: the only initializer refuses zero, negative, non-finite and
+/// too-small values, so no value of this type can mean "no limit", and taking the minimum with the server's limits can
+/// only tighten them (issue 17: a client's `timeout: "0s"` or `outputLimit: 0` used to switch the limit off).
+struct RequestedLimits: Sendable, Equatable {
+    let timeout: Duration?
+    let memory: UInt64?
+    let cpus: Double?
+    let outputLimit: UInt64?
+
+    /// The smallest limits that still mean something: the agent counts time in milliseconds, Docker refuses memory
+    /// under 6 MiB and CPU quotas under 0.01 (and reads a quota that rounds to 0 as none).
+    static let minimumTimeout: Duration = .milliseconds(1)
+    static let minimumMemory: UInt64 = 6 << 20
+    static let minimumCPUs = 0.01
+
+    init(timeout: Duration? = nil, memory: UInt64? = nil, cpus: Double? = nil, outputLimit: UInt64? = nil) throws(ProtocolError) {
+        func refuse(_ message: String) -> ProtocolError {
+            ProtocolError(code: "bad-request", message: message + "; a client can only tighten the server's limits, never switch one off")
+        }
+        if let timeout, timeout < Self.minimumTimeout { throw refuse("limits.timeout must be at least 1ms") }
+        if let memory, memory < Self.minimumMemory { throw refuse("limits.memory must be at least 6m (Docker's minimum)") }
+        if let cpus, !(cpus.isFinite && cpus >= Self.minimumCPUs) { throw refuse("limits.cpus must be a number of at least 0.01, such as 0.5") }
+        if let outputLimit, outputLimit == 0 { throw refuse("limits.outputLimit must be at least 1 byte") }
+        self.timeout = timeout; self.memory = memory; self.cpus = cpus; self.outputLimit = outputLimit
+    }
 }
 
 #if canImport(Glibc)
