@@ -168,10 +168,7 @@ public final class CodeRunnerHTTPServer: Sendable {
                 return Self.json(RestError(code: "too-large", message: "the request body is over server.maxMessageSize (\(context.settings.maxMessageBytes) bytes)"),
                                  status: .contentTooLarge)
             }
-            let (status, text) = await RestRun.handle(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            return RestRun.respond(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
         }
         router.ws("/ws", shouldUpgrade: { request, requestContext in
             guard Self.isUpgrade(request) else { return .dontUpgrade }
@@ -361,59 +358,5 @@ enum HealthCheck {
             return (false, body)
         }
         return (true, body)
-    }
-}
-
-/// `POST /api/run`: a one-shot run in its own ephemeral session; the answer has `run --json`'s fields.
-enum RestRun {
-    final class Collector: Sendable {
-        let output = Mutex<([UInt8], [UInt8])>(([], []))
-    }
-
-    static func handle(body: [UInt8], context: ServerContext, client: String) async -> (HTTPResponse.Status, String) {
-        func failure(_ status: HTTPResponse.Status, _ error: ProtocolError) -> (HTTPResponse.Status, String) {
-            context.metrics.protocolError()
-            return (status, JSON.encode(CodeRunnerHTTPServer.RestError(code: error.code, message: error.message)))
-        }
-        let message: NativeProtocol.RunMessage
-        do { message = try JSONGuard.decode(NativeProtocol.RunMessage.self, from: body) } catch {
-            return failure(.badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")))
-        }
-        let spec: RunSpec
-        let request: RunRequest
-        do throws(ProtocolError) {
-            spec = try NativeProtocol.runSpec(message, defaultID: "rest")
-            let entry = spec.entry ?? spec.files.first?.path ?? ""
-            let runtime = try context.runtime(language: spec.language, entry: entry)
-            let submission: Submission
-            do { submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits) } catch {
-                throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)
-            }
-            let limits = try context.limits(for: runtime, requested: spec.limits)
-            request = RunRequest(submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
-                                 limits: limits, session: nil, fresh: true)
-        } catch {
-            return failure(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error)
-        }
-        if let refusal = context.admitRun() {
-            return failure(.serviceUnavailable, ProtocolError(code: refusal.code, message: refusal.message))
-        }
-        let input = AsyncStream<RunInput> { continuation in
-            if let stdin = spec.stdin, !stdin.isEmpty { continuation.yield(.data(stdin)) }
-            continuation.yield(.end)
-            continuation.finish()
-        }
-        let collector = Collector()
-        let result = await context.runner.run(request, input: input) { event in
-            guard case .output(let stream, let bytes) = event else { return }
-            collector.output.withLock { if stream == .stdout { $0.0 += bytes } else { $0.1 += bytes } }
-        }
-        context.releaseRun()
-        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
-        context.logger.info("rest run finished", metadata: [
-            "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.totalMilliseconds))",
-        ])
-        let (out, err) = collector.output.withLock { $0 }
-        return (.ok, JSON.encode(RunReport(result: result, stdout: out, stderr: err)))
     }
 }
