@@ -305,8 +305,10 @@ enum HostCheck {
     /// The name of a Host value without its port and brackets, lowercased, without a trailing dot.
     static func hostName(_ authority: String) -> String {
         var name = Substring(authority.lowercased())
-        if name.hasPrefix("[") {
-            name = name.dropFirst().prefix { $0 != "]" }
+        if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
+            // `[v6]` or `[v6]:port`; anything else after the bracket is no address, kept whole so it matches nothing.
+            let rest = name[name.index(after: close)...]
+            if rest.isEmpty || (rest.first == ":" && rest.dropFirst().allSatisfy(\.isNumber)) { name = name[name.index(after: name.startIndex)..<close] }
         } else if let colon = name.lastIndex(of: ":"), name.firstIndex(of: ":") == colon {
             name = name[..<colon]
         }
