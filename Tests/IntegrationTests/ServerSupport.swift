@@ -145,7 +145,9 @@ enum HTTP {
             let start = line.upperBound
             let end = rest.utf8.index(start, offsetBy: size)
             out += rest[start..<end]
-            rest = rest[end...].dropFirst(2)
+            // "\r\n" is one Character: step over it in UTF-8, or the next chunk's size line loses its first digit.
+            let next = rest.utf8.index(end, offsetBy: 2, limitedBy: rest.utf8.endIndex) ?? rest.endIndex
+            rest = rest[next...]
         }
         return out
     }
