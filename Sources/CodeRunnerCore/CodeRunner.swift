@@ -91,6 +91,11 @@ public final class CodeRunner: Sendable {
             RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
                       truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
         }
+        // The agent and Docker read a zero limit as "no limit": a face that let one through has a bug, and running
+        // anyway would hand a client an unlimited run (issue 17).
+        if let zero = request.limits.zeroLimit {
+            return (failure("refusing to run with \(zero): a zero limit would mean no limit; this is a bug in the caller"), nil)
+        }
         do {
             var outcome: AgentConversation.Outcome?
             if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits) {

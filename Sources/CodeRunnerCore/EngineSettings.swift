@@ -10,6 +10,18 @@ public struct RunLimits: Sendable, Equatable {
         self.timeout = timeout; self.compileTimeout = compileTimeout; self.memoryBytes = memoryBytes
         self.cpus = cpus; self.pids = pids; self.outputLimitBytes = outputLimitBytes
     }
+
+    /// The first limit that is zero (or would reach the agent or Docker as zero, which they read as "no limit"), or nil.
+    /// The engine refuses to run with one: every face must turn a zero into an error before it gets here.
+    public var zeroLimit: String? {
+        if timeout.milliseconds <= 0 { return "timeout \(timeout)" }
+        if compileTimeout.milliseconds <= 0 { return "compile timeout \(compileTimeout)" }
+        if memoryBytes == 0 { return "memory 0" }
+        if !(cpus.isFinite && cpus * 1e9 >= 1) { return "cpus \(cpus)" }
+        if pids <= 0 { return "pids \(pids)" }
+        if outputLimitBytes == 0 { return "output limit 0" }
+        return nil
+    }
 }
 
 /// The typed view of a `Configuration` that the engine runs on. Building it validates every value once,
@@ -54,7 +66,7 @@ public struct EngineSettings: Sendable {
         workdirSize = try configuration.bytes("container.workdirSize")
         tmpSize = try configuration.bytes("container.tmpSize")
         maxOpenFiles = try configuration.integer("container.maxOpenFiles", range: 16...1_048_576)
-        maxFileSize = try configuration.bytes("container.maxFileSize")
+        maxFileSize = try Self.positive(configuration.bytes("container.maxFileSize"), key: "container.maxFileSize", configuration)
         maxContainersPerSession = try configuration.integer("session.maxContainers", range: 1...1000)
         standbyCount = try configuration.integer("run.standby", range: 0...16)
         orphanAge = try configuration.duration("gc.orphanAge")
@@ -62,8 +74,9 @@ public struct EngineSettings: Sendable {
             maxFileBytes: try configuration.bytes("files.maxSize"),
             maxFileCount: try configuration.integer("files.maxCount", range: 1...100_000),
             maxTotalBytes: try configuration.bytes("files.maxTotal"))
-        outputLimit = try configuration.bytes("run.outputLimit")
-        compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil : try configuration.duration("run.compileTimeout")
+        outputLimit = try Self.positive(configuration.bytes("run.outputLimit"), key: "run.outputLimit", configuration)
+        compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil
+            : try Self.positive(configuration.duration("run.compileTimeout"), key: "run.compileTimeout", configuration)
         engineTimeout = try configuration.duration("engine.timeout")
     }
 
@@ -79,11 +92,23 @@ public struct EngineSettings: Sendable {
             }
         }
         return RunLimits(
-            timeout: try configuration.duration(prefix + "timeout"),
+            timeout: try Self.positive(configuration.duration(prefix + "timeout"), key: prefix + "timeout", configuration),
             compileTimeout: compileTimeout,
-            memoryBytes: try configuration.bytes(prefix + "memory"),
+            memoryBytes: try Self.positive(configuration.bytes(prefix + "memory"), key: prefix + "memory", configuration),
             cpus: try configuration.double(prefix + "cpus"),
             pids: try configuration.integer(prefix + "pids", range: 8...100_000),
             outputLimitBytes: outputLimit)
+    }
+
+    /// A limit setting must be a real limit: the agent and Docker read 0 as "no limit", so 0 is refused here, by name.
+    static func positive<Value: Comparable & AdditiveArithmetic>(
+        _ value: Value, key: String, _ configuration: Configuration
+    ) throws(ConfigurationError) -> Value {
+        guard value > .zero else {
+            let entry = configuration.entry(key)
+            throw .badValue(key: key, value: entry?.value ?? "0", source: entry?.source ?? .defaultValue,
+                            reason: "a limit must be above 0 (0 would mean no limit at all)")
+        }
+        return value
     }
 }

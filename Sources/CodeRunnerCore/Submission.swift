@@ -31,6 +31,8 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
     case tooLarge(total: UInt64, limit: UInt64)
     case entryNotInFiles(String)
     case noEntry(candidates: [String])
+    /// `a` is a file and also the folder of `a/b`: both cannot exist in the work dir.
+    case fileAndFolder(file: String, inside: String)
 
     public var description: String {
         switch self {
@@ -55,6 +57,8 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
         case .noEntry(let candidates):
             if candidates.isEmpty { return "no runnable file found; name the entry file with --entry" }
             return "several files could be the entry (\(candidates.prefix(5).joined(separator: ", "))); name one with --entry"
+        case .fileAndFolder(let file, let inside):
+            return "'\(file)' is a file, but '\(inside)' needs a folder of that name; rename one of them"
         }
     }
 }
@@ -78,6 +82,13 @@ public struct Submission: Sendable, Equatable {
             total += size
         }
         guard total <= limits.maxTotalBytes else { throw .tooLarge(total: total, limit: limits.maxTotalBytes) }
+        for file in files {
+            var folder = Substring(file.path)
+            while let slash = folder.lastIndex(of: "/") {
+                folder = folder[..<slash]
+                if seen.contains(String(folder)) { throw .fileAndFolder(file: String(folder), inside: file.path) }
+            }
+        }
         let normalizedEntry = entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry
         guard seen.contains(normalizedEntry) else { throw .entryNotInFiles(entry) }
         self.files = files

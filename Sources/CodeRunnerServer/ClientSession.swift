@@ -36,7 +36,7 @@ struct RunSpec: Sendable {
 
 /// One browser connection = one session. Owns the connection's runs and, lazily, its engine session (network and
 /// containers are created by the first run, so a page that never runs anything costs nothing); closing removes them at once.
-actor ClientSession {
+actor ClientSession: LiveSession {
     nonisolated let name: String
     nonisolated let client: String
     let context: ServerContext
@@ -49,7 +49,7 @@ actor ClientSession {
         var task: Task<Void, Never>
     }
     var runs: [String: ActiveRun] = [:]
-    var recentStarts: [ContinuousClock.Instant] = []
+    var recentStarts = RunRate()
     var closed = false
     var closeReason: String?
     /// The cleanup started by the first `end`.
@@ -117,11 +117,10 @@ actor ClientSession {
             context.metrics.busyRejected()
             throw ProtocolError(code: "busy", message: "this session already has \(runs.count) runs going (server.maxRunsPerSession); stop one or wait for it")
         }
-        let now = ContinuousClock.now
-        recentStarts.removeAll { now - $0 > .seconds(60) }
-        guard recentStarts.count < settings.runsPerMinute else {
+        var rate = recentStarts
+        if let refusal = rate.admit(now: .now, settings: settings) {
             context.metrics.busyRejected()
-            throw ProtocolError(code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
+            throw refusal
         }
         let entry = spec.entry ?? spec.files.first?.path ?? ""
         let runtime = try context.runtime(language: spec.language, entry: entry)
@@ -133,7 +132,7 @@ actor ClientSession {
         }
         let limits = try context.limits(for: runtime, requested: spec.limits)
         if let refusal = context.admitRun() { throw ProtocolError(code: refusal.code, message: refusal.message) }
-        recentStarts.append(now)
+        recentStarts = rate
         touchedEngine = true
 
         let request = RunRequest(

@@ -24,6 +24,30 @@ enum NativeProtocol {
         var memory: StringOrNumber?
         var cpus: Double?
         var outputLimit: StringOrNumber?
+        /// Keys that are not limits a client may set (pids, fileSize, typos): refused, never silently ignored.
+        var unknownKeys: [String] = []
+
+        static let known = ["timeout", "memory", "cpus", "outputLimit"]
+
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        init(timeout: StringOrNumber? = nil, memory: StringOrNumber? = nil, cpus: Double? = nil, outputLimit: StringOrNumber? = nil) {
+            self.timeout = timeout; self.memory = memory; self.cpus = cpus; self.outputLimit = outputLimit
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            timeout = try container.decodeIfPresent(StringOrNumber.self, forKey: AnyKey(stringValue: "timeout"))
+            memory = try container.decodeIfPresent(StringOrNumber.self, forKey: AnyKey(stringValue: "memory"))
+            cpus = try container.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "cpus"))
+            outputLimit = try container.decodeIfPresent(StringOrNumber.self, forKey: AnyKey(stringValue: "outputLimit"))
+            unknownKeys = container.allKeys.map(\.stringValue).filter { !Self.known.contains($0) }.sorted()
+        }
     }
 
     struct RunMessage: Decodable {
@@ -81,39 +105,41 @@ enum NativeProtocol {
         return files
     }
 
-    /// A JSON number brought into `range` before it becomes an integer: JSON allows 1e300, and converting that to an
-    /// integer directly would trap (crash the server). Limits only tighten, so the clamp loses nothing.
-    static func clamped(_ value: Double, _ range: ClosedRange<Double>) -> Double {
-        min(max(value, range.lowerBound), range.upperBound)
-    }
-
+    /// The limits a client asked for, each checked to be a real, positive limit (`RequestedLimits` cannot hold anything
+    /// else): 0, negative, non-finite or unparsable values are `bad-request`, never "no limit". Numbers are capped above
+    /// before they become integers (JSON allows 1e300, which would trap); limits only tighten, so the cap loses nothing.
     static func limits(_ message: LimitsMessage?) throws(ProtocolError) -> RequestedLimits? {
         guard let message else { return nil }
-        var limits = RequestedLimits()
-        do {
-            if let timeout = message.timeout {
-                switch timeout {
-                case .number(let ms): limits.timeout = .milliseconds(Int64(clamped(ms, 1...1e12)))
-                case .string(let text): limits.timeout = try Quantity.duration(text)
-                }
-            }
-            if let memory = message.memory {
-                switch memory {
-                case .number(let bytes): limits.memory = UInt64(clamped(bytes, 0...1e18))
-                case .string(let text): limits.memory = try Quantity.byteSize(text)
-                }
-            }
-            if let output = message.outputLimit {
-                switch output {
-                case .number(let bytes): limits.outputLimit = UInt64(clamped(bytes, 0...1e18))
-                case .string(let text): limits.outputLimit = try Quantity.byteSize(text)
-                }
-            }
-        } catch {
-            throw ProtocolError(code: "bad-request", message: "limits: \(error.description)")
+        if let unknown = message.unknownKeys.first {
+            throw ProtocolError(code: "bad-request", message: "limits.\(unknown) is not a limit a client can set; use \(LimitsMessage.known.joined(separator: ", "))")
         }
-        limits.cpus = message.cpus
-        return limits
+        func positive(_ value: Double, _ name: String, unit: String) throws(ProtocolError) -> Double {
+            guard value.isFinite, value > 0 else {
+                throw ProtocolError(code: "bad-request", message: "limits.\(name) must be a positive number of \(unit), not \(value); a client can only tighten the server's limits")
+            }
+            return min(value, 1e15)
+        }
+        func bytes(_ value: StringOrNumber, _ name: String) throws(ProtocolError) -> UInt64 {
+            switch value {
+            case .number(let number): return UInt64(try positive(number, name, unit: "bytes"))
+            case .string(let text):
+                do { return try Quantity.byteSize(text) } catch {
+                    throw ProtocolError(code: "bad-request", message: "limits.\(name): \(error.description)")
+                }
+            }
+        }
+        var timeout: Duration?
+        switch message.timeout {
+        case .number(let ms): timeout = .microseconds(Int64((try positive(ms, "timeout", unit: "milliseconds") * 1000).rounded()))
+        case .string(let text):
+            do { timeout = try Quantity.duration(text) } catch {
+                throw ProtocolError(code: "bad-request", message: "limits.timeout: \(error.description)")
+            }
+        case nil: break
+        }
+        return try RequestedLimits(
+            timeout: timeout, memory: try message.memory.map { value throws(ProtocolError) in try bytes(value, "memory") },
+            cpus: message.cpus, outputLimit: try message.outputLimit.map { value throws(ProtocolError) in try bytes(value, "outputLimit") })
     }
 
     static func runSpec(_ message: RunMessage, defaultID: String? = nil) throws(ProtocolError) -> RunSpec {

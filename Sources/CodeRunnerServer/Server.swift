@@ -4,6 +4,9 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Request context of every route: Hummingbird's core storage, the WebSocket hook, and the peer's address (for the
 /// per-client session limit).
@@ -147,16 +150,25 @@ public final class CodeRunnerHTTPServer: Sendable {
                             body: .init(byteBuffer: ByteBuffer(string: context.metrics.render(containers: containers, subnets: networks))))
         }
         router.post("/api/run") { request, requestContext in
+            // A browser sends a cross-site POST without asking first only with a "simple" content type (text/plain,
+            // form data): requiring JSON makes it preflight, and the origin rule refuses what another site sends anyway.
+            let contentType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters().lowercased() }
+            guard contentType == "application/json" else {
+                context.metrics.protocolError()
+                return Self.json(RestError(code: "bad-content-type", message: "send the run as JSON with 'Content-Type: application/json'"),
+                                 status: .unsupportedMediaType)
+            }
+            do throws(HTTPError) { try Self.checkOrigin(request, settings: context.settings) } catch {
+                context.metrics.protocolError()
+                return Self.json(RestError(code: "forbidden-origin", message: error.body ?? "this origin may not use the server"), status: .forbidden)
+            }
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: context.settings.maxMessageBytes) } catch {
                 return Self.json(RestError(code: "too-large", message: "the request body is over server.maxMessageSize (\(context.settings.maxMessageBytes) bytes)"),
                                  status: .contentTooLarge)
             }
-            let (status, text) = await RestRun.handle(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            return RestRun.respond(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
         }
         router.ws("/ws", shouldUpgrade: { request, requestContext in
             guard Self.isUpgrade(request) else { return .dontUpgrade }
@@ -202,9 +214,10 @@ public final class CodeRunnerHTTPServer: Sendable {
         request.headers[.upgrade]?.lowercased() == "websocket"
     }
 
-    /// Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so the server must check it.
+    /// Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so the server must check it; the same
+    /// rule applies to `POST /api/run` (a cross-site form or fetch would otherwise start a run).
     /// Allowed: no Origin (not a browser), `*`, a listed origin, or (with no list) an origin whose host matches Host.
-    static func checkOrigin(_ request: Request, settings: ServerSettings) throws {
+    static func checkOrigin(_ request: Request, settings: ServerSettings) throws(HTTPError) {
         guard let origin = request.headers[.origin], !origin.isEmpty else { return }
         let allowed = settings.allowedOrigins
         if allowed.contains("*") || allowed.contains(origin) { return }
@@ -213,7 +226,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
             if !host.isEmpty, originHost == host { return }
         }
-        throw HTTPError(.forbidden, message: "origin \(origin) may not open WebSockets here; add it to server.allowedOrigins")
+        throw HTTPError(.forbidden, message: "origin \(origin) may not use this server; add it to server.allowedOrigins")
     }
 }
 
@@ -226,6 +239,17 @@ struct GuardMiddleware: RouterMiddleware {
     func handle(_ request: Request, context requestContext: ServerRequestContext, next: (Request, ServerRequestContext) async throws -> Response) async throws -> Response {
         if context.isDraining {
             throw HTTPError(.serviceUnavailable, message: "the server is shutting down")
+        }
+        let host = request.head.authority
+        guard HostCheck.isAllowed(host, settings: context.settings) else {
+            context.metrics.protocolError()
+            context.logger.info("request for a foreign Host refused", metadata: [
+                "host": "\(host ?? "")", "path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)",
+            ])
+            return CodeRunnerHTTPServer.json(CodeRunnerHTTPServer.RestError(
+                code: "wrong-host",
+                message: "this server does not answer to the name '\(HostCheck.hostName(host ?? ""))' (a guard against DNS rebinding); "
+                    + "use localhost or its address, or add the name to server.allowedHosts"), status: .misdirectedRequest)
         }
         let token = context.settings.token
         if !token.isEmpty, !Self.hasValidToken(request, token: token) {
@@ -261,6 +285,40 @@ struct GuardMiddleware: RouterMiddleware {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// The DNS rebinding guard: a page on an attacker's domain that resolves to 127.0.0.1 reaches the server with its own
+/// name in `Host`. Answered: loopback names (`localhost`, `*.localhost`, which browsers never resolve through DNS), IP
+/// literals (no DNS, so nothing to rebind), the configured `server.host`, and `server.allowedHosts` (`*`: any name).
+/// A request without Host (HTTP/1.0, not a browser) passes.
+enum HostCheck {
+    static func isAllowed(_ authority: String?, settings: ServerSettings) -> Bool {
+        guard let authority, !authority.isEmpty else { return true }
+        let name = hostName(authority)
+        if settings.allowedHosts.contains("*") || settings.allowedHosts.contains(name) { return true }
+        if name == "localhost" || name.hasSuffix(".localhost") { return true }
+        if isIPAddress(name) { return true }
+        return !settings.host.isEmpty && name == hostName(settings.host)
+    }
+
+    /// The name of a Host value without its port and brackets, lowercased, without a trailing dot.
+    static func hostName(_ authority: String) -> String {
+        var name = Substring(authority.lowercased())
+        if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
+            // `[v6]` or `[v6]:port`; anything else after the bracket is no address, kept whole so it matches nothing.
+            let rest = name[name.index(after: close)...]
+            if rest.isEmpty || (rest.first == ":" && rest.dropFirst().allSatisfy(\.isNumber)) { name = name[name.index(after: name.startIndex)..<close] }
+        } else if let colon = name.lastIndex(of: ":"), name.firstIndex(of: ":") == colon {
+            name = name[..<colon]
+        }
+        while name.hasSuffix(".") { name = name.dropLast() }
+        return String(name)
+    }
+
+    static func isIPAddress(_ name: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
     }
 }
 
@@ -302,59 +360,5 @@ enum HealthCheck {
             return (false, body)
         }
         return (true, body)
-    }
-}
-
-/// `POST /api/run`: a one-shot run in its own ephemeral session; the answer has `run --json`'s fields.
-enum RestRun {
-    final class Collector: Sendable {
-        let output = Mutex<([UInt8], [UInt8])>(([], []))
-    }
-
-    static func handle(body: [UInt8], context: ServerContext, client: String) async -> (HTTPResponse.Status, String) {
-        func failure(_ status: HTTPResponse.Status, _ error: ProtocolError) -> (HTTPResponse.Status, String) {
-            context.metrics.protocolError()
-            return (status, JSON.encode(CodeRunnerHTTPServer.RestError(code: error.code, message: error.message)))
-        }
-        let message: NativeProtocol.RunMessage
-        do { message = try JSONGuard.decode(NativeProtocol.RunMessage.self, from: body) } catch {
-            return failure(.badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")))
-        }
-        let spec: RunSpec
-        let request: RunRequest
-        do throws(ProtocolError) {
-            spec = try NativeProtocol.runSpec(message, defaultID: "rest")
-            let entry = spec.entry ?? spec.files.first?.path ?? ""
-            let runtime = try context.runtime(language: spec.language, entry: entry)
-            let submission: Submission
-            do { submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits) } catch {
-                throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)
-            }
-            let limits = try context.limits(for: runtime, requested: spec.limits)
-            request = RunRequest(submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
-                                 limits: limits, session: nil, fresh: true)
-        } catch {
-            return failure(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error)
-        }
-        if let refusal = context.admitRun() {
-            return failure(.serviceUnavailable, ProtocolError(code: refusal.code, message: refusal.message))
-        }
-        let input = AsyncStream<RunInput> { continuation in
-            if let stdin = spec.stdin, !stdin.isEmpty { continuation.yield(.data(stdin)) }
-            continuation.yield(.end)
-            continuation.finish()
-        }
-        let collector = Collector()
-        let result = await context.runner.run(request, input: input) { event in
-            guard case .output(let stream, let bytes) = event else { return }
-            collector.output.withLock { if stream == .stdout { $0.0 += bytes } else { $0.1 += bytes } }
-        }
-        context.releaseRun()
-        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
-        context.logger.info("rest run finished", metadata: [
-            "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.totalMilliseconds))",
-        ])
-        let (out, err) = collector.output.withLock { $0 }
-        return (.ok, JSON.encode(RunReport(result: result, stdout: out, stderr: err)))
     }
 }

@@ -16,7 +16,10 @@ public final class ServerContext: Sendable {
         var sessions = 0
         var runs = 0
         var draining = false
-        var live: [String: ClientSession] = [:]
+        /// What a shutdown must stop: WebSocket sessions and `POST /api/run` runs, by name.
+        var live: [String: any LiveSession] = [:]
+        /// `POST /api/run` starts by client address (a request has no session to count them in).
+        var restStarts: [String: RunRate] = [:]
     }
     let admission = Mutex(Admission())
 
@@ -59,12 +62,19 @@ public final class ServerContext: Sendable {
         return refusal
     }
 
-    func register(_ session: ClientSession) {
-        admission.withLock { $0.live[session.name] = session }
+    /// Records a session admitted by `admitSession` so a shutdown stops it; false when a shutdown began meanwhile
+    /// (the caller then ends it at once).
+    @discardableResult
+    func register(_ session: any LiveSession) -> Bool {
+        let registered = admission.withLock { state in
+            state.live[session.name] = session
+            return !state.draining
+        }
         metrics.sessionOpened()
+        return registered
     }
 
-    func releaseSession(_ session: ClientSession) {
+    func releaseSession(_ session: any LiveSession) {
         admission.withLock { state in
             state.sessions -= 1
             state.sessionsByClient[session.client, default: 1] -= 1
@@ -72,6 +82,23 @@ public final class ServerContext: Sendable {
             state.live[session.name] = nil
         }
         metrics.sessionClosed()
+    }
+
+    /// `server.runsPerMinute` for `POST /api/run`, counted by client address as WebSocket runs are counted by session.
+    func admitRestRun(client: String) -> ProtocolError? {
+        let now = ContinuousClock.now
+        let refusal: ProtocolError? = admission.withLock { state in
+            for (address, var rate) in state.restStarts {
+                rate.forget(before: now)
+                state.restStarts[address] = rate.isEmpty ? nil : rate
+            }
+            var rate = state.restStarts[client] ?? RunRate()
+            if let refusal = rate.admit(now: now, settings: settings) { return refusal }
+            state.restStarts[client] = rate
+            return nil
+        }
+        if refusal != nil { metrics.busyRejected() }
+        return refusal
     }
 
     /// Reserves one of the global run slots.
@@ -97,7 +124,7 @@ public final class ServerContext: Sendable {
 
     /// Stops taking work and closes every live session (their runs are stopped, containers and networks removed).
     public func drain() async {
-        let sessions = admission.withLock { state -> [ClientSession] in
+        let sessions = admission.withLock { state -> [any LiveSession] in
             state.draining = true
             return Array(state.live.values)
         }
@@ -124,19 +151,41 @@ public final class ServerContext: Sendable {
             throw ProtocolError(code: "internal", message: error.description)
         }
         guard let requested else { return limits }
-        if let timeout = requested.timeout {
-            limits.timeout = min(limits.timeout, timeout)
-        }
-        if let memory = requested.memory {
-            guard memory >= 6 << 20 else { throw ProtocolError(code: "bad-request", message: "limits.memory must be at least 6m (Docker's minimum)") }
-            limits.memoryBytes = min(limits.memoryBytes, memory)
-        }
-        if let cpus = requested.cpus {
-            guard cpus > 0 else { throw ProtocolError(code: "bad-request", message: "limits.cpus must be a positive number such as 0.5") }
-            limits.cpus = min(limits.cpus, cpus)
-        }
+        if let timeout = requested.timeout { limits.timeout = min(limits.timeout, timeout) }
+        if let memory = requested.memory { limits.memoryBytes = min(limits.memoryBytes, memory) }
+        if let cpus = requested.cpus { limits.cpus = min(limits.cpus, cpus) }
         if let output = requested.outputLimit { limits.outputLimitBytes = min(limits.outputLimitBytes, output) }
         return limits
+    }
+}
+
+/// What `ServerContext.drain` stops on shutdown: a WebSocket session (`ClientSession`) or a `POST /api/run` run.
+protocol LiveSession: Sendable {
+    var name: String { get }
+    /// The peer address it is counted under (`server.maxSessionsPerClient`).
+    var client: String { get }
+    /// Stops its runs and removes its containers and network; returns when that is done.
+    func shutDown(reason: String) async
+}
+
+/// The runs started in the last minute, for `server.runsPerMinute` (a WebSocket session's, or one address's REST runs).
+struct RunRate: Sendable {
+    private var starts: [ContinuousClock.Instant] = []
+
+    var isEmpty: Bool { starts.isEmpty }
+
+    mutating func forget(before now: ContinuousClock.Instant) {
+        starts.removeAll { now - $0 > .seconds(60) }
+    }
+
+    /// Why a run may not start now (`rate-limited`), or nil after counting it.
+    mutating func admit(now: ContinuousClock.Instant, settings: ServerSettings) -> ProtocolError? {
+        forget(before: now)
+        guard starts.count < settings.runsPerMinute else {
+            return ProtocolError(code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
+        }
+        starts.append(now)
+        return nil
     }
 }
 
@@ -151,12 +200,31 @@ struct ProtocolError: Error, Sendable {
     }
 }
 
-/// Limits a client asked for (already parsed); they can only tighten the server's.
-struct RequestedLimits: Sendable {
-    var timeout: Duration?
-    var memory: UInt64?
-    var cpus: Double?
-    var outputLimit: UInt64?
+/// Limits a client asked for. Every value is a real limit: the only initializer refuses zero, negative, non-finite and
+/// too-small values, so no value of this type can mean "no limit", and taking the minimum with the server's limits can
+/// only tighten them (issue 17: a client's `timeout: "0s"` or `outputLimit: 0` used to switch the limit off).
+struct RequestedLimits: Sendable, Equatable {
+    let timeout: Duration?
+    let memory: UInt64?
+    let cpus: Double?
+    let outputLimit: UInt64?
+
+    /// The smallest limits that still mean something: the agent counts time in milliseconds, Docker refuses memory
+    /// under 6 MiB and CPU quotas under 0.01 (and reads a quota that rounds to 0 as none).
+    static let minimumTimeout: Duration = .milliseconds(1)
+    static let minimumMemory: UInt64 = 6 << 20
+    static let minimumCPUs = 0.01
+
+    init(timeout: Duration? = nil, memory: UInt64? = nil, cpus: Double? = nil, outputLimit: UInt64? = nil) throws(ProtocolError) {
+        func refuse(_ message: String) -> ProtocolError {
+            ProtocolError(code: "bad-request", message: message + "; a client can only tighten the server's limits, never switch one off")
+        }
+        if let timeout, timeout < Self.minimumTimeout { throw refuse("limits.timeout must be at least 1ms") }
+        if let memory, memory < Self.minimumMemory { throw refuse("limits.memory must be at least 6m (Docker's minimum)") }
+        if let cpus, !(cpus.isFinite && cpus >= Self.minimumCPUs) { throw refuse("limits.cpus must be a number of at least 0.01, such as 0.5") }
+        if let outputLimit, outputLimit == 0 { throw refuse("limits.outputLimit must be at least 1 byte") }
+        self.timeout = timeout; self.memory = memory; self.cpus = cpus; self.outputLimit = outputLimit
+    }
 }
 
 #if canImport(Glibc)

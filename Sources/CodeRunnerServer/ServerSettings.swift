@@ -12,6 +12,10 @@ public struct ServerSettings: Sendable {
     public var token: String
     /// Origins allowed to open WebSockets: empty = same host as the request (or no Origin header), `*` = any.
     public var allowedOrigins: [String]
+    /// Host names the server answers to besides loopback names, IP literals and `host` (DNS rebinding guard); `*` = any.
+    public var allowedHosts: [String]
+    /// How long a Socket.IO socket may stay without a successful CONNECT before it is closed.
+    public var handshakeTimeout: Duration
     /// Largest WebSocket message accepted; bigger ones get an `error` reply and are dropped.
     public var maxMessageBytes: Int
     public var maxSessions: Int
@@ -46,6 +50,12 @@ public struct ServerSettings: Sendable {
         }
         token = value("server.token")
         allowedOrigins = value("server.allowedOrigins").split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+        allowedHosts = value("server.allowedHosts").split(separator: ",").map { $0.trimmingCharacters().lowercased() }.filter { !$0.isEmpty }
+        handshakeTimeout = try configuration.duration("server.handshakeTimeout")
+        guard handshakeTimeout >= .milliseconds(100), handshakeTimeout <= .seconds(600) else {
+            throw .badValue(key: "server.handshakeTimeout", value: value("server.handshakeTimeout"),
+                            source: configuration.entry("server.handshakeTimeout")?.source ?? .defaultValue, reason: "use 100ms to 10m, such as 5s")
+        }
         let sizeText = value("server.maxMessageSize")
         do {
             maxMessageBytes = Int(try Quantity.byteSize(sizeText))

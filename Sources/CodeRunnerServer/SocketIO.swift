@@ -127,32 +127,41 @@ enum SocketIOConnection {
         var maxPayload: Int
     }
 
+    /// A socket counts as a session (`server.maxSessions`, `server.maxSessionsPerClient`) only once it has authenticated:
+    /// with the token in the upgrade's header or query, or in the CONNECT packet's auth object. The session is admitted
+    /// at the CONNECT; a socket without a successful CONNECT within `server.handshakeTimeout` is closed, so sockets
+    /// that never authenticate cannot hold slots or linger.
     static func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: ServerContext, client: String, authorized: Bool
     ) async {
         let encoder = SocketIOEncoder()
         let sid = randomID()
-        let open = "0" + JSON.encode(Open(sid: sid, maxPayload: context.settings.maxMessageBytes))
-        if let refusal = context.admitSession(client: client) {
-            context.logger.notice("connection refused", metadata: ["client": "\(client)", "code": "\(refusal.code)", "protocol": "socket.io"])
-            try? await outbound.write(.text(open))
-            try? await outbound.write(.text("44{\"message\":\(JSON.quote(refusal.message)),\"data\":{\"code\":\(JSON.quote(refusal.code))}}"))
-            try? await outbound.close(.unknown(1013), reason: refusal.code)
-            return
-        }
         let outbox = Outbox()
-        let session = ClientSession(context: context, client: client, outbox: outbox, encoder: encoder, logger: context.logger)
-        context.register(session)
-        let opened = ContinuousClock.now
-        session.logger.info("session opened", metadata: ["protocol": "socket.io"])
-        outbox.send(open)
+        outbox.send("0" + JSON.encode(Open(sid: sid, maxPayload: context.settings.maxMessageBytes)))
         let lastPong = Locked(ContinuousClock.now)
         let state = Locked(AdapterState(authorized: authorized))
+        let closeCode = Locked(1001)  // WebSocket close code: going away; 1008 policy violation; 1013 try again later
+        let opened = ContinuousClock.now
+        let logger = {
+            var logger = context.logger
+            logger[metadataKey: "client"] = "\(client)"
+            return logger
+        }()
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await outbox.drain { try await outbound.write(.text($0)) }
-                try? await outbound.close(.goingAway, reason: "closing")
+                try? await outbound.close(.init(codeNumber: closeCode.withLock { $0 }), reason: "closing")
+            }
+            group.addTask {
+                try? await Task.sleep(for: context.settings.handshakeTimeout)
+                if Task.isCancelled || state.withLock({ $0.session != nil }) { return }
+                context.metrics.protocolError()
+                logger.info("socket.io client did not connect (CONNECT with a valid token) in time; closing", metadata: [
+                    "timeout": "\(context.settings.handshakeTimeout)",
+                ])
+                closeCode.withLock { $0 = 1008 }
+                outbox.finish()
             }
             group.addTask {
                 // Engine.IO v4: the server pings, the client must answer within pingTimeout.
@@ -163,13 +172,14 @@ enum SocketIOConnection {
                     try? await Task.sleep(for: pingTimeout)
                     if Task.isCancelled { return }
                     if ContinuousClock.now - lastPong.withLock({ $0 }) > pingInterval + pingTimeout {
-                        session.logger.info("socket.io client stopped answering pings; closing")
+                        logger.info("socket.io client stopped answering pings; closing")
                         outbox.finish()
                         return
                     }
                 }
             }
             await WebSocketReader.read(inbound, maxBytes: context.settings.maxMessageBytes) { message in
+                let session = state.withLock { $0.session }
                 switch message {
                 case .text(let text):
                     guard let kind = text.first else { return }
@@ -177,22 +187,73 @@ enum SocketIOConnection {
                     case "2": outbox.send("3" + text.dropFirst())  // client ping (probe): pong
                     case "3": lastPong.withLock { $0 = .now }
                     case "1": outbox.finish()
-                    case "4": await handlePacket(String(text.dropFirst()), session: session, encoder: encoder, state: state, context: context)
+                    case "4":
+                        let packet = String(text.dropFirst())
+                        if let session {
+                            await handlePacket(packet, session: session, encoder: encoder, state: state, context: context)
+                        } else {
+                            connect(packet, outbox: outbox, encoder: encoder, state: state, closeCode: closeCode, context: context, client: client, logger: logger)
+                        }
                     default: break
                     }
                 case .binary:
-                    await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "binary Socket.IO packets are not supported; send JSON events"))
+                    let error = ProtocolError(code: "bad-message", message: "binary Socket.IO packets are not supported; send JSON events")
+                    if let session { await session.sendError(run: nil, error) } else { outbox.send(encoder.error(run: nil, code: error.code, message: error.message)) }
                 case .tooLarge(let size):
-                    await session.sendError(run: nil, .tooLarge(size: size, limit: context.settings.maxMessageBytes))
+                    let error = ProtocolError.tooLarge(size: size, limit: context.settings.maxMessageBytes)
+                    if let session { await session.sendError(run: nil, error) } else { outbox.send(encoder.error(run: nil, code: error.code, message: error.message)) }
                 }
             }
-            await session.end()
+            let session = state.withLock { $0.session }
+            if let session { await session.end() }
             outbox.finish()
             group.cancelAll()
             await group.waitForAll()
+            if let session {
+                context.releaseSession(session)
+                session.logger.info("session closed", metadata: ["seconds": "\(Int(milliseconds(ContinuousClock.now - opened) / 1000))"])
+            }
         }
-        context.releaseSession(session)
-        session.logger.info("session closed", metadata: ["seconds": "\(Int(milliseconds(ContinuousClock.now - opened) / 1000))"])
+    }
+
+    /// A packet before the session exists: only CONNECT to the default namespace, authenticated, then admitted.
+    static func connect(
+        _ packet: String, outbox: Outbox, encoder: SocketIOEncoder, state: Locked<AdapterState>, closeCode: Locked<Int>,
+        context: ServerContext, client: String, logger: Logger
+    ) {
+        guard let parsed = parsePacket(packet) else { return }
+        let nsPrefix = parsed.namespace == "/" ? "" : parsed.namespace + ","
+        guard parsed.type == "0" else {
+            if parsed.type == "2" { outbox.send("44\(nsPrefix){\"message\":\"send CONNECT (40) before events\"}") }
+            return
+        }
+        guard parsed.namespace == "/" else {
+            outbox.send("44\(nsPrefix){\"message\":\"Invalid namespace\"}")
+            return
+        }
+        let authorized = state.withLock { $0.authorized }
+        if !authorized {
+            guard let given = parsed.payload?["token"]?.text, GuardMiddleware.constantTimeEqual(given, context.settings.token) else {
+                context.metrics.protocolError()
+                logger.info("socket.io connect without a valid token refused")
+                outbox.send("44{\"message\":\"unauthorized: send the server token in the auth object ({token}) or as 'Authorization: Bearer <token>'\"}")
+                return
+            }
+        }
+        if let refusal = context.admitSession(client: client) {
+            logger.notice("connection refused", metadata: ["code": "\(refusal.code)", "protocol": "socket.io"])
+            outbox.send("44{\"message\":\(JSON.quote(refusal.message)),\"data\":{\"code\":\(JSON.quote(refusal.code))}}")
+            closeCode.withLock { $0 = 1013 }
+            outbox.finish()
+            return
+        }
+        let session = ClientSession(context: context, client: client, outbox: outbox, encoder: encoder, logger: context.logger)
+        state.withLock { $0.authorized = true; $0.connected = true; $0.session = session }
+        if !context.register(session) {
+            Task { await session.shutDown(reason: "the server is shutting down") }
+        }
+        session.logger.info("session opened", metadata: ["protocol": "socket.io"])
+        outbox.send("40{\"sid\":\(JSON.quote(session.name))}")
     }
 
     struct AdapterState {
@@ -200,6 +261,8 @@ enum SocketIOConnection {
         var connected = false
         /// The console the last `run` was for: where a bare `input` string goes.
         var lastRun: String?
+        /// Admitted at the first successful CONNECT.
+        var session: ClientSession?
     }
 
     static func randomID() -> String {
@@ -246,17 +309,7 @@ enum SocketIOConnection {
                 session.notify("44\(nsPrefix){\"message\":\"Invalid namespace\"}")
                 return
             }
-            let token = context.settings.token
-            let alreadyAuthorized = state.withLock { $0.authorized }
-            if !alreadyAuthorized {
-                guard let given = payload?["token"]?.text, GuardMiddleware.constantTimeEqual(given, token) else {
-                    context.metrics.protocolError()
-                    session.logger.info("socket.io connect without a valid token refused")
-                    session.notify("44{\"message\":\"unauthorized: send the server token in the auth object ({token}) or as 'Authorization: Bearer <token>'\"}")
-                    return
-                }
-            }
-            state.withLock { $0.authorized = true; $0.connected = true }
+            state.withLock { $0.connected = true }  // the session exists, so the socket authenticated
             session.notify("40{\"sid\":\(JSON.quote(session.name))}")
         case "1":  // DISCONNECT from the namespace: the session ends, the socket may stay
             state.withLock { $0.connected = false }

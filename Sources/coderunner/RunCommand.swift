@@ -135,6 +135,7 @@ struct RunCommand: AsyncParsableCommand {
             limits.cpus = value
         }
         guard limits.memoryBytes >= 6 << 20 else { throw .usage("--memory must be at least 6m (Docker's minimum)") }
+        if let zero = limits.zeroLimit { throw .usage("\(zero) is not a limit: give a value above 0 (--timeout 2s, --output-limit 1m)") }
         for pair in env {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, !pair.utf8.contains(0) else {
                 throw .usage("--env takes KEY=VALUE, got '\(pair)'")

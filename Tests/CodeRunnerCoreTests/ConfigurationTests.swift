@@ -97,6 +97,37 @@ import Testing
         #expect(!settings.allowEgress)
     }
 
+    /// Issue 17 (1): the agent and Docker read a zero limit as "no limit", so a zero limit setting is refused by name,
+    /// and the engine's own check (`RunLimits.zeroLimit`) catches one that any face lets through.
+    @Test(arguments: [("run.outputLimit", "0"), ("container.maxFileSize", "0k"), ("run.compileTimeout", "0s"),
+                      ("runtime.python.timeout", "0"), ("runtime.python.memory", "0m")])
+    func aZeroLimitSettingIsRefused(_ key: String, _ value: String) throws {
+        var configuration = Configuration()
+        configuration.addRuntimeDefaults([Self.manifest])
+        try configuration.set(key, value, source: .configFile, origin: "test.toml")
+        do {
+            let settings = try EngineSettings(configuration)
+            _ = try settings.limits(for: Runtime(manifest: Self.manifest, directory: "/nonexistent", image: "img"), configuration: configuration)
+            Issue.record("\(key) = \(value) was accepted")
+        } catch {
+            #expect(error.description.contains(key) && error.description.contains("above 0"), "\(error)")
+        }
+    }
+
+    @Test func theEngineNamesAZeroLimit() {
+        let limits = RunLimits(timeout: .seconds(2), compileTimeout: .seconds(30), memoryBytes: 64 << 20, cpus: 1, pids: 64, outputLimitBytes: 1024)
+        #expect(limits.zeroLimit == nil)
+        var zero = limits
+        zero.timeout = .microseconds(400)  // rounds to 0 ms for the agent
+        #expect(zero.zeroLimit?.contains("timeout") == true)
+        zero = limits
+        zero.outputLimitBytes = 0
+        #expect(zero.zeroLimit?.contains("output") == true)
+        zero = limits
+        zero.cpus = 1e-12  // 0 NanoCPUs: no quota at all for Docker
+        #expect(zero.zeroLimit?.contains("cpus") == true)
+    }
+
     /// The example config shipped in the repo must parse and use only known keys.
     @Test func shippedExampleConfigIsValid() throws {
         let path = FilePath.directory(of: RuntimeCatalog.sourceCheckoutRuntimes) + "/man/config.example.toml"

@@ -29,6 +29,17 @@ import Testing
         #expect(try Submission(files: [small], entry: "./a.py", limits: limits).entry == "a.py")
     }
 
+    /// Issue 17 (10): a file and a folder of the same name used to reach the agent and end as internal-error.
+    @Test(arguments: [["a", "a/b"], ["a/b/c", "a"], ["x.py", "d/e", "d/e/f.py"]])
+    func fileAndFolderOfTheSameName(_ paths: [String]) {
+        let files = paths.map { SubmittedFile(path: $0, contents: []) }
+        #expect(throws: SubmissionError.self) { try Submission(files: files, entry: paths[0], limits: limits) }
+        do { _ = try Submission(files: files, entry: paths[0], limits: limits) } catch {
+            guard case .fileAndFolder = error else { Issue.record("expected fileAndFolder, got \(error)"); return }
+            #expect(error.description.contains("rename one"))
+        }
+    }
+
     @Test func commonFolder() {
         #expect(Submission.commonFolder(["/w/src", "/w/src/lib"]) == "/w/src")
         #expect(Submission.commonFolder(["/w/a", "/w/b"]) == "/w")

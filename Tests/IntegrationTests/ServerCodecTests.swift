@@ -65,3 +65,35 @@ struct ServerCodecTests {
         #expect(text.contains("coderunner_subnets_used 2\n"))
     }
 }
+
+/// Issue 17 (6): the DNS rebinding guard's Host check (no Docker).
+@Suite("serve Host check")
+struct HostCheckTests {
+    static func settings(host: String = "127.0.0.1", allowed: String = "") throws -> ServerSettings {
+        var configuration = Configuration()
+        try configuration.set("server.host", host, source: .flag)
+        try configuration.set("server.allowedHosts", allowed, source: .flag)
+        return try ServerSettings(configuration)
+    }
+
+    @Test(arguments: ["localhost", "localhost:8080", "LOCALHOST.:8080", "app.localhost", "127.0.0.1:8080", "10.1.2.3", "[::1]:8080",
+                      "[fe80::1]", "::1"])
+    func loopbackNamesAndAddressesAreAnswered(_ host: String) throws {
+        #expect(HostCheck.isAllowed(host, settings: try Self.settings()))
+    }
+
+    @Test(arguments: ["attacker.example", "attacker.example:8080", "127.0.0.1.attacker.example", "localhost.attacker.example",
+                      "1.2.3.4.nip.io", "[::1].evil"])
+    func otherNamesAreRefused(_ host: String) throws {
+        #expect(!HostCheck.isAllowed(host, settings: try Self.settings()))
+    }
+
+    @Test func boundNameAllowedHostsAndAnyHost() throws {
+        #expect(HostCheck.isAllowed("devbox:8080", settings: try Self.settings(host: "devbox")))
+        let listed = try Self.settings(allowed: "Code.Example, other.example")
+        #expect(HostCheck.isAllowed("code.example:443", settings: listed) && HostCheck.isAllowed("other.example", settings: listed))
+        #expect(!HostCheck.isAllowed("third.example", settings: listed))
+        #expect(HostCheck.isAllowed("anything.example", settings: try Self.settings(allowed: "*")))
+        #expect(HostCheck.isAllowed(nil, settings: try Self.settings()))
+    }
+}

@@ -43,7 +43,10 @@ struct ServerProtocolFuzzTests {
             if case .run(let spec) = request {
                 #expect(!spec.files.isEmpty, "seed \(seed): a run without files was accepted: \(text.prefix(300))", sourceLocation: sourceLocation)
                 #expect(!spec.id.isEmpty || text.contains("\"id\":\"\""), "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation)
-                if let timeout = spec.limits?.timeout { #expect(timeout > .zero, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let timeout = spec.limits?.timeout { #expect(timeout >= .milliseconds(1), "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let output = spec.limits?.outputLimit { #expect(output > 0, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let memory = spec.limits?.memory { #expect(memory >= 6 << 20, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let cpus = spec.limits?.cpus { #expect(cpus.isFinite && cpus >= 0.01, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
                 #expect(!spec.environment.contains { !$0.contains("=") || $0.hasPrefix("=") }, sourceLocation: sourceLocation)
             }
         } catch {
@@ -69,6 +72,40 @@ struct ServerProtocolFuzzTests {
             let text = #"{"type":"run","id":"x","files":[{"path":"a.py","content":""}],"limits":{"timeout":V,"memory":V,"outputLimit":V}}"#
                 .replacingOccurrences(of: "V", with: value)
             checkDecode(text, seed: 0)
+        }
+    }
+
+    /// Issue 17 (1): a client limit may only tighten. Zero, negative, too small to mean anything (0.0004s is 0 ms for
+    /// the agent), non-finite, unparsable, and limits a client cannot set are `bad-request`; before, `"0s"`, `0`, `-1`
+    /// and `"0k"` decoded to a zero limit, which the agent reads as "no limit".
+    @Test(arguments: [
+        #""timeout":"0s""#, #""timeout":"0.0004s""#, #""timeout":0"#, #""timeout":-1"#, #""timeout":0.5"#, #""timeout":-1e300"#,
+        #""timeout":"never""#, #""timeout":"-2s""#, #""outputLimit":0"#, #""outputLimit":-1"#, #""outputLimit":"0k""#, #""outputLimit":0.3"#,
+        #""outputLimit":"lots""#, #""memory":0"#, #""memory":-1"#, #""memory":"0m""#, #""memory":"1k""#, #""cpus":0"#, #""cpus":-0.5"#,
+        #""cpus":1e-12"#, #""pids":0"#, #""fileSize":0"#, #""timeOut":"1s""#,
+    ])
+    func aLimitThatIsNotARealLimitIsABadRequest(_ field: String) {
+        let text = #"{"type":"run","id":"x","files":[{"path":"a.py","content":""}],"limits":{"# + field + "}}"
+        do {
+            let (_, request) = try NativeProtocol.decode(text)
+            Issue.record("accepted \(field): \(request)")
+        } catch {
+            #expect(error.error.code == "bad-request" && error.run == "x", "\(field): \(error.error)")
+            #expect(error.error.message.contains("limits."), "\(field): \(error.error.message)")
+        }
+    }
+
+    @Test(arguments: [(#""timeout":"1ms""#, "timeout"), (#""timeout":1500"#, "timeout"), (#""outputLimit":1"#, "outputLimit"),
+                      (#""memory":"6m""#, "memory"), (#""cpus":0.01"#, "cpus"), (#""timeout":1e300"#, "timeout")])
+    func aRealLimitIsAccepted(_ field: String, _ name: String) throws {
+        let text = #"{"type":"run","id":"x","files":[{"path":"a.py","content":""}],"limits":{"# + field + "}}"
+        let (_, request) = try NativeProtocol.decode(text)
+        guard case .run(let spec) = request, let limits = spec.limits else { Issue.record("no limits in \(request)"); return }
+        switch name {
+        case "timeout": #expect(limits.timeout.map { $0 >= .milliseconds(1) } == true)
+        case "outputLimit": #expect(limits.outputLimit == 1)
+        case "memory": #expect(limits.memory == 6 << 20)
+        default: #expect(limits.cpus == 0.01)
         }
     }
 

@@ -106,10 +106,16 @@ enum HTTP {
             do {
                 let socket = try RawSocket(port: port, timeoutSeconds: 120)
                 defer { socket.closeSocket() }
-                var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+                let given = Set(headers.keys.map { $0.lowercased() })
+                var head = "\(method) \(path) HTTP/1.1\r\n"
+                if !given.contains("host") { head += "Host: 127.0.0.1:\(port)\r\n" }
+                head += "Connection: close\r\n"
                 for (key, value) in headers { head += "\(key): \(value)\r\n" }
                 let payload = Array((body ?? "").utf8)
-                if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+                if body != nil {
+                    if !given.contains("content-type") { head += "Content-Type: application/json\r\n" }
+                    head += "Content-Length: \(payload.count)\r\n"
+                }
                 socket.write(Array((head + "\r\n").utf8) + payload)
                 var response: [UInt8] = []
                 while true {
@@ -139,7 +145,9 @@ enum HTTP {
             let start = line.upperBound
             let end = rest.utf8.index(start, offsetBy: size)
             out += rest[start..<end]
-            rest = rest[end...].dropFirst(2)
+            // "\r\n" is one Character: step over it in UTF-8, or the next chunk's size line loses its first digit.
+            let next = rest.utf8.index(end, offsetBy: 2, limitedBy: rest.utf8.endIndex) ?? rest.endIndex
+            rest = rest[next...]
         }
         return out
     }
@@ -166,7 +174,9 @@ final class TestWebSocket: @unchecked Sendable {
         let result: Result<TestWebSocket, any Error> = await offPool {
             do {
                 let socket = try RawSocket(port: port)
-                var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                var head = "GET \(path) HTTP/1.1\r\n"
+                if !headers.keys.contains(where: { $0.lowercased() == "host" }) { head += "Host: 127.0.0.1:\(port)\r\n" }
+                head += "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 head += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                 for (key, value) in headers { head += "\(key): \(value)\r\n" }
                 socket.write(Array((head + "\r\n").utf8))
