@@ -123,8 +123,7 @@ actor ClientSession {
             context.metrics.busyRejected()
             throw ProtocolError(code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
         }
-        let entry = spec.entry ?? spec.files.first?.path ?? ""
-        let runtime = try context.runtime(language: spec.language, entry: entry)
+        let (runtime, entry) = try context.runtimeAndEntry(for: spec)
         let submission: Submission
         do {
             submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits)
