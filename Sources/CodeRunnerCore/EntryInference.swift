@@ -105,7 +105,8 @@ public enum EntryInference {
         }
         let topLevel = candidates.filter { !$0.contains("/") }
         if topLevel.count == 1 {
-            return (topLevel[0], "several files could be the entry (\(candidates.joined(separator: ", "))); running \(topLevel[0]), the only one at the top")
+            let what = withMain.count > 1 ? "several files have a main" : "several files could be the entry"
+            return (topLevel[0], "\(what) (\(candidates.joined(separator: ", "))); running \(topLevel[0]), the only one at the top")
         }
         throw .severalEntries(candidates: candidates)
     }

@@ -72,7 +72,7 @@ import Testing
         #expect(message.contains("a.py, b.py") && message.contains("--entry"))
     }
 
-    @Test func severalLanguagesAreAnError() {
+    @Test func severalLanguagesAreAnError() throws {
         let pairs = [("main.py", "print(1)"), ("Main.java", "class Main {}"), ("notes.txt", "")]
         #expect(throws: EntryInferenceError.severalLanguages(["python": ["main.py"], "java": ["Main.java"]])) { try choose(pairs) }
         let message = EntryInferenceError.severalLanguages(["python": ["main.py"], "java": ["Main.java"]]).description
