@@ -13,7 +13,11 @@ struct RunCommand: AsyncParsableCommand {
         usage: "coderunner run [<options>] <file> ... [-- <program-argument> ...]",
         discussion: """
             The language comes from --lang or the entry file's extension. Several files or a folder may be given; \
-            they keep their paths relative to the folder that holds them all. Program arguments follow `--`. \
+            they keep their paths relative to the folder that holds them all. For a folder, the language is the one \
+            language among its source files and the entry the file with a main, else the usual name (main.py, \
+            index.js, Main.java, main.c). Symlinks leading out of the folder (for named files, out of the current \
+            directory) are refused unless --follow-symlinks; FIFOs, sockets and devices are refused. \
+            --memory and --cpus may not exceed the engine host's memory and CPU count. Program arguments follow `--`. \
             stdin is passed through (piped, or typed when stdin is a terminal). A Jupyter notebook (.ipynb) runs its code \
             cells in order in one Python kernel and prints their outputs; --output writes it back with the outputs. The exit code is the program's own, \
             124 on timeout, 128+N when killed by signal N (137 for the memory limit), the compiler's on a compile error, \
@@ -31,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
               coderunner run hello.py
               echo world | coderunner run greet.js
               coderunner run src/ --entry Main.java -- arg1 arg2
+              coderunner run submission/            (language and entry inferred)
               coderunner run --timeout 2s --memory 64m --json bomb.c
               coderunner run --session ci main.py
               coderunner run analysis.ipynb --output analysis.out.ipynb
