@@ -219,9 +219,11 @@ struct LocalTree {
 
 extension Submission {
     /// Reads local files for a run whose entry is the first file named (the shell's `:run`, the images' smoke test),
-    /// through the same checks as `coderunner run`.
-    public static func fromLocalPaths(_ paths: [String], entry: String? = nil, limits: SubmissionLimits) throws(SubmissionError) -> Submission {
-        let local = try LocalSubmission.read(paths, limits: limits)
+    /// through the same checks as `coderunner run` (`followSymlinks` for coderunner's own files, such as the examples).
+    public static func fromLocalPaths(
+        _ paths: [String], entry: String? = nil, limits: SubmissionLimits, followSymlinks: Bool = false
+    ) throws(SubmissionError) -> Submission {
+        let local = try LocalSubmission.read(paths, limits: limits, followSymlinks: followSymlinks)
         guard let entry = entry ?? local.namedFiles.first else { throw .noEntry(candidates: local.files.map(\.path)) }
         return try Submission(files: local.files, entry: entry, limits: limits)
     }
