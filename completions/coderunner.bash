@@ -186,7 +186,7 @@ _coderunner() {
 
 _coderunner_run() {
     repeating_flags=()
-    non_repeating_flags=(--fresh --json --version -h --help)
+    non_repeating_flags=(--fresh --json --follow-symlinks --version -h --help)
     repeating_options=(-e --env)
     non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session -o --output)
     __coderunner_offer_flags_options -1

@@ -2,6 +2,8 @@
 /// keeping NIO and Docker's JSON out of this module keeps the engine testable and replaceable (Podman speaks the same API).
 public protocol ContainerEngine: Sendable {
     func info() async throws(EngineError) -> EngineInfo
+    /// The CPUs and memory of the engine's host: limits above them cannot be met.
+    func hostCapacity() async throws(EngineError) -> HostCapacity
     func image(_ name: String) async throws(EngineError) -> ImageInfo?
     func buildImage(_ request: ImageBuildRequest, progress: @escaping @Sendable (String) -> Void) async throws(EngineError)
     func removeImage(_ name: String) async throws(EngineError)
@@ -43,6 +45,12 @@ public struct EngineInfo: Sendable, Equatable {
     public init(version: String, apiVersion: String, os: String, kernel: String) {
         self.version = version; self.apiVersion = apiVersion; self.os = os; self.kernel = kernel
     }
+}
+
+public struct HostCapacity: Sendable, Equatable {
+    public var cpus: Int
+    public var memoryBytes: UInt64
+    public init(cpus: Int, memoryBytes: UInt64) { self.cpus = cpus; self.memoryBytes = memoryBytes }
 }
 
 public struct ImageInfo: Sendable, Equatable {

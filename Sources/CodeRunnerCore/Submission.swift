@@ -33,6 +33,10 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
     case noEntry(candidates: [String])
     /// `a` is a file and also the folder of `a/b`: both cannot exist in the work dir.
     case fileAndFolder(file: String, inside: String)
+    case symlinkOutside(String, target: String, root: String)
+    case brokenSymlink(String)
+    case symlinkLoop(String)
+    case specialFile(String, kind: String)
 
     public var description: String {
         switch self {
@@ -59,6 +63,14 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
             return "several files could be the entry (\(candidates.prefix(5).joined(separator: ", "))); name one with --entry"
         case .fileAndFolder(let file, let inside):
             return "'\(file)' is a file, but '\(inside)' needs a folder of that name; rename one of them"
+        case .symlinkOutside(let path, let target, let root):
+            return "refusing \(path): it is a symlink to \(target), outside \(root); copy the file in, or pass --follow-symlinks if you trust the tree"
+        case .brokenSymlink(let path):
+            return "refusing \(path): it is a symlink to nothing; fix or remove it"
+        case .symlinkLoop(let path):
+            return "refusing \(path): it is a symlink to a folder that contains it (a loop); remove it"
+        case .specialFile(let path, let kind):
+            return "refusing \(path): it is a \(kind), not a regular file; only files, folders and symlinks to them can be submitted"
         }
     }
 }
@@ -113,75 +125,6 @@ public struct Submission: Sendable, Equatable {
             if component.utf8.count > SubmissionLimits.maxComponentBytes {
                 throw .badPath(path, reason: "a component is longer than \(SubmissionLimits.maxComponentBytes) bytes")
             }
-        }
-    }
-
-    /// Reads local files and folders for `coderunner run`. Files keep their paths relative to the deepest folder that holds
-    /// them all, so `run src/main.py src/lib/util.py` uploads `main.py` and `lib/util.py`; a folder uploads its contents.
-    /// The entry is `entry` if given, else the first file named on the command line.
-    public static func fromLocalPaths(
-        _ paths: [String], entry explicitEntry: String?, limits: SubmissionLimits, isRunnable: (String) -> Bool
-    ) throws(SubmissionError) -> Submission {
-        guard !paths.isEmpty else { throw .empty }
-        var absoluteFiles: [(absolute: String, relativeTo: String?)] = []
-        let cwd = currentDirectory()
-        for path in paths {
-            let absolute = FilePath.normalize(path.hasPrefix("/") ? path : cwd + "/" + path)
-            switch FileSystem.kind(absolute) {
-            case .file: absoluteFiles.append((absolute, nil))
-            case .directory:
-                var found: [String] = []
-                try collect(directory: absolute, into: &found, limit: limits.maxFileCount)
-                absoluteFiles.append(contentsOf: found.sorted().map { ($0, absolute) })
-            case .other: throw .unreadable(path)
-            case nil: throw .missingFile(path)
-            }
-        }
-        // Deepest common folder of the individually named files (folders use their own root).
-        let looseFolders = absoluteFiles.filter { $0.relativeTo == nil }.map { FilePath.directory(of: $0.absolute) }
-        let base = commonFolder(looseFolders)
-        var files: [SubmittedFile] = []
-        var entryCandidate: String?
-        guard absoluteFiles.count <= limits.maxFileCount else {
-            throw .tooManyFiles(count: absoluteFiles.count, limit: limits.maxFileCount)
-        }
-        for (absolute, root) in absoluteFiles {
-            let folder = root ?? base
-            let relative = folder == "/" ? String(absolute.dropFirst()) : String(absolute.dropFirst(folder.count + 1))
-            if let size = FileSystem.size(absolute), size > limits.maxFileBytes {
-                throw .fileTooLarge(relative, size: size, limit: limits.maxFileBytes)
-            }
-            guard let contents = FileSystem.readFile(absolute, limit: Int(limits.maxFileBytes)) else { throw .unreadable(absolute) }
-            files.append(SubmittedFile(path: relative, contents: contents, executable: FileSystem.isExecutable(absolute)))
-            if entryCandidate == nil, root == nil { entryCandidate = relative }
-        }
-        let entry: String
-        if let explicitEntry {
-            entry = explicitEntry
-        } else if let entryCandidate {
-            entry = entryCandidate
-        } else {
-            let runnable = files.map(\.path).filter(isRunnable)
-            let mains = runnable.filter { FilePath.baseName($0).lowercased().hasPrefix("main.") }
-            let topLevel = runnable.filter { !$0.contains("/") }
-            if runnable.count == 1 { entry = runnable[0] } else if topLevel.count == 1 { entry = topLevel[0] }
-            else if mains.count == 1 { entry = mains[0] } else {
-                throw .noEntry(candidates: runnable)
-            }
-        }
-        return try Submission(files: files, entry: entry, limits: limits)
-    }
-
-    static func collect(directory: String, into files: inout [String], limit: Int) throws(SubmissionError) {
-        for name in FileSystem.listDirectory(directory).sorted() {
-            if name.hasPrefix(".") { continue }  // .git, editor swap files: not part of a program
-            let path = directory + "/" + name
-            switch FileSystem.kind(path) {
-            case .file: files.append(path)
-            case .directory: try collect(directory: path, into: &files, limit: limit)
-            default: continue
-            }
-            if files.count > limit { throw .tooManyFiles(count: files.count, limit: limit) }
         }
     }
 

@@ -47,6 +47,11 @@ public struct DockerContainerEngine: ContainerEngine {
         return EngineInfo(version: version.version, apiVersion: version.apiVersion, os: version.os, kernel: version.kernelVersion)
     }
 
+    public func hostCapacity() async throws(EngineError) -> HostCapacity {
+        let info = try await mapped { try await client.systemInfo() }
+        return HostCapacity(cpus: info.cpuCount, memoryBytes: UInt64(max(info.memoryTotal, 0)))
+    }
+
     public func image(_ name: String) async throws(EngineError) -> ImageInfo? {
         guard let image = try await mapped({ try await client.imageInspect(name) }) else { return nil }
         return ImageInfo(id: image.id, labels: image.labels, created: image.created)

@@ -122,8 +122,7 @@ actor ClientSession: LiveSession {
             context.metrics.busyRejected()
             throw refusal
         }
-        let entry = spec.entry ?? spec.files.first?.path ?? ""
-        let runtime = try context.runtime(language: spec.language, entry: entry)
+        let (runtime, entry) = try context.runtimeAndEntry(for: spec)
         let submission: Submission
         do {
             submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits)

@@ -53,8 +53,7 @@ final class RestRun: LiveSession {
         let request: RunRequest
         do throws(ProtocolError) {
             spec = try NativeProtocol.runSpec(message, defaultID: "rest")
-            let entry = spec.entry ?? spec.files.first?.path ?? ""
-            let runtime = try context.runtime(language: spec.language, entry: entry)
+            let (runtime, entry) = try context.runtimeAndEntry(for: spec)
             let submission: Submission
             do { submission = try Submission(files: spec.files, entry: entry, limits: context.runner.settings.submissionLimits) } catch {
                 throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)

@@ -144,6 +144,27 @@ public final class ServerContext: Sendable {
         }
     }
 
+    /// The runtime and entry of a run: the client's `entry` (or its only file) when given; else they are chosen from the
+    /// files as `coderunner run DIR` chooses them (EntryInference), except that several possible entries resolve to the
+    /// first in the client's order (as `entry` defaulted to the first file before) and files of no known language fall
+    /// back to the first file. Sources of several languages without `language` or `entry` are refused.
+    func runtimeAndEntry(for spec: RunSpec) throws(ProtocolError) -> (runtime: Runtime, entry: String) {
+        let first = spec.files.first?.path ?? ""
+        if spec.entry == nil && spec.files.count > 1 {
+            do throws(EntryInferenceError) {
+                let choice = try EntryInference.choose(files: spec.files, catalog: catalog, language: spec.language?.nilIfEmpty, entry: nil,
+                                                       firstWhenAmbiguous: true)
+                return (choice.runtime, choice.entry)
+            } catch .noSourceFiles, .noSourceFilesFor {
+                // Not a question of inference: the old rule (first file, its extension) gives the usual error or runs it.
+            } catch {
+                throw ProtocolError(code: "unknown-language", message: error.message(languageOption: "`language`", entryOption: "`entry`"))
+            }
+        }
+        let entry = spec.entry ?? first
+        return (try runtime(language: spec.language, entry: entry), entry)
+    }
+
     /// The limits of a run: the runtime's configured limits, tightened (never loosened) by what the client asked for.
     func limits(for runtime: Runtime, requested: RequestedLimits?) throws(ProtocolError) -> RunLimits {
         var limits: RunLimits
@@ -246,4 +267,8 @@ enum LocalFile {
         }
         return result
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

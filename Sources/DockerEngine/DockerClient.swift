@@ -34,6 +34,11 @@ public struct DockerClient: Sendable {
         try await decode(DockerVersion.self, from: call("GET", "/version"), path: "/version")
     }
 
+    /// `GET /info`.
+    public func systemInfo() async throws -> DockerSystemInfo {
+        try await decode(DockerSystemInfo.self, from: call("GET", "/info"), path: "/info")
+    }
+
     // MARK: images
 
     /// `GET /images/{name}/json`; nil when the image does not exist locally.

@@ -13,7 +13,11 @@ struct RunCommand: AsyncParsableCommand {
         usage: "coderunner run [<options>] <file> ... [-- <program-argument> ...]",
         discussion: """
             The language comes from --lang or the entry file's extension. Several files or a folder may be given; \
-            they keep their paths relative to the folder that holds them all. Program arguments follow `--`. \
+            they keep their paths relative to the folder that holds them all. For a folder, the language is the one \
+            language among its source files and the entry the file with a main, else the usual name (main.py, \
+            index.js, Main.java, main.c). Symlinks leading out of the folder (for named files, out of the current \
+            directory) are refused unless --follow-symlinks; FIFOs, sockets and devices are refused. \
+            --memory and --cpus may not exceed the engine host's memory and CPU count. Program arguments follow `--`. \
             stdin is passed through (piped, or typed when stdin is a terminal). A Jupyter notebook (.ipynb) runs its code \
             cells in order in one Python kernel and prints their outputs; --output writes it back with the outputs. The exit code is the program's own, \
             124 on timeout, 128+N when killed by signal N (137 for the memory limit), the compiler's on a compile error, \
@@ -31,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
               coderunner run hello.py
               echo world | coderunner run greet.js
               coderunner run src/ --entry Main.java -- arg1 arg2
+              coderunner run submission/            (language and entry inferred)
               coderunner run --timeout 2s --memory 64m --json bomb.c
               coderunner run --session ci main.py
               coderunner run analysis.ipynb --output analysis.out.ipynb
@@ -49,16 +54,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"), completion: .file())
     var entry: String?
 
-    @Option(help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
+    // `.unconditional`: a value such as `-1` is taken as the value (and refused with the allowed range), not as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
     var timeout: String?
 
-    @Option(help: ArgumentHelp("Memory limit, e.g. 128m, 1g (swap is not added).", valueName: "size"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Memory limit, from 6m to the engine host's memory, e.g. 128m, 1g (swap is not added).", valueName: "size"))
     var memory: String?
 
-    @Option(help: ArgumentHelp("CPU quota in CPUs, e.g. 0.5.", valueName: "cpus"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota in CPUs, from 0.01 to the engine host's CPU count, e.g. 0.5.", valueName: "cpus"))
     var cpus: String?
 
-    @Option(name: .customLong("output-limit"), help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
+    @Option(name: .customLong("output-limit"), parsing: .unconditional, help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
     var outputLimit: String?
 
     @Option(name: [.short, .customLong("env")], help: ArgumentHelp("Environment variable for the program (repeatable).", valueName: "key=value"))
@@ -77,6 +83,9 @@ struct RunCommand: AsyncParsableCommand {
             completion: .file(extensions: ["ipynb"]))
     var output: String?
 
+    @Flag(name: .customLong("follow-symlinks"), help: "Read symlinks that lead outside the submitted folder (or, for named files, the current directory); refused by default.")
+    var followSymlinks = false
+
     /// Arguments after `--` (split off in `Entrypoint`).
     var programArguments: [String] { ProgramArguments.value }
 
@@ -86,6 +95,39 @@ struct RunCommand: AsyncParsableCommand {
             exitCode = try await execute()
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// The limits asked for on the command line, checked before any file is read: `--memory` and `--cpus` against the
+    /// engine host's size (when the engine answers; otherwise the run reports the engine's problem).
+    func checkedLimits(context: AppContext) async throws(CommandFailure) -> RequestedLimits {
+        var requested = RequestedLimits()
+        if memory != nil || cpus != nil {
+            let host = try? await context.containerEngine().hostCapacity()
+            do {
+                requested.memory = try memory.map { text throws(LimitOptionError) in try LimitOptions.memory(text, host: host) }
+                requested.cpus = try cpus.map { text throws(LimitOptionError) in try LimitOptions.cpus(text, host: host) }
+            } catch { throw .usage(error.description) }
+        }
+        var duration: Duration?
+        var output: UInt64?
+        do { duration = try timeout.map { text throws(QuantityParseError) in try Quantity.duration(text) } } catch {
+            throw .usage("--timeout: \(error.description)")
+        }
+        do { output = try outputLimit.map { text throws(QuantityParseError) in try Quantity.byteSize(text) } } catch {
+            throw .usage("--output-limit: \(error.description)")
+        }
+        if let duration, duration <= .zero { throw .usage("--timeout \(timeout ?? "") is too short: use a duration above 0, such as 500ms or 2s") }
+        if output == 0 { throw .usage("--output-limit 0 would stop every program at once: use a size such as 64k or 1m") }
+        requested.timeout = duration
+        requested.outputLimit = output
+        return requested
+    }
+
+    struct RequestedLimits {
+        var timeout: Duration?
+        var outputLimit: UInt64?
+        var memory: UInt64?
+        var cpus: Double?
     }
 
     func execute() async throws(CommandFailure) -> Int32 {
@@ -100,41 +142,26 @@ struct RunCommand: AsyncParsableCommand {
         if let entry {
             do { try Submission.validate(path: entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry) } catch { throw .usage(error.description) }
         }
-        // Runtime: --lang, else the entry's extension.
-        let runtime: Runtime
-        do {
-            if let lang {
-                runtime = try context.catalog.runtime(named: lang)
-            } else {
-                let entryPath = entry ?? files.first { FileSystemCheck.isFile($0) } ?? files[0]
-                runtime = try context.catalog.runtime(forFile: entryPath)
-            }
-        } catch {
-            throw .usage(error.description)
-        }
+        let requested = try await checkedLimits(context: context)
+        // The files first (lstat only, then the limits, then reading), then the language and entry they mean.
+        let local: LocalSubmission
+        do { local = try LocalSubmission.read(files, limits: settings.submissionLimits, followSymlinks: followSymlinks) } catch { throw .usage(error.description) }
+        let choice: EntryChoice
+        do { choice = try local.choose(catalog: context.catalog, language: lang, entry: entry) } catch { throw .usage(error.description) }
+        if let note = choice.note { Terminal.err("coderunner: \(note) (--entry chooses another)\n") }
+        let runtime = choice.runtime
         let submission: Submission
-        do {
-            submission = try Submission.fromLocalPaths(files, entry: entry, limits: settings.submissionLimits) { path in
-                runtime.manifest.extensions.contains(FilePath.extensionWithDot(path).lowercased())
-            }
-        } catch {
-            throw .usage(error.description)
-        }
+        do { submission = try Submission(files: local.files, entry: choice.entry, limits: settings.submissionLimits) } catch { throw .usage(error.description) }
         let defaultLimits: RunLimits
         do { defaultLimits = try settings.limits(for: runtime, configuration: context.configuration) } catch { throw .usage(error.description) }
         var limits = defaultLimits
-        do {
-            if let timeout { limits.timeout = try Quantity.duration(timeout) }
-            if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
-            if let outputLimit { limits.outputLimitBytes = try Quantity.byteSize(outputLimit) }
-        } catch {
-            throw .usage(error.description)
+        if let value = requested.timeout { limits.timeout = value }
+        if let value = requested.outputLimit { limits.outputLimitBytes = value }
+        if let value = requested.memory { limits.memoryBytes = value }
+        if let value = requested.cpus { limits.cpus = value }
+        guard limits.memoryBytes >= LimitOptions.minimumMemoryBytes else {
+            throw .usage("the memory limit \(Quantity.formatBytes(limits.memoryBytes)) (runtime.\(runtime.language).memory) is under Docker's minimum of 6m")
         }
-        if let cpus {
-            guard let value = Double(cpus), value > 0, value <= 64 else { throw .usage("--cpus takes a positive number such as 0.5 or 2") }
-            limits.cpus = value
-        }
-        guard limits.memoryBytes >= 6 << 20 else { throw .usage("--memory must be at least 6m (Docker's minimum)") }
         if let zero = limits.zeroLimit { throw .usage("\(zero) is not a limit: give a value above 0 (--timeout 2s, --output-limit 1m)") }
         for pair in env {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, !pair.utf8.contains(0) else {

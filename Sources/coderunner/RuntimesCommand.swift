@@ -137,7 +137,7 @@ enum SmokeTest {
         let settings = try context.settings()
         let submission: Submission
         do {
-            submission = try Submission.fromLocalPaths([examplePath], entry: nil, limits: settings.submissionLimits) { _ in true }
+            submission = try Submission.fromLocalPaths([examplePath], limits: settings.submissionLimits, followSymlinks: true)
         } catch {
             throw .internalFailure("smoke test of \(runtime.language): \(error)")
         }

@@ -296,7 +296,7 @@ final class Shell: @unchecked Sendable {
         do {
             let settings = runner.settings
             let runtime = try catalog.runtime(forFile: path)
-            let submission = try Submission.fromLocalPaths([path], entry: nil, limits: settings.submissionLimits) { _ in true }
+            let submission = try Submission.fromLocalPaths([path], limits: settings.submissionLimits)
             var limits = try settings.limits(for: runtime, configuration: configuration)
             limits.memoryBytes = max(limits.memoryBytes, self.limits.memoryBytes)
             let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,

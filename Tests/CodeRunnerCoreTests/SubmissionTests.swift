@@ -49,14 +49,15 @@ import Testing
 
     @Test func localFilesKeepRelativePaths() throws {
         let root = FilePath.directory(of: RuntimeCatalog.sourceCheckoutRuntimes) + "/runtimes/java/examples/multi"
-        let submission = try Submission.fromLocalPaths([root], entry: nil, limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 100, maxTotalBytes: 1 << 22)) {
-            $0.hasSuffix(".java")
-        }
-        #expect(submission.entry == "Solution.java")  // the one runnable file at the top of the folder
-        #expect(submission.files.map(\.path).contains("shapes/Circle.java"))
-        #expect(submission.files.allSatisfy { !$0.path.hasPrefix("/") && !$0.path.contains("..") })
+        let local = try LocalSubmission.read([root], limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 100, maxTotalBytes: 1 << 22))
+        let catalog = try RuntimeCatalog.load(from: RuntimeCatalog.sourceCheckoutRuntimes)
+        #expect(try local.choose(catalog: catalog, language: nil, entry: nil).entry == "Solution.java")  // the one class with main
+        let submission = try Submission.fromLocalPaths([root + "/Solution.java"], limits: limits)
+        #expect(submission.entry == "Solution.java")
+        #expect(local.files.map(\.path).contains("shapes/Circle.java"))
+        #expect(local.files.allSatisfy { !$0.path.hasPrefix("/") && !$0.path.contains("..") })
         #expect(throws: SubmissionError.missingFile("/nonexistent/x.py")) {
-            try Submission.fromLocalPaths(["/nonexistent/x.py"], entry: nil, limits: limits) { _ in true }
+            try Submission.fromLocalPaths(["/nonexistent/x.py"], limits: limits)
         }
     }
 }

@@ -25,6 +25,16 @@ public struct DockerVersion: Codable, Sendable, Equatable {
     }
 }
 
+/// `GET /info`, the two fields the CLI checks limits against: the host's CPU count and memory.
+public struct DockerSystemInfo: Codable, Sendable, Equatable {
+    public var cpuCount: Int
+    public var memoryTotal: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case cpuCount = "NCPU", memoryTotal = "MemTotal"
+    }
+}
+
 /// `GET /images/{name}/json`.
 public struct DockerImage: Codable, Sendable, Equatable {
     public var id: String

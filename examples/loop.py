@@ -1,0 +1,3 @@
+print("start", flush=True)
+while True:
+    pass
