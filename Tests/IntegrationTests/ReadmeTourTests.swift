@@ -25,7 +25,7 @@ struct ReadmeTourTests {
         "coderunner net gc --all --yes": "removes every coderunner resource on the engine",
         "coderunner session python": "an interactive terminal transcript with Ctrl-C; SessionShellTests drives the shell in a pseudo-terminal",
         "CODERUNNER_SERVER_TOKEN=secret coderunner serve --port 8080": "a server on a fixed port of a shared machine; ServerTests starts serve on a free port",
-        #"curl -s -H 'Authorization: Bearer secret' -d '{"language":"python","files":[{"path":"a.py","content":"print(6*7)"}]}' localhost:8080/api/run"#:
+        #"curl -s -H 'Authorization: Bearer secret' -H 'Content-Type: application/json' -d '{"language":"python","files":[{"path":"a.py","content":"print(6*7)"}]}' localhost:8080/api/run"#:
             "needs the server above; ServerTests covers POST /api/run",
     ]
 

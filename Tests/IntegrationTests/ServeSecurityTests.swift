@@ -106,7 +106,12 @@ struct ServeSecurityTests {
         }
         let left = try await Self.ownedContainers(getpid())
         #expect(left.isEmpty, "the abandoned run kept going: \(left)")
-        let metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        // The run slot is given back right after the clean-up that removed the container.
+        var metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        while !metrics.body.contains("coderunner_runs_active 0"), ContinuousClock.now - gone < .seconds(25) {
+            try await Task.sleep(for: .milliseconds(200))
+            metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        }
         #expect(metrics.body.contains("coderunner_runs_active 0"), "\(metrics.body.split(separator: "\n").filter { $0.contains("runs_active") })")
         try await server.stop()
     }
