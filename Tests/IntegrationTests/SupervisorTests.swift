@@ -77,19 +77,19 @@ extension HostileProgramTests {
     /// process (the list is out of its reach), and a `setsid` grandchild is gone before the next run.
     @Test func setsidDoubleForkDoesNotOutliveTheRun() async throws {
         try await withSession("setsid") { session in
+            // The grandchild enrols its own new session where the agent used to keep its spare list (/tmp/.coderunner,
+            // writable by programs until issue 17) and where it keeps it now.
             let escape = #"""
                 import os, time
-                for path in ['/run/coderunner/services', '/tmp/.coderunner/services']:
-                    try:
-                        os.makedirs(os.path.dirname(path), exist_ok=True)
-                        open(path, 'a').write(f'{os.getpid()}\n')
-                    except OSError:
-                        pass
                 if os.fork() == 0:
                     os.setsid()
                     if os.fork() == 0:
-                        with open('/tmp/survivor.txt', 'a') as f:
-                            f.write(str(os.getsid(0)) + '\n')
+                        for path in ['/run/coderunner/services', '/tmp/.coderunner/services']:
+                            try:
+                                os.makedirs(os.path.dirname(path), exist_ok=True)
+                                open(path, 'a').write(f'{os.getsid(0)}\n')
+                            except OSError:
+                                pass
                         while True:
                             time.sleep(0.1)
                     os._exit(0)
