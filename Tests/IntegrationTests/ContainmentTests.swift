@@ -32,9 +32,13 @@ struct ContainmentTests {
         let config = try #require(raw["Config"] as? [String: Any])
         func int(_ key: String) -> Int64? { (host[key] as? NSNumber)?.int64Value }
         #expect(host["ReadonlyRootfs"] as? Bool == true)
-        #expect(config["User"] as? String == "1000:1000")
+        // The agent (the container's user) is root with three capabilities; programs become uid 1000 with none (the
+        // in-container report below checks that).
+        #expect(config["User"] as? String == "0:0")
         #expect(host["CapDrop"] as? [String] == ["ALL"])
-        #expect((host["CapAdd"] as? [String] ?? []).isEmpty)
+        #expect(Set(host["CapAdd"] as? [String] ?? []) == ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"])
+        #expect((host["MaskedPaths"] as? [String] ?? []).contains("/proc/cmdline"))
+        #expect(int("ShmSize") == 16 << 20)
         #expect(host["Privileged"] as? Bool == false)
         #expect((host["SecurityOpt"] as? [String] ?? []).contains("no-new-privileges"))
         #expect(int("Memory") == 128 << 20, "python's manifest sets 128m")
@@ -42,7 +46,8 @@ struct ContainmentTests {
         #expect(int("PidsLimit") == 128)
         #expect(int("NanoCpus") == 1_000_000_000)
         let tmpfs = host["Tmpfs"] as? [String: String] ?? [:]
-        #expect(Set(tmpfs.keys) == ["/app", "/tmp"], "\(tmpfs)")
+        #expect(Set(tmpfs.keys) == ["/app", "/tmp", "/run/coderunner"], "\(tmpfs)")
+        #expect(tmpfs["/run/coderunner"]?.contains("mode=0700") == true, "\(tmpfs)")
         let ulimits = host["Ulimits"] as? [[String: Any]] ?? []
         #expect(ulimits.contains { $0["Name"] as? String == "nofile" }, "\(ulimits)")
 
