@@ -193,7 +193,8 @@ final class KernelCommand {
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
         var eventPipe: [Int32] = [-1, -1]
-        guard Posix.makePipe(&commandPipe), Posix.makePipe(&outPipe), Posix.makePipe(&errPipe), Posix.makePipe(&eventPipe)
+        guard ProgramUser.makePipe(&commandPipe), ProgramUser.makePipe(&outPipe), ProgramUser.makePipe(&errPipe),
+            ProgramUser.makePipe(&eventPipe)
         else {
             let e = errno
             for fd in commandPipe + outPipe + errPipe + eventPipe where fd >= 0 { close(fd) }

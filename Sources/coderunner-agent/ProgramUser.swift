@@ -27,6 +27,30 @@ enum ProgramUser {
         return nil
     }
 
+    /// A pipe for a program (its stdin, stdout, stderr, a kernel's event channel). A pipe belongs to the filesystem
+    /// uid that made it, with mode 0600, and programs reopen theirs (`/dev/stdout`, `/proc/self/fd/N`, as shells and
+    /// JShell do): so it is made with the program user's filesystem identity. The agent's own descriptors stay out of
+    /// reach all the same: another uid cannot enter /proc/<agent>/fd.
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
+        guard agentIsPrivileged else { return Posix.makePipe(&fds) }
+        // The effective ids set the filesystem ids (setfsuid is not visible to Swift); the real and saved ids stay 0,
+        // so root, and the capabilities, come back right after.
+        guard setegid(gid) == 0 else { return false }
+        guard seteuid(uid) == 0 else {
+            setegid(0)
+            return false
+        }
+        let made = Posix.makePipe(&fds)
+        let saved = errno
+        // Never go on as the program user: a supervisor it could signal is no supervisor.
+        guard seteuid(0) == 0, setegid(0) == 0 else {
+            Posix.writeAll(2, "coderunner-agent: cannot return to root after making a pipe\n")
+            _exit(70)
+        }
+        errno = saved
+        return made
+    }
+
     /// Like `become`, for a child that has nothing better to do on failure than report and exit 127.
     static func becomeOrExit(_ what: String) {
         if let e = become() {

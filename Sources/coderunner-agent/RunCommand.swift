@@ -209,7 +209,7 @@ final class RunCommand {
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
         var inPipe: [Int32] = [-1, -1]
-        guard Posix.makePipe(&outPipe), Posix.makePipe(&errPipe), !stage.takesStdin || Posix.makePipe(&inPipe)
+        guard ProgramUser.makePipe(&outPipe), ProgramUser.makePipe(&errPipe), !stage.takesStdin || ProgramUser.makePipe(&inPipe)
         else {
             throw SetupError(message: "cannot create pipes for stage \(stage.name): \(Posix.errorString(errno))")
         }
