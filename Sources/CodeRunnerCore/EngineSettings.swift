@@ -34,6 +34,10 @@ public struct EngineSettings: Sendable {
     public var outputLimit: UInt64
     public var compileTimeoutOverride: Duration?
     public var engineTimeout: Duration
+    /// Recorded on the networks of sessions this process creates (`SessionCreator`).
+    public var sessionCreator: String
+    /// Run in a named session another creator made (`--join`); otherwise that is refused with `SessionError.otherCreator`.
+    public var joinOtherCreators = false
 
     public init(_ configuration: Configuration) throws(ConfigurationError) {
         networkPrefix = configuration.string("network.prefix")
@@ -65,6 +69,7 @@ public struct EngineSettings: Sendable {
         outputLimit = try configuration.bytes("run.outputLimit")
         compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil : try configuration.duration("run.compileTimeout")
         engineTimeout = try configuration.duration("engine.timeout")
+        sessionCreator = SessionCreator.current(environment: [:])
     }
 
     /// The default limits of a runtime (manifest, overridden by `runtime.<lang>.*` settings).
