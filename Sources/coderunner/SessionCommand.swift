@@ -309,6 +309,8 @@ final class Shell: @unchecked Sendable {
             } catch { fail("\(error)") }
         case ":run":
             guard let path = localPath(argument) else { return .handled }
+            // A folder's files are read following their symlinks (Submission), so confined input runs single files.
+            if confineFiles && FileSystemCheck.isDirectory(path) { fail("with piped input :run takes one file, not a folder"); return .handled }
             await runFile(path)
         default:
             fail("unknown command \(parts.first ?? line); :help lists them")
