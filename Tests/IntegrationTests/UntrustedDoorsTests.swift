@@ -184,6 +184,7 @@ struct UntrustedDoorsTests {
         #expect(result.stderr.contains("pick another name"))
         let shell = try Live.cli(["session", "python", "--session", name], stdin: "print(1)\n")
         #expect(shell.status == 64, "\(shell.stderr)")
+        await DockerProbe.removeSession(name)  // only there if the name was accepted
         try await Live.expectNoLeaks()
     }
 
