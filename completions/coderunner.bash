@@ -186,7 +186,7 @@ _coderunner() {
 
 _coderunner_run() {
     repeating_flags=()
-    non_repeating_flags=(--fresh --json --follow-symlinks --version -h --help)
+    non_repeating_flags=(--fresh --json --follow-symlinks --force --raw --join --version -h --help)
     repeating_options=(-e --env)
     non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session -o --output)
     __coderunner_offer_flags_options -1
@@ -262,7 +262,7 @@ _coderunner_serve() {
 
 _coderunner_session() {
     repeating_flags=()
-    non_repeating_flags=(--time --version -h --help)
+    non_repeating_flags=(--time --meta-commands --raw --join --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --session --timeout --memory)
     __coderunner_offer_flags_options 1
@@ -334,7 +334,7 @@ _coderunner_pool_show() {
 
 _coderunner_pool_warm() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--join --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --session --count)
     __coderunner_offer_flags_options 1
@@ -364,7 +364,7 @@ _coderunner_pool_warm() {
 
 _coderunner_pool_drain() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--all -y --yes --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --session)
     __coderunner_offer_flags_options 0

@@ -173,6 +173,7 @@ public final class CodeRunner: Sendable {
         session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool,
         attempt: (String) async throws(EngineError) -> T?
     ) async throws -> T {
+        if !processOwned { try await checkCreator(session) }
         let candidates = try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
         ]).filter { $0.state == "running" && $0.image == runtime.image }
@@ -216,6 +217,7 @@ public final class CodeRunner: Sendable {
 
     /// Starts `count` idle containers for a named session ahead of need, so its first runs skip container start-up.
     public func warm(session: String, runtime: Runtime, limits: RunLimits, count: Int) async throws -> [String] {
+        try await checkCreator(session)
         let network: SessionNetwork
         if let existing = try await networks.find(session: session) { network = existing } else {
             network = try await networks.create(session: session, ephemeral: false)
@@ -227,6 +229,14 @@ public final class CodeRunner: Sendable {
             created.append(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: false))
         }
         return created
+    }
+
+    /// A named session made by another creator (another user or CI job) is only joined when asked (`--join`):
+    /// its programs would share a network with this job's, and its clean-up would remove this job's containers.
+    func checkCreator(_ session: String) async throws {
+        guard !settings.joinOtherCreators, let network = try await networks.find(session: session),
+              let creator = network.creator, creator != settings.sessionCreator else { return }
+        throw SessionError.otherCreator(session: session, creator: creator, ours: settings.sessionCreator)
     }
 
     /// Removes a named session: its containers, then its network. Used by `pool drain --session` and the shell on exit.

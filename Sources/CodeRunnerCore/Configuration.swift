@@ -178,7 +178,7 @@ public struct Configuration: Sendable {
         }
         // Variables that are not settings: where to find things, and test switches.
         let ignored: Set<String> = [
-            "CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_BIN", "CODERUNNER_AGENT",
+            "CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_JOB", "CODERUNNER_BIN", "CODERUNNER_AGENT",
             "CODERUNNER_BASE_IMAGE", "CODERUNNER_RUNTIMES_DIR", "CODERUNNER_DESTRUCTIVE_TESTS", "CODERUNNER_SLOW_TESTS",
             "CODERUNNER_SOAK_SECONDS",
         ]

@@ -193,6 +193,8 @@ public enum ResourceLabel {
     public static let ownerPID = "dev.coderunner.owner-pid"
     public static let ownerHost = "dev.coderunner.owner-host"
     public static let created = "dev.coderunner.created"
+    /// On a session network: who created the session (`SessionCreator`).
+    public static let creator = "dev.coderunner.creator"
     public static let ttl = "dev.coderunner.ttl-seconds"
     public static let inputsHash = "dev.coderunner.inputs-hash"
     /// A one-shot container started ahead of need (see `Standby.swift`); the value is its container settings' fingerprint.

@@ -46,6 +46,10 @@ public struct EngineSettings: Sendable {
     public var outputLimit: UInt64
     public var compileTimeoutOverride: Duration?
     public var engineTimeout: Duration
+    /// Recorded on the networks of sessions this process creates (`SessionCreator`).
+    public var sessionCreator: String
+    /// Run in a named session another creator made (`--join`); otherwise that is refused with `SessionError.otherCreator`.
+    public var joinOtherCreators = false
 
     public init(_ configuration: Configuration) throws(ConfigurationError) {
         networkPrefix = configuration.string("network.prefix")
@@ -78,6 +82,7 @@ public struct EngineSettings: Sendable {
         compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil
             : try Self.positive(configuration.duration("run.compileTimeout"), key: "run.compileTimeout", configuration)
         engineTimeout = try configuration.duration("engine.timeout")
+        sessionCreator = SessionCreator.current(environment: [:])
     }
 
     /// The default limits of a runtime (manifest, overridden by `runtime.<lang>.*` settings).

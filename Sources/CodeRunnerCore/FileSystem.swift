@@ -123,3 +123,140 @@ public enum FilePath {
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 }
+
+/// Writes files on the host for the CLI (notebook outputs and figures, shell figures, `:get`). The names and the
+/// folders they land in can come from untrusted work (a submission folder may hold `nb_cell1_1.png -> ../victim`),
+/// so a write never follows a symlink at the final name and never replaces a file unless the caller asked for it.
+public enum HostFile {
+    public enum WriteError: Error, Equatable, CustomStringConvertible {
+        case exists(String)
+        case failed(String, reason: String)
+
+        public var description: String {
+            switch self {
+            case .exists(let path): return "\(path) already exists (or is a symlink) and was left as it is; remove it or choose another name"
+            case .failed(let path, let reason): return "cannot write \(path): \(reason)"
+            }
+        }
+    }
+
+    /// Creates `path` with `bytes`. Without `replace` the file must not exist (`O_CREAT|O_EXCL|O_NOFOLLOW`: a symlink
+    /// there is an existing file, left untouched). With `replace` the bytes go to a new file in the same folder
+    /// that is then renamed over `path`, so a symlink at `path` is replaced itself, never written through.
+    public static func create(_ path: String, _ bytes: [UInt8], replace: Bool = false, mode: UInt32 = 0o644) throws(WriteError) {
+        let mode = mode_t(mode)
+        if !replace {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            guard fd >= 0 else {
+                let code = errno
+                if code == EEXIST || code == ELOOP { throw .exists(path) }
+                throw .failed(path, reason: errnoText(code))
+            }
+            try writeAll(fd, bytes, path: path, removeOnFailure: path)
+            return
+        }
+        let directory = FilePath.directory(of: path)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<16 {
+            let temporary = directory + "/.coderunner-" + String(generator.next() % 1_000_000_000_000, radix: 36) + ".tmp"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            if fd < 0 {
+                if errno == EEXIST { continue }
+                throw .failed(path, reason: errnoText(errno))
+            }
+            try writeAll(fd, bytes, path: path, removeOnFailure: temporary)
+            guard rename(temporary, path) == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw .failed(path, reason: errnoText(code))
+            }
+            return
+        }
+        throw .failed(path, reason: "no free temporary name in \(directory)")
+    }
+
+    /// Like `create`, but when `path` exists it tries `stem-2.ext`, `stem-3.ext`, … and returns the name it used:
+    /// for files whose exact name matters less than never touching an existing one (the shell's figures).
+    public static func createUnique(_ path: String, _ bytes: [UInt8], attempts: Int = 100) throws(WriteError) -> String {
+        let ext = FilePath.extensionWithDot(path)
+        let stem = String(path.dropLast(ext.count))
+        for attempt in 1...max(1, attempts) {
+            let candidate = attempt == 1 ? path : "\(stem)-\(attempt)\(ext)"
+            do {
+                try create(candidate, bytes)
+                return candidate
+            } catch .exists {
+                continue
+            }
+        }
+        throw .exists(path)
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String, removeOnFailure: String) throws(WriteError) {
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                unlink(removeOnFailure)
+                throw .failed(path, reason: errnoText(code))
+            }
+            offset += written
+        }
+    }
+
+    static func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
+}
+
+/// Keeps host paths that untrusted input names (meta commands in piped shell input) inside one folder.
+public enum ConfinedPath {
+    public enum Error: Swift.Error, Equatable, CustomStringConvertible {
+        case outside(String, root: String)
+        case missing(String)
+
+        public var description: String {
+            switch self {
+            case .outside(let path, let root):
+                return "\(path) is outside \(root) (absolute, '..' or a symlink leading out); piped meta commands only use files in the current folder"
+            case .missing(let path): return "no such file: \(path)"
+            }
+        }
+    }
+
+    /// The real path of an existing `path` (relative to `root`), if it stays inside `root` after every symlink is resolved.
+    public static func existing(_ path: String, root: String = ".") throws(Error) -> String {
+        guard let rootReal = realPath(root) else { throw .missing(root) }
+        guard !path.isEmpty, !path.hasPrefix("/") else { throw .outside(path, root: rootReal) }
+        guard let real = realPath(rootReal + "/" + path) else { throw .missing(path) }
+        guard real.hasPrefix(rootReal == "/" ? "/" : rootReal + "/") else { throw .outside(path, root: rootReal) }
+        return real
+    }
+
+    /// Where a new file `path` may be created: its folder must resolve inside `root` and its own name must not be a
+    /// symlink (the writer also refuses one, `HostFile.create`).
+    public static func newFile(_ path: String, root: String = ".") throws(Error) -> String {
+        guard let rootReal = realPath(root) else { throw .missing(root) }
+        let base = FilePath.baseName(path)
+        guard !path.isEmpty, !path.hasPrefix("/"), !base.isEmpty, base != ".", base != ".." else { throw .outside(path, root: rootReal) }
+        let directory = path.contains("/") ? FilePath.directory(of: path) : "."
+        let folder = try existing(directory == "." ? "." : directory, root: rootReal, allowRoot: true)
+        var info = stat()
+        if lstat(folder + "/" + base, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK { throw .outside(path, root: rootReal) }
+        return folder + "/" + base
+    }
+
+    private static func existing(_ path: String, root rootReal: String, allowRoot: Bool) throws(Error) -> String {
+        guard let real = realPath(rootReal + "/" + path) else { throw .missing(path) }
+        if allowRoot && real == rootReal { return real }
+        guard real.hasPrefix(rootReal == "/" ? "/" : rootReal + "/") else { throw .outside(path, root: rootReal) }
+        return real
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

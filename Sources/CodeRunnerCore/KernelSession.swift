@@ -66,11 +66,17 @@ public actor KernelSession {
     private var earlyReady: Bool?
     private var alive = true
     private var shuttingDown = false
+    /// The run's output limit; rich output counts against it too (0: no byte limit, the count cap still holds).
+    let outputLimitBytes: UInt64
+    /// What the running cell has produced so far (`display` is checked against these; see `KernelDisplay`).
+    private var cellOutputBytes: UInt64 = 0
+    private var cellDisplays = 0
+    private var cellOverLimit = false
 
-    init(runtime: Runtime, session: String, containerID: String, connection: any ExecConnection,
+    init(runtime: Runtime, session: String, containerID: String, connection: any ExecConnection, outputLimitBytes: UInt64 = 0,
          onEvent: @escaping @Sendable (KernelEvent) async -> Void) {
         self.runtime = runtime; self.session = session; self.containerID = containerID
-        self.connection = connection; self.onEvent = onEvent
+        self.connection = connection; self.outputLimitBytes = outputLimitBytes; self.onEvent = onEvent
     }
 
     /// Starts the runtime's kernel in `session` (reusing an idle session container or creating one), with `files` in its work dir.
@@ -94,7 +100,8 @@ public actor KernelSession {
         return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID throws(EngineError) in
             let connection = try await runner.engine.exec(containerID, argv: [CodeRunner.agentPath, "kernel"])
             try await connection.write(AgentWire.encode(EngineMessage.startKernel(request)))
-            let kernel = KernelSession(runtime: runtime, session: session, containerID: containerID, connection: connection, onEvent: onEvent)
+            let kernel = KernelSession(runtime: runtime, session: session, containerID: containerID, connection: connection,
+                                       outputLimitBytes: limits.outputLimitBytes, onEvent: onEvent)
             switch await kernel.begin() {
             case .ready: return kernel
             case .busy:
@@ -142,9 +149,10 @@ public actor KernelSession {
             if let startWaiter { startWaiter.resume(returning: .failed(reason)); self.startWaiter = nil }
             else { await onEvent(.exited("kernel failed: \(reason)")) }
         case .output(let stream, let bytes):
+            cellOutputBytes += UInt64(bytes.count)
             await onEvent(.output(cell: pendingCell?.id ?? sendingCell ?? 0, stream: stream == .stdout ? .stdout : .stderr, bytes: bytes))
         case .display(let cell, let mime, let data):
-            await onEvent(.display(cell: cell, mime: mime, data: data))
+            await display(cell: cell, mime: mime, data: data)
         case .cellFinished(let result):
             if let pending = pendingCell, pending.id == result.cell {
                 pendingCell = nil
@@ -162,6 +170,30 @@ public actor KernelSession {
         case .stageStarted, .stageFinished, .finished, .stdinConsumed:
             break
         }
+    }
+
+    /// Rich output comes from the kernel's own process, which runs the user's code: a cell can write `DISPLAY`
+    /// records itself, of any MIME type and size. Only the running cell's displays with a well-formed MIME type pass,
+    /// at most `KernelDisplay.maxPerCell` of them, and their bytes count against the output limit with the cell's
+    /// printed output; past either the cell is interrupted and ends as `output-limit`.
+    private func display(cell: UInt32, mime: String, data: [UInt8]) async {
+        guard let running = pendingCell?.id ?? sendingCell, running == cell, !cellOverLimit else { return }
+        cellDisplays += 1
+        let total = cellOutputBytes + UInt64(data.count)
+        if cellDisplays > KernelDisplay.maxPerCell || (outputLimitBytes > 0 && total > outputLimitBytes) {
+            cellOverLimit = true
+            let limit = outputLimitBytes > 0 ? Quantity.formatBytes(outputLimitBytes) : "no byte limit"
+            await onEvent(.output(cell: cell, stream: .stderr, bytes: Array(
+                "coderunner: the cell's rich output passed the output limit (\(KernelDisplay.maxPerCell) displays, \(limit) with its text); the rest was dropped and the cell stopped\n".utf8)))
+            await interrupt()
+            return
+        }
+        cellOutputBytes = total
+        guard KernelDisplay.isValidMIME(mime) else {
+            await onEvent(.output(cell: cell, stream: .stderr, bytes: Array("coderunner: rich output with a malformed MIME type was dropped\n".utf8)))
+            return
+        }
+        await onEvent(.display(cell: cell, mime: mime, data: data))
     }
 
     private func connectionEnded() async {
@@ -194,6 +226,9 @@ public actor KernelSession {
         let started = ContinuousClock.now
         sendingCell = cell
         earlyResult = nil
+        cellOutputBytes = 0
+        cellDisplays = 0
+        cellOverLimit = false
         defer { sendingCell = nil; earlyResult = nil }
         do {
             try await connection.write(AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8))))
@@ -221,7 +256,7 @@ public actor KernelSession {
             return CellResult(cell: cell, status: .timeout, wallMilliseconds: wall)
         }
         guard let result else { return CellResult(cell: cell, status: .kernelDied, wallMilliseconds: wall) }
-        let status: CellResult.Status = result.outputLimitExceeded ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
+        let status: CellResult.Status = result.outputLimitExceeded || cellOverLimit ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
         return CellResult(cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000)
     }
 
@@ -273,4 +308,19 @@ public actor KernelSession {
     }
 
     public var isAlive: Bool { alive }
+}
+
+/// Limits and checks for rich output (`KernelEvent.display`), which user code can forge (see `KernelSession.display`).
+public enum KernelDisplay {
+    /// Displays per cell: a cell that draws this many figures is runaway or forging them.
+    public static let maxPerCell = 64
+
+    /// `type/subtype` of RFC 6838 characters, at most 127 bytes: the type becomes a JSON key and a file extension.
+    public static func isValidMIME(_ mime: String) -> Bool {
+        let parts = mime.split(separator: "/", omittingEmptySubsequences: false)
+        guard mime.utf8.count <= 127, parts.count == 2 else { return false }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "!#$&^_.+-".unicodeScalars.contains($0)) }
+        }
+    }
 }

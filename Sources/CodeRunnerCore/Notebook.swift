@@ -186,10 +186,9 @@ actor CellCollector {
                 if failed && stream == .stderr { errorText += text; continue }
                 outputs.append(.object(["output_type": .string("stream"), "name": .string(stream.rawValue), "text": JSONValue.lines(text)]))
             case .display(let mime, let data):
-                outputs.append(.object([
-                    "output_type": .string("display_data"), "metadata": .object([:]),
-                    "data": .object([mime: .string(Data(data).base64EncodedString()), "text/plain": .string("<Figure>")]),
-                ]))
+                var bundle = ["text/plain": JSONValue.string(mime.hasPrefix("image/") ? "<Figure>" : "<\(mime)>")]
+                bundle[mime] = Self.mimeBundleValue(mime: mime, data: data)  // replaces the placeholder for text/plain
+                outputs.append(.object(["output_type": .string("display_data"), "metadata": .object([:]), "data": .object(bundle)]))
                 if mime == "image/png" { images.append((imageBaseName + "_\(images.count + 1).png", data)) }
             }
         }
@@ -205,5 +204,18 @@ actor CellCollector {
             ]))
         }
         return (outputs, images)
+    }
+
+    /// A display's data as nbformat 4 stores it: JSON types as JSON, binary types base64, everything else as text.
+    /// The type and bytes come from user code (`KernelDisplay`), so none of them is assumed to be well-formed.
+    static func mimeBundleValue(mime: String, data: [UInt8]) -> JSONValue {
+        let type = mime.lowercased()
+        if type.hasPrefix("application/") && (type.hasSuffix("/json") || type.hasSuffix("+json")) {
+            if let value = try? JSONGuard.decode(JSONValue.self, from: data) { return value }
+            return .string(String(decoding: data, as: UTF8.self))  // still valid nbformat ("any type")
+        }
+        let binary = (type.hasPrefix("image/") && type != "image/svg+xml") || type.hasPrefix("audio/") || type.hasPrefix("video/")
+            || type == "application/pdf" || type == "application/octet-stream"
+        return binary ? .string(Data(data).base64EncodedString()) : JSONValue.lines(String(decoding: data, as: UTF8.self))
     }
 }

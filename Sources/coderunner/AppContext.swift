@@ -72,9 +72,13 @@ struct AppContext {
         }
     }
 
-    func codeRunner() throws(CommandFailure) -> CodeRunner {
+    /// The engine; `join` lets it run in named sessions another user or job created (`--join`).
+    func codeRunner(join: Bool = false) throws(CommandFailure) -> CodeRunner {
         do {
-            return try CodeRunner(engine: try containerEngine(), settings: try settings())
+            var settings = try settings()
+            settings.sessionCreator = SessionCreator.current(environment: environment)
+            settings.joinOtherCreators = join
+            return try CodeRunner(engine: try containerEngine(), settings: settings)
         } catch let error as CommandFailure {
             throw error
         } catch {
@@ -118,7 +122,7 @@ func withFailureHandling(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let failure as CommandFailure {
-        Terminal.err("coderunner: \(failure.message)\n")
+        Terminal.status("coderunner: \(failure.message)")
         throw ExitCode(failure.exitCode)
     }
 }

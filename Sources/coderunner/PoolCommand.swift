@@ -14,7 +14,8 @@ struct PoolCommand: AsyncParsableCommand {
               coderunner pool
               coderunner pool --json
               coderunner pool warm python --session ci --count 2
-              coderunner pool drain
+              coderunner pool drain --session ci
+              coderunner pool drain --all --yes
             """,
         subcommands: [PoolShowCommand.self, PoolWarmCommand.self, PoolDrainCommand.self],
         defaultSubcommand: PoolShowCommand.self)
@@ -92,6 +93,7 @@ struct PoolWarmCommand: AsyncParsableCommand {
     var language: String
     @Option(help: ArgumentHelp("Session to warm (as used with `run --session`).", valueName: "name")) var session: String
     @Option(help: "How many containers.") var count = 1
+    @Flag(help: "Warm a named session that another user or job (CODERUNNER_JOB) created.") var join = false
 
     func run() async throws {
         try await withFailureHandling {
@@ -102,7 +104,7 @@ struct PoolWarmCommand: AsyncParsableCommand {
                 runtime = try context.catalog.runtime(named: language)
             } catch { throw CommandFailure.usage("\(error)") }
             guard (1...100).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 100") }
-            let runner = try context.codeRunner()
+            let runner = try context.codeRunner(join: join)
             let limits: RunLimits
             do { limits = try runner.settings.limits(for: runtime, configuration: context.configuration) } catch { throw CommandFailure.usage("\(error)") }
             do {
@@ -118,13 +120,31 @@ struct PoolWarmCommand: AsyncParsableCommand {
 struct PoolDrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drain", abstract: "Remove idle containers now (busy ones are left alone); with --session, end that session.",
-        discussion: "Examples:\n  coderunner pool drain\n  coderunner pool drain --session ci")
+        discussion: """
+            Without --session it removes every user's idle containers on the engine, so it needs --all, and asks on a \
+            terminal (--yes answers for scripts).
+
+            Examples:
+              coderunner pool drain --session ci
+              coderunner pool drain --all
+              coderunner pool drain --all --yes
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Only this session; its network is removed too.", valueName: "name")) var session: String?
+    @Flag(help: "Drain every session's idle containers, every user's (needed without --session).") var all = false
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation with --all.") var yes = false
 
     func run() async throws {
         try await withFailureHandling {
+            guard session == nil || !all else { throw CommandFailure.usage("give either --session NAME or --all, not both") }
+            if session == nil {
+                guard all else {
+                    throw CommandFailure.usage("pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
+                }
+                guard try Confirmation.ask("Remove the idle containers of EVERY coderunner session, every user's? [y/N] ", yes: yes,
+                                           refusal: "--all removes every user's idle containers; add --yes to confirm") else { return }
+            }
             let context = try AppContext.load(options: global)
             let engine = try context.containerEngine()
             let inventory = Inventory(engine: engine, settings: try context.settings())
@@ -182,15 +202,9 @@ struct NetGCCommand: AsyncParsableCommand {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let collector = GarbageCollector(engine: try context.containerEngine(), settings: try context.settings())
-            if all && !dryRun && !yes {
-                guard Terminal.isTerminal(0) else {
-                    throw CommandFailure.usage("--all removes every coderunner session, including running ones; add --yes to confirm")
-                }
-                Terminal.err("Remove EVERY coderunner network and container, including running sessions? [y/N] ")
-                guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
-                    Terminal.err("nothing removed\n")
-                    return
-                }
+            if all && !dryRun {
+                guard try Confirmation.ask("Remove EVERY coderunner network and container, including running sessions? [y/N] ", yes: yes,
+                                           refusal: "--all removes every coderunner session, including running ones; add --yes to confirm") else { return }
             }
             let removals: [GarbageCollector.Removal]
             do { removals = try await collector.collect(all: all, dryRun: dryRun) } catch { throw CommandFailure.internalFailure("\(error)") }
@@ -204,5 +218,21 @@ struct NetGCCommand: AsyncParsableCommand {
             for removal in removals { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
             Terminal.out("\(verb) \(removals.filter { $0.kind == "container" }.count) container(s) and \(removals.filter { $0.kind == "network" }.count) network(s)\n")
         }
+    }
+}
+
+/// The question before a command removes what may be other users' (`net gc --all`, `pool drain --all`).
+enum Confirmation {
+    /// True to go ahead: `yes` was given, or the user answered y on the terminal. Off a terminal without `yes` the
+    /// command fails with `refusal` (which should name --yes), so a script never removes everything by accident.
+    static func ask(_ question: String, yes: Bool, refusal: String) throws(CommandFailure) -> Bool {
+        if yes { return true }
+        guard Terminal.isTerminal(0) else { throw .usage(refusal) }
+        Terminal.err(question)
+        guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+            Terminal.err("nothing removed\n")
+            return false
+        }
+        return true
     }
 }

@@ -29,7 +29,17 @@ struct RunCommand: AsyncParsableCommand {
             limits is ready (run.standby; 0 turns standby containers off). \
             With --session NAME (or CODERUNNER_SESSION) the session's warm container is reused while it lives \
             (container.ttl after its last use), so repeated runs skip container start-up; its files stay between runs \
-            unless --fresh is given.
+            unless --fresh is given. A named session another user or job created (CODERUNNER_JOB tells jobs apart) \
+            is only joined with --join.
+
+            On a terminal the program's output is filtered: colours and ordinary formatting pass, sequences that act \
+            outside the output (clipboard, window title, hyperlinks, device queries) are dropped; --raw keeps them. \
+            Piped output and --json are never changed. coderunner's own status lines come after the program's output, \
+            on a colour terminal behind a reverse-video 'coderunner' badge programs cannot print; --json is the \
+            machine-readable result. A notebook cell's status is what the kernel process reports about itself, and \
+            the code in the cell runs in that process and can lie about it: grade with `coderunner run` on a program \
+            file, whose status comes from the process's own exit. Notebook outputs and figures never replace an \
+            existing file (or follow a symlink) unless --force is given.
 
             Examples:
               coderunner run hello.py
@@ -86,6 +96,15 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("follow-symlinks"), help: "Read symlinks that lead outside the submitted folder (or, for named files, the current directory); refused by default.")
     var followSymlinks = false
 
+    @Flag(help: "For a notebook: replace existing output and figure files (a symlink is replaced, never written through).")
+    var force = false
+
+    @Flag(help: "Pass the program's terminal control sequences through unfiltered (clipboard, title, queries).")
+    var raw = false
+
+    @Flag(help: "Run in a named session that another user or job (CODERUNNER_JOB) created.")
+    var join = false
+
     /// Arguments after `--` (split off in `Entrypoint`).
     var programArguments: [String] { ProgramArguments.value }
 
@@ -134,10 +153,11 @@ struct RunCommand: AsyncParsableCommand {
         let context = try AppContext.load(options: global)
         let settings = try context.settings()
         guard !files.isEmpty else { throw .usage("give a file to run, e.g. `coderunner run hello.py` (see `coderunner run --help`)") }
+        Terminal.filterProgramOutput(raw: raw || json)
         if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
-            return try await NotebookCommandRunner(path: files[0], output: output, context: context, memory: memory, timeout: timeout).run()
+            return try await NotebookCommandRunner(path: files[0], output: output, force: force, context: context, memory: memory, timeout: timeout).run()
         }
-        if output != nil { throw .usage("--output is for notebooks (.ipynb)") }
+        if output != nil || force { throw .usage("--output and --force are for notebooks (.ipynb)") }
 
         if let entry {
             do { try Submission.validate(path: entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry) } catch { throw .usage(error.description) }
@@ -172,7 +192,7 @@ struct RunCommand: AsyncParsableCommand {
         if let sessionName {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
-        let runner = try context.codeRunner()
+        let runner = try context.codeRunner(join: join)
         let request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,
             limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
@@ -197,7 +217,7 @@ struct RunCommand: AsyncParsableCommand {
             if json {
                 await collector.append(stream, bytes)
             } else {
-                Terminal.write(bytes, to: stream == .stdout ? 1 : 2)
+                Terminal.program(bytes, to: stream == .stdout ? 1 : 2)
             }
         }
         continuation.finish()
@@ -209,7 +229,7 @@ struct RunCommand: AsyncParsableCommand {
         if json {
             Terminal.out(await collector.json(result: result) + "\n")
         } else if let line = result.summaryLine {
-            Terminal.err(Terminal.paint(line, "31", fd: 2) + "\n")
+            Terminal.status(line)
         }
         return result.processExitCode
     }
@@ -219,6 +239,11 @@ enum FileSystemCheck {
     static func isFile(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 }
 
@@ -288,6 +313,7 @@ final class InterruptForwarder: @unchecked Sendable {
 struct NotebookCommandRunner {
     var path: String
     var output: String?
+    var force: Bool
     var context: AppContext
     var memory: String?
     var timeout: String?
@@ -313,14 +339,27 @@ struct NotebookCommandRunner {
             let stem = FilePath.extensionWithDot(target).isEmpty ? target : String(target.dropLast(FilePath.extensionWithDot(target).count))
             return stem
         }()
+        // Refuse before running rather than after: the output file may not be replaced, or be a symlink, without --force.
+        var info = stat()
+        if let outputPath, !force, lstat(outputPath, &info) == 0 {
+            throw .usage("\(outputPath) already exists (or is a symlink); pass --force to replace it or choose another --output")
+        }
         signal(SIGPIPE, SIG_IGN)
+        let force = self.force
+        let unsaved = Locked(0)
         let result: (notebook: [UInt8], cells: [NotebookRunner.CellReport])
         do {
             result = try await NotebookRunner.run(
                 notebook: data, runner: runner, runtime: runtime, limits: limits, imageBaseName: imageBase,
-                onOutput: { stream, bytes in Terminal.write(bytes, to: stream == .stdout ? 1 : 2) },
+                onOutput: { stream, bytes in Terminal.program(bytes, to: stream == .stdout ? 1 : 2) },
                 onImage: { name, bytes in
-                    if LocalFiles.write(name, bytes) { Terminal.err("[image/png saved to \(name)]\n") }
+                    do {
+                        try HostFile.create(name, bytes, replace: force)
+                        Terminal.err("[image/png saved to \(name)]\n")
+                    } catch {
+                        unsaved.withLock { $0 += 1 }
+                        Terminal.status("coderunner: figure not saved: \(error)\(force ? "" : " (--force replaces it)")")
+                    }
                 })
         } catch let error as NotebookError {
             throw .usage(error.description)
@@ -328,14 +367,16 @@ struct NotebookCommandRunner {
             throw .internalFailure("\(error)")
         }
         if let outputPath {
-            guard LocalFiles.write(outputPath, result.notebook) else { throw .internalFailure("cannot write \(outputPath)") }
+            do { try HostFile.create(outputPath, result.notebook, replace: force) } catch {
+                throw .internalFailure("\(error)\(force ? "" : " (--force replaces it)")")
+            }
             Terminal.err("wrote \(outputPath)\n")
         }
         let failed = result.cells.filter { !($0.status == .ok) }
         if !failed.isEmpty {
-            Terminal.err("coderunner: \(failed.count) of \(result.cells.count) code cells failed (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))\n")
+            Terminal.status("coderunner: \(failed.count) of \(result.cells.count) code cells failed, as their kernel reported (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))")
             return 1
         }
-        return 0
+        return unsaved.withLock { $0 } > 0 ? 1 : 0
     }
 }

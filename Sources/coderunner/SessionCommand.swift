@@ -17,7 +17,10 @@ struct SessionCommand: AsyncParsableCommand {
             network, unless --session NAME keeps them for later. Type :help for the meta commands.
 
             When stdin is not a terminal, cells are read from stdin (split as the shell would split them), every cell \
-            runs even after an error, nothing but the cells' output is printed, and the exit code is 1 if any cell failed.
+            runs even after an error, nothing but the cells' output is printed, and the exit code is 1 if any cell failed. \
+            Piped lines starting with ':' are code, not meta commands, unless --meta-commands is given; even then \
+            :load, :put, :run and :get only use files inside the current folder (no absolute paths, '..' or symlinks \
+            leading out). Figures are saved as coderunner-cell<N>-<k>.<ext>; an existing file is never replaced.
 
             Examples:
               coderunner session
@@ -42,11 +45,21 @@ struct SessionCommand: AsyncParsableCommand {
 
     @Flag(help: "Print each cell's wall time.") var time = false
 
+    @Flag(name: .customLong("meta-commands"), help: "With piped input: treat lines starting with ':' as meta commands (file commands stay inside the current folder).")
+    var metaCommands = false
+
+    @Flag(help: "Pass the program's terminal control sequences through unfiltered (clipboard, title, queries).")
+    var raw = false
+
+    @Flag(help: "Run in a named session that another user or job (CODERUNNER_JOB) created.")
+    var join = false
+
     func run() async throws {
         var exitCode: Int32 = 0
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
-            let runner = try context.codeRunner()
+            let runner = try context.codeRunner(join: join)
+            Terminal.filterProgramOutput(raw: raw)
             let runtime: Runtime
             do { runtime = try context.catalog.runtime(named: language) } catch { throw CommandFailure.usage("\(error)") }
             var limits: RunLimits
@@ -61,7 +74,8 @@ struct SessionCommand: AsyncParsableCommand {
             let shell = Shell(
                 runner: runner, catalog: context.catalog, configuration: context.configuration, limits: limits,
                 sessionName: session ?? "shell-" + String(SessionName.ephemeral().dropFirst(4)), keepSession: session != nil,
-                interactive: Terminal.isTerminal(0), showTiming: time, environment: context.environment)
+                interactive: Terminal.isTerminal(0), showTiming: time, environment: context.environment,
+                pipedMetaCommands: metaCommands)
             exitCode = try await shell.run(startLanguage: runtime)
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
@@ -79,6 +93,10 @@ final class Shell: @unchecked Sendable {
     let interactive: Bool
     var showTiming: Bool
     let environment: [String: String]
+    /// Piped input runs meta commands only when asked (`--meta-commands`), and then its file commands are confined
+    /// to the current folder: a cell file from someone else must not read or write the host's files.
+    let pipedMetaCommands: Bool
+    var confineFiles: Bool { !interactive }
     var kernel: KernelSession?
     var runtime: Runtime?
     var anyFailed = false
@@ -87,10 +105,10 @@ final class Shell: @unchecked Sendable {
     var lastInterrupt: ContinuousClock.Instant?
 
     init(runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, limits: RunLimits, sessionName: String,
-         keepSession: Bool, interactive: Bool, showTiming: Bool, environment: [String: String]) {
+         keepSession: Bool, interactive: Bool, showTiming: Bool, environment: [String: String], pipedMetaCommands: Bool) {
         self.runner = runner; self.catalog = catalog; self.configuration = configuration; self.limits = limits
         self.sessionName = sessionName; self.keepSession = keepSession; self.interactive = interactive
-        self.showTiming = showTiming; self.environment = environment
+        self.showTiming = showTiming; self.environment = environment; self.pipedMetaCommands = pipedMetaCommands
     }
 
     static let metaCommands = [":help", ":lang", ":load", ":put", ":get", ":files", ":reset", ":time", ":run", ":quit"]
@@ -152,6 +170,10 @@ final class Shell: @unchecked Sendable {
             input += buffer[0..<count]
         }
         let text = String(decoding: input, as: UTF8.self)
+        guard pipedMetaCommands else {
+            for cell in CellSplitter(language: runtime?.language ?? "python").split(text) { await execute(cell) }
+            return
+        }
         // Meta commands are lines of their own; everything between them is split into cells as the shell would.
         var chunk: [String] = []
         func flush() async {
@@ -186,7 +208,7 @@ final class Shell: @unchecked Sendable {
 
     func execute(_ code: String) async {
         guard let kernel else {
-            Terminal.err("coderunner: no kernel is running; use :lang or :reset\n")
+            Terminal.status("coderunner: no kernel is running; use :lang or :reset")
             anyFailed = true
             return
         }
@@ -195,7 +217,7 @@ final class Shell: @unchecked Sendable {
         do {
             result = try await kernel.execute(code, timeout: limits.timeout)
         } catch {
-            Terminal.err("coderunner: \(error)\n")
+            Terminal.status("coderunner: \(error)")
             anyFailed = true
             return
         }
@@ -208,13 +230,13 @@ final class Shell: @unchecked Sendable {
             if interactive { Terminal.err(Terminal.paint("interrupted", "33", fd: 2) + "\n") }
         case .timeout:
             anyFailed = true
-            Terminal.err("coderunner: the cell ran longer than \(Quantity.formatDuration(limits.timeout)) and was stopped (the kernel was restarted if it did not stop)\n")
+            Terminal.status("coderunner: the cell ran longer than \(Quantity.formatDuration(limits.timeout)) and was stopped (the kernel was restarted if it did not stop)")
         case .outputLimit:
             anyFailed = true
-            Terminal.err("coderunner: the cell printed more than \(Quantity.formatBytes(limits.outputLimitBytes)); its output was cut\n")
+            Terminal.status("coderunner: the cell printed more than \(Quantity.formatBytes(limits.outputLimitBytes)) (text and rich output together); its output was cut")
         case .kernelDied:
             anyFailed = true
-            Terminal.err("coderunner: the kernel died; it restarts with the next input (state is lost)\n")
+            Terminal.status("coderunner: the kernel died; it restarts with the next input (state is lost)")
         }
         if showTiming { Terminal.err(Terminal.paint("[\(Format.fixed(result.wallMilliseconds, digits: 1)) ms]", "2", fd: 2) + "\n") }
     }
@@ -255,10 +277,10 @@ final class Shell: @unchecked Sendable {
                 Terminal.out("now \(runtime?.manifest.displayName ?? argument)\n")
             } catch { fail("\(error)") }
         case ":load":
-            guard let bytes = readLocal(argument) else { return .handled }
+            guard let path = localPath(argument), let bytes = readLocal(path) else { return .handled }
             await execute(String(decoding: bytes, as: UTF8.self))
         case ":put":
-            guard parts.count >= 2, let kernel, let bytes = readLocal(parts[1]) else {
+            guard parts.count >= 2, let kernel, let path = localPath(parts[1]), let bytes = readLocal(path) else {
                 if parts.count < 2 { fail(":put FILE [AS]") }
                 return .handled
             }
@@ -274,7 +296,8 @@ final class Shell: @unchecked Sendable {
                 try Submission.validate(path: parts[1])
                 let bytes = try await Workspace(engine: runner.engine, containerID: kernel.containerID).get(parts[1])
                 let target = parts.count >= 3 ? parts[2] : FilePath.baseName(parts[1])
-                guard LocalFiles.write(target, bytes) else { fail("cannot write \(target)"); return .handled }
+                let destination = confineFiles ? try ConfinedPath.newFile(target) : target
+                try HostFile.create(destination, bytes)
                 Terminal.out("got \(target) (\(bytes.count) bytes)\n")
             } catch { fail("\(error)") }
         case ":files":
@@ -285,7 +308,10 @@ final class Shell: @unchecked Sendable {
                 for entry in entries { Terminal.out("\(entry.size)\t\(entry.path)\n") }
             } catch { fail("\(error)") }
         case ":run":
-            await runFile(argument)
+            guard let path = localPath(argument) else { return .handled }
+            // A folder's files are read following their symlinks (Submission), so confined input runs single files.
+            if confineFiles && FileSystemCheck.isDirectory(path) { fail("with piped input :run takes one file, not a folder"); return .handled }
+            await runFile(path)
         default:
             fail("unknown command \(parts.first ?? line); :help lists them")
         }
@@ -302,17 +328,24 @@ final class Shell: @unchecked Sendable {
             let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
                                      session: sessionName, fresh: false, processOwned: !keepSession)
             let result = await runner.run(request, input: nil) { event in
-                if case .output(let stream, let bytes) = event { Terminal.write(bytes, to: stream == .stdout ? 1 : 2) }
+                if case .output(let stream, let bytes) = event { Terminal.program(bytes, to: stream == .stdout ? 1 : 2) }
             }
-            if let line = result.summaryLine { Terminal.err(line + "\n"); anyFailed = true }
+            if let line = result.summaryLine { Terminal.status(line); anyFailed = true }
         } catch {
             fail("\(error)")
         }
     }
 
     func fail(_ message: String) {
-        Terminal.err("coderunner: \(message)\n")
+        Terminal.status("coderunner: \(message)")
         anyFailed = true
+    }
+
+    /// A local file a meta command names; with piped input it must resolve inside the current folder.
+    func localPath(_ path: String) -> String? {
+        guard !path.isEmpty else { fail("give a file name"); return nil }
+        guard confineFiles else { return path }
+        do { return try ConfinedPath.existing(path) } catch { fail("\(error)"); return nil }
     }
 
     func readLocal(_ path: String) -> [UInt8]? {
@@ -400,16 +433,19 @@ actor ShellOutput {
     func handle(_ event: KernelEvent) {
         switch event {
         case .output(_, let stream, let bytes):
-            Terminal.write(bytes, to: stream == .stdout ? 1 : 2)
+            Terminal.program(bytes, to: stream == .stdout ? 1 : 2)
         case .display(let cell, let mime, let data):
             imageCount += 1
             let ext = mime == "image/png" ? "png" : mime == "image/svg+xml" ? "svg" : "bin"
-            let name = "coderunner-cell\(cell)-\(imageCount).\(ext)"
-            if LocalFiles.write(name, data) {
+            // A new file in the current folder, never an existing one: a symlink planted there stays untouched.
+            do {
+                let name = try HostFile.createUnique("coderunner-cell\(cell)-\(imageCount).\(ext)", data)
                 Terminal.err("[\(mime), \(data.count) bytes, saved to \(name)]\n")
+            } catch {
+                Terminal.status("coderunner: \(error)")
             }
         case .exited(let reason):
-            Terminal.err("coderunner: \(reason)\n")
+            Terminal.status("coderunner: \(reason)")
         }
     }
 }
@@ -429,19 +465,6 @@ enum LocalFiles {
             result += buffer[0..<count]
             if result.count > 256 << 20 { return nil }
         }
-    }
-
-    static func write(_ path: String, _ bytes: [UInt8]) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 { if errno == EINTR { continue }; return false }
-            offset += written
-        }
-        return true
     }
 
     static func makeDirectories(_ path: String) -> Bool {

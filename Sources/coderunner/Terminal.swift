@@ -1,3 +1,4 @@
+import CodeRunnerCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +16,30 @@ enum Terminal {
             }
             offset += written
         }
+    }
+
+    /// The program's output: on a terminal through `TerminalFilter` (per descriptor, so sequences split across chunks
+    /// are seen whole), unless `--raw` turned that off; piped output passes unchanged.
+    static func program(_ bytes: [UInt8], to fd: Int32) {
+        let filtered: [UInt8]? = programFilters.withLock { filters in
+            guard let index = filters.firstIndex(where: { $0.fd == fd }) else { return nil }
+            return filters[index].filter.filter(bytes)
+        }
+        write(filtered ?? bytes, to: fd)
+    }
+
+    /// Turns the filter on for stdout and stderr where they are terminals (call once, before any output).
+    static func filterProgramOutput(raw: Bool) {
+        let fds: [Int32] = raw ? [] : [1, 2].filter { isTerminal($0) }
+        programFilters.withLock { $0 = fds.map { (fd: $0, filter: TerminalFilter()) } }
+    }
+
+    private static let programFilters = Locked<[(fd: Int32, filter: TerminalFilter)]>([])
+
+    /// One of coderunner's own status lines (`coderunner: time limit exceeded …`) on stderr: set apart on a colour
+    /// terminal by a badge programs cannot draw (`StatusBadge`), plain text otherwise.
+    static func status(_ line: String) {
+        err((colorEnabled(fd: 2) ? StatusBadge.styled(line) : line) + "\n")
     }
 
     static func out(_ text: String) { write(Array(text.utf8), to: 1) }

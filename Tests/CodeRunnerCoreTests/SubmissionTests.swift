@@ -77,6 +77,6 @@ import Testing
     @Test func standbyNamesAreRecognised() {
         #expect(SessionName.isStandby(SessionName.standby()))
         #expect(!SessionName.isStandby(SessionName.ephemeral()))
-        #expect(SessionError.badName("sb-x").description.contains("sb-"))
+        #expect(SessionError.reservedName("sb-x", prefix: "sb-").description.contains("sb-"))
     }
 }

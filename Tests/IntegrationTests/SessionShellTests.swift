@@ -49,7 +49,7 @@ struct SessionShellTests {
     @Test func metaCommandsInPipedMode() async throws {
         let dir = try Live.temporaryDirectory([("data.txt", "payload\n"), ("prog.py", "print('loaded', 6 * 7)\n")])
         let script = ":put data.txt\n:files\nprint(open('data.txt').read().strip())\n:load prog.py\n:lang javascript\nconsole.log('js')\n:quit\nprint('never')\n"
-        let result = try Live.cli(["session", "python"], stdin: script, cwd: dir)
+        let result = try Live.cli(["session", "python", "--meta-commands"], stdin: script, cwd: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("8\tdata.txt"))
         #expect(result.stdout.contains("payload"))
