@@ -4,13 +4,20 @@ import Testing
 
 /// An agent that answers each request before the engine's `write` has returned, as a fast kernel does (a `1+1` cell
 /// takes well under a millisecond) while the engine is still suspended sending: the answer must reach the caller.
+/// Its answers to a cell can be anything a kernel (or user code forging kernel events) may send.
 final class InstantlyAnsweringAgent: ExecConnection, @unchecked Sendable {
     let stdout: AsyncThrowingStream<[UInt8], any Error>
     private let output: AsyncThrowingStream<[UInt8], any Error>.Continuation
-    /// What the agent answers to a cell: nil = the kernel dies instead.
-    let cellAnswer: @Sendable (UInt32) -> AgentMessage
+    /// What the agent sends for a cell, in order.
+    let cellAnswer: @Sendable (UInt32) -> [AgentMessage]
+    /// How many `interrupt` messages the engine sent.
+    let interrupts = Locked(0)
 
-    init(cellAnswer: @escaping @Sendable (UInt32) -> AgentMessage = { .cellFinished(AgentCellResult(cell: $0, ok: true, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 100)) }) {
+    static func finished(_ cell: UInt32) -> AgentMessage {
+        .cellFinished(AgentCellResult(cell: cell, ok: true, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 100))
+    }
+
+    init(cellAnswer: @escaping @Sendable (UInt32) -> [AgentMessage] = { [InstantlyAnsweringAgent.finished($0)] }) {
         (stdout, output) = AsyncThrowingStream.makeStream()
         self.cellAnswer = cellAnswer
         output.yield(AgentWire.encode(AgentMessage.kernelReady))
@@ -23,8 +30,9 @@ final class InstantlyAnsweringAgent: ExecConnection, @unchecked Sendable {
         decoder.append(bytes)
         while let message = try? decoder.next() {
             switch message {
-            case .execute(let cell, _): output.yield(AgentWire.encode(cellAnswer(cell)))
+            case .execute(let cell, _): for message in cellAnswer(cell) { output.yield(AgentWire.encode(message)) }
             case .restartKernel: output.yield(AgentWire.encode(AgentMessage.kernelReady))
+            case .interrupt: interrupts.withLock { $0 += 1 }
             default: break
             }
         }
@@ -72,7 +80,7 @@ final class InstantlyAnsweringAgent: ExecConnection, @unchecked Sendable {
     }
 
     @Test func aKernelThatDiesWhileTheCellIsBeingSentEndsTheCell() async throws {
-        let kernel = try await Self.session(InstantlyAnsweringAgent { _ in .kernelExited(exitCode: nil, signal: 9, memoryLimitExceeded: true) })
+        let kernel = try await Self.session(InstantlyAnsweringAgent { _ in [.kernelExited(exitCode: nil, signal: 9, memoryLimitExceeded: true)] })
         let result = try await Self.withinSeconds(5) { try await kernel.execute("x = ' ' * 10**10") }
         #expect(result.status == .kernelDied)
     }

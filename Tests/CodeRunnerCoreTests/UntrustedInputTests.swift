@@ -126,39 +126,6 @@ extension FileManager {
     }
 }
 
-/// An agent whose kernel answers every cell with forged events (as a cell writing to the driver's event fd would).
-final class ForgingAgent: ExecConnection, @unchecked Sendable {
-    let stdout: AsyncThrowingStream<[UInt8], any Error>
-    private let output: AsyncThrowingStream<[UInt8], any Error>.Continuation
-    let events: @Sendable (UInt32) -> [AgentMessage]
-    let interrupts = Locked(0)
-
-    init(events: @escaping @Sendable (UInt32) -> [AgentMessage]) {
-        (stdout, output) = AsyncThrowingStream.makeStream()
-        self.events = events
-        output.yield(AgentWire.encode(AgentMessage.kernelReady))
-    }
-
-    func diagnostics() async -> String { "" }
-
-    func write(_ bytes: [UInt8]) async throws(EngineError) {
-        var decoder = EngineMessageDecoder()
-        decoder.append(bytes)
-        while let message = try? decoder.next() {
-            switch message {
-            case .execute(let cell, _):
-                for event in events(cell) { output.yield(AgentWire.encode(event)) }
-                output.yield(AgentWire.encode(AgentMessage.cellFinished(AgentCellResult(cell: cell, ok: true, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 1))))
-            case .interrupt: interrupts.withLock { $0 += 1 }
-            default: break
-            }
-        }
-    }
-
-    func closeWrite() async {}
-    func close() async { output.finish() }
-}
-
 @Suite struct ForgedKernelEventTests {
     actor Events {
         var items: [KernelEvent] = []
@@ -166,7 +133,7 @@ final class ForgingAgent: ExecConnection, @unchecked Sendable {
     }
 
     static func run(limit: UInt64, events: @escaping @Sendable (UInt32) -> [AgentMessage]) async throws -> (CellResult, [KernelEvent], Int) {
-        let agent = ForgingAgent(events: events)
+        let agent = InstantlyAnsweringAgent { events($0) + [InstantlyAnsweringAgent.finished($0)] }
         let seen = Events()
         let manifest = ConfigurationTests.manifest
         let kernel = KernelSession(runtime: Runtime(manifest: manifest, directory: "/x", image: manifest.image), session: "s", containerID: "c",

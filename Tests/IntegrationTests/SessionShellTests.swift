@@ -61,20 +61,8 @@ struct SessionShellTests {
 
     @Test(arguments: ["python", "javascript", "java", "sql", "cpp"])
     func interactiveThroughAPseudoTerminal(_ language: String) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Live.repositoryRoot + "/Tests/IntegrationTests/Scripts/shell_pty.py", Live.cliPath, language]
-        var env = ProcessInfo.processInfo.environment
-        env["CODERUNNER_RUNTIMES_DIR"] = Live.repositoryRoot + "/runtimes"
-        env["CODERUNNER_CONFIG"] = "/dev/null"
-        process.environment = env
-        let log = Pipe()
-        process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let transcript = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "pty session failed:\n\(transcript.suffix(3000))")
+        let (status, transcript) = try Live.ptyScript("shell_pty.py", [Live.cliPath, language])
+        #expect(status == 0, "pty session failed:\n\(transcript.suffix(3000))")
         try await Live.expectNoLeaks()
     }
 

@@ -142,6 +142,25 @@ enum Live {
                          stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Runs a script of Tests/IntegrationTests/Scripts that drives the CLI through a pseudo-terminal (pexpect), with
+    /// the clean environment `cli` uses; returns its exit status and its log (stderr).
+    static func ptyScript(_ script: String, _ arguments: [String]) throws -> (status: Int32, transcript: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/Tests/IntegrationTests/Scripts/" + script] + arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") }
+        env["CODERUNNER_RUNTIMES_DIR"] = repositoryRoot + "/runtimes"
+        env["CODERUNNER_CONFIG"] = "/dev/null"
+        process.environment = env
+        let log = Pipe()
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let transcript = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, transcript)
+    }
+
     static func temporaryDirectory(_ files: [(String, String)]) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coderunner-test-\(UUID().uuidString)")
         for (path, contents) in files {

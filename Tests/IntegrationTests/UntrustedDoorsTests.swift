@@ -214,20 +214,8 @@ struct UntrustedDoorsTests {
             time.sleep(30)
             """
         let dir = try Live.temporaryDirectory([("osc.py", program)])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Live.repositoryRoot + "/Tests/IntegrationTests/Scripts/terminal_filter_pty.py", Live.cliPath, dir]
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") }
-        env["CODERUNNER_RUNTIMES_DIR"] = Live.repositoryRoot + "/runtimes"
-        env["CODERUNNER_CONFIG"] = "/dev/null"
-        process.environment = env
-        let log = Pipe()
-        process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let transcript = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "pty checks failed:\n\(transcript.suffix(4000))")
+        let (status, transcript) = try Live.ptyScript("terminal_filter_pty.py", [Live.cliPath, dir])
+        #expect(status == 0, "pty checks failed:\n\(transcript.suffix(4000))")
         // Piped output is never changed.
         let piped = try Live.cli(["run", "--timeout", "3s", "osc.py"], cwd: dir)
         #expect(piped.stdout.contains("\u{1B}]52;c;ZXZpbA==\u{07}"))
