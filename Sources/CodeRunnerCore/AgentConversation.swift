@@ -15,6 +15,18 @@ public enum RunInput: Sendable, Equatable {
     case stop
 }
 
+/// Program input a caller has handed to a run that has not yet gone to the agent. The agent takes at most its stdin
+/// window (`AgentWire.stdinWindowBytes`) ahead of the program, so input for a program that does not read piles up on
+/// the caller's side: callers count what they yield (`add`) and hold back (the CLI) or refuse (`serve`) past a bound.
+public final class InputBacklog: Sendable {
+    private let count = Locked(0)
+    public init() {}
+    /// Bytes handed over and not yet sent to the agent.
+    public var bytes: Int { count.withLock { $0 } }
+    public func add(_ bytes: Int) { count.withLock { $0 += bytes } }
+    func sent(_ bytes: Int) { count.withLock { $0 = max(0, $0 - bytes) } }
+}
+
 /// One `coderunner-agent run` over an exec connection: send the request, relay input, collect output and stage results.
 struct AgentConversation {
     enum Outcome {
@@ -39,6 +51,7 @@ struct AgentConversation {
     func run(
         request: AgentRunRequest,
         input: AsyncStream<RunInput>?,
+        backlog: InputBacklog?,
         onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws(EngineError) -> Outcome {
         do {
@@ -57,7 +70,7 @@ struct AgentConversation {
         }
         func startInput() {
             guard inputTask == nil else { return }
-            inputTask = Task { await Self.forward(input, to: connection, window: window) }
+            inputTask = Task { await Self.forward(input, to: connection, window: window, backlog: backlog) }
         }
 
         var decoder = AgentMessageDecoder()
@@ -104,7 +117,7 @@ struct AgentConversation {
     /// Relays the caller's input. Program bytes go out only as far as the agent's stdin window allows, so a program
     /// that never reads its stdin holds the sender back instead of filling the agent's memory; a `stop` never waits
     /// behind them (it is written at once, and the agent, which always reads its channel, acts on it at once).
-    static func forward(_ input: AsyncStream<RunInput>?, to connection: any ExecConnection, window: StdinWindow) async {
+    static func forward(_ input: AsyncStream<RunInput>?, to connection: any ExecConnection, window: StdinWindow, backlog: InputBacklog?) async {
         guard let input else {
             try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
             return
@@ -121,6 +134,7 @@ struct AgentConversation {
                             let chunk = Array(bytes[offset..<min(bytes.count, offset + AgentWire.maxStdinChunkBytes)])
                             guard await window.acquire(chunk.count) else { return }
                             try? await connection.write(AgentWire.encode(EngineMessage.stdin(chunk)))
+                            backlog?.sent(chunk.count)
                             offset += chunk.count
                         }
                     case .end:

@@ -20,6 +20,8 @@ public struct RunRequest: Sendable {
     public var processOwned: Bool
     /// A one-shot run may take a standby container (`Standby.swift`) instead of starting its own.
     public var useStandby: Bool
+    /// Where the caller counts the input it yields; the run counts down what it sends to the agent.
+    public var inputBacklog: InputBacklog?
 
     public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
                 fresh: Bool, processOwned: Bool = false, useStandby: Bool = false) {
@@ -279,7 +281,7 @@ public final class CodeRunner: Sendable {
             .finished(Self.stagesEndedByEngine(conversation.progress, request: agentRequest, wall: ContinuousClock.now - started))
         }
         do {
-            let outcome = try await conversation.run(request: agentRequest, input: input, onEvent: onEvent)
+            let outcome = try await conversation.run(request: agentRequest, input: input, backlog: request.inputBacklog, onEvent: onEvent)
             enforcer.cancel()
             return await enforcer.value ? endedByEngine() : outcome
         } catch {

@@ -47,7 +47,12 @@ actor ClientSession: LiveSession {
     struct ActiveRun {
         var input: AsyncStream<RunInput>.Continuation
         var task: Task<Void, Never>
+        /// Input the program has not taken yet; `input` messages past `maxInputBacklogBytes` are refused.
+        var backlog: InputBacklog
     }
+    /// Input a client may have sent ahead of its program (beyond the agent's own 1 MiB window). Without a bound, a
+    /// client that keeps sending to a program that never reads would fill the server's memory.
+    static let maxInputBacklogBytes = 1 << 20
     var runs: [String: ActiveRun] = [:]
     var recentStarts = RunRate()
     var closed = false
@@ -134,17 +139,20 @@ actor ClientSession: LiveSession {
         recentStarts = rate
         touchedEngine = true
 
-        let request = RunRequest(
+        var request = RunRequest(
             submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment, limits: limits,
             session: name, fresh: spec.fresh, processOwned: true)
+        let backlog = InputBacklog()
+        request.inputBacklog = backlog
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
         if let stdin = spec.stdin {
-            if !stdin.isEmpty { continuation.yield(.data(stdin)) }
+            // Bounded by the message size; counted so that later `input` is refused until the program has read it.
+            if !stdin.isEmpty { backlog.add(stdin.count); continuation.yield(.data(stdin)) }
             continuation.yield(.end)
         }
         let id = spec.id
         let task = Task { await self.execute(id: id, request: request, input: input, continuation: continuation) }
-        runs[id] = ActiveRun(input: continuation, task: task)
+        runs[id] = ActiveRun(input: continuation, task: task, backlog: backlog)
         return task
     }
 
@@ -184,7 +192,15 @@ actor ClientSession: LiveSession {
             if let id { throw ProtocolError(code: "unknown-run", message: "no run \(id) is going; input is only taken while a program runs") }
             throw ProtocolError(code: "unknown-run", message: runs.isEmpty ? "no program is running to take the input" : "several runs are going; say which with id")
         }
-        if !data.isEmpty { target.input.yield(.data(data)) }
+        if !data.isEmpty {
+            guard target.backlog.bytes == 0 || target.backlog.bytes + data.count <= Self.maxInputBacklogBytes else {
+                throw ProtocolError(
+                    code: "input-backlog",
+                    message: "the program has not read the \(target.backlog.bytes) bytes of input sent before; send more once it reads, or stop the run")
+            }
+            target.backlog.add(data.count)
+            target.input.yield(.data(data))
+        }
         if end { target.input.yield(.end) }
     }
 

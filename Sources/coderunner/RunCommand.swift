@@ -193,16 +193,18 @@ struct RunCommand: AsyncParsableCommand {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
         let runner = try context.codeRunner(join: join)
-        let request = RunRequest(
+        var request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,
             limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
+        let backlog = InputBacklog()
+        request.inputBacklog = backlog
         // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
         let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
             && defaultLimits.memoryBytes == limits.memoryBytes && defaultLimits.cpus == limits.cpus && defaultLimits.pids == limits.pids
 
         signal(SIGPIPE, SIG_IGN)
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
-        let stdinReader = StdinForwarder(continuation: continuation)
+        let stdinReader = StdinForwarder(continuation: continuation, backlog: backlog)
         stdinReader.start()
         let interrupts = InterruptForwarder(continuation: continuation)
         interrupts.start()
@@ -266,19 +268,28 @@ actor OutputCollector {
 }
 
 /// Reads our stdin on a plain thread (a blocking read must stay off the cooperative pool) and forwards it to the program.
+/// Reads no further ahead of the program than this (beyond the agent's own window): piped input a program does not read
+/// waits in the pipe, not in our memory.
 final class StdinForwarder: Sendable {
+    static let maxBacklogBytes = 1 << 20
     let continuation: AsyncStream<RunInput>.Continuation
-    init(continuation: AsyncStream<RunInput>.Continuation) { self.continuation = continuation }
+    let backlog: InputBacklog
+    init(continuation: AsyncStream<RunInput>.Continuation, backlog: InputBacklog) {
+        self.continuation = continuation
+        self.backlog = backlog
+    }
 
     func start() {
-        let continuation = self.continuation
+        let continuation = self.continuation, backlog = self.backlog
         let thread = DispatchQueue(label: "coderunner.stdin")
         thread.async {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
+                while backlog.bytes >= Self.maxBacklogBytes { usleep(10_000) }
                 let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { continuation.yield(.end); return }
+                backlog.add(count)
                 continuation.yield(.data(Array(buffer[0..<count])))
             }
         }

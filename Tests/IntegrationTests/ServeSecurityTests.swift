@@ -223,6 +223,31 @@ struct ServeSecurityTests {
     }
 
     /// Finding 10: a file and a folder of the same name (`a` and `a/b`) ended as internal-error with an empty message.
+    /// Issue 19, item 6, through `serve`: a client that keeps sending input to a program that never reads it. The
+    /// agent takes at most its window, and the server holds at most `maxInputBacklogBytes` more for the run: past that
+    /// `input` is refused (`input-backlog`), and the run still ends at its time limit.
+    @Test func inputFloodIsRefusedOnceTheProgramFallsBehind() async throws {
+        let server = try await TestServer.start()
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        ws.send(json: ["type": "run", "id": "deaf", "language": "python", "limits": ["timeout": "8s"], "files": [[
+            "path": "deaf.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(60)\n",
+        ]]])
+        _ = try await ws.waitFor("output", id: "deaf")
+        let chunk = String(repeating: "x", count: 60_000)
+        var refused: [String: Any]?
+        for _ in 0..<200 where refused == nil {  // 12 MB offered, far past the agent's window and the server's bound
+            ws.send(json: ["type": "input", "id": "deaf", "data": chunk])
+            if let answer = try? await ws.nextJSON(timeout: .milliseconds(50)), answer["type"] as? String == "error" { refused = answer }
+        }
+        #expect(refused?["code"] as? String == "input-backlog", "\(String(describing: refused))")
+        let (exit, _) = try await ws.waitFor("exit", id: "deaf", timeout: .seconds(30))
+        #expect(exit["status"] as? String == "timeout", "\(exit)")
+        ws.close()
+        try await Live.expectNoLeaksSoon()
+        try await server.stop()
+    }
+
     @Test func aFileAndAFolderOfTheSameNameIsABadRequest() async throws {
         let server = try await TestServer.start()
         let files: [[String: Any]] = [["path": "a", "content": "x"], ["path": "a/b", "content": "y"], ["path": "main.py", "content": "print(1)"]]

@@ -240,6 +240,18 @@ struct StdinFloodTests {
         process.standardError = errPipe
         let started = ContinuousClock.now
         try process.run()
+        // `exec` makes the shell's pid the CLI's: its peak memory shows whether it read the flood ahead of the program.
+        let pid = process.processIdentifier
+        let peak = Task.detached { () -> Int in
+            var highest = 0
+            while !Task.isCancelled {
+                guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { break }
+                if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                   let kib = Int(line.split(separator: " ").dropFirst().first ?? "") { highest = max(highest, kib) }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return highest
+        }
         let stdout = outPipe.fileHandleForReading.readDataToEndOfFile()
         let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -249,6 +261,9 @@ struct StdinFloodTests {
         #expect(String(decoding: stdout, as: UTF8.self) == "started\n", "stdout: \(String(decoding: stdout, as: UTF8.self))")
         #expect(stderr.contains("time limit exceeded"), "stderr: \(stderr)")
         #expect(took < .seconds(15), "took \(took)")
+        peak.cancel()
+        let peakKiB = await peak.value
+        #expect(peakKiB > 0 && peakKiB < 100 << 10, "the CLI's peak memory was \(peakKiB >> 10) MiB while 200 MB were piped in")
         try await Live.expectNoLeaks()
     }
 }
