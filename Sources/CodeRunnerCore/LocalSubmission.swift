@@ -22,6 +22,16 @@ public struct LocalSubmission: Sendable, Equatable {
         var relative: String
         var source: String
         var size: UInt64
+        /// The file that was checked; reading refuses any other one found at `source` by then (a folder on the way
+        /// swapped for a symlink between the check and the read).
+        var identity: FileIdentity
+    }
+
+    /// A file for good: device and inode.
+    struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ info: stat) { device = UInt64(info.st_dev); inode = UInt64(info.st_ino) }
     }
 
     /// `currentDirectory` is for tests (the process's own by default).
@@ -32,7 +42,7 @@ public struct LocalSubmission: Sendable, Equatable {
         let cwd = currentDirectory ?? Submission.currentDirectory()
         let cwdReal = LocalTree.realPath(cwd) ?? cwd
         var walker = LocalTree(limits: limits, followSymlinks: followSymlinks)
-        var loose: [(absolute: String, source: String, size: UInt64)] = []
+        var loose: [(absolute: String, source: String, size: UInt64, identity: FileIdentity)] = []
         for path in paths {
             let absolute = FilePath.normalize(path.hasPrefix("/") ? path : cwd + "/" + path)
             guard let own = LocalTree.lstatKind(absolute) else { throw .missingFile(path) }
@@ -46,7 +56,7 @@ public struct LocalSubmission: Sendable, Equatable {
             guard let target = LocalTree.lstatKind(resolved) else { throw .missingFile(path) }
             switch target.kind {
             case .file:
-                loose.append((absolute, resolved, target.size))
+                loose.append((absolute, resolved, target.size, target.identity))
                 try walker.count(1)
             case .directory:
                 try walker.walk(directory: resolved, root: resolved, prefix: "")
@@ -58,7 +68,7 @@ public struct LocalSubmission: Sendable, Equatable {
         let base = Submission.commonFolder(loose.map { FilePath.directory(of: $0.absolute) })
         let named = loose.map { file in
             Planned(relative: base == "/" ? String(file.absolute.dropFirst()) : String(file.absolute.dropFirst(base.count + 1)),
-                    source: file.source, size: file.size)
+                    source: file.source, size: file.size, identity: file.identity)
         }
         let planned = named + walker.planned
         try checkSizes(planned, limits: limits)
@@ -118,6 +128,7 @@ struct LocalTree {
     /// The resolved folders being walked, outermost first: a folder symlink to one of them is a loop.
     private var walking: [String] = []
     private var fileCount = 0
+    private var foldersWalked = 0
 
     typealias Planned = LocalSubmission.Planned
 
@@ -132,6 +143,10 @@ struct LocalTree {
 
     /// `directory` is a resolved path inside (or equal to) `root`; `prefix` is its path in the upload.
     mutating func walk(directory: String, root: String, prefix: String) throws(SubmissionError) {
+        // Links to folders can make a tree of few entries that walks for ever (ten links to the next folder, ten
+        // levels deep): every visit of a folder counts.
+        foldersWalked += 1
+        guard foldersWalked <= limits.maxFileCount else { throw .tooManyFolders(limit: limits.maxFileCount) }
         walking.append(directory)
         defer { walking.removeLast() }
         for name in FileSystem.listDirectory(directory).sorted() where !name.hasPrefix(".") {
@@ -141,7 +156,7 @@ struct LocalTree {
             switch entry.kind {
             case .file:
                 try count(1)
-                planned.append(Planned(relative: relative, source: path, size: entry.size))
+                planned.append(Planned(relative: relative, source: path, size: entry.size, identity: entry.identity))
             case .directory:
                 try walk(directory: path, root: root, prefix: relative + "/")
             case .symlink:
@@ -155,7 +170,7 @@ struct LocalTree {
                 switch resolved.kind {
                 case .file:
                     try count(1)
-                    planned.append(Planned(relative: relative, source: target, size: resolved.size))
+                    planned.append(Planned(relative: relative, source: target, size: resolved.size, identity: resolved.identity))
                 case .directory:
                     try walk(directory: target, root: root, prefix: relative + "/")
                 default:
@@ -189,6 +204,7 @@ struct LocalTree {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .unreadable(file.relative) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .specialFile(file.relative, kind: Kind(mode: info.st_mode).description) }
+        guard LocalSubmission.FileIdentity(info) == file.identity else { throw .changedWhileReading(file.relative) }
         var contents: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -203,10 +219,10 @@ struct LocalTree {
         return SubmittedFile(path: file.relative, contents: contents, executable: info.st_mode & S_IXUSR != 0)
     }
 
-    static func lstatKind(_ path: String) -> (kind: Kind, size: UInt64)? {
+    static func lstatKind(_ path: String) -> (kind: Kind, size: UInt64, identity: LocalSubmission.FileIdentity)? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
-        return (Kind(mode: info.st_mode), UInt64(info.st_size))
+        return (Kind(mode: info.st_mode), UInt64(info.st_size), LocalSubmission.FileIdentity(info))
     }
 
     /// `realpath(3)`: every symlink resolved; nil for a broken link or a missing path.

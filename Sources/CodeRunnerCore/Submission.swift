@@ -28,6 +28,8 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
     case duplicatePath(String)
     case fileTooLarge(String, size: UInt64, limit: UInt64)
     case tooManyFiles(count: Int, limit: Int)
+    case tooManyFolders(limit: Int)
+    case changedWhileReading(String)
     case tooLarge(total: UInt64, limit: UInt64)
     case entryNotInFiles(String)
     case noEntry(candidates: [String])
@@ -54,6 +56,10 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
             return "\(path) is \(Quantity.formatBytes(size)), over the \(Quantity.formatBytes(limit)) limit per file (files.maxSize)"
         case .tooManyFiles(let count, let limit):
             return "\(count) files is over the limit of \(limit) per run (files.maxCount)"
+        case .tooManyFolders(let limit):
+            return "the submission has more than \(limit) folders to read (a folder reached through several symlinks counts each time); limit files.maxCount"
+        case .changedWhileReading(let path):
+            return "refusing \(path): it changed while the submission was read (a file or folder was replaced); run again on a tree nobody is changing"
         case .tooLarge(let total, let limit):
             return "the files add up to \(Quantity.formatBytes(total)), over the \(Quantity.formatBytes(limit)) limit per run (files.maxTotal)"
         case .entryNotInFiles(let entry):

@@ -105,13 +105,16 @@ public struct TerminalFilter: Sendable {
         var index = 0
         while index < fields.count {
             let field = fields[index]
-            if ["38", "48", "58"].contains(field), index + 1 < fields.count {
-                let extra = fields[index + 1] == "5" ? 2 : fields[index + 1] == "2" ? 4 : 1
+            // Terminals read numbers, not text: "07" and "038" are 7 and 38.
+            let number = Int(field.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+            if let number, [38, 48, 58].contains(number), index + 1 < fields.count {
+                let kind = Int(fields[index + 1])
+                let extra = kind == 5 ? 2 : kind == 2 ? 4 : 1
                 kept += fields[index..<min(fields.count, index + 1 + extra)]
                 index += 1 + extra
                 continue
             }
-            if field != "7" && !field.hasPrefix("7:") { kept.append(field) }
+            if number != 7 { kept.append(field) }
             index += 1
         }
         if kept.isEmpty && !fields.isEmpty && fields != [""] { return [] }

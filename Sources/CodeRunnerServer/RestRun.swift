@@ -16,6 +16,10 @@ final class RestRun: LiveSession {
     let client: String
     private let input: AsyncStream<RunInput>.Continuation
     private let task = Mutex<Task<Void, Never>?>(nil)
+    /// Ends when the run has finished and its container and network are gone: what a shutdown waits for, whether or
+    /// not the run's task exists yet when it asks.
+    private let finished: AsyncStream<Void>
+    private let markFinished: AsyncStream<Void>.Continuation
 
     private init(client: String, input: AsyncStream<RunInput>.Continuation) {
         var generator = SystemRandomNumberGenerator()
@@ -23,6 +27,7 @@ final class RestRun: LiveSession {
         name = "rest-" + String((0..<12).map { _ in alphabet[Int(generator.next() % 16)] })
         self.client = client
         self.input = input
+        (finished, markFinished) = AsyncStream<Void>.makeStream()
     }
 
     /// Stops the program (its `exit` becomes `stopped`); the engine then removes the run's container and network.
@@ -30,7 +35,7 @@ final class RestRun: LiveSession {
 
     func shutDown(reason: String) async {
         stop()
-        await task.withLock { $0 }?.value
+        for await _ in finished {}
     }
 
     /// What the body stream waits on: a heartbeat tick, or the finished answer.
@@ -97,6 +102,7 @@ final class RestRun: LiveSession {
                 continuation.finish()
                 context.releaseRun()
                 context.releaseSession(run)
+                run.markFinished.finish()
                 ticker.cancel()
                 tickContinuation.yield(.done(answer))
                 tickContinuation.finish()
@@ -107,6 +113,9 @@ final class RestRun: LiveSession {
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var clientGone = false
+            var answered = false
+            // However the body ends without the answer (the client left, the connection was cancelled), the run stops.
+            defer { if !answered { run.stop() } }
             for await event in events {
                 switch event {
                 case .tick:
@@ -118,6 +127,7 @@ final class RestRun: LiveSession {
                     }
                 case .done(let answer):
                     guard !clientGone else { return }
+                    answered = true
                     try await writer.write(ByteBuffer(string: answer))
                     try await writer.finish(nil)
                     return

@@ -39,7 +39,8 @@ enum FilesCommand {
 
     static func get(_ path: String) -> Int32 {
         do { try Workdir.validate(relativePath: path) } catch { return fail(error.message) }
-        let fd = open(workdir + "/" + path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // O_NONBLOCK: a FIFO a program left there must not hang the shell (it is refused just below).
+        let fd = open(workdir + "/" + path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return fail("cannot read \(path): \(Posix.errorString(errno))") }
         defer { close(fd) }
         var info = stat()

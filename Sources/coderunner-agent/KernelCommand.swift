@@ -43,7 +43,8 @@ final class KernelCommand {
         var pendingCommand: [UInt8] = []
         var ready = false
         /// A `DISPLAY` header was read; its payload is still arriving.
-        var display: (cell: UInt32, mime: String, count: Int)?
+        /// The display record whose payload is being read; `keep` false: the payload is read and dropped as it comes.
+        var display: (cell: UInt32, mime: String, count: Int, keep: Bool)?
         /// The container's OOM-kill counter when the driver started or last finished a cell.
         var oomBaseline: UInt64?
     }
@@ -387,6 +388,25 @@ final class KernelCommand {
         running = cell
     }
 
+    /// Takes `bytes` of display data out of the running cell's output budget. False (the data is dropped) when the
+    /// record is not for the running cell or does not fit; not fitting ends the cell like too much output does.
+    private func admitDisplay(cell id: UInt32, bytes: Int) -> Bool {
+        guard var cell = running, cell.cell == id, !cell.outputLimitExceeded else { return false }
+        let limit = request.outputLimitBytes
+        if limit > 0 && cell.outputUsed + UInt64(bytes) > limit {
+            cell.outputUsed = limit
+            cell.outputLimitExceeded = true
+            cell.limitDeadline = Posix.monotonicMicroseconds() + Self.limitGraceMicroseconds
+            running = cell
+            send(.output(.stderr, Array("coderunner: the cell's rich output passed the output limit (\(limit) bytes with its text); the rest was dropped and the cell stopped\n".utf8)))
+            if let driver { kill(-driver.pid, SIGINT) }
+            return false
+        }
+        cell.outputUsed += UInt64(bytes)
+        running = cell
+        return true
+    }
+
     /// Reads one chunk from an output pipe; closes it on EOF.
     private func readOutput(_ stream: AgentStream) {
         guard var d = driver else { return }
@@ -441,6 +461,16 @@ final class KernelCommand {
     /// Acts on every complete event in the buffer.
     private func processEvents() {
         while var d = driver {
+            if var display = d.display, !display.keep {
+                // A display this cell has no room for: dropped as it arrives, never held.
+                let dropped = min(display.count, d.events.count)
+                d.events.removeSubrange(0..<dropped)
+                display.count -= dropped
+                d.display = display.count == 0 ? nil : display
+                driver = d
+                if display.count > 0 { return }
+                continue
+            }
             if let display = d.display {
                 guard d.events.count >= display.count else { return }
                 let data = Array(d.events[0..<display.count])
@@ -473,10 +503,11 @@ final class KernelCommand {
                 drainOutputs(d)
                 finishCell(cell, ok: words[2] == "ok")
             case "DISPLAY" where words.count == 4:
-                guard let cell = UInt32(words[1]), let count = Int(words[3]), count >= 0,
-                    count <= AgentWire.maxFrameBytes - 1024
-                else { continue }
-                d.display = (cell, String(words[2]), count)
+                guard let cell = UInt32(words[1]), let count = Int(words[3]), count >= 0 else { continue }
+                // Display data counts against the cell's output limit like printed output; what does not fit is never
+                // buffered (user code can write these records itself, with any size).
+                let keep = count <= AgentWire.maxFrameBytes - 1024 && admitDisplay(cell: cell, bytes: count)
+                d.display = (cell, String(words[2]), count, keep)
                 driver = d
             default:
                 continue  // unknown events are ignored so drivers can grow

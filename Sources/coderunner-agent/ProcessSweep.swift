@@ -26,6 +26,8 @@ enum ProcessSweep {
         var state: UInt8
         var parent: pid_t
         var session: pid_t
+        /// Clock ticks after boot: with the pid, it names one process for good.
+        var startTime: UInt64
     }
 
     /// Parses /proc/PID/stat. The command name may contain spaces and ')' so fields start after the last ')'.
@@ -34,12 +36,13 @@ enum ProcessSweep {
             let close = bytes.lastIndex(of: UInt8(ascii: ")"))
         else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields: state ppid pgrp session ...
-        guard fields.count >= 4,
+        // fields: state ppid pgrp session ... (starttime is the 22nd field of the line, the 20th after the name)
+        guard fields.count >= 20,
             let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)),
-            let sid = pid_t(String(decoding: fields[3], as: UTF8.self))
+            let sid = pid_t(String(decoding: fields[3], as: UTF8.self)),
+            let started = UInt64(String(decoding: fields[19], as: UTF8.self))
         else { return nil }
-        return ProcessInfo(pid: pid, state: fields[0].first ?? 0, parent: ppid, session: sid)
+        return ProcessInfo(pid: pid, state: fields[0].first ?? 0, parent: ppid, session: sid, startTime: started)
     }
 
     /// Repeats until a scan finds nothing alive to kill (killed processes may have forked meanwhile).

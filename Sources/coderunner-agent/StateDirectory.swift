@@ -82,14 +82,26 @@ struct StateDirectory {
         return fl.l_type != Int16(F_UNLCK)
     }
 
+    /// Records a service's session: its leader's pid and that process's start time (a pid alone could be taken over:
+    /// a program that kills the service could `setsid` in a process that got the same pid, and be spared).
     func recordService(session: pid_t) {
+        guard let leader = ProcessSweep.info(of: session) else { return }
         let existing = Posix.readText(servicesPath) ?? ""
-        Posix.writeFile(servicesPath, existing + "\(session)\n", mode: 0o600)
+        Posix.writeFile(servicesPath, existing + "\(session) \(leader.startTime)\n", mode: 0o600)
     }
 
+    /// The recorded service sessions whose leader is still the process that was recorded.
     func serviceSessions() -> Set<pid_t> {
         guard let text = Posix.readText(servicesPath) else { return [] }
-        return Set(text.split(whereSeparator: { $0 == "\n" }).compactMap { pid_t($0) })
+        var sessions: Set<pid_t> = []
+        for line in text.split(whereSeparator: { $0 == "\n" }) {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let session = pid_t(fields[0]), let started = UInt64(fields[1]),
+                ProcessSweep.info(of: session)?.startTime == started
+            else { continue }
+            sessions.insert(session)
+        }
+        return sessions
     }
 
     func recordTTL(_ seconds: Int) {

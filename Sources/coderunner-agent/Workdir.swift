@@ -100,14 +100,47 @@ enum Workdir {
         }
         let mode: mode_t = file.executable ? 0o755 : 0o644
         // O_NOFOLLOW: a program of an earlier run must not redirect our write through a symlink.
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw writeError(file.path, errno) }
+        var opened = openRegular(path, mode: mode)
+        if case .notRegular = opened {
+            // A program of an earlier run left something else under this name (a FIFO, a link, a socket): it goes.
+            _ = unlink(path)
+            opened = openRegular(path, mode: mode)
+        }
+        let fd: Int32
+        switch opened {
+        case .opened(let descriptor): fd = descriptor
+        case .notRegular: throw SetupError(message: "cannot write \(quoted(file.path)): something other than a file is in the way")
+        case .failed(let code): throw writeError(file.path, code)
+        }
         _ = fchmod(fd, mode)  // the umask must not strip the executable bit
         let ok = Posix.writeAll(fd, file.contents)
         let writeErrno = errno
         let closed = close(fd) == 0
         if !ok { throw writeError(file.path, writeErrno) }
         if !closed { throw writeError(file.path, errno) }
+    }
+
+    enum OpenOutcome {
+        case opened(Int32)
+        /// A symlink, FIFO, socket or folder has the name.
+        case notRegular
+        case failed(Int32)
+    }
+
+    /// Opens `path` for writing only if it is (or is created as) a regular file: no final symlink is followed and a
+    /// FIFO does not block (O_NONBLOCK: ENXIO without a reader, else it is opened and then refused).
+    static func openRegular(_ path: String, mode: mode_t) -> OpenOutcome {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode)
+        guard fd >= 0 else {
+            let code = errno
+            return code == ELOOP || code == ENXIO || code == EISDIR ? .notRegular : .failed(code)
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return .notRegular
+        }
+        return .opened(fd)
     }
 
     static func writeError(_ path: String, _ code: Int32) -> SetupError {

@@ -36,6 +36,33 @@ import Glibc
         #expect(LocalTree.decide(link: link, target: target, targetIsDirectory: isDirectory, root: root, followOutside: follow) == expected)
     }
 
+    /// Ten levels of folders, each holding ten links to the next: few entries, 10^9 paths. Each folder visit counts.
+    @Test func foldersReachedThroughManyLinksAreBounded() throws {
+        let root = try tree([("main.py", "print(1)")])
+        for level in 0..<10 {
+            _ = FileSystem.makeDirectoriesForTest(root + "/d\(level)")
+            guard level > 0 else { continue }
+            for link in 0..<10 { #expect(symlink(root + "/d\(level)", root + "/d\(level - 1)/l\(link)") == 0) }
+        }
+        let started = ContinuousClock.now
+        #expect(throws: SubmissionError.tooManyFolders(limit: limits.maxFileCount)) {
+            try LocalSubmission.read([root], limits: limits)
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    /// A file replaced between the check and the read (a folder on its path swapped for a link, say) is refused.
+    @Test func aFileReplacedAfterTheCheckIsRefused() throws {
+        let root = try tree([("main.py", "print(1)")])
+        let path = root + "/main.py"
+        let checked = try #require(LocalTree.lstatKind(path))
+        let planned = LocalSubmission.Planned(relative: "main.py", source: path, size: checked.size, identity: checked.identity)
+        // Made while the checked file still exists, so it is another inode; then moved over the checked name.
+        #expect(FileSystem.writeFile(root + "/other.py", Array("print('swapped')".utf8)))
+        #expect(rename(root + "/other.py", path) == 0)
+        #expect(throws: SubmissionError.changedWhileReading("main.py")) { try LocalTree.readPlanned(planned, limits: limits) }
+    }
+
     @Test func inTreeSymlinkIsUploadedAsACopy() throws {
         let root = try tree([("main.py", "print(1)"), ("data/real.txt", "inside")])
         #expect(symlink("data/real.txt", root + "/alias.txt") == 0)

@@ -38,6 +38,7 @@ import Testing
         let e = Self.esc
         #expect(Self.filtered("\(e)[1;7m coderunner \(e)[0m x") == "\(e)[1m coderunner \(e)[0m x")
         #expect(Self.filtered("\(e)[7mX") == "X")
+        #expect(Self.filtered("\(e)[1;07mX\(e)[007;31mZ") == "\(e)[1mX\(e)[31mZ", "terminals read 07 as 7")
         #expect(Self.filtered("\(e)[38;2;7;7;7;7mY") == "\(e)[38;2;7;7;7mY")
         #expect(StatusBadge.styled("coderunner: time limit exceeded").contains("\(e)[1;7m coderunner \(e)[0m time limit"))
     }
