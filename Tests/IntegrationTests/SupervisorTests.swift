@@ -143,9 +143,11 @@ extension HostileProgramTests {
     @Test func engineEndsARunWhoseAgentIsFrozen() async throws {
         try await withSession("frozen") { session in
             let engine = try Live.engine()
+            let finished = Locked<Live.Outcome?>(nil)
             let run = Task {
-                try await Live.run("python", [("sleep.py", "import time\nprint('ready', flush=True)\ntime.sleep(60)\n")],
-                                   timeout: .seconds(2), session: session)
+                let outcome = try await Live.run("python", [("sleep.py", "import time\nprint('ready', flush=True)\ntime.sleep(60)\n")],
+                                                 timeout: .seconds(2), session: session)
+                finished.withLock { $0 = outcome }
             }
             let freeze = #"""
                 for d in /proc/[0-9]*; do
@@ -167,16 +169,15 @@ extension HostileProgramTests {
                 if !frozen { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(frozen, "could not freeze the agent")
-            let outcome = try await withThrowingTaskGroup(of: Live.Outcome?.self) { group in
-                group.addTask { try await run.value }
-                group.addTask { try await Task.sleep(for: .seconds(40)); return nil }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
+            // Polled, not awaited: a run that never ends (the agent frozen and nothing else keeping time) must fail the
+            // test, not hang it. Ending the session afterwards removes the container and so ends such a run.
+            while finished.withLock({ $0 }) == nil, ContinuousClock.now - started < .seconds(40) {
+                try await Task.sleep(for: .milliseconds(200))
             }
             let took = ContinuousClock.now - started
-            guard let outcome else {
+            guard let outcome = finished.withLock({ $0 }) else {
                 Issue.record("the run did not end within 40 s of its 2 s limit with its agent frozen")
+                run.cancel()
                 return
             }
             #expect(outcome.result.status == .timeout, "\(outcome.result)")
