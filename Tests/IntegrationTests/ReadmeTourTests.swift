@@ -21,7 +21,7 @@ struct ReadmeTourTests {
     static let skipped: [String: String] = [
         "coderunner pool": "lists the sessions alive at that moment on a shared engine, with their ages",
         "coderunner pool warm python --session ci --count 2": "leaves warm containers in a session other tests may use (the suite's leak check would flag them)",
-        "coderunner pool drain": "removes every idle container on the engine, other engineers' and tests' included",
+        "coderunner pool drain --session ci": "removes the idle containers of session ci, which the skipped `pool warm` above would have made",
         "coderunner net gc --all --yes": "removes every coderunner resource on the engine",
         "coderunner session python": "an interactive terminal transcript with Ctrl-C; SessionShellTests drives the shell in a pseudo-terminal",
         "CODERUNNER_SERVER_TOKEN=secret coderunner serve --port 8080": "a server on a fixed port of a shared machine; ServerTests starts serve on a free port",
