@@ -344,7 +344,7 @@ public final class CodeRunner: Sendable {
             maxFileSizeBytes: settings.maxFileSize, maxOpenFiles: UInt32(settings.maxOpenFiles))
     }
 
-    /// Creates and starts a locked-down container for a runtime on the session's network (DESIGN.md's security defaults;
+    /// Creates and starts a locked-down container for a runtime on the session's network (the security defaults of docs/threat-model.md;
     /// the adapter adds the capability and privilege settings that never vary).
     public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool,
                                 extraLabels: [String: String] = [:], name: String? = nil) async throws(EngineError) -> String {

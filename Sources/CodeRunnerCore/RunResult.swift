@@ -50,7 +50,7 @@ public struct RunResult: Sendable, Codable, Equatable {
         self.message = message; self.session = session
     }
 
-    /// The exit code `coderunner run` passes on (DESIGN.md): the program's own; 124 timeout; 128+N for signal N
+    /// The exit code `coderunner run` passes on (README, "Statuses and exit codes"): the program's own; 124 timeout; 128+N for signal N
     /// (137 for a memory-limit kill); the compiler's on a compile error; 125 when coderunner itself failed.
     public var processExitCode: Int32 {
         switch status {

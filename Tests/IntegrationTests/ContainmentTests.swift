@@ -4,7 +4,7 @@ import DockerEngine
 import Foundation
 import Testing
 
-/// The lock-down promised in DESIGN.md ("Security defaults for every container"), checked twice: as Docker reports the
+/// The lock-down promised in the README ("Security defaults"), checked twice: as Docker reports the
 /// container and network while a program runs, and from inside by programs that try to get out. No test sends a packet
 /// anywhere: isolation is read from the routing table, not probed.
 @Suite("Containment", .serialized, .docker)

@@ -88,7 +88,7 @@ struct HostileProgramTests {
         return (value, await probe.value)
     }
 
-    /// The exit code `coderunner run` gives for each status (DESIGN.md), to check what the user sees.
+    /// The exit code `coderunner run` gives for each status (README), to check what the user sees.
     func expectExitCode(_ result: RunResult, _ expected: Int32, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(result.processExitCode == expected, "status \(result.status.rawValue) exit \(result.processExitCode), expected \(expected)",
                 sourceLocation: sourceLocation)
