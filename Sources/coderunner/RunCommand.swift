@@ -155,7 +155,9 @@ struct RunCommand: AsyncParsableCommand {
         guard !files.isEmpty else { throw .usage("give a file to run, e.g. `coderunner run hello.py` (see `coderunner run --help`)") }
         Terminal.filterProgramOutput(raw: raw || json)
         if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
-            return try await NotebookCommandRunner(path: files[0], output: output, force: force, context: context, memory: memory, timeout: timeout).run()
+            // The same checks as for programs (`--memory` against the host, no zero limits).
+            let requested = try await checkedLimits(context: context)
+            return try await NotebookCommandRunner(path: files[0], output: output, force: force, context: context, requested: requested).run()
         }
         if output != nil || force { throw .usage("--output and --force are for notebooks (.ipynb)") }
 
@@ -326,8 +328,8 @@ struct NotebookCommandRunner {
     var output: String?
     var force: Bool
     var context: AppContext
-    var memory: String?
-    var timeout: String?
+    /// `--memory`, `--timeout`, `--cpus`, `--output-limit`, already checked (`RunCommand.checkedLimits`).
+    var requested: RunCommand.RequestedLimits
 
     func run() async throws(CommandFailure) -> Int32 {
         guard let data = LocalFiles.read(path) else { throw .usage("no such file: \(path)") }
@@ -339,8 +341,10 @@ struct NotebookCommandRunner {
             limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
             limits.memoryBytes = max(limits.memoryBytes, 256 << 20)  // pandas + matplotlib
             limits.timeout = .seconds(120)
-            if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
-            if let timeout { limits.timeout = try Quantity.duration(timeout) }
+            if let memory = requested.memory { limits.memoryBytes = memory }
+            if let timeout = requested.timeout { limits.timeout = timeout }
+            if let cpus = requested.cpus { limits.cpus = cpus }
+            if let outputLimit = requested.outputLimit { limits.outputLimitBytes = outputLimit }
         } catch {
             throw .usage("\(error)")
         }

@@ -97,4 +97,15 @@ extension CLIRunTests {
     func badLimit(option: [String], needles: [String]) async throws {
         try await expectUsageError(["run"] + option + [try file("x.py", "print(1)")], mentioning: needles)
     }
+
+    /// A notebook's limits go through the same checks (they used to be parsed on their own, 0 included).
+    @Test(arguments: [
+        (["--timeout", "0"], ["--timeout 0", "above 0"]),
+        (["--memory", "0"], ["--memory 0", "not a valid size"]),
+        (["--output-limit", "0"], ["--output-limit 0"]),
+    ])
+    func badNotebookLimit(option: [String], needles: [String]) async throws {
+        try await expectUsageError(["run"] + option + [try file("nb.ipynb", #"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#)],
+                                   mentioning: needles)
+    }
 }
