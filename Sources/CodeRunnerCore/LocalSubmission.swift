@@ -136,6 +136,12 @@ struct LocalTree {
         self.limits = limits; self.followSymlinks = followSymlinks
     }
 
+    /// A regular file to read later, as `relative` in the upload; `entry` is what `lstat` said of `source`.
+    mutating func plan(_ relative: String, source: String, _ entry: (kind: Kind, size: UInt64, identity: LocalSubmission.FileIdentity)) throws(SubmissionError) {
+        try count(1)
+        planned.append(Planned(relative: relative, source: source, size: entry.size, identity: entry.identity))
+    }
+
     mutating func count(_ added: Int) throws(SubmissionError) {
         fileCount += added
         guard fileCount <= limits.maxFileCount else { throw .tooManyFiles(count: fileCount, limit: limits.maxFileCount) }
@@ -155,8 +161,7 @@ struct LocalTree {
             guard let entry = Self.lstatKind(path) else { continue }  // gone since the listing
             switch entry.kind {
             case .file:
-                try count(1)
-                planned.append(Planned(relative: relative, source: path, size: entry.size, identity: entry.identity))
+                try plan(relative, source: path, entry)
             case .directory:
                 try walk(directory: path, root: root, prefix: relative + "/")
             case .symlink:
@@ -169,8 +174,7 @@ struct LocalTree {
                 }
                 switch resolved.kind {
                 case .file:
-                    try count(1)
-                    planned.append(Planned(relative: relative, source: target, size: resolved.size, identity: resolved.identity))
+                    try plan(relative, source: target, resolved)
                 case .directory:
                     try walk(directory: target, root: root, prefix: relative + "/")
                 default:
