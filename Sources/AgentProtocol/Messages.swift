@@ -97,6 +97,10 @@ public enum EngineMessage: Sendable, Equatable {
     case interrupt
     /// Kill the kernel's process group and start it again (state is lost); answered by `kernelReady`.
     case restartKernel
+    /// The engine's last message of a run over the container's main stdio (`idle --stdio`), sent after the agent's
+    /// `finished`, `failed` or `busy`: everything before it belonged to that run, so the agent discards what the run
+    /// left unread up to here and the next run's request starts on a clean frame boundary.
+    case endOfRun
 }
 
 /// Everything the agent needs to host a kernel (a persistent interpreter driven cell by cell).

@@ -44,7 +44,7 @@ public enum AgentProtocolError: Error, Equatable, CustomStringConvertible {
 /// Constants and encoders of the engine <-> agent wire format.
 public enum AgentWire {
     /// Protocol version, sent by the agent in `hello`. Bump on any incompatible change.
-    public static let version: String = "2"
+    public static let version: String = "3"
     /// Largest accepted payload. Files travel inside the run request, hence the generous size.
     public static let maxFrameBytes: Int = 512 * 1024 * 1024
     /// Size of the frame header (tag + length).
@@ -61,6 +61,7 @@ public enum AgentWire {
     enum EngineTag: UInt8 {
         case run = 0x01, stdin = 0x02, closeStdin = 0x03, stop = 0x04
         case startKernel = 0x05, execute = 0x06, interrupt = 0x07, restartKernel = 0x08
+        case endOfRun = 0x09
     }
 
     // Agent tags live in a different range so a stream read in the wrong direction fails at once.
@@ -96,6 +97,8 @@ public enum AgentWire {
             tag = .interrupt
         case .restartKernel:
             tag = .restartKernel
+        case .endOfRun:
+            tag = .endOfRun
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -504,6 +507,7 @@ public struct EngineMessageDecoder: Sendable {
                 message = .execute(cell: cell, code: try r.bytes())
             case .interrupt: message = .interrupt
             case .restartKernel: message = .restartKernel
+            case .endOfRun: message = .endOfRun
             }
             try r.finish()
             return message

@@ -64,15 +64,28 @@ struct AgentConversation {
         // Input flows on its own task, started with the first stage: a busy container answers before that,
         // and must not swallow input meant for the container that takes the run instead.
         var inputTask: Task<Void, Never>?
-        defer {
-            inputTask?.cancel()
-            window.cancel()
-        }
         func startInput() {
             guard inputTask == nil else { return }
             inputTask = Task { await Self.forward(input, to: connection, window: window, backlog: backlog) }
         }
+        let outcome: Result<Outcome, EngineError>
+        do {
+            outcome = .success(try await receive(window: window, startInput: startInput, onEvent: onEvent))
+        } catch {
+            outcome = .failure(error)
+        }
+        // The relay has written its last frame before this returns: over the container's own stdin, the caller's
+        // `endOfRun` must come after everything of this run.
+        inputTask?.cancel()
+        window.cancel()
+        await inputTask?.value
+        return try outcome.get()
+    }
 
+    /// Reads the agent's messages until the run's end.
+    private func receive(
+        window: StdinWindow, startInput: () -> Void, onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async throws(EngineError) -> Outcome {
         var decoder = AgentMessageDecoder()
         do {
             for try await chunk in connection.stdout {

@@ -108,11 +108,20 @@ public final class CodeRunner: Sendable {
                 if outcome == nil { network = nil; ephemeralContainer = nil }  // it was gone and is cleaned up: start cold
             }
             if outcome == nil, ephemeral {
-                let created = try await networks.create(session: session, ephemeral: true)
+                let created = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true) : nil
                 network = created
-                let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created, ephemeral: true)
+                // The agent is PID 1 and takes this first run on its own stdin: attached before the start, no exec.
+                let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created,
+                                                            ephemeral: true, start: false, singleRun: true)
                 ephemeralContainer = containerID
-                outcome = try await converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
+                let connection = try await engine.attach(containerID)
+                do {
+                    try await engine.startContainer(containerID)
+                } catch {
+                    await connection.close()
+                    throw error
+                }
+                outcome = try await converse(containerID: containerID, request: request, channel: .attached(connection), input: input, onEvent: onEvent)
             } else if outcome == nil {
                 outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
             }
@@ -146,7 +155,8 @@ public final class CodeRunner: Sendable {
     ) async throws -> AgentConversation.Outcome? {
         let produced = Locked(false)
         do throws(EngineError) {
-            return try await converse(containerID: standby.containerID, request: request, input: input) { event in
+            return try await converse(containerID: standby.containerID, request: request, channel: standby.servesStdio ? .attach : .exec,
+                                      input: input) { event in
                 produced.withLock { $0 = true }
                 await onEvent(event)
             }
@@ -162,31 +172,49 @@ public final class CodeRunner: Sendable {
     func runInNamedSession(
         _ session: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws -> AgentConversation.Outcome {
-        try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned) { containerID throws(EngineError) in
-            let outcome = try await self.converse(containerID: containerID, request: request, input: input, onEvent: onEvent)
+        try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned,
+                                       claimsForRun: true) { containerID, overStdio throws(EngineError) in
+            let outcome = try await self.converse(containerID: containerID, request: request, channel: overStdio ? .attach : .exec,
+                                                  input: input, onEvent: onEvent)
             if case .busy = outcome { return nil }
             return outcome
         }
     }
 
+    /// Suffix of a session container's name while one run holds its agent's stdin (`withSessionContainer`).
+    static let inUseSuffix = "-inuse"
+
     /// Offers the session's running containers for `runtime` to `attempt` one by one (it returns nil when the agent says busy),
     /// and creates a new container on the session's network when none takes the work.
+    ///
+    /// With `claimsForRun`, a container whose agent takes runs on its stdin is claimed first: renamed with
+    /// `inUseSuffix` (Docker grants a rename to one caller), so exactly one run at a time attaches to it, and `attempt` is
+    /// told to attach (`true`) rather than exec; the name is given back afterwards. A holder that dies leaves its container
+    /// claimed until it expires (`container.ttl` after its last run).
     func withSessionContainer<T: Sendable>(
-        session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool,
-        attempt: (String) async throws(EngineError) -> T?
+        session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool, claimsForRun: Bool = false,
+        attempt: (String, Bool) async throws(EngineError) -> T?
     ) async throws -> T {
         if !processOwned { try await checkCreator(session) }
         let candidates = try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
-        ]).filter { $0.state == "running" && $0.image == runtime.image }
+        ]).filter { $0.state == "running" && $0.image == runtime.image && !$0.name.hasSuffix(Self.inUseSuffix) }
+        let engine = self.engine
         for container in candidates.sorted(by: { $0.name < $1.name }) {
+            let overStdio = claimsForRun && container.labels[ResourceLabel.stdio] == "1"
+            if overStdio {
+                // Taken by another run (or gone): try the next one.
+                guard (try? await engine.renameContainer(container.id, to: container.name + Self.inUseSuffix)) != nil else { continue }
+            }
             let outcome: T?
             do {
-                outcome = try await attempt(container.id)
+                outcome = try await attempt(container.id, overStdio)
             } catch {
+                if overStdio { await Self.release(container.id, name: container.name, engine: engine) }
                 if CodeRunner.containerWentAway(error) { continue }  // expired or stopping under us: try the next one
                 throw error
             }
+            if overStdio { await Self.release(container.id, name: container.name, engine: engine) }
             if let outcome { return outcome }
         }
         let sessionContainers = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
@@ -199,22 +227,44 @@ public final class CodeRunner: Sendable {
         } else {
             network = try await networks.create(session: session, ephemeral: processOwned)
         }
+        // A new container is born claimed, so no other run attaches to it before this one.
+        let name = Self.containerName(session: session, language: runtime.language)
+        let createdName = claimsForRun ? name + Self.inUseSuffix : name
         var created: Result<String, EngineError>
         do {
-            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned))
+            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned,
+                                                         name: createdName))
         } catch {
             created = .failure(error)
         }
         if case .failure(.notFound) = created {
             // `net gc` removed the idle network between our lookup and the create: make a new one once.
             let fresh = try await networks.create(session: session, ephemeral: processOwned)
-            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: fresh, ephemeral: processOwned))
+            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: fresh, ephemeral: processOwned,
+                                                         name: createdName))
         }
         let containerID = try created.get()
-        guard let outcome = try await attempt(containerID) else {
+        let outcome: T?
+        do {
+            outcome = try await attempt(containerID, claimsForRun)
+        } catch {
+            if claimsForRun { await Self.release(containerID, name: name, engine: engine) }
+            throw error
+        }
+        if claimsForRun { await Self.release(containerID, name: name, engine: engine) }
+        guard let outcome else {
             throw EngineError.conflict("a new container was taken by another run before this one could start")
         }
         return outcome
+    }
+
+    /// Gives a claimed session container its name back (in a task of its own: a cancelled caller must still release).
+    static func release(_ id: String, name: String, engine: any ContainerEngine) async {
+        await Task { try? await engine.renameContainer(id, to: name) }.value
+    }
+
+    static func containerName(session: String, language: String) -> String {
+        "coderunner-\(session)-\(language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))"
     }
 
     /// Starts `count` idle containers for a named session ahead of need, so its first runs skip container start-up.
@@ -256,10 +306,33 @@ public final class CodeRunner: Sendable {
         }
     }
 
+    /// How the engine reaches a container's agent for one run.
+    enum AgentChannel {
+        /// `docker exec coderunner-agent run` (containers whose PID 1 does not serve its stdin).
+        case exec
+        /// An attachment to PID 1's stdin and stdout (`idle --stdio`); the caller holds the container's claim.
+        case attach
+        /// An attachment made already (before the container's start).
+        case attached(any ExecConnection)
+    }
+
     func converse(
-        containerID: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
+        containerID: String, request: RunRequest, channel: AgentChannel = .exec, input: AsyncStream<RunInput>?,
+        onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws(EngineError) -> AgentConversation.Outcome {
-        let connection = try await engine.exec(containerID, argv: [Self.agentPath, "run"])
+        let connection: any ExecConnection
+        let overStdio: Bool
+        switch channel {
+        case .exec:
+            connection = try await engine.exec(containerID, argv: [Self.agentPath, "run"])
+            overStdio = false
+        case .attach:
+            connection = try await engine.attach(containerID)
+            overStdio = true
+        case .attached(let attached):
+            connection = attached
+            overStdio = true
+        }
         defer { Task { await connection.close() } }
         let agentRequest = agentRequest(for: request)
         let conversation = AgentConversation(connection: connection)
@@ -282,6 +355,8 @@ public final class CodeRunner: Sendable {
         }
         do {
             let outcome = try await conversation.run(request: agentRequest, input: input, backlog: request.inputBacklog, onEvent: onEvent)
+            // Over PID 1's stdin the run ends with our `endOfRun`: the agent discards what this run left unread up to it.
+            if overStdio { try? await connection.write(AgentWire.encode(EngineMessage.endOfRun)) }
             enforcer.cancel()
             return await enforcer.value ? endedByEngine() : outcome
         } catch {
@@ -344,24 +419,26 @@ public final class CodeRunner: Sendable {
             maxFileSizeBytes: settings.maxFileSize, maxOpenFiles: UInt32(settings.maxOpenFiles))
     }
 
-    /// Creates and starts a locked-down container for a runtime on the session's network (the security defaults of docs/threat-model.md;
+    /// Creates and starts a locked-down container for a runtime on the session's network, or with loopback only when
+    /// `network` is nil (the security defaults of docs/threat-model.md;
     /// the adapter adds the capability and privilege settings that never vary).
-    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork, ephemeral: Bool,
-                                extraLabels: [String: String] = [:], name: String? = nil) async throws(EngineError) -> String {
-        var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000))]
+    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork?, ephemeral: Bool,
+                                extraLabels: [String: String] = [:], name: String? = nil, start: Bool = true,
+                                singleRun: Bool = false) async throws(EngineError) -> String {
+        var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000)), "--stdio"]
         if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
         var labels = [
             ResourceLabel.managed: "1", ResourceLabel.session: session, ResourceLabel.language: runtime.language,
             ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: SessionNetworks.hostName,
             ResourceLabel.created: String(Int(SessionNetworks.now())),
-            ResourceLabel.ttl: String(settings.containerTTL.microseconds / 1_000_000),
+            ResourceLabel.ttl: String(settings.containerTTL.microseconds / 1_000_000), ResourceLabel.stdio: "1",
         ]
         if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
         labels.merge(extraLabels) { _, extra in extra }
         let uid = Self.programUID
         let spec = ContainerSpec(
-            name: name ?? "coderunner-\(session)-\(runtime.language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))",
-            image: runtime.image, command: command, environment: [], labels: labels, network: network.id,
+            name: name ?? Self.containerName(session: session, language: runtime.language),
+            image: runtime.image, command: command, environment: [], labels: labels, network: network?.id,
             user: "0:0", workingDirectory: Self.workdir, memoryBytes: limits.memoryBytes,
             nanoCPUs: Int64(limits.cpus * 1e9), pidsLimit: limits.pids,
             tmpfs: [
@@ -370,8 +447,10 @@ public final class CodeRunner: Sendable {
                 Self.agentStateDirectory: "rw,noexec,nosuid,nodev,size=1m,uid=0,gid=0,mode=0700",
             ],
             readOnlyRoot: true, maxOpenFiles: settings.maxOpenFiles, autoRemove: true,
-            capabilities: Self.supervisorCapabilities, sharedMemoryBytes: min(Self.sharedMemoryBytes, limits.memoryBytes))
+            capabilities: Self.supervisorCapabilities, sharedMemoryBytes: min(Self.sharedMemoryBytes, limits.memoryBytes), opensStdin: true,
+            stdinOnce: singleRun)
         let id = try await engine.createContainer(spec)
+        guard start else { return id }
         do {
             try await engine.startContainer(id)
         } catch {

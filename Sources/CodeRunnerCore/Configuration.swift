@@ -97,6 +97,7 @@ public struct Configuration: Sendable {
         .init(name: "container.tmpSize", defaultValue: "64m", help: "size of the tmpfs /tmp in each container"),
         .init(name: "container.maxOpenFiles", defaultValue: "256", help: "nofile limit of programs"),
         .init(name: "container.maxFileSize", defaultValue: "64m", help: "largest file a program may write (fsize limit)"),
+        .init(name: "run.network", defaultValue: "none", help: "network of a one-shot run's container: none (loopback only, the fastest and strictest) or session (its own internal /24, as named sessions have)"),
         .init(name: "run.standby", defaultValue: "1", help: "containers per language a one-shot `run` leaves started for the next one (0: none); each removes itself after container.ttl unused"),
         .init(name: "session.maxContainers", defaultValue: "10", help: "containers one session may hold at once (overlapping runs)"),
         .init(name: "gc.orphanAge", defaultValue: "5m", help: "age after which an unused session network counts as orphaned"),

@@ -24,6 +24,9 @@ public protocol ContainerEngine: Sendable {
 
     /// Starts `argv` in the container with stdin, stdout and stderr attached.
     func exec(_ containerID: String, argv: [String]) async throws(EngineError) -> any ExecConnection
+    /// Attaches to the stdin, stdout and stderr of the container's main process (made with `ContainerSpec.opensStdin`).
+    /// Before the start, nothing the process writes is missed.
+    func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection
 }
 
 /// A running exec: the agent's stdout (its protocol) comes in, our messages go out on its stdin.
@@ -121,16 +124,24 @@ public struct ContainerSpec: Sendable, Equatable {
     public var capabilities: [String]
     /// Size of /dev/shm (POSIX shared memory); it counts against the memory limit.
     public var sharedMemoryBytes: UInt64
+    /// The main process's stdin stays open for attachments (`ContainerEngine.attach`), across them; its output is not
+    /// logged.
+    public var opensStdin: Bool
+    /// The container serves one run: its stdin closes when the first attachment ends (Docker's StdinOnce), so the agent
+    /// sees end-of-file, as over an exec, when the engine is gone, and stops the program.
+    public var stdinOnce: Bool
     public init(
         name: String?, image: String, command: [String], environment: [String], labels: [String: String], network: String?,
         user: String, workingDirectory: String, memoryBytes: UInt64, nanoCPUs: Int64, pidsLimit: Int, tmpfs: [String: String],
-        readOnlyRoot: Bool, maxOpenFiles: Int, autoRemove: Bool, capabilities: [String] = [], sharedMemoryBytes: UInt64 = 64 << 20
+        readOnlyRoot: Bool, maxOpenFiles: Int, autoRemove: Bool, capabilities: [String] = [], sharedMemoryBytes: UInt64 = 64 << 20,
+        opensStdin: Bool = false, stdinOnce: Bool = false
     ) {
         self.name = name; self.image = image; self.command = command; self.environment = environment; self.labels = labels
         self.network = network; self.user = user; self.workingDirectory = workingDirectory; self.memoryBytes = memoryBytes
         self.nanoCPUs = nanoCPUs; self.pidsLimit = pidsLimit; self.tmpfs = tmpfs; self.readOnlyRoot = readOnlyRoot
         self.maxOpenFiles = maxOpenFiles; self.autoRemove = autoRemove; self.capabilities = capabilities
-        self.sharedMemoryBytes = sharedMemoryBytes
+        self.sharedMemoryBytes = sharedMemoryBytes; self.opensStdin = opensStdin
+        self.stdinOnce = stdinOnce
     }
 }
 
@@ -199,6 +210,8 @@ public enum ResourceLabel {
     public static let inputsHash = "dev.coderunner.inputs-hash"
     /// A one-shot container started ahead of need (see `Standby.swift`); the value is its container settings' fingerprint.
     public static let standby = "dev.coderunner.standby"
+    /// On a container whose agent (PID 1) takes runs on its own stdin (`idle --stdio`): runs attach instead of exec.
+    public static let stdio = "dev.coderunner.stdio"
     /// On a standby container: the id of the network made for it (so a claiming run needs no lookup).
     public static let standbyNetwork = "dev.coderunner.standby-network"
 }

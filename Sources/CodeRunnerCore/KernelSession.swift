@@ -97,7 +97,7 @@ public actor KernelSession {
             files: files.map { AgentFile(path: $0.path, contents: $0.contents, executable: $0.executable) },
             outputLimitBytes: limits.outputLimitBytes, maxFileSizeBytes: runner.settings.maxFileSize,
             maxOpenFiles: UInt32(runner.settings.maxOpenFiles))
-        return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID throws(EngineError) in
+        return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID, _ throws(EngineError) in
             let connection = try await runner.engine.exec(containerID, argv: [CodeRunner.agentPath, "kernel"])
             try await connection.write(AgentWire.encode(EngineMessage.startKernel(request)))
             let kernel = KernelSession(runtime: runtime, session: session, containerID: containerID, connection: connection,

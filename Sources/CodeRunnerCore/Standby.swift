@@ -21,7 +21,10 @@ public struct StandbyContainer: Sendable, Equatable {
     public var containerID: String
     public var name: String
     public var session: String
-    public var network: SessionNetwork
+    /// nil when one-shot runs have no network (`run.network`).
+    public var network: SessionNetwork?
+    /// Its agent takes the run on its own stdin (attach) rather than through an exec.
+    public var servesStdio: Bool = true
 }
 
 extension CodeRunner {
@@ -36,7 +39,7 @@ extension CodeRunner {
         let parts: [String] = [
             runtime.image, String(limits.memoryBytes), String(limits.cpus), String(limits.pids), String(settings.workdirSize),
             String(settings.tmpSize), String(settings.maxOpenFiles), String(settings.allowEgress), settings.networkPrefix,
-            String(settings.containerTTL.microseconds),
+            String(settings.containerTTL.microseconds), String(settings.oneShotRunsHaveNetwork),
         ]
         return String(Self.fnv1a(parts.joined(separator: "|")), radix: 16)
     }
@@ -68,17 +71,21 @@ extension CodeRunner {
     public func claimStandby(runtime: Runtime, limits: RunLimits) async -> StandbyContainer? {
         guard settings.standbyCount > 0, let candidates = try? await standbyCandidates(runtime: runtime, limits: limits) else { return nil }
         for candidate in candidates {
-            guard let session = candidate.labels[ResourceLabel.session],
-                  let networkID = candidate.labels[ResourceLabel.standbyNetwork],
-                  let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { continue }
+            guard let session = candidate.labels[ResourceLabel.session] else { continue }
+            var network: SessionNetwork?
+            if settings.oneShotRunsHaveNetwork {
+                guard let networkID = candidate.labels[ResourceLabel.standbyNetwork],
+                      let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { continue }
+                network = SessionNetwork(session: session, name: SessionNetworks.networkName(prefix: settings.networkPrefix, session: session),
+                                         id: networkID, subnet: subnet)
+            }
             do {
                 try await engine.renameContainer(candidate.id, to: candidate.name + Self.claimedSuffix)
             } catch {
                 continue  // another run took it, or it expired just now
             }
-            let network = SessionNetwork(session: session, name: SessionNetworks.networkName(prefix: settings.networkPrefix, session: session),
-                                         id: networkID, subnet: subnet)
-            return StandbyContainer(containerID: candidate.id, name: candidate.name, session: session, network: network)
+            return StandbyContainer(containerID: candidate.id, name: candidate.name, session: session, network: network,
+                                    servesStdio: candidate.labels[ResourceLabel.stdio] == "1")
         }
         return nil
     }
@@ -132,18 +139,23 @@ extension CodeRunner {
 
     public func makeStandby(runtime: Runtime, limits: RunLimits) async throws -> StandbyContainer {
         let session = SessionName.standby()
-        let network = try await networks.create(session: session, ephemeral: true)
+        let network = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true) : nil
         let name = "coderunner-\(session)-\(runtime.language)"
+        var labels = [ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits)]
+        if let network {
+            labels[ResourceLabel.standbyNetwork] = network.id
+            labels[ResourceLabel.subnet] = network.subnet.description
+        }
         do {
-            let id = try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: true, extraLabels: [
-                ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits),
-                ResourceLabel.standbyNetwork: network.id, ResourceLabel.subnet: network.subnet.description,
-            ], name: name)
+            let id = try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: true,
+                                               extraLabels: labels, name: name, singleRun: true)
             return StandbyContainer(containerID: id, name: name, session: session, network: network)
         } catch {
             // In a task of its own: when the keeper was told to stop, calls made from its cancelled task fail at once.
-            let networks = self.networks
-            await Task { await networks.remove(network) }.value
+            if let network {
+                let networks = self.networks
+                await Task { await networks.remove(network) }.value
+            }
             throw error
         }
     }

@@ -111,11 +111,15 @@ public struct DockerContainerEngine: ContainerEngine {
             capDrop: ["ALL"], capAdd: spec.capabilities.isEmpty ? nil : spec.capabilities, securityOpt: ["no-new-privileges"],
             memory: Int64(spec.memoryBytes), memorySwap: Int64(spec.memoryBytes), nanoCpus: spec.nanoCPUs, pidsLimit: Int64(spec.pidsLimit),
             ulimits: [.init(name: "nofile", soft: Int64(spec.maxOpenFiles), hard: Int64(spec.maxOpenFiles))],
-            maskedPaths: Self.maskedPaths, shmSize: Int64(spec.sharedMemoryBytes))
+            maskedPaths: Self.maskedPaths, shmSize: Int64(spec.sharedMemoryBytes),
+            logConfig: spec.opensStdin ? LogConfig(type: "none") : nil)
+        // Without a network: loopback only (NetworkMode none; NetworkDisabled would leave even loopback down).
         let request = ContainerCreateRequest(
             image: spec.image, cmd: spec.command, env: spec.environment.isEmpty ? nil : spec.environment, user: spec.user,
-            workingDir: spec.workingDirectory, labels: spec.labels, networkDisabled: spec.network == nil, stopSignal: "SIGKILL",
-            hostname: "coderunner", hostConfig: hostConfig)
+            workingDir: spec.workingDirectory, labels: spec.labels,
+            attachStdin: spec.opensStdin ? true : nil, attachStdout: spec.opensStdin ? true : nil, attachStderr: spec.opensStdin ? true : nil,
+            openStdin: spec.opensStdin ? true : nil, stdinOnce: spec.opensStdin ? spec.stdinOnce : nil,
+            stopSignal: "SIGKILL", hostname: "coderunner", hostConfig: hostConfig)
         do {
             return try await client.containerCreate(name: spec.name, request)
         } catch let error as DockerError {
@@ -163,6 +167,19 @@ public struct DockerContainerEngine: ContainerEngine {
             return try await client.execStart(execID)
         }
         return DockerExecConnection(stream: stream, host: hostDescription)
+    }
+
+    public func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection {
+        do {
+            let stream = try await mapped { try await client.containerAttach(containerID) }
+            return DockerExecConnection(stream: stream, host: hostDescription)
+        } catch {
+            // Docker may just close the connection when the container is going away: say so, so callers try another.
+            let gone: Bool
+            do { gone = try await client.containerInspect(containerID) == nil } catch { gone = false }
+            if gone { throw .notFound("container \(containerID) is gone") }
+            throw error
+        }
     }
 }
 

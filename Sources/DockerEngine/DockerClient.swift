@@ -192,6 +192,24 @@ public struct DockerClient: Sendable {
             method: "POST", path: path,
             headers: [("Content-Type", "application/json"), ("Connection", "Upgrade"), ("Upgrade", "tcp")],
             body: try jsonBytes(ExecStartBody(detach: false, tty: tty)))
+        let stream = try await hijack(request, path: path, tty: tty)
+        logger.debug("docker exec attached", metadata: ["exec": "\(execID)"])
+        return stream
+    }
+
+    /// `POST /containers/{id}/attach` with stdin, stdout and stderr, hijacked: the container's main process's stdio,
+    /// from now on (no logs replayed). Made before `containerStart`, it sees everything the process writes.
+    public func containerAttach(_ id: String, tty: Bool = false) async throws -> ExecStream {
+        let path = "/containers/\(pathSegment(id))/attach"
+        let query = [("stream", "1"), ("stdin", "1"), ("stdout", "1"), ("stderr", "1")]
+        let request = DockerHTTPRequest(
+            method: "POST", path: path + "?" + query.map { "\($0)=\($1)" }.joined(separator: "&"),
+            headers: [("Connection", "Upgrade"), ("Upgrade", "tcp")], body: [])
+        return try await hijack(request, path: path, tty: tty)
+    }
+
+    /// Sends a request whose answer switches the connection to a raw stream (exec start, attach).
+    func hijack(_ request: DockerHTTPRequest, path: String, tty: Bool) async throws -> ExecStream {
         let eventLoop = transport.group.next()
         let headPromise = eventLoop.makePromise(of: HTTPResponseHead.self)
         let source = ExecOutputSource(eventLoop: eventLoop)
@@ -225,7 +243,6 @@ public struct DockerClient: Sendable {
             channel.close(promise: nil)
             throw error
         }
-        logger.debug("docker exec attached", metadata: ["exec": "\(execID)"])
         return ExecStream(channel: channel, source: source)
     }
 

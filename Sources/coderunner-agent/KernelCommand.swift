@@ -142,8 +142,8 @@ final class KernelCommand {
             case .run, .startKernel:
                 protocolFailure = "agent protocol: a second request arrived; start one `coderunner-agent kernel` per kernel"
                 stopRequested = true
-            case .stdin, .closeStdin:
-                break  // cells have no stdin (the driver gives user code /dev/null)
+            case .stdin, .closeStdin, .endOfRun:
+                break  // cells have no stdin (the driver gives user code /dev/null); endOfRun is for attached runs
             case .stop:
                 stopRequested = true
             case .execute(let cell, let code):

@@ -21,10 +21,25 @@ enum ChildSignalPipe {
     }
 }
 
-/// `coderunner-agent run`: one run, driven by the engine through `docker exec` (stdin attached).
+/// `coderunner-agent run`: one run, driven by the engine through `docker exec` (stdin attached), or, `attached`, one
+/// run that PID 1 (`idle --stdio`) started for a request that arrived on the container's own stdin (Docker attach).
 /// Single-threaded: one poll() loop multiplexes the engine's messages, the program's output pipes,
 /// the program's stdin pipe and child exit, so there is nothing to synchronise.
 final class RunCommand {
+    /// Exit status of an attached run after which the container's stdin cannot carry another run (the engine never
+    /// sent `endOfRun`, or sent bad frames): PID 1 stops serving it.
+    static let channelUnusable: Int32 = 70
+    /// How long an attached run waits, after its end, for the engine's `endOfRun`.
+    static let endOfRunWait: Int32 = 10_000
+
+    /// Serving PID 1's stdin (shared by every run in the container) rather than an exec's own.
+    private let attached: Bool
+    private var endOfRunSeen = false
+
+    init(attached: Bool = false) {
+        self.attached = attached
+    }
+
     /// Bytes the engine sent for program stdin that no stage has consumed yet.
     private var stdinPending: [UInt8] = []
     /// The engine sent `closeStdin`: close the program's stdin once `stdinPending` is written.
@@ -39,6 +54,36 @@ final class RunCommand {
     private let state = StateDirectory.standard()
 
     func main() -> Int32 {
+        let code = serve()
+        guard attached else { return code }
+        return awaitEndOfRun() ? code : Self.channelUnusable
+    }
+
+    /// After an attached run: discards what the engine sent for it that nobody read (late stdin, a stop), up to its
+    /// `endOfRun`, so nothing of this run reaches the next one and the next request starts on a frame boundary.
+    private func awaitEndOfRun() -> Bool {
+        if endOfRunSeen { return true }
+        var waited: Int32 = 0
+        while true {
+            do {
+                while let message = try decoder.next() {
+                    if case .endOfRun = message { return true }
+                }
+            } catch {
+                return false
+            }
+            guard waited < Self.endOfRunWait else { return false }
+            var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            let started = Posix.monotonicMicroseconds()
+            guard poll(&p, 1, Self.endOfRunWait - waited) > 0 else { return false }
+            waited += Int32(clamping: (Posix.monotonicMicroseconds() - started) / 1000)
+            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
+            if chunk.isEmpty { return false }
+            decoder.append(chunk)
+        }
+    }
+
+    private func serve() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         send(.hello(version: AgentWire.version))
 
@@ -140,6 +185,10 @@ final class RunCommand {
             case .closeStdin:
                 stdinCloseRequested = true
             case .stop:
+                stopRequested = true
+            case .endOfRun:
+                // The engine is done with this run before its end (it gave up on it): stop it.
+                endOfRunSeen = true
                 stopRequested = true
             }
         }

@@ -11,6 +11,7 @@ import Testing
         ])
         #expect(AgentWire.encode(EngineMessage.interrupt) == [0x07, 0, 0, 0, 0])
         #expect(AgentWire.encode(EngineMessage.restartKernel) == [0x08, 0, 0, 0, 0])
+        #expect(AgentWire.encode(EngineMessage.endOfRun) == [0x09, 0, 0, 0, 0])
         #expect(AgentWire.encode(AgentMessage.kernelReady) == [0x88, 0, 0, 0, 0])
     }
 

@@ -43,6 +43,7 @@ let engineMessages: [EngineMessage] = [
     .execute(cell: UInt32.max, code: []),
     .interrupt,
     .restartKernel,
+    .endOfRun,
 ]
 
 let agentMessages: [AgentMessage] = [

@@ -318,7 +318,7 @@ struct CLIRunTests {
             name: "coderunner-test-pool-holder-\(DockerProbe.randomSuffix())", subnet: pool, driver: "bridge", isInternal: true,
             labels: ["dev.coderunner.test": "CLIRunTests.subnetPoolExhausted"]))
         do {
-            let outcome = try await CLI.run(["run", try file("x.py", "print(1)")], environment: ["CODERUNNER_NETWORK_POOLS": pool.description])
+            let outcome = try await CLI.run(["run", try file("x.py", "print(1)")], environment: ["CODERUNNER_NETWORK_POOLS": pool.description, "CODERUNNER_RUN_NETWORK": "session"])
             #expect(outcome.status == 125, "\(outcome)")
             expectOneLine(outcome, containing: [pool.description, "net gc", "add a pool"])
         } catch {

@@ -107,6 +107,7 @@ struct SessionTests {
         process.arguments = ["run", dir + "/loop.py"]
         var env = ProcessInfo.processInfo.environment
         env["CODERUNNER_CONTAINER_TTL"] = "2s"
+        env["CODERUNNER_RUN_NETWORK"] = "session"  // a one-shot run has no network by default; this test is about gc of one
         env["CODERUNNER_RUNTIMES_DIR"] = Live.repositoryRoot + "/runtimes"
         process.environment = env
         let out = Pipe()

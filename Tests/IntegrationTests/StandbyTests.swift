@@ -114,7 +114,7 @@ struct StandbyTests {
         // Claimed means no longer offered.
         #expect(await runner.claimStandby(runtime: runtime, limits: limits) == nil)
         try await Live.engine().removeContainer(standby.containerID)
-        await runner.networks.remove(standby.network)
+        if let network = standby.network { await runner.networks.remove(network) }
         try await Self.expectGone(sessions: [standby.session])
     }
 

@@ -55,6 +55,13 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// A container's log driver.
+public struct LogConfig: Codable, Sendable, Equatable {
+    public var type: String
+    public init(type: String) { self.type = type }
+    enum CodingKeys: String, CodingKey { case type = "Type" }
+}
+
 /// Resource limits and isolation settings of a container.
 public struct HostConfig: Codable, Sendable, Equatable {
     public var networkMode: String?
@@ -79,13 +86,15 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var maskedPaths: [String]?
     /// Size of /dev/shm in bytes (Docker's default is 64 MiB).
     public var shmSize: Int64?
+    /// Where the main process's output is logged; `none` keeps it off the disk (attach still sees it).
+    public var logConfig: LogConfig?
 
     enum CodingKeys: String, CodingKey {
         case networkMode = "NetworkMode", autoRemove = "AutoRemove", readonlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs"
         case capDrop = "CapDrop", capAdd = "CapAdd", securityOpt = "SecurityOpt", memory = "Memory"
         case memorySwap = "MemorySwap", nanoCpus = "NanoCpus", cpuQuota = "CpuQuota", cpuPeriod = "CpuPeriod"
         case pidsLimit = "PidsLimit", ulimits = "Ulimits", `init` = "Init", binds = "Binds"
-        case maskedPaths = "MaskedPaths", shmSize = "ShmSize"
+        case maskedPaths = "MaskedPaths", shmSize = "ShmSize", logConfig = "LogConfig"
     }
 
     public init(
@@ -93,7 +102,7 @@ public struct HostConfig: Codable, Sendable, Equatable {
         capDrop: [String]? = nil, capAdd: [String]? = nil, securityOpt: [String]? = nil, memory: Int64? = nil,
         memorySwap: Int64? = nil, nanoCpus: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil,
         pidsLimit: Int64? = nil, ulimits: [Ulimit]? = nil, `init`: Bool? = nil, binds: [String]? = nil,
-        maskedPaths: [String]? = nil, shmSize: Int64? = nil
+        maskedPaths: [String]? = nil, shmSize: Int64? = nil, logConfig: LogConfig? = nil
     ) {
         self.networkMode = networkMode
         self.autoRemove = autoRemove
@@ -113,6 +122,7 @@ public struct HostConfig: Codable, Sendable, Equatable {
         self.binds = binds
         self.maskedPaths = maskedPaths
         self.shmSize = shmSize
+        self.logConfig = logConfig
     }
 
     public struct Ulimit: Codable, Sendable, Equatable {

@@ -1,0 +1,204 @@
+import CodeRunnerCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fast paths of issue 13: a one-shot run has no network (loopback only), its container's agent is PID 1 and takes
+/// the first run on its own stdin (attached before the start), and later runs in a session attach to that agent instead
+/// of starting a `docker exec`. Each test also checks what must not change: output, stdin, Ctrl-C, exit statuses, and
+/// that no run can see or forge another's traffic.
+@Suite("Agent channel (no network, PID 1, attach)", .serialized, .docker)
+struct AgentChannelTests {
+    static func uniqueSession(_ prefix: String) -> String { "\(prefix)-\(DockerProbe.randomSuffix().prefix(8))" }
+
+    /// The execs Docker has recorded for a container (each `docker exec` adds one; they stay listed for its life).
+    static func execCount(_ containerID: String) async throws -> Int {
+        (try await DockerProbe.rawContainerInspect(containerID)["ExecIDs"] as? [Any])?.count ?? 0
+    }
+
+    static func sessionContainers(_ session: String) async throws -> [ContainerInfo] {
+        try await Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(session)"])
+    }
+
+    /// The containers of one-shot runs this process started that are still running.
+    static func runningOneShotContainers() async throws -> [ContainerInfo] {
+        try await Live.engine().containers(labeled: [ResourceLabel.ephemeral, "\(ResourceLabel.ownerPID)=\(getpid())"])
+            .filter { $0.state == "running" }
+    }
+
+    /// Hello world per language, each sleeping a second first so the test can look at its container while it runs.
+    static let sleepyHello: [(language: String, file: String, source: String, expected: String)] = [
+        ("python", "a.py", "import time\ntime.sleep(1)\nprint('hello')\n", "hello\n"),
+        ("javascript", "a.js", "setTimeout(() => console.log('hello'), 1000)\n", "hello\n"),
+        ("java", "Main.java", "public class Main { public static void main(String[] a) throws Exception { Thread.sleep(1000); System.out.println(\"hello\"); } }\n", "hello\n"),
+        ("cpp", "a.cpp", "#include <cstdio>\n#include <unistd.h>\nint main() { sleep(1); std::puts(\"hello\"); }\n", "hello\n"),
+        ("sql", "a.sql", "SELECT SLEEP(1) INTO @x;\nSELECT 'hello' AS greeting;\n",
+         "+----------+\n| greeting |\n+----------+\n| hello    |\n+----------+\n"),
+    ]
+
+    /// Every language runs one-shot with no network at all: its container has network mode `none`, no session network is
+    /// made, and (SQL) the in-container database server still answers over loopback.
+    @Test(arguments: sleepyHello.map(\.language))
+    func aOneShotRunHasNoNetwork(language: String) async throws {
+        let sample = try #require(Self.sleepyHello.first { $0.language == language })
+        let networksBefore = try await Live.engine().networks(labeled: [ResourceLabel.ephemeral, "\(ResourceLabel.ownerPID)=\(getpid())"])
+        async let run = Live.run(language, [(sample.file, sample.source)])
+        // Look at the run's container while it runs.
+        var inspected: [String: Any]?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while inspected == nil, ContinuousClock.now < deadline {
+            if let container = try await Self.runningOneShotContainers().first {
+                inspected = try await DockerProbe.rawContainerInspect(container.id)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let outcome = try await run
+        #expect(outcome.result.status == .ok && outcome.stdout == sample.expected, "\(outcome.result) \(outcome.stdout) \(outcome.stderr)")
+        let hostConfig = try #require(inspected?["HostConfig"] as? [String: Any], "the run's container was never seen running")
+        #expect(hostConfig["NetworkMode"] as? String == "none")
+        let attached = (inspected?["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: Any] ?? [:]
+        #expect(Array(attached.keys) == ["none"], "networks: \(attached.keys)")
+        let networksAfter = try await Live.engine().networks(labeled: [ResourceLabel.ephemeral, "\(ResourceLabel.ownerPID)=\(getpid())"])
+        #expect(networksAfter.count == networksBefore.count, "a one-shot run must not make a network")
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    /// Inside, the program sees loopback and nothing else, and loopback works (SQL's server relies on it).
+    @Test func theOnlyInterfaceIsLoopback() async throws {
+        let program = """
+            import socket
+            names = sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:])
+            server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen()
+            client = socket.create_connection(server.getsockname()); peer, _ = server.accept()
+            client.sendall(b'ping'); print(names, peer.recv(4).decode())
+            try:
+                socket.create_connection(('10.64.0.1', 80), timeout=2)
+                print('reached the outside')
+            except OSError as error:
+                print('no route:', type(error).__name__)
+            """
+        let outcome = try await Live.run("python", [("net.py", program)])
+        #expect(outcome.result.status == .ok, "\(outcome.result) \(outcome.stderr)")
+        let lines = outcome.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "['lo'] ping", "\(outcome.stdout)")
+        #expect(lines.last?.hasPrefix("no route:") == true, "\(outcome.stdout)")
+    }
+
+    /// `run.network = session` brings back the old behaviour: the one-shot run gets its own internal network.
+    @Test func runNetworkSessionGivesAOneShotRunItsOwnNetwork() async throws {
+        let program = "names = sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:])\nprint(len(names))\n"
+        let folder = try CLI.folder([("n.py", program)])
+        let outcome = try await CLI.run(["run", folder + "/n.py"], environment: ["CODERUNNER_RUN_NETWORK": "session"])
+        #expect(outcome.status == 0 && outcome.stdoutText == "2\n", "lo and eth0 expected:\n\(outcome)")
+        let bad = try await CLI.run(["run", folder + "/n.py"], environment: ["CODERUNNER_RUN_NETWORK": "bridge"])
+        #expect(bad.status != 0 && bad.stderr.contains("run.network") && bad.stderr.contains("none or session"), "\(bad)")
+        try await DockerProbe.expectNoLeaks()
+    }
+
+    /// The first run of a cold one-shot container and every later run of a session reach the agent without an exec:
+    /// Docker records none for the container, while statuses, exit codes and stdin behave as before.
+    @Test func runsReachTheAgentWithoutExec() async throws {
+        // One-shot: look at the container while the program runs.
+        async let oneShot = Live.run("python", [("a.py", "import sys, time\ntime.sleep(1)\nprint(sys.stdin.read().upper())\n")], stdin: "quiet")
+        var oneShotExecs: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while oneShotExecs == nil, ContinuousClock.now < deadline {
+            if let container = try await Self.runningOneShotContainers().first {
+                oneShotExecs = try await Self.execCount(container.id)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let first = try await oneShot
+        #expect(first.result.status == .ok && first.stdout == "QUIET\n", "\(first.result) \(first.stderr)")
+        #expect(oneShotExecs == 0, "a one-shot run made \(oneShotExecs.map(String.init) ?? "?") execs")
+
+        // A session: a run that creates the container, then warm runs in it, with stdin and every kind of ending.
+        let session = Self.uniqueSession("attach")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let echo = "import sys\ndata = sys.stdin.read()\nprint(len(data), data[:5])\nsys.exit(int(sys.argv[1]))\n"
+        for (code, input) in [(0, "hello"), (3, "world"), (0, String(repeating: "x", count: 3_000_000))] {
+            let outcome = try await Live.run("python", [("e.py", echo)], stdin: input, arguments: [String(code)], session: session)
+            #expect(outcome.result.exitCode == Int32(code), "\(outcome.result) \(outcome.stderr)")
+            #expect(outcome.stdout == "\(input.count) \(input.prefix(5))\n")
+        }
+        let timeout = try await Live.run("python", [("t.py", "while True: pass\n")], timeout: .seconds(1), session: session)
+        #expect(timeout.result.status == .timeout)
+        let after = try await Live.run("python", [("ok.py", "print('still fine')\n")], session: session)
+        #expect(after.result.status == .ok && after.stdout == "still fine\n")
+        let containers = try await Self.sessionContainers(session)
+        #expect(containers.count == 1, "every run should have reused the one container: \(containers.map(\.name))")
+        for container in containers {
+            #expect(try await Self.execCount(container.id) == 0, "warm runs must not exec")
+            #expect(!container.name.hasSuffix("-inuse"), "a finished run gives the container's name back")
+        }
+    }
+
+    /// Input a run sent that its program never read is not seen by the next run in the same container, and a program
+    /// can neither read PID 1's stdin nor write to its stdout (where it could forge agent messages).
+    @Test func aRunSeesNeitherAnotherRunsInputNorTheAgentsChannel() async throws {
+        let session = Self.uniqueSession("leftover")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        // Exits at once; 2 MB of a secret are still on their way (more than the agent's stdin window).
+        let secret = String(repeating: "SECRET-", count: 300_000)
+        let first = try await Live.run("python", [("q.py", "print('bye')\n")], stdin: secret, session: session)
+        #expect(first.result.status == .ok && first.stdout == "bye\n")
+        let probe = """
+            import sys, os
+            print('stdin:', repr(sys.stdin.read()))
+            for path, mode in (('/proc/1/fd/0', os.O_RDONLY), ('/proc/1/fd/1', os.O_WRONLY), ('/proc/1/fd/2', os.O_WRONLY)):
+                try:
+                    fd = os.open(path, mode | os.O_NONBLOCK)
+                    print(path, 'opened')
+                    os.close(fd)
+                except OSError as error:
+                    print(path, error.strerror)
+            """
+        let second = try await Live.run("python", [("p.py", probe)], stdin: "", session: session)
+        #expect(second.result.status == .ok, "\(second.result) \(second.stderr)")
+        #expect(second.stdout.hasPrefix("stdin: ''\n"), "\(second.stdout)")
+        #expect(!second.stdout.contains("SECRET"))
+        #expect(!second.stdout.contains("opened"), "\(second.stdout)")
+        #expect(try await Self.sessionContainers(session).count == 1, "both runs must have used the same container")
+    }
+
+    /// Two CLI processes use one session at once: each claims a container of its own (never both on one agent's stdin),
+    /// Ctrl-C stops a warm run, and the session's containers serve the next runs without an exec.
+    @Test func twoCLIProcessesAndCtrlCOnWarmRuns() async throws {
+        let session = Self.uniqueSession("attach2")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let folder = try CLI.folder([
+            ("s.py", "import sys, time\nname = sys.stdin.readline().strip()\ntime.sleep(1.5)\nprint('done', name)\n"),
+            ("loop.py", "import time\nprint('looping', flush=True)\nwhile True: time.sleep(0.1)\n"),
+        ])
+        // Warm the session with two containers first, so both concurrent runs below are warm ones.
+        async let a0 = CLI.run(["run", "--session", session, folder + "/s.py"], stdin: "a0\n")
+        async let b0 = CLI.run(["run", "--session", session, folder + "/s.py"], stdin: "b0\n")
+        let (ra0, rb0) = try await (a0, b0)
+        #expect(ra0.status == 0 && ra0.stdoutText == "done a0\n", "\(ra0)")
+        #expect(rb0.status == 0 && rb0.stdoutText == "done b0\n", "\(rb0)")
+        async let a = CLI.run(["run", "--session", session, folder + "/s.py"], stdin: "a\n")
+        async let b = CLI.run(["run", "--session", session, folder + "/s.py"], stdin: "b\n")
+        let (ra, rb) = try await (a, b)
+        #expect(ra.status == 0 && ra.stdoutText == "done a\n", "\(ra)")
+        #expect(rb.status == 0 && rb.stdoutText == "done b\n", "\(rb)")
+        let containers = try await Self.sessionContainers(session)
+        #expect(containers.count == 2, "\(containers.map(\.name))")
+
+        let looping = try CLIProcess(["run", "--session", session, folder + "/loop.py"])
+        #expect(await looping.waitForStdout("looping", timeout: .seconds(30)))
+        looping.send(SIGINT)
+        let status = await looping.finish(timeout: .seconds(30))
+        #expect(status == 130, "Ctrl-C ends the run with 130: \(looping.stderrText)")
+        let next = try await CLI.run(["run", "--session", session, folder + "/s.py"], stdin: "c\n")
+        #expect(next.status == 0 && next.stdoutText == "done c\n", "\(next)")
+        for container in try await Self.sessionContainers(session) {
+            #expect(try await Self.execCount(container.id) == 0, "\(container.name) was reached by exec")
+            #expect(!container.name.hasSuffix("-inuse"), "\(container.name) kept its claim")
+        }
+        #expect(try await Self.sessionContainers(session).count == 2)
+    }
+}
