@@ -101,6 +101,10 @@ public enum EngineMessage: Sendable, Equatable {
     /// `finished`, `failed` or `busy`: everything before it belonged to that run, so the agent discards what the run
     /// left unread up to here and the next run's request starts on a clean frame boundary.
     case endOfRun
+    /// Sent every `AgentWire.keepaliveInterval` during a run over the container's main stdio: an engine that is gone
+    /// closes nothing there (other runs share that stdin), so an agent that hears nothing for
+    /// `AgentWire.engineSilenceLimit` stops the program, as it does over an exec when its stdin closes.
+    case keepalive
 }
 
 /// Everything the agent needs to host a kernel (a persistent interpreter driven cell by cell).

@@ -43,6 +43,12 @@ public enum AgentProtocolError: Error, Equatable, CustomStringConvertible {
 
 /// Constants and encoders of the engine <-> agent wire format.
 public enum AgentWire {
+    /// How often the engine sends `keepalive` during a run over the container's main stdio.
+    public static let keepaliveInterval: Duration = .seconds(2)
+    /// How long an agent serving a run over the container's main stdio waits without a byte from the engine before it
+    /// takes the engine for gone and stops the program.
+    public static let engineSilenceLimit: Duration = .seconds(10)
+
     /// Protocol version, sent by the agent in `hello`. Bump on any incompatible change.
     public static let version: String = "3"
     /// Largest accepted payload. Files travel inside the run request, hence the generous size.
@@ -61,7 +67,7 @@ public enum AgentWire {
     enum EngineTag: UInt8 {
         case run = 0x01, stdin = 0x02, closeStdin = 0x03, stop = 0x04
         case startKernel = 0x05, execute = 0x06, interrupt = 0x07, restartKernel = 0x08
-        case endOfRun = 0x09
+        case endOfRun = 0x09, keepalive = 0x0A
     }
 
     // Agent tags live in a different range so a stream read in the wrong direction fails at once.
@@ -99,6 +105,8 @@ public enum AgentWire {
             tag = .restartKernel
         case .endOfRun:
             tag = .endOfRun
+        case .keepalive:
+            tag = .keepalive
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -508,6 +516,7 @@ public struct EngineMessageDecoder: Sendable {
             case .interrupt: message = .interrupt
             case .restartKernel: message = .restartKernel
             case .endOfRun: message = .endOfRun
+            case .keepalive: message = .keepalive
             }
             try r.finish()
             return message

@@ -140,8 +140,9 @@ public struct DockerClient: Sendable {
         try check(try await call("POST", path, query: [("signal", signal)]), path: path)
     }
 
-    /// `DELETE /containers/{id}` (with its anonymous volumes). A container that is already gone, or whose removal is
-    /// already in progress (auto-remove), is not an error.
+    /// `DELETE /containers/{id}` (with its anonymous volumes). A container that is already gone is not an error; one
+    /// whose removal is already in progress (auto-remove: its main process just exited) is waited for, up to
+    /// `requestTimeout`, so that it is gone when this returns, as for any other removal.
     public func containerRemove(_ id: String, force: Bool = true) async throws {
         let path = "/containers/\(pathSegment(id))"
         let response = try await call("DELETE", path, query: [("force", force ? "true" : "false"), ("v", "true")])
@@ -149,6 +150,9 @@ public struct DockerClient: Sendable {
         if response.status == 409, case let .api(_, message, _) = Self.apiError(status: 409, body: response.body, path: path),
             message.contains("already in progress")
         {
+            let waitPath = path + "/wait"
+            let wait = DockerHTTPRequest(method: "POST", path: waitPath, query: [("condition", "removed")])
+            _ = try? await transport.send(wait, timeout: requestTimeout)  // 404 when it is gone already
             return
         }
         try check(response, path: path)

@@ -1,6 +1,6 @@
 import Glibc
 
-/// `coderunner-agent idle --ttl SECONDS [--stdio] [--service PROGRAM [ARGS...]]`: PID 1 of every container.
+/// `coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]`: PID 1 of every container.
 /// Reaps orphans, optionally starts one service, and exits (so Docker removes the container) once
 /// no run is in progress and the last activity is older than the TTL, even when no engine is alive.
 ///
@@ -8,17 +8,21 @@ import Glibc
 /// `docker exec` and no process start are needed): when a request comes, a child of PID 1 runs it exactly as
 /// `coderunner-agent run` would, over PID 1's stdin and stdout, and the next request waits until it has ended. Only one
 /// engine holds the container's stdin at a time (it claims the container first), and every run ends with the engine's
-/// `endOfRun`, so each request starts on a clean frame and no run sees what was sent to another.
+/// `endOfRun`, so each request starts on a clean frame and no run sees what was sent to another. With `--once` (a
+/// one-shot run's container) it exits when that first run has ended.
 enum IdleCommand {
     static func main(_ arguments: ArraySlice<String>) -> Int32 {
         var ttl: Int?
         var service: [String] = []
         var servesStdio = false
+        var once = false
         var args = arguments
         while let arg = args.popFirst() {
             switch arg {
             case "--stdio":
                 servesStdio = true
+            case "--once":
+                once = true
             case "--ttl":
                 guard let value = args.popFirst(), let seconds = Int(value), seconds >= 0 else {
                     return usage("--ttl needs a whole number of seconds")
@@ -69,6 +73,8 @@ enum IdleCommand {
             }
             for (pid, status) in reapAll() where pid == runner {
                 runner = 0
+                // A container made for one run ends with it (Docker then removes it): nothing waits for the TTL.
+                if once { return 0 }
                 // The run could not leave the channel clean (or was killed): no further run is taken from it.
                 let code = Posix.decodeWaitStatus(status).exitCode
                 if code == nil || code == RunCommand.channelUnusable { stdioUsable = false }
@@ -139,7 +145,7 @@ enum IdleCommand {
     }
 
     static func usage(_ problem: String) -> Int32 {
-        Posix.writeAll(2, "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--stdio] [--service PROGRAM [ARGS...]]\n")
+        Posix.writeAll(2, "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]\n")
         return 64
     }
 }

@@ -142,7 +142,7 @@ final class KernelCommand {
             case .run, .startKernel:
                 protocolFailure = "agent protocol: a second request arrived; start one `coderunner-agent kernel` per kernel"
                 stopRequested = true
-            case .stdin, .closeStdin, .endOfRun:
+            case .stdin, .closeStdin, .endOfRun, .keepalive:
                 break  // cells have no stdin (the driver gives user code /dev/null); endOfRun is for attached runs
             case .stop:
                 stopRequested = true

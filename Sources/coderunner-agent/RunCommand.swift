@@ -35,6 +35,8 @@ final class RunCommand {
     /// Serving PID 1's stdin (shared by every run in the container) rather than an exec's own.
     private let attached: Bool
     private var endOfRunSeen = false
+    /// When the engine last sent anything; attached, a long silence means it is gone (`AgentWire.engineSilenceLimit`).
+    private var lastHeardFromEngine = Posix.monotonicMicroseconds()
 
     init(attached: Bool = false) {
         self.attached = attached
@@ -149,6 +151,7 @@ final class RunCommand {
 
     private func readEngine() {
         guard let chunk = Posix.readChunk(0, max: 65536) else { return }
+        lastHeardFromEngine = Posix.monotonicMicroseconds()
         if chunk.isEmpty {
             engineGone = true
             stopRequested = true
@@ -190,6 +193,8 @@ final class RunCommand {
                 // The engine is done with this run before its end (it gave up on it): stop it.
                 endOfRunSeen = true
                 stopRequested = true
+            case .keepalive:
+                break  // its arrival is what counts (`lastHeardFromEngine`)
             }
         }
     }
@@ -377,6 +382,9 @@ final class RunCommand {
                 }
             }
             if stage.takesStdin && inFD >= 0 && stdinPending.isEmpty && stdinCloseRequested { closeStdinPipe() }
+            if attached, !engineGone, now - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000 {
+                engineGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
+            }
 
             var fds: [pollfd] = []
             fds.append(pollfd(fd: childDone ? -1 : signalPipeRead, events: Int16(POLLIN), revents: 0))

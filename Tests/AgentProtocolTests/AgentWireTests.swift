@@ -44,6 +44,7 @@ let engineMessages: [EngineMessage] = [
     .interrupt,
     .restartKernel,
     .endOfRun,
+    .keepalive,
 ]
 
 let agentMessages: [AgentMessage] = [

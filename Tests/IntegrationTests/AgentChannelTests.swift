@@ -1,4 +1,5 @@
 import CodeRunnerCore
+@testable import DockerEngine
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -200,5 +201,37 @@ struct AgentChannelTests {
             #expect(!container.name.hasSuffix("-inuse"), "\(container.name) kept its claim")
         }
         #expect(try await Self.sessionContainers(session).count == 2)
+    }
+
+    /// A CLI killed outright during a warm run cannot close the container's stdin (later runs share it), so the agent
+    /// listens for the engine's keepalives: after `AgentWire.engineSilenceLimit` without one it stops the program.
+    @Test func aWarmRunWhoseClientIsKilledStops() async throws {
+        let session = Self.uniqueSession("silent")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let folder = try CLI.folder([
+            ("hi.py", "print('hi')\n"),
+            ("loop.py", "import time\nprint('looping', flush=True)\nwhile True: time.sleep(0.1)\n"),
+        ])
+        let first = try await CLI.run(["run", "--session", session, folder + "/hi.py"])
+        #expect(first.status == 0, "\(first)")
+        let container = try #require(try await Self.sessionContainers(session).first)
+        let looping = try CLIProcess(["run", "--session", session, "--timeout", "120s", folder + "/loop.py"])
+        #expect(await looping.waitForStdout("looping", timeout: .seconds(30)))
+        looping.send(SIGKILL)
+        _ = await looping.finish(timeout: .seconds(10))
+        let client = try Live.engine().client
+        func programRuns() async throws -> Bool {
+            let top = try await client.call("GET", "/containers/\(container.id)/top", query: [("ps_args", "-eo pid,args")])
+            guard top.status == 200 else { return false }  // gone: nothing runs
+            return String(decoding: top.body, as: UTF8.self).contains("loop.py")
+        }
+        #expect(try await programRuns(), "the program should still run right after the kill")
+        let killed = ContinuousClock.now
+        while try await programRuns(), ContinuousClock.now - killed < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let took = ContinuousClock.now - killed
+        #expect(try await !programRuns(), "the program outlived its client by more than 30 s")
+        #expect(took >= .seconds(5), "stopped after \(took): too early for the silence limit")
     }
 }

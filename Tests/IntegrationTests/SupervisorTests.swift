@@ -152,7 +152,12 @@ extension HostileProgramTests {
             let freeze = #"""
                 for d in /proc/[0-9]*; do
                   c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
-                  case "$c" in *"coderunner-agent run"*) agent=${d#/proc/} ;; *"sleep.py"*) program=1 ;; esac
+                  # The run's agent: an exec'd `coderunner-agent run`, or the child PID 1 forked for a run on its stdin.
+                  case "$c" in
+                    *"coderunner-agent run"*) agent=${d#/proc/} ;;
+                    *"coderunner-agent idle"*) [ "${d#/proc/}" != 1 ] && agent=${d#/proc/} ;;
+                    *"sleep.py"*) program=1 ;;
+                  esac
                 done
                 [ -n "$agent" ] && [ -n "$program" ] && kill -STOP "$agent" && echo "stopped $agent"
                 """#
