@@ -22,6 +22,9 @@ public struct RunRequest: Sendable {
     public var useStandby: Bool
     /// Where the caller counts the input it yields; the run counts down what it sends to the agent.
     public var inputBacklog: InputBacklog?
+    /// Called once the run's container is ready (a standby claimed, or a cold one started), before the program runs:
+    /// `coderunner run` starts preparing the next standby there, while this run is still going.
+    public var whenContainerReady: (@Sendable () -> Void)?
 
     public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
                 fresh: Bool, processOwned: Bool = false, useStandby: Bool = false) {
@@ -101,6 +104,8 @@ public final class CodeRunner: Sendable {
         do {
             var outcome: AgentConversation.Outcome?
             if ephemeral, request.useStandby, let standby = await claimStandby(runtime: request.runtime, limits: request.limits) {
+                RunTrace.mark("standby claimed")
+                request.whenContainerReady?()
                 // Ours from the claim on: a failure below must remove it like a container of our own.
                 network = standby.network
                 ephemeralContainer = standby.containerID
@@ -110,13 +115,18 @@ public final class CodeRunner: Sendable {
             if outcome == nil, ephemeral {
                 let created = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true) : nil
                 network = created
+                if created != nil { RunTrace.mark("network created") }
                 // The agent is PID 1 and takes this first run on its own stdin: attached before the start, no exec.
                 let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created,
                                                             ephemeral: true, start: false, singleRun: true)
                 ephemeralContainer = containerID
+                RunTrace.mark("container created")
                 let connection = try await engine.attach(containerID)
+                RunTrace.mark("attached")
                 do {
                     try await engine.startContainer(containerID)
+                    RunTrace.mark("container started")
+                    request.whenContainerReady?()
                 } catch {
                     await connection.close()
                     throw error
@@ -126,10 +136,15 @@ public final class CodeRunner: Sendable {
                 outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
             }
             guard let outcome else { preconditionFailure("every path above sets an outcome or throws") }
+            RunTrace.mark("run finished")
             if case .finished(let stages) = outcome {
                 let result = Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: ephemeral ? nil : session)
                 guard ephemeral else { return (result, nil) }
-                if deferringCleanup { return (result, OneShotResources(containerID: ephemeralContainer, networkID: network?.id)) }
+                // A one-shot container ends itself with its run (`idle --once`) and Docker removes it: only a network,
+                // if it has one, needs a clean-up (and the container first, so the network can go).
+                if deferringCleanup {
+                    return (result, network.map { OneShotResources(containerID: ephemeralContainer, networkID: $0.id) })
+                }
                 await cleanUp(container: ephemeralContainer, network: network)
                 return (result, nil)
             }
@@ -199,12 +214,14 @@ public final class CodeRunner: Sendable {
         let candidates = try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
         ]).filter { $0.state == "running" && $0.image == runtime.image && !$0.name.hasSuffix(Self.inUseSuffix) }
+        RunTrace.mark("session containers listed")
         let engine = self.engine
         for container in candidates.sorted(by: { $0.name < $1.name }) {
             let overStdio = claimsForRun && container.labels[ResourceLabel.stdio] == "1"
             if overStdio {
                 // Taken by another run (or gone): try the next one.
                 guard (try? await engine.renameContainer(container.id, to: container.name + Self.inUseSuffix)) != nil else { continue }
+                RunTrace.mark("container claimed")
             }
             let outcome: T?
             do {
@@ -328,6 +345,7 @@ public final class CodeRunner: Sendable {
             overStdio = false
         case .attach:
             connection = try await engine.attach(containerID)
+            RunTrace.mark("attached")
             overStdio = true
         case .attached(let attached):
             connection = attached
@@ -337,6 +355,20 @@ public final class CodeRunner: Sendable {
         let agentRequest = agentRequest(for: request)
         let conversation = AgentConversation(connection: connection)
         let started = ContinuousClock.now
+        let firstOutput = Locked(true)
+        var reportEvent = onEvent
+        if RunTrace.enabled {
+            reportEvent = { event in
+                if case .output = event {
+                    let isFirst = firstOutput.withLock { first in
+                        defer { first = false }
+                        return first
+                    }
+                    if isFirst { RunTrace.mark("first output") }
+                }
+                await onEvent(event)
+            }
+        }
         // The engine's own deadline: the agent enforces the limits, but nothing the program does may extend a run, so
         // the engine ends it too (the container is killed) once the stages' limits and a grace period are over.
         let engine = self.engine
@@ -353,8 +385,19 @@ public final class CodeRunner: Sendable {
         func endedByEngine() -> AgentConversation.Outcome {
             .finished(Self.stagesEndedByEngine(conversation.progress, request: agentRequest, wall: ContinuousClock.now - started))
         }
+        // Over PID 1's stdin nothing tells the agent that we are gone (that stdin stays open for later runs): it hears
+        // from us at least every `keepaliveInterval`, and stops the program after `engineSilenceLimit` of silence.
+        let keepalive: Task<Void, Never>? = !overStdio ? nil : Task {
+            while true {
+                do { try await Task.sleep(for: AgentWire.keepaliveInterval) } catch { return }
+                try? await connection.write(AgentWire.encode(EngineMessage.keepalive))
+            }
+        }
+        defer { keepalive?.cancel() }
         do {
-            let outcome = try await conversation.run(request: agentRequest, input: input, backlog: request.inputBacklog, onEvent: onEvent)
+            let outcome = try await conversation.run(request: agentRequest, input: input, backlog: request.inputBacklog, onEvent: reportEvent)
+            keepalive?.cancel()
+            await keepalive?.value
             // Over PID 1's stdin the run ends with our `endOfRun`: the agent discards what this run left unread up to it.
             if overStdio { try? await connection.write(AgentWire.encode(EngineMessage.endOfRun)) }
             enforcer.cancel()
@@ -426,6 +469,7 @@ public final class CodeRunner: Sendable {
                                 extraLabels: [String: String] = [:], name: String? = nil, start: Bool = true,
                                 singleRun: Bool = false) async throws(EngineError) -> String {
         var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000)), "--stdio"]
+        if singleRun { command.append("--once") }
         if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
         var labels = [
             ResourceLabel.managed: "1", ResourceLabel.session: session, ResourceLabel.language: runtime.language,

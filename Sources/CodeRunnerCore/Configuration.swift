@@ -98,7 +98,9 @@ public struct Configuration: Sendable {
         .init(name: "container.maxOpenFiles", defaultValue: "256", help: "nofile limit of programs"),
         .init(name: "container.maxFileSize", defaultValue: "64m", help: "largest file a program may write (fsize limit)"),
         .init(name: "run.network", defaultValue: "none", help: "network of a one-shot run's container: none (loopback only, the fastest and strictest) or session (its own internal /24, as named sessions have)"),
-        .init(name: "run.standby", defaultValue: "1", help: "containers per language a one-shot `run` leaves started for the next one (0: none); each removes itself after container.ttl unused"),
+        .init(name: "run.standby", defaultValue: "4", help: "most standby containers per language kept ready for one-shot runs, as many as the runs of the last run.standbyWindow need (0: none); each removes itself after container.ttl unused"),
+        .init(name: "run.standbyFloor", defaultValue: "1", help: "standby containers per language kept after a quiet spell (at most run.standby)"),
+        .init(name: "run.standbyWindow", defaultValue: "20s", help: "how far back one-shot runs count towards the number of standby containers kept"),
         .init(name: "session.maxContainers", defaultValue: "10", help: "containers one session may hold at once (overlapping runs)"),
         .init(name: "gc.orphanAge", defaultValue: "5m", help: "age after which an unused session network counts as orphaned"),
         .init(name: "runtimes.dir", defaultValue: "", help: "folder with the runtime definitions (empty: next to the binary, then the source checkout)"),
@@ -181,7 +183,7 @@ public struct Configuration: Sendable {
         let ignored: Set<String> = [
             "CODERUNNER_CONFIG", "CODERUNNER_SKIP_DOCKER_TESTS", "CODERUNNER_SESSION", "CODERUNNER_JOB", "CODERUNNER_BIN", "CODERUNNER_AGENT",
             "CODERUNNER_BASE_IMAGE", "CODERUNNER_RUNTIMES_DIR", "CODERUNNER_DESTRUCTIVE_TESTS", "CODERUNNER_SLOW_TESTS",
-            "CODERUNNER_SOAK_SECONDS",
+            "CODERUNNER_SOAK_SECONDS", "CODERUNNER_TRACE",
         ]
         for (name, value) in environment where name.hasPrefix("CODERUNNER_") && !ignored.contains(name) {
             guard let key = known[name] ?? Self.runtimeKey(forEnvironmentName: name) else {

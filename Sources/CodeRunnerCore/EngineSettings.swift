@@ -48,8 +48,12 @@ public struct EngineSettings: Sendable {
     public var maxOpenFiles: Int
     public var maxFileSize: UInt64
     public var maxContainersPerSession: Int
-    /// Standby containers per language for one-shot runs (`run.standby`).
+    /// Most standby containers per language for one-shot runs (`run.standby`).
     public var standbyCount: Int
+    /// Standby containers per language kept once runs are rare (`run.standbyFloor`, at most `standbyCount`).
+    public var standbyFloor: Int
+    /// How far back runs count towards the standby count (`run.standbyWindow`).
+    public var standbyWindow: Duration
     /// The network of a one-shot run's container (`run.network`).
     public var oneShotNetwork: OneShotNetwork
     /// One-shot runs (and their standbys) get a session network: asked for, or needed for egress (`network.allowEgress`).
@@ -86,6 +90,8 @@ public struct EngineSettings: Sendable {
         maxFileSize = try Self.positive(configuration.bytes("container.maxFileSize"), key: "container.maxFileSize", configuration)
         maxContainersPerSession = try configuration.integer("session.maxContainers", range: 1...1000)
         standbyCount = try configuration.integer("run.standby", range: 0...16)
+        standbyFloor = min(standbyCount, try configuration.integer("run.standbyFloor", range: 0...16))
+        standbyWindow = try configuration.duration("run.standbyWindow")
         let network = configuration.string("run.network")
         guard let oneShotNetwork = OneShotNetwork(rawValue: network) else {
             throw .badValue(key: "run.network", value: network, source: configuration.entry("run.network")!.source, reason: "expected none or session")

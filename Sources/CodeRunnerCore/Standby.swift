@@ -54,22 +54,46 @@ extension CodeRunner {
     /// expiry (`container.ttl` after its start: nothing has used it) is left alone, so a run never claims a container
     /// whose agent is about to exit.
     func standbyCandidates(runtime: Runtime, limits: RunLimits) async throws(EngineError) -> [ContainerInfo] {
+        try await standbys(runtime: runtime, limits: limits).ready
+    }
+
+    /// The unclaimed standbys for these settings: those ready to be claimed (running, oldest first), and how many are
+    /// still starting (created, not yet running: a keeper is at work).
+    func standbys(runtime: Runtime, limits: RunLimits) async throws(EngineError) -> (ready: [ContainerInfo], starting: Int) {
         let fingerprint = standbyFingerprint(runtime: runtime, limits: limits)
         let now = SessionNetworks.now()
         let usableFor = standbyUsableSeconds
         // Docker lists a container's image by tag while the tag still names it, by id once the tag was moved (a rebuilt
         // runtime image): a standby of an old image is never taken.
-        return try await engine.containers(labeled: [
+        let unclaimed = try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.standby)=\(fingerprint)", "\(ResourceLabel.language)=\(runtime.language)",
         ])
-        .filter { $0.state == "running" && !$0.name.hasSuffix(Self.claimedSuffix) && $0.image == runtime.image && now - ($0.createdAt ?? now) < usableFor }
-        .sorted { ($0.createdAt ?? 0, $0.name) < ($1.createdAt ?? 0, $1.name) }
+        .filter { !$0.name.hasSuffix(Self.claimedSuffix) && $0.image == runtime.image }
+        let ready = unclaimed
+            .filter { $0.state == "running" && now - ($0.createdAt ?? now) < usableFor }
+            .sorted { ($0.createdAt ?? 0, $0.name) < ($1.createdAt ?? 0, $1.name) }
+        return (ready, unclaimed.filter { $0.state == "created" }.count)
     }
+
+    /// How long a run with no standby ready waits for one a keeper is starting (and claims it) before it starts its own
+    /// container: a standby that is being started is ready sooner than a container this run would create now.
+    static let standbyStartWait: Duration = .milliseconds(400)
 
     /// Takes one standby for a run, or nil when none is ready (the run then starts cold). Never throws: a standby is
     /// only ever a shortcut.
     public func claimStandby(runtime: Runtime, limits: RunLimits) async -> StandbyContainer? {
-        guard settings.standbyCount > 0, let candidates = try? await standbyCandidates(runtime: runtime, limits: limits) else { return nil }
+        guard settings.standbyCount > 0 else { return nil }
+        let deadline = ContinuousClock.now + Self.standbyStartWait
+        while true {
+            guard let (ready, starting) = try? await standbys(runtime: runtime, limits: limits) else { return nil }
+            if let claimed = await claim(ready) { return claimed }
+            guard starting > 0, ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Claims the first of `candidates` no other run took.
+    private func claim(_ candidates: [ContainerInfo]) async -> StandbyContainer? {
         for candidate in candidates {
             guard let session = candidate.labels[ResourceLabel.session] else { continue }
             var network: SessionNetwork?
@@ -101,12 +125,27 @@ extension CodeRunner {
         // A standby that could never be claimed (container.ttl of 5 s or less) would only cost a network and a container.
         guard settings.standbyCount > 0, standbyUsableSeconds > 0 else { return [] }
         var creationError: (any Error)?
+        let demand = StandbyDemand(language: runtime.language)
         let made = try await withStandbyLock(language: runtime.language) { () async throws -> [StandbyContainer] in
             let ready = try await standbyCandidates(runtime: runtime, limits: limits).count
+            let wanted = demand.wantedStandbys(floor: settings.standbyFloor, ceiling: settings.standbyCount, window: settings.standbyWindow)
+            // Side by side: dockerd starts several containers in little more time than one (about twice the
+            // throughput here), and a CI loop's runs come faster than one standby a start.
+            let results = await withTaskGroup(of: Result<StandbyContainer, any Error>.self) { group in
+                for _ in ready..<max(ready, wanted) {
+                    group.addTask {
+                        do { return .success(try await self.makeStandby(runtime: runtime, limits: limits)) } catch { return .failure(error) }
+                    }
+                }
+                return await group.reduce(into: [Result<StandbyContainer, any Error>]()) { $0.append($1) }
+            }
+            // Keep what was made beside a failure: those still need their keeper.
             var made: [StandbyContainer] = []
-            for _ in ready..<max(ready, settings.standbyCount) {
-                // Keep what was made before a failure: those still need their keeper.
-                do { made.append(try await makeStandby(runtime: runtime, limits: limits)) } catch { creationError = error; break }
+            for result in results {
+                switch result {
+                case .success(let standby): made.append(standby)
+                case .failure(let error): creationError = error
+                }
             }
             return made
         }
@@ -126,6 +165,18 @@ extension CodeRunner {
                 break
             }
             try? await Task.sleep(for: poll)
+            // Runs have become rarer than the standbys ready: retire this keeper's surplus (never below the floor).
+            if let ready = try? await standbyCandidates(runtime: runtime, limits: limits) {
+                let wanted = demand.wantedStandbys(floor: settings.standbyFloor, ceiling: settings.standbyCount, window: settings.standbyWindow)
+                let readyIDs = Set(ready.map(\.id))
+                for standby in remaining.filter({ readyIDs.contains($0.containerID) }).prefix(max(0, ready.count - wanted)) {
+                    let engine = self.engine
+                    await Task {
+                        guard (try? await engine.renameContainer(standby.containerID, to: standby.name + Self.claimedSuffix)) != nil else { return }
+                        await cleanUp(container: standby.containerID, network: standby.network)
+                    }.value
+                }
+            }
             let alive = Set((try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
                 .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
             for standby in remaining where !alive.contains(standby.containerID) {
@@ -163,8 +214,7 @@ extension CodeRunner {
     /// Runs `body` holding an exclusive lock on a per-language file in the temporary directory (released on exit,
     /// also when the process dies).
     func withStandbyLock<T>(language: String, _ body: () async throws -> T) async throws -> T {
-        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        let path = "\(directory)/coderunner-standby-\(getuid())-\(language).lock"
+        let path = StandbyDemand.stateFile(language: language, suffix: "lock")
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return try await body() }  // no lock file possible: at worst one standby too many
         defer { close(fd) }
@@ -173,5 +223,74 @@ extension CodeRunner {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return try await body()
+    }
+}
+
+/// How many one-shot runs of a language started lately, shared by this user's processes through a small file next to
+/// the standby lock: every run appends its start time, and keepers keep as many standbys ready as runs started within
+/// `run.standbyWindow` (between `run.standbyFloor` and `run.standby`). A CI loop thus finds standbys ready run after
+/// run, and a quiet machine shrinks back to the floor.
+public struct StandbyDemand: Sendable {
+    public let language: String
+    /// Where the file lives: the temporary directory (`TMPDIR`, else /tmp) unless given.
+    let directory: String?
+    /// The file is rewritten with only the recent entries once it grows past this.
+    static let compactAboveBytes = 16 << 10
+
+    public init(language: String, directory: String? = nil) { self.language = language; self.directory = directory }
+
+    static func stateFile(language: String, suffix: String, directory: String? = nil) -> String {
+        let directory = directory ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        return "\(directory)/coderunner-standby-\(getuid())-\(language).\(suffix)"
+    }
+
+    var path: String { Self.stateFile(language: language, suffix: "runs", directory: directory) }
+
+    /// Notes that a one-shot run starts now. Best effort: without the file, standbys stay at the floor.
+    public func recordRun(at now: Double = SessionNetworks.now()) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let line = "\(Int(now * 1000))\n"
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    /// Start times (seconds) of the runs recorded, oldest first; unreadable lines are skipped.
+    func recordedRuns() -> [Double] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 4 * Self.compactAboveBytes {
+            let count = read(fd, &chunk, chunk.count)
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { Int(String(decoding: $0, as: UTF8.self)).map { Double($0) / 1000 } }
+    }
+
+    /// Standbys to keep ready: the runs started within `window`, between `floor` and `ceiling`.
+    public func wantedStandbys(floor: Int, ceiling: Int, window: Duration, now: Double = SessionNetworks.now()) -> Int {
+        let since = now - Double(window.microseconds) / 1e6
+        let runs = recordedRuns()
+        let recent = runs.filter { $0 >= since }
+        if runs.count > recent.count, runs.count * 8 > Self.compactAboveBytes { compact(keeping: recent) }
+        return Self.wanted(recentRuns: recent.count, floor: floor, ceiling: ceiling)
+    }
+
+    static func wanted(recentRuns: Int, floor: Int, ceiling: Int) -> Int {
+        min(ceiling, max(floor, recentRuns))
+    }
+
+    /// Rewrites the file with only `recent` (through a new file renamed over it, so readers never see half of it).
+    func compact(keeping recent: [Double]) {
+        let temporary = path + ".\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        let text = recent.map { "\(Int($0 * 1000))\n" }.joined()
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 }

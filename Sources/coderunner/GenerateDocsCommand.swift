@@ -238,6 +238,7 @@ enum ManualPage {
         ("CODERUNNER_RUNTIMES_DIR", "Folder with the runtime definitions (the runtimes.dir setting)."),
         ("CODERUNNER_AGENT", "Path of the static in-container agent that `coderunner images build` copies into runtime images."),
         ("CODERUNNER_BASE_IMAGE", "Base image the runtime Dockerfiles build on (default coderunner/base:bookworm); empty uses each Dockerfile's own default."),
+        ("CODERUNNER_TRACE", "When 1, `coderunner run` writes a line `coderunner-trace MS STEP` to stderr as each step of the run is done (MS from the command's start): where the time goes."),
         ("CODERUNNER_<KEY>", "Any configuration key, e.g. CODERUNNER_NETWORK_POOLS or CODERUNNER_RUNTIME_PYTHON_MEMORY; see CONFIGURATION."),
         ("DOCKER_HOST", "Docker Engine API endpoint (unix:///path or tcp://host:port); sets docker.host."),
         ("NO_COLOR", "When set (to anything), output has no colours. Colours are also off when the output is not a terminal or TERM is dumb."),
@@ -259,6 +260,7 @@ enum ManualPage {
         ("~/.config/coderunner/config.toml", "User config file, when $XDG_CONFIG_HOME has none."),
         ("/etc/coderunner/config.toml", "System-wide config file, when no user config file exists. Only the first file found is read."),
         ("/usr/local/share/coderunner/runtimes", "Runtime definitions (one folder per language with a Dockerfile and runtime.json) of an installed coderunner, found next to the binary as ../share/coderunner/runtimes."),
+        ("$TMPDIR/coderunner-standby-UID-LANGUAGE.runs", "Start times of this user's recent one-shot runs of a language (/tmp without TMPDIR): keepers keep as many standby containers as run.standbyWindow's runs need."),
         ("/usr/local/lib/coderunner/coderunner-agent", "The static in-container agent copied into runtime images, found next to the binary as ../lib/coderunner/coderunner-agent."),
     ]
 

@@ -109,6 +109,7 @@ struct RunCommand: AsyncParsableCommand {
     var programArguments: [String] { ProgramArguments.value }
 
     func run() async throws {
+        RunTrace.mark("cli started")
         var exitCode: Int32 = 0
         try await withFailureHandling {
             exitCode = try await execute()
@@ -195,6 +196,7 @@ struct RunCommand: AsyncParsableCommand {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
         let runner = try context.codeRunner(join: join)
+        RunTrace.mark("settings and submission loaded")
         var request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,
             limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
@@ -203,6 +205,17 @@ struct RunCommand: AsyncParsableCommand {
         // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
         let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
             && defaultLimits.memoryBytes == limits.memoryBytes && defaultLimits.cpus == limits.cpus && defaultLimits.pids == limits.pids
+        // The next standby is prepared as soon as this run has its container, while the program runs, so that a CI
+        // loop's next run finds it ready; the keeper keeps as many as recent runs need (`StandbyDemand`).
+        let keeperStarted = Locked(false)
+        if keepsStandby {
+            StandbyDemand(language: runtime.language).recordRun()
+            let language = runtime.language, configPath = global.config
+            request.whenContainerReady = {
+                let spawned = StandbyCommand.spawnKeeper(language: language, configPath: configPath, finishedRun: nil, keep: true)
+                keeperStarted.withLock { $0 = spawned }
+            }
+        }
 
         signal(SIGPIPE, SIG_IGN)
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
@@ -225,7 +238,9 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         continuation.finish()
-        let keep = keepsStandby && result.status != .internalError
+        // A run that never got its container started no keeper: one starts now (to keep a standby unless coderunner
+        // itself failed); the one started earlier only keeps standbys, so this run's container and network need another.
+        let keep = keepsStandby && result.status != .internalError && !keeperStarted.withLock { $0 }
         if keep || leftToRemove != nil {
             let spawned = StandbyCommand.spawnKeeper(language: runtime.language, configPath: global.config, finishedRun: leftToRemove, keep: keep)
             if !spawned, let leftToRemove { await runner.removeOneShotResources(leftToRemove) }
@@ -235,6 +250,7 @@ struct RunCommand: AsyncParsableCommand {
         } else if let line = result.summaryLine {
             Terminal.status(line)
         }
+        RunTrace.mark("result reported")
         return result.processExitCode
     }
 }

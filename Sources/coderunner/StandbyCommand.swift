@@ -24,6 +24,8 @@ struct StandbyCommand: AsyncParsableCommand {
     @Flag(help: "Only remove the finished run's container and network; keep no standby.") var noKeep = false
 
     func run() async throws {
+        // Preparing the next run's container must not take CPU from the programs running now.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()

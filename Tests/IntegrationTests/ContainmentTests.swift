@@ -15,7 +15,8 @@ struct ContainmentTests {
     @Test func dockerReportsTheSecuritySettings() async throws {
         // The program waits for a line on stdin, so the container stays up exactly as long as the test inspects it.
         let dir = try CLI.folder([("wait.py", "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nprint('released')")])
-        let process = try CLIProcess(["run", dir + "/wait.py"])
+        // A one-shot run has no network by default (AgentChannelTests); this one asks for a session network to check it.
+        let process = try CLIProcess(["run", dir + "/wait.py"], environment: ["CODERUNNER_RUN_NETWORK": "session"])
         defer { process.send(SIGKILL) }  // no-op once it exited; never leaves a CLI running if an expectation throws
         guard await process.waitForStdout("ready", timeout: .seconds(60)) else {
             Issue.record("the program never started; stderr: \(process.stderrText)")
@@ -115,7 +116,15 @@ struct ContainmentTests {
         """#
 
     @Test func programsCannotGetOut() async throws {
-        let outcome = try await Live.run("python", [("probe.py", Self.probe)])
+        // One-shot: no network, so no route at all.
+        let oneShot = try await Live.run("python", [("probe.py", Self.probe)])
+        #expect(oneShot.result.status == .ok, "\(oneShot.result) \(oneShot.stderr)")
+        let oneShotReport = try #require(try JSONSerialization.jsonObject(with: Data(oneShot.stdout.utf8)) as? [String: Any], "\(oneShot.stdout)")
+        #expect((oneShotReport["routes"] as? [[String: String]])?.isEmpty == true, "a one-shot run has loopback only: \(oneShotReport["routes"] ?? "-")")
+        // In a session: its network, and no way out of it.
+        let session = "t-" + DockerProbe.randomSuffix()
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let outcome = try await Live.run("python", [("probe.py", Self.probe)], session: session)
         #expect(outcome.result.status == .ok, "\(outcome.result) \(outcome.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any], "\(outcome.stdout)")
         #expect((report["uid"] as? NSNumber)?.intValue == 1000)

@@ -80,8 +80,13 @@ struct FaultTests {
             #expect(refused.status == 125, "\(refused)")
             #expect(refused.stderr.contains(pool), "the error should name the pools: \(refused.stderr)")
             #expect(refused.stderr.contains("network.pools") || refused.stderr.contains("end sessions"), "\(refused.stderr)")
+            // A one-shot run needs no subnet by default, so full pools do not stop it; with run.network = session it does.
             let oneShot = try await CLI.run(["run", dir + "/hello.py"], environment: environment)
-            #expect(oneShot.status == 125 && oneShot.stderr.contains(pool), "\(oneShot)")
+            #expect(oneShot.status == 0 && oneShot.stdoutText == "hello\n", "\(oneShot)")
+            var withNetwork = environment
+            withNetwork["CODERUNNER_RUN_NETWORK"] = "session"
+            let oneShotWithNetwork = try await CLI.run(["run", dir + "/hello.py"], environment: withNetwork)
+            #expect(oneShotWithNetwork.status == 125 && oneShotWithNetwork.stderr.contains(pool), "\(oneShotWithNetwork)")
             #expect(try await Live.leftovers(label: "\(ResourceLabel.session)=\(sessions[2])").networks.isEmpty)
 
             try await Live.runner().endSession(sessions[0])

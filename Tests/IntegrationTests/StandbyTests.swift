@@ -220,4 +220,47 @@ struct StandbyTests {
         let session = try #require(standby.labels[ResourceLabel.session])
         try await Self.expectGone(sessions: [session], timeout: .seconds(30))
     }
+
+    /// Back-to-back one-shot runs (a CI loop) find standbys ready: the next one is prepared as soon as a run has its
+    /// container, and keepers keep as many as the runs of the last `run.standbyWindow` need, up to `run.standby`. After a
+    /// quiet spell the standbys shrink back to `run.standbyFloor`.
+    @Test func aBurstIsServedWarmAndAQuietSpellShrinksToTheFloor() async throws {
+        try await Self.drain("python")
+        // Its own TMPDIR: the demand file and the lock are this test's alone.
+        let temporary = try CLI.folder([])
+        let environment = [
+            "CODERUNNER_RUN_STANDBY": "3", "CODERUNNER_RUN_STANDBY_FLOOR": "1", "CODERUNNER_RUN_STANDBY_WINDOW": "8s",
+            "CODERUNNER_TRACE": "1", "TMPDIR": temporary,
+        ]
+        let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
+        var warm: [Bool] = []
+        for _ in 0..<10 {
+            let run = try await CLI.run(["run", program], environment: environment)
+            #expect(run.status == 0 && run.stdoutText == "hi\n", "\(run)")
+            warm.append(run.stderr.contains("standby claimed"))
+        }
+        // The first run is cold; after it, the keepers keep up with the loop.
+        #expect(warm.first == false)
+        #expect(warm.dropFirst().filter { $0 }.count >= 8, "runs that found a standby: \(warm)")
+        // Ten runs within the window: the keepers keep the ceiling of 3 ready, never more.
+        func ready() async throws -> Int { try await Self.standbys("python").filter { !$0.name.hasSuffix("-claimed") }.count }
+        var mostReady = 0
+        let filled = ContinuousClock.now + .seconds(5)
+        while mostReady < 3, ContinuousClock.now < filled {
+            mostReady = max(mostReady, try await ready())
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(mostReady == 3, "after a burst, run.standby standbys are ready: \(mostReady)")
+
+        // Quiet: once the window has no runs, the keepers retire what is above the floor.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var left = try await ready()
+        while left > 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            left = try await ready()
+        }
+        #expect(left == 1, "an idle machine keeps the floor of 1 standby, not \(left)")
+        try await Self.drain("python")
+        try await DockerProbe.expectNoLeaks()
+    }
 }
