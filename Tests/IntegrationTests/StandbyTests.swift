@@ -191,7 +191,8 @@ struct StandbyTests {
         do {
             try await Task.sleep(for: .seconds(3))
             let program = try CLI.folder([("hello.py", "print('hi')\n")]) + "/hello.py"
-            let run = try await CLI.run(["run", program], environment: ["CODERUNNER_CONTAINER_TTL": "2s"])
+            // Only a one-shot run with a network (run.network = session) can leave one; its clean-up keeper sweeps.
+            let run = try await CLI.run(["run", program], environment: ["CODERUNNER_CONTAINER_TTL": "2s", "CODERUNNER_RUN_NETWORK": "session"])
             #expect(run.status == 0 && run.stdoutText == "hi\n", "\(run)")
             let deadline = ContinuousClock.now + .seconds(15)
             while try await engine.network(orphan) != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
@@ -228,6 +229,7 @@ struct StandbyTests {
         try await Self.drain("python")
         // Its own TMPDIR: the demand file and the lock are this test's alone.
         let temporary = try CLI.folder([])
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         let environment = [
             "CODERUNNER_RUN_STANDBY": "3", "CODERUNNER_RUN_STANDBY_FLOOR": "1", "CODERUNNER_RUN_STANDBY_WINDOW": "8s",
             "CODERUNNER_TRACE": "1", "TMPDIR": temporary,
