@@ -188,7 +188,7 @@ _coderunner_run() {
     repeating_flags=()
     non_repeating_flags=(--fresh --json --follow-symlinks --force --raw --join --version -h --help)
     repeating_options=(-e --env)
-    non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session -o --output)
+    non_repeating_options=(--config -l --lang --entry --timeout --memory --cpus --output-limit --session --ttl -o --output)
     __coderunner_offer_flags_options -1
 
     # Offer option value completions
@@ -221,6 +221,9 @@ _coderunner_run() {
         return
         ;;
     '--session')
+        return
+        ;;
+    '--ttl')
         return
         ;;
     '-o'|'--output')
@@ -320,13 +323,16 @@ _coderunner_pool_show() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--config)
+    non_repeating_options=(--config --session)
     __coderunner_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--config')
         __coderunner_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--session')
         return
         ;;
     esac

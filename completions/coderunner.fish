@@ -23,7 +23,7 @@ function __coderunner_parse_tokens -S
         __coderunner_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'run'
-            __coderunner_parse_subcommand -r 1 'config=' 'l/lang=' 'entry=' 'timeout=' 'memory=' 'cpus=' 'output-limit=' 'e/env=+' 'session=' 'fresh' 'json' 'o/output=' 'follow-symlinks' 'force' 'raw' 'join' 'version' 'h/help'
+            __coderunner_parse_subcommand -r 1 'config=' 'l/lang=' 'entry=' 'timeout=' 'memory=' 'cpus=' 'output-limit=' 'e/env=+' 'session=' 'fresh' 'ttl=' 'json' 'o/output=' 'follow-symlinks' 'force' 'raw' 'join' 'version' 'h/help'
         case 'serve'
             __coderunner_parse_subcommand 0 'config=' 'host=' 'port=' 'version' 'h/help'
         case 'session'
@@ -32,7 +32,7 @@ function __coderunner_parse_tokens -S
             __coderunner_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
             case 'show'
-                __coderunner_parse_subcommand 0 'config=' 'json' 'version' 'h/help'
+                __coderunner_parse_subcommand 0 'config=' 'json' 'session=' 'version' 'h/help'
             case 'warm'
                 __coderunner_parse_subcommand 1 'config=' 'session=' 'count=' 'join' 'version' 'h/help'
             case 'drain'
@@ -134,6 +134,7 @@ complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run"' -s 'e' -l 'env' -d 'Environment variable for the program (repeatable).' -rfka ''
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" session' -l 'session' -d 'Run in a named session, reusing its warm container and files.' -rfka ''
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" fresh' -l 'fresh' -d 'Empty the session\'s work dir before running.'
+complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" ttl' -l 'ttl' -d 'With --session: how long the session\'s new containers stay after their last run, e.g. 10m (default container.ttl, 60s; at most 24h).' -rfka ''
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" json' -l 'json' -d 'Print one JSON object (status, exit code, timings, output) instead of streaming.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" o output' -s 'o' -l 'output' -d 'For a notebook (.ipynb): write it back here with the outputs filled in (nbformat 4); plots are saved as PNG files next to it.' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'ipynb\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner run" follow-symlinks' -l 'follow-symlinks' -d 'Read symlinks that lead outside the submitted folder (or, for named files, the current directory); refused by default.'
@@ -165,6 +166,7 @@ complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_positiona
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_positional "coderunner pool" -eq 1' -fa 'drain' -d 'Remove idle containers now (busy ones are left alone); with --session, end that session.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool show" config' -l 'config' -d 'Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool show" json' -l 'json' -d 'Print JSON for scripts.'
+complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool show" session' -l 'session' -d 'Show only this session.' -rfka ''
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool show" version' -l 'version' -d 'Show the version.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool show" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool warm" config' -l 'config' -d 'Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'

@@ -25,6 +25,9 @@ public struct RunRequest: Sendable {
     /// Called once the run's container is ready (a standby claimed, or a cold one started), before the program runs:
     /// `coderunner run` starts preparing the next standby there, while this run is still going.
     public var whenContainerReady: (@Sendable () -> Void)?
+    /// Told what the user should know about the run's session before it runs (its containers expired, so earlier
+    /// files are gone). `coderunner run` prints it on stderr.
+    public var onNotice: (@Sendable (String) -> Void)?
 
     public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
                 fresh: Bool, processOwned: Bool = false, useStandby: Bool = false) {
@@ -188,7 +191,7 @@ public final class CodeRunner: Sendable {
         _ session: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws -> AgentConversation.Outcome {
         try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned,
-                                       claimsForRun: true) { containerID, overStdio throws(EngineError) in
+                                       claimsForRun: true, onNotice: request.onNotice) { containerID, overStdio throws(EngineError) in
             let outcome = try await self.converse(containerID: containerID, request: request, channel: overStdio ? .attach : .exec,
                                                   input: input, onEvent: onEvent)
             if case .busy = outcome { return nil }
@@ -208,7 +211,7 @@ public final class CodeRunner: Sendable {
     /// claimed until it expires (`container.ttl` after its last run).
     func withSessionContainer<T: Sendable>(
         session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool, claimsForRun: Bool = false,
-        attempt: (String, Bool) async throws(EngineError) -> T?
+        onNotice: (@Sendable (String) -> Void)? = nil, attempt: (String, Bool) async throws(EngineError) -> T?
     ) async throws -> T {
         if !processOwned { try await checkCreator(session) }
         let candidates = try await engine.containers(labeled: [
@@ -241,6 +244,12 @@ public final class CodeRunner: Sendable {
         let network: SessionNetwork
         if let existing = try await networks.find(session: session) {
             network = existing
+            // The session was used before and nothing of it runs any more: its containers expired (a job's second run
+            // would otherwise find its earlier files gone without a word).
+            if !processOwned, sessionContainers.isEmpty {
+                onNotice?("session \(session): its containers expired (idle longer than container.ttl); starting fresh, "
+                          + "files from earlier runs are gone (run --ttl keeps a session's containers longer)")
+            }
         } else {
             network = try await networks.create(session: session, ephemeral: processOwned)
         }

@@ -295,7 +295,7 @@ public struct Configuration: Sendable {
             .flatMap { editDistance($0.lowercased(), lower) <= 3 ? $0 : nil }
     }
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         var previous = Array(0...b.count)

@@ -172,7 +172,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let host, let reason):
-            return "cannot reach the Docker engine at \(host) (\(reason)); start it (`sudo ./setup.sh`, `sudo systemctl start docker` or `sudo dockerd &`) or point DOCKER_HOST at a running engine"
+            return "cannot reach the Docker engine at \(host): \(reason); start it (`sudo ./setup.sh`, `sudo systemctl start docker` or `sudo dockerd &`) or point DOCKER_HOST at a running engine"
         case .imageMissing(let image):
             return "runtime image \(image) is missing; build it with `coderunner images build` (or ./setup.sh)"
         case .subnetTaken(let message):

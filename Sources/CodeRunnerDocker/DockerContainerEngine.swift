@@ -7,10 +7,11 @@ public struct DockerContainerEngine: ContainerEngine {
     public let client: DockerClient
     public let hostDescription: String
 
-    public init(host: String, requestTimeout: Duration) throws {
+    /// `description` names the engine in error messages (the address, and what chose it); the address by default.
+    public init(host: String, requestTimeout: Duration, description: String? = nil) throws {
         let parsed = try DockerHost.parse(host)
         self.client = DockerClient(host: parsed, requestTimeout: requestTimeout)
-        self.hostDescription = host
+        self.hostDescription = description ?? host
     }
 
     /// Maps Docker failures onto the engine's error cases.

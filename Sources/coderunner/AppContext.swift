@@ -1,5 +1,6 @@
 import ArgumentParser
 import CodeRunnerCore
+import CodeRunnerServer
 import CodeRunnerDocker
 
 /// Options every subcommand that talks to the engine accepts.
@@ -63,8 +64,14 @@ struct AppContext {
 
     func containerEngine() throws(CommandFailure) -> DockerContainerEngine {
         do {
+            // Errors name the address and, when it was not the default, what chose it (DOCKER_HOST, the config file).
+            let host = configuration.string("docker.host")
+            var description = host
+            if let entry = configuration.entry("docker.host"), entry.source != .defaultValue {
+                description += ", set by \(entry.origin ?? entry.source.description)"
+            }
             return try DockerContainerEngine(
-                host: configuration.string("docker.host"), requestTimeout: try configuration.duration("engine.timeout"))
+                host: host, requestTimeout: try configuration.duration("engine.timeout"), description: description)
         } catch let error as ConfigurationError {
             throw .usage(error.description)
         } catch {
@@ -72,12 +79,25 @@ struct AppContext {
         }
     }
 
+    /// Checks every effective value exactly as the commands that use it do (the engine's settings, each runtime's
+    /// limits, the server's settings, the Docker host and timeout) and fails with the same message, so `config` and
+    /// `doctor` report a bad value where `run` or `serve` would refuse it.
+    func validateEveryValue() throws(CommandFailure) {
+        let settings = try settings()
+        _ = try containerEngine()
+        for runtime in catalog.runtimes {
+            do { _ = try settings.limits(for: runtime, configuration: configuration) } catch { throw .usage(error.description) }
+        }
+        do { _ = try ServerSettings(configuration) } catch { throw .usage(error.description) }
+    }
+
     /// The engine; `join` lets it run in named sessions another user or job created (`--join`).
-    func codeRunner(join: Bool = false) throws(CommandFailure) -> CodeRunner {
+    func codeRunner(join: Bool = false, containerTTL: Duration? = nil) throws(CommandFailure) -> CodeRunner {
         do {
             var settings = try settings()
             settings.sessionCreator = SessionCreator.current(environment: environment)
             settings.joinOtherCreators = join
+            if let containerTTL { settings.containerTTL = containerTTL }
             return try CodeRunner(engine: try containerEngine(), settings: settings)
         } catch let error as CommandFailure {
             throw error

@@ -41,6 +41,8 @@ struct ConfigCommand: AsyncParsableCommand {
                 rows.append([key, entry.value.isEmpty ? "\"\"" : entry.value, source])
             }
             Terminal.out(TextTable.render(rows))
+            // A value `run` or `serve` would refuse is an error here too, in the same words.
+            try context.validateEveryValue()
         }
     }
 }

@@ -97,6 +97,7 @@ enum Doctor {
         do {
             let loaded = try AppContext.load(options: options)
             context = loaded
+            try loaded.validateEveryValue()
             report.ok("config", "config file \(loaded.configuration.configFilePath ?? "none (defaults)"); runtimes \(loaded.runtimesDirectory) (\(loaded.catalog.runtimes.map(\.language).joined(separator: ", ")))")
         } catch {
             report.fail("config", error.message, hint: "fix the setting or file named above; `coderunner config --keys` lists every setting")

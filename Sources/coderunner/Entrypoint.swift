@@ -1,4 +1,5 @@
 import ArgumentParser
+import CodeRunnerCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,10 @@ enum Entrypoint {
         if arguments.first == "run", let separator = arguments.firstIndex(of: "--") {
             ProgramArguments.value = Array(arguments[(separator + 1)...])
             arguments = Array(arguments[..<separator])
+        }
+        if let mistake = CommandNames.unknownCommand(in: arguments) {
+            Terminal.err("coderunner: \(mistake)\n")
+            exit(64)
         }
         // Usage mistakes get the same single `coderunner: …` line as every other failure (exit 64);
         // --help, --version and completion requests fall through to ArgumentParser.
@@ -32,4 +37,33 @@ enum Entrypoint {
 /// The arguments after `--` of `coderunner run`; written once in `main` before any command runs, read-only afterwards.
 enum ProgramArguments {
     nonisolated(unsafe) static var value: [String] = []
+}
+
+/// Subcommand names, for a mistyped one (`coderunner rnu`, `coderunner help rnu`): ArgumentParser would call the
+/// words "unexpected arguments" or print the top-level help; we name the nearest command instead.
+enum CommandNames {
+    static var visible: [String] {
+        RootCommand.configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+    }
+    static var all: [String] {
+        RootCommand.configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases } + ["help"]
+    }
+
+    /// The message for a first word (or `help`'s topic) that names no command, or nil.
+    static func unknownCommand(in arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        if first == "help" {
+            guard arguments.count > 1, !arguments[1].hasPrefix("-"), !all.contains(arguments[1]) else { return nil }
+            return "no help topic '\(arguments[1])'; \(hint(for: arguments[1]))"
+        }
+        guard !all.contains(first) else { return nil }
+        if access(first, F_OK) == 0 { return "unknown command '\(first)'; to run a file: coderunner run \(arguments.joined(separator: " "))" }
+        return "unknown command '\(first)'; \(hint(for: first))"
+    }
+
+    static func hint(for word: String) -> String {
+        let scored = visible.map { ($0, Configuration.editDistance($0, word.lowercased())) }.sorted { $0.1 < $1.1 }
+        if let best = scored.first, best.1 <= 2 { return "did you mean `coderunner \(best.0)`? (`coderunner --help` lists the commands)" }
+        return "the commands are \(visible.joined(separator: ", ")) (`coderunner --help`)"
+    }
 }

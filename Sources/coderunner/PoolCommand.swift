@@ -24,17 +24,27 @@ struct PoolCommand: AsyncParsableCommand {
 struct PoolShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show pools, sessions and containers (the default).",
-        discussion: "Examples:\n  coderunner pool show\n  coderunner pool show --json | jq .totals")
+        discussion: "Examples:\n  coderunner pool show\n  coderunner pool show --session ci\n  coderunner pool show --json | jq .totals")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON for scripts.") var json = false
+    @Option(help: ArgumentHelp("Show only this session.", valueName: "name")) var session: String?
+
+    /// A session the engine has no container or network of (exit 1: nothing went wrong, but nothing was found).
+    static func noSuchSession(_ name: String) -> CommandFailure {
+        CommandFailure(message: "no session \(name): nothing of it is left (`coderunner pool` lists the sessions)", exitCode: 1)
+    }
 
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let inventory = Inventory(engine: try context.containerEngine(), settings: try context.settings())
-            let report: PoolReport
+            var report: PoolReport
             do { report = try await inventory.report() } catch { throw CommandFailure.internalFailure("\(error)") }
+            if let session {
+                report.sessions = report.sessions.filter { $0.name == session }
+                guard !report.sessions.isEmpty else { throw Self.noSuchSession(session) }
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -150,6 +160,16 @@ struct PoolDrainCommand: AsyncParsableCommand {
             let inventory = Inventory(engine: engine, settings: try context.settings())
             var labels = [ResourceLabel.managed]
             if let session { labels.append("\(ResourceLabel.session)=\(session)") }
+            if let session {
+                // Nothing to drain is worth saying: the name may be mistyped.
+                let known: Bool
+                do {
+                    let containers = try await engine.containers(labeled: labels)
+                    let networks = try await engine.networks(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
+                    known = !containers.isEmpty || !networks.isEmpty
+                } catch { throw CommandFailure.internalFailure("\(error)") }
+                guard known else { throw PoolShowCommand.noSuchSession(session) }
+            }
             do {
                 var removed = 0
                 for container in try await engine.containers(labeled: labels) where container.state == "running" {

@@ -86,6 +86,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Empty the session's work dir before running.")
     var fresh = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --session: how long the session's new containers stay after their last run, e.g. 10m (default container.ttl, 60s; at most 24h).", valueName: "duration"))
+    var ttl: String?
+
     @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
     var json = false
 
@@ -168,7 +171,13 @@ struct RunCommand: AsyncParsableCommand {
         let requested = try await checkedLimits(context: context)
         // The files first (lstat only, then the limits, then reading), then the language and entry they mean.
         let local: LocalSubmission
-        do { local = try LocalSubmission.read(files, limits: settings.submissionLimits, followSymlinks: followSymlinks) } catch { throw .usage(error.description) }
+        do { local = try LocalSubmission.read(files, limits: settings.submissionLimits, followSymlinks: followSymlinks) } catch {
+            // `run app.js one`: a later word that is no file is most likely meant for the program.
+            if case .missingFile(let missing) = error, missing != files[0], FileSystemCheck.isFile(files[0]) {
+                throw .usage("\(error.description); arguments for the program go after `--`: coderunner run \(files[0]) -- \(files.dropFirst().joined(separator: " "))")
+            }
+            throw .usage(error.description)
+        }
         let choice: EntryChoice
         do { choice = try local.choose(catalog: context.catalog, language: lang, entry: entry) } catch { throw .usage(error.description) }
         if let note = choice.note { Terminal.err("coderunner: \(note) (--entry chooses another)\n") }
@@ -195,13 +204,22 @@ struct RunCommand: AsyncParsableCommand {
         if let sessionName {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
-        let runner = try context.codeRunner(join: join)
+        var containerTTL: Duration?
+        if let ttl {
+            guard sessionName != nil else { throw .usage("--ttl is for a named session (--session NAME): a one-shot run's container ends with it") }
+            let value: Duration
+            do { value = try Quantity.duration(ttl) } catch { throw .usage("--ttl: \(error)") }
+            guard value >= .seconds(1), value <= .seconds(86_400) else { throw .usage("--ttl must be between 1s and 24h, not \(ttl)") }
+            containerTTL = value
+        }
+        let runner = try context.codeRunner(join: join, containerTTL: containerTTL)
         RunTrace.mark("settings and submission loaded")
         var request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,
             limits: limits, session: sessionName, fresh: fresh, useStandby: sessionName == nil)
         let backlog = InputBacklog()
         request.inputBacklog = backlog
+        request.onNotice = { notice in Terminal.status("coderunner: \(notice)") }
         // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
         let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
             && defaultLimits.memoryBytes == limits.memoryBytes && defaultLimits.cpus == limits.cpus && defaultLimits.pids == limits.pids
@@ -375,6 +393,12 @@ struct NotebookCommandRunner {
         if let outputPath, !force, lstat(outputPath, &info) == 0 {
             throw .usage("\(outputPath) already exists (or is a symlink); pass --force to replace it or choose another --output")
         }
+        if let outputPath {
+            let folder = FilePath.directory(of: outputPath)
+            guard FileSystemCheck.isDirectory(folder.isEmpty ? "." : folder) else {
+                throw .usage("--output \(outputPath): the folder \(folder) does not exist; create it first or choose another --output")
+            }
+        }
         signal(SIGPIPE, SIG_IGN)
         let force = self.force
         let unsaved = Locked(0)
@@ -384,6 +408,11 @@ struct NotebookCommandRunner {
                 notebook: data, runner: runner, runtime: runtime, limits: limits, imageBaseName: imageBase,
                 onOutput: { stream, bytes in Terminal.program(bytes, to: stream == .stdout ? 1 : 2) },
                 onImage: { name, bytes in
+                    // Files are written only when asked for (--output): figures go next to the output notebook.
+                    guard outputPath != nil else {
+                        Terminal.err("[image/png not saved: --output out.ipynb saves figures next to it]\n")
+                        return
+                    }
                     do {
                         try HostFile.create(name, bytes, replace: force)
                         Terminal.err("[image/png saved to \(name)]\n")

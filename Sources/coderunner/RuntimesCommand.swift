@@ -28,14 +28,23 @@ struct RuntimesCommand: AsyncParsableCommand {
             let context = try AppContext.load(options: global)
             let images = RuntimeImages(engine: try context.containerEngine(), baseImage: context.baseImage(), agentBinaryPath: context.agentBinaryPath())
             var rows: [Row] = []
+            var engineProblem: String?
             for runtime in context.catalog.runtimes {
                 let state: String
-                do { state = try await images.state(of: runtime).rawValue } catch let error as RuntimeImages.ImageError {
-                    // Without the agent binary at hand we can still say whether the image exists.
-                    _ = error
-                    state = (try? await images.engine.image(runtime.image)) == nil ? "missing" : "present"
-                } catch {
-                    throw CommandFailure.internalFailure("\(error)")
+                if engineProblem != nil {
+                    state = "unknown"
+                } else {
+                    do { state = try await images.state(of: runtime).rawValue } catch let error as RuntimeImages.ImageError {
+                        // Without the agent binary at hand we can still say whether the image exists.
+                        _ = error
+                        state = (try? await images.engine.image(runtime.image)) == nil ? "missing" : "present"
+                    } catch let error as EngineError {
+                        // The languages are known without Docker; only the images' state is not.
+                        engineProblem = error.description
+                        state = "unknown"
+                    } catch {
+                        throw CommandFailure.internalFailure("\(error)")
+                    }
                 }
                 rows.append(Row(language: runtime.language, displayName: runtime.manifest.displayName,
                                 extensions: runtime.manifest.extensions, image: runtime.image, state: state))
@@ -51,7 +60,9 @@ struct RuntimesCommand: AsyncParsableCommand {
                 table.append([row.language, row.displayName, row.extensions.joined(separator: " "), row.image, row.state])
             }
             Terminal.out(TextTable.render(table))
-            if rows.contains(where: { $0.state != "current" && $0.state != "present" }) {
+            if let engineProblem {
+                Terminal.status("coderunner: the images' state is unknown: \(engineProblem)")
+            } else if rows.contains(where: { $0.state != "current" && $0.state != "present" }) {
                 Terminal.out("\nBuild missing or outdated images with `coderunner images build`.\n")
             }
         }

@@ -74,13 +74,19 @@ struct UntrustedDoorsTests {
         let dir = try Live.temporaryDirectory([
             ("victim.txt", "victim\n"), ("sub/nb.ipynb", Self.notebook(["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])"])),
         ])
-        try FileManager.default.createSymbolicLink(atPath: dir + "/sub/nb_cell1_1.png", withDestinationPath: "../victim.txt")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/sub/fig_cell1_1.png", withDestinationPath: "../victim.txt")
         try FileManager.default.createSymbolicLink(atPath: dir + "/sub/out.ipynb", withDestinationPath: "../victim.txt")
         let refused = try Live.cli(["run", "nb.ipynb", "--output", "out.ipynb"], cwd: dir + "/sub")
         #expect(refused.status == 64 && refused.stderr.contains("--force"), "\(refused.stderr)")
-        let result = try Live.cli(["run", "nb.ipynb"], cwd: dir + "/sub")
+        // Without --output nothing is written at all.
+        let unasked = try Live.cli(["run", "nb.ipynb"], cwd: dir + "/sub")
+        #expect(unasked.status == 0 && unasked.stderr.contains("not saved: --output"), "\(unasked.stderr)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/sub")) == ["nb.ipynb", "fig_cell1_1.png", "out.ipynb"])
+        // The figure's name is a symlink: not written through, and said.
+        let result = try Live.cli(["run", "nb.ipynb", "--output", "fig.ipynb"], cwd: dir + "/sub")
         #expect(Self.contents(dir + "/victim.txt") == "victim\n", "the figure was written through the symlink")
         #expect(result.status == 1 && result.stderr.contains("figure not saved"), "\(result.stderr)")
+        try? FileManager.default.removeItem(atPath: dir + "/sub/fig.ipynb")
         // --force replaces the links themselves, never what they point to.
         let forced = try Live.cli(["run", "nb.ipynb", "--output", "out.ipynb", "--force"], cwd: dir + "/sub")
         #expect(forced.status == 0, "\(forced.stderr)")

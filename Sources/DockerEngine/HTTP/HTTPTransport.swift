@@ -1,6 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A complete (or fully streamed) response.
 struct DockerHTTPResponse: Sendable {
@@ -102,7 +105,9 @@ struct DockerTransport: Sendable {
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? DockerError { return error.description }
-        if let error = error as? IOError { return error.description }
+        // The system's words for errno ("No such file or directory"), not NIO's rendering with the failing call's
+        // Swift signature and a stray parenthesis.
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() + " (errno \(error.errnoCode))" }
         if let error = error as? NIOConnectionError {
             if let first = error.connectionErrors.first { return describe(first.error) }
             return "connection failed"
