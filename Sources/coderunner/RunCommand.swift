@@ -245,10 +245,18 @@ struct RunCommand: AsyncParsableCommand {
 
         let collector = OutputCollector()
         let json = self.json
+        // The end of what the build and program wrote on stderr, for `MissingFileHint`.
+        let stderrTail = Locked<[UInt8]>([])
         // A one-shot run's container and network are removed by the detached keeper after this process has reported
         // the result (about 130 ms sooner for the user); if the keeper cannot be started, they are removed here.
         let (result, leftToRemove) = await runner.run(request, input: input, deferringCleanup: sessionName == nil) { event in
             guard case .output(let stream, let bytes) = event else { return }
+            if stream == .stderr {
+                stderrTail.withLock { tail in
+                    tail += bytes
+                    if tail.count > 65536 { tail.removeFirst(tail.count - 65536) }
+                }
+            }
             if json {
                 await collector.append(stream, bytes)
             } else {
@@ -267,6 +275,15 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.out(await collector.json(result: result) + "\n")
         } else if let line = result.summaryLine {
             Terminal.status(line)
+        }
+        if !json, result.status == .compileError || result.status == .runtimeError, files.allSatisfy(FileSystemCheck.isFile) {
+            let entryPath = files.first { FilePath.baseName($0) == FilePath.baseName(submission.entry) } ?? files[0]
+            let folder = FilePath.directory(of: entryPath)
+            if let hint = MissingFileHint.hint(
+                stderr: String(decoding: stderrTail.withLock { $0 }, as: UTF8.self), language: runtime.language,
+                entry: FilePath.baseName(entryPath), sent: files, folderEntries: LocalFiles.names(in: folder), folder: folder) {
+                Terminal.status("coderunner: \(hint)")
+            }
         }
         RunTrace.mark("result reported")
         return result.processExitCode

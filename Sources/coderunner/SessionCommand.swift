@@ -99,6 +99,8 @@ final class Shell: @unchecked Sendable {
     var confineFiles: Bool { !interactive }
     var kernel: KernelSession?
     var runtime: Runtime?
+    /// Every language's kernel started so far, kept for the life of the shell: `:lang` back to one finds its state.
+    var kernels: [String: KernelSession] = [:]
     var anyFailed = false
     let output = ShellOutput()
     /// Ctrl-C while a cell runs: interrupt; a second one within 2 s: restart the kernel.
@@ -252,7 +254,7 @@ final class Shell: @unchecked Sendable {
         case ":help", ":h", ":?":
             Terminal.out("""
                 :help             this list
-                :lang LANGUAGE    switch language in the same session (\(catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language).joined(separator: ", ")))
+                :lang LANGUAGE    switch language; each language keeps its kernel and state (\(catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language).joined(separator: ", ")))
                 :load FILE        run a local file's contents in the kernel
                 :put FILE [AS]    copy a local file into the session's workspace
                 :get FILE [TO]    copy a file from the workspace to the local directory
@@ -273,8 +275,10 @@ final class Shell: @unchecked Sendable {
             } catch { fail("\(error)") }
         case ":lang":
             do {
-                try await switchLanguage(to: try catalog.runtime(named: argument))
-                Terminal.out("now \(runtime?.manifest.displayName ?? argument)\n")
+                let target = try catalog.runtime(named: argument)
+                let resumed = kernels[target.language] != nil && target.language != runtime?.language
+                try await switchLanguage(to: target)
+                Terminal.out("now \(runtime?.manifest.displayName ?? argument)\(resumed ? " (its kernel kept its state)" : "")\n")
             } catch { fail("\(error)") }
         case ":load":
             guard let path = localPath(argument), let bytes = readLocal(path) else { return .handled }
@@ -359,7 +363,12 @@ final class Shell: @unchecked Sendable {
             throw CommandFailure.usage(KernelError.noKernel(
                 language: newRuntime.language, available: catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language)).description)
         }
-        if let kernel { await kernel.shutdown() }
+        // The current kernel keeps running (and its state) while another language is used.
+        if let kept = kernels[newRuntime.language] {
+            kernel = kept
+            runtime = newRuntime
+            return
+        }
         kernel = nil
         var languageLimits = limits
         if let defaults = try? runner.settings.limits(for: newRuntime, configuration: configuration) {
@@ -367,9 +376,11 @@ final class Shell: @unchecked Sendable {
         }
         let output = self.output
         do {
-            kernel = try await KernelSession.start(
+            let started = try await KernelSession.start(
                 runner: runner, session: sessionName, runtime: newRuntime, limits: languageLimits, processOwned: !keepSession
             ) { event in await output.handle(event) }
+            kernel = started
+            kernels[newRuntime.language] = started
         } catch {
             throw CommandFailure.internalFailure("\(error)")
         }
@@ -395,12 +406,19 @@ final class Shell: @unchecked Sendable {
             try? await kernel.restart()
         } else {
             await kernel.interrupt()
+            // A program that ignores the interrupt keeps running: say what the second Ctrl-C does.
+            Task {
+                try? await Task.sleep(for: .milliseconds(500))
+                if await self.output.isRunning, self.lastInterrupt == now {
+                    Terminal.err(Terminal.paint("\nthe cell is still running; Ctrl-C again within 2 s restarts the kernel (its state is lost)", "33", fd: 2) + "\n")
+                }
+            }
         }
         lastInterrupt = now
     }
 
     func finish() async {
-        if let kernel { await kernel.shutdown() }
+        for kept in kernels.values { await kept.shutdown() }
         if !keepSession { try? await runner.endSession(sessionName) }
     }
 
@@ -477,6 +495,18 @@ enum LocalFiles {
     }
 
     /// File names in the directory of `prefix` that start with it (folders end with `/`).
+    /// The names in a folder (not `.` or `..`), without reading any file; empty when it cannot be listed.
+    static func names(in directory: String) -> Set<String> {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names = Set<String>()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.insert(name) }
+        }
+        return names
+    }
+
     static func completions(for prefix: String) -> [String] {
         let directory = prefix.contains("/") ? FilePath.directory(of: prefix) : "."
         let base = prefix.contains("/") ? (directory == "/" ? "/" : directory + "/") : ""

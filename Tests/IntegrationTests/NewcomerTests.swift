@@ -124,4 +124,23 @@ struct NewcomerTests {
         #expect(!outcome.stdout.contains("cell ran"), "no cell may run first")
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    /// The shell: `:lang` away and back keeps each kernel's state; an ignored Ctrl-C says what a second one does.
+    @Test func theShellKeepsKernelsAndExplainsASecondCtrlC() throws {
+        let (status, transcript) = try Live.ptyScript("shell_newcomer_pty.py", [Live.cliPath])
+        #expect(status == 0, "pty session failed:\n\(transcript.suffix(3000))")
+    }
+
+    /// A build that fails on a header next to the entry (which was not sent) says so and how to send it.
+    @Test func aMissingHeaderNextToTheEntryIsExplained() throws {
+        let dir = try Live.temporaryDirectory([
+            ("cppproj/main.cpp", "#include \"util.h\"\nint main() { return twice(1) == 2 ? 0 : 1; }\n"),
+            ("cppproj/util.h", "inline int twice(int x) { return 2 * x; }\n"),
+        ])
+        let failed = try Live.cli(["run", "cppproj/main.cpp"], cwd: dir)
+        #expect(failed.status == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains("util.h is next to main.cpp") && failed.stderr.contains("coderunner run cppproj"), "\(failed.stderr)")
+        let folder = try Live.cli(["run", "cppproj"], cwd: dir)
+        #expect(folder.status == 0, "the folder runs as the hint says: \(folder.stderr)")
+    }
 }
