@@ -491,7 +491,7 @@ _coderunner_images_build() {
 
 _coderunner_config() {
     repeating_flags=()
-    non_repeating_flags=(--keys --version -h --help)
+    non_repeating_flags=(--keys --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __coderunner_offer_flags_options 0

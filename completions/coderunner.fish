@@ -53,7 +53,7 @@ function __coderunner_parse_tokens -S
                 __coderunner_parse_subcommand -r 1 'config=' 'force' 'no-smoke-test' 'verbose' 'version' 'h/help'
             end
         case 'config'
-            __coderunner_parse_subcommand 0 'config=' 'keys' 'version' 'h/help'
+            __coderunner_parse_subcommand 0 'config=' 'keys' 'json' 'version' 'h/help'
         case 'doctor'
             __coderunner_parse_subcommand 0 'config=' 'json' 'version' 'h/help'
         case 'help'
@@ -208,6 +208,7 @@ complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner images build" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner config" config' -l 'config' -d 'Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner config" keys' -l 'keys' -d 'List every setting with its description and environment variable instead of the values.'
+complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner config" json' -l 'json' -d 'Print JSON for scripts (docs/json.md).'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner config" version' -l 'version' -d 'Show the version.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner config" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner doctor" config' -l 'config' -d 'Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'

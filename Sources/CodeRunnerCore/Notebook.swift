@@ -79,6 +79,9 @@ public struct NotebookRunner: Sendable {
         public var index: Int
         public var status: CellResult.Status
         public var images: [(name: String, data: [UInt8])]
+        /// What the cell wrote on each stream (`run --json` reports it per cell).
+        public var stdout: [UInt8] = []
+        public var stderr: [UInt8] = []
     }
 
     /// Streams each cell's output to `onOutput`, returns the notebook with outputs and the per-cell results.
@@ -145,7 +148,8 @@ public struct NotebookRunner: Sendable {
             cell["outputs"] = .array(outputs)
             cell["execution_count"] = .number(Double(executionCount))
             cells[index] = .object(cell)
-            reports.append(CellReport(index: index, status: result.status, images: images))
+            let (stdout, stderr) = await collector.streams()
+            reports.append(CellReport(index: index, status: result.status, images: images, stdout: stdout, stderr: stderr))
         }
         await cleanUp()
         root["cells"] = .array(cells)
@@ -174,6 +178,15 @@ actor CellCollector {
     }
 
     func add(mime: String, data: [UInt8]) { items.append(.display(mime, data)) }
+
+    /// Everything the cell wrote on stdout and on stderr.
+    func streams() -> (stdout: [UInt8], stderr: [UInt8]) {
+        var out: [UInt8] = [], err: [UInt8] = []
+        for case .stream(let stream, let bytes) in items {
+            if stream == .stdout { out += bytes } else { err += bytes }
+        }
+        return (out, err)
+    }
 
     func outputs(failed: Bool, status: CellResult.Status, imageBaseName: String) -> ([JSONValue], [(name: String, data: [UInt8])]) {
         var outputs: [JSONValue] = []

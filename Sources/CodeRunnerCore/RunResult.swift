@@ -26,6 +26,18 @@ public struct StageReport: Sendable, Codable, Equatable {
         self.signalName = signal.map(SignalNames.name(of:))
         self.wallMilliseconds = wallMilliseconds; self.cpuMilliseconds = cpuMilliseconds; self.peakMemoryBytes = peakMemoryBytes
     }
+
+    /// Every key always present (null when there is no value): a stable schema (docs/json.md).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(signal, forKey: .signal)
+        try container.encode(signalName, forKey: .signalName)
+        try container.encode(wallMilliseconds, forKey: .wallMilliseconds)
+        try container.encode(cpuMilliseconds, forKey: .cpuMilliseconds)
+        try container.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
+    }
 }
 
 /// The outcome of a run, as `run --json` prints it and the server sends it.
@@ -48,6 +60,21 @@ public struct RunResult: Sendable, Codable, Equatable {
         self.signalName = signal.map(SignalNames.name(of:))
         self.stages = stages; self.truncated = truncated; self.totalMilliseconds = totalMilliseconds
         self.message = message; self.session = session
+    }
+
+    /// Every key always present (null when there is no value): a stable schema (docs/json.md).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(status, forKey: .status)
+        try container.encode(language, forKey: .language)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(signal, forKey: .signal)
+        try container.encode(signalName, forKey: .signalName)
+        try container.encode(stages, forKey: .stages)
+        try container.encode(truncated, forKey: .truncated)
+        try container.encode(totalMilliseconds, forKey: .totalMilliseconds)
+        try container.encode(message, forKey: .message)
+        try container.encode(session, forKey: .session)
     }
 
     /// The exit code `coderunner run` passes on (README, "Statuses and exit codes"): the program's own; 124 timeout; 128+N for signal N

@@ -12,7 +12,8 @@ public enum RunTrace {
     /// Records that `step` is done now (nothing when tracing is off).
     public static func mark(_ step: @autoclosure () -> String) {
         guard enabled else { return }
-        let elapsed = ContinuousClock.now - origin
+        let start = origin  // first: the first mark sets it, and must not come out negative
+        let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let line = "coderunner-trace \((milliseconds * 10).rounded() / 10) \(step())\n"
         _ = line.withCString { write(2, $0, strlen($0)) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CodeRunnerCore
 import CodeRunnerServer
 import CodeRunnerDocker
+import FoundationEssentials
 
 /// Options every subcommand that talks to the engine accepts.
 struct GlobalOptions: ParsableArguments {
@@ -143,6 +144,23 @@ func withFailureHandling(_ body: () async throws -> Void) async throws {
         try await body()
     } catch let failure as CommandFailure {
         Terminal.status("coderunner: \(failure.message)")
+        if JSONOutput.requested { Terminal.out(JSONOutput.error(message: failure.message, exitCode: failure.exitCode) + "\n") }
         throw ExitCode(failure.exitCode)
+    }
+}
+
+/// `--json` on the command line (before a `run`'s `--`): every answer, errors included, is one JSON object on stdout
+/// (docs/json.md), so a script never has to parse a message meant for people. The message still goes to stderr too.
+enum JSONOutput {
+    nonisolated(unsafe) static var requested = false
+
+    /// `{"error": {"message": "...", "exitCode": N}}`.
+    static func error(message: String, exitCode: Int32) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        struct Body: Encodable { var message: String; var exitCode: Int32 }
+        struct Wrapper: Encodable { var error: Body }
+        guard let data = try? encoder.encode(Wrapper(error: Body(message: message, exitCode: exitCode))) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 }

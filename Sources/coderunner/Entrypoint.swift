@@ -14,8 +14,10 @@ enum Entrypoint {
             ProgramArguments.value = Array(arguments[(separator + 1)...])
             arguments = Array(arguments[..<separator])
         }
+        JSONOutput.requested = arguments.contains("--json")
         if let mistake = CommandNames.unknownCommand(in: arguments) {
             Terminal.err("coderunner: \(mistake)\n")
+            if JSONOutput.requested { Terminal.out(JSONOutput.error(message: mistake, exitCode: 64) + "\n") }
             exit(64)
         }
         // Usage mistakes get the same single `coderunner: …` line as every other failure (exit 64);
@@ -26,7 +28,9 @@ enum Entrypoint {
             if RootCommand.exitCode(for: error).rawValue == 64 {
                 let subcommands = RootCommand.configuration.subcommands.map { $0._commandName }
                 let scope = arguments.first.flatMap { subcommands.contains($0) ? "\($0) " : nil } ?? ""
-                Terminal.err("coderunner: \(RootCommand.message(for: error)); see `coderunner \(scope)--help`\n")
+                let message = "\(RootCommand.message(for: error)); see `coderunner \(scope)--help`"
+                Terminal.err("coderunner: \(message)\n")
+                if JSONOutput.requested { Terminal.out(JSONOutput.error(message: message, exitCode: 64) + "\n") }
                 exit(64)
             }
         }

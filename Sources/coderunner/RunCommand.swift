@@ -161,7 +161,7 @@ struct RunCommand: AsyncParsableCommand {
         if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
             // The same checks as for programs (`--memory` against the host, no zero limits).
             let requested = try await checkedLimits(context: context)
-            return try await NotebookCommandRunner(path: files[0], output: output, force: force, context: context, requested: requested).run()
+            return try await NotebookCommandRunner(path: files[0], output: output, force: force, json: json, context: context, requested: requested).run()
         }
         if output != nil || force { throw .usage("--output and --force are for notebooks (.ipynb)") }
 
@@ -302,6 +302,39 @@ enum FileSystemCheck {
     }
 }
 
+/// `run notebook.ipynb --json`: the notebook's cells, each with its status and output (docs/json.md; keys always present).
+struct NotebookReport: Encodable {
+    struct Cell: Encodable {
+        /// The cell's position among all the notebook's cells, from 1.
+        var index: Int
+        var status: String
+        var stdout: String
+        var stderr: String
+        /// Figure files written (only with --output).
+        var images: [String]
+    }
+    var notebook: String
+    var output: String?
+    var exitCode: Int32
+    var cells: [Cell]
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(notebook, forKey: .notebook)
+        try container.encode(output, forKey: .output)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(cells, forKey: .cells)
+    }
+    enum CodingKeys: String, CodingKey { case notebook, output, exitCode, cells }
+
+    func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
 /// Collects output for `--json`, which prints a single object at the end.
 actor OutputCollector {
     var stdout: [UInt8] = []
@@ -378,6 +411,8 @@ struct NotebookCommandRunner {
     var path: String
     var output: String?
     var force: Bool
+    /// One JSON object at the end (docs/json.md) instead of streamed output.
+    var json: Bool
     var context: AppContext
     /// `--memory`, `--timeout`, `--cpus`, `--output-limit`, already checked (`RunCommand.checkedLimits`).
     var requested: RunCommand.RequestedLimits
@@ -423,7 +458,7 @@ struct NotebookCommandRunner {
         do {
             result = try await NotebookRunner.run(
                 notebook: data, runner: runner, runtime: runtime, limits: limits, imageBaseName: imageBase,
-                onOutput: { stream, bytes in Terminal.program(bytes, to: stream == .stdout ? 1 : 2) },
+                onOutput: { [json] stream, bytes in if !json { Terminal.program(bytes, to: stream == .stdout ? 1 : 2) } },
                 onImage: { name, bytes in
                     // Files are written only when asked for (--output): figures go next to the output notebook.
                     guard outputPath != nil else {
@@ -450,6 +485,14 @@ struct NotebookCommandRunner {
             Terminal.err("wrote \(outputPath)\n")
         }
         let failed = result.cells.filter { !($0.status == .ok) }
+        let exitCode: Int32 = !failed.isEmpty || unsaved.withLock({ $0 }) > 0 ? 1 : 0
+        if json {
+            Terminal.out(NotebookReport(notebook: path, output: outputPath, exitCode: exitCode, cells: result.cells.map { cell in
+                NotebookReport.Cell(index: cell.index + 1, status: cell.status.rawValue, stdout: String(decoding: cell.stdout, as: UTF8.self),
+                                    stderr: String(decoding: cell.stderr, as: UTF8.self), images: outputPath == nil ? [] : cell.images.map(\.name))
+            }).json() + "\n")
+            return exitCode
+        }
         if !failed.isEmpty {
             Terminal.status("coderunner: \(failed.count) of \(result.cells.count) code cells failed, as their kernel reported (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))")
             return 1

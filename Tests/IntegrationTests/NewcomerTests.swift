@@ -143,4 +143,69 @@ struct NewcomerTests {
         let folder = try Live.cli(["run", "cppproj"], cwd: dir)
         #expect(folder.status == 0, "the folder runs as the hint says: \(folder.stderr)")
     }
+
+    /// Validates `json` against docs/schemas/NAME with Python's jsonschema (installed with nbformat for the tests).
+    static func expectValid(_ json: String, schema name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import json, sys, jsonschema
+            schema = json.load(open(sys.argv[1]))
+            jsonschema.validate(json.loads(sys.stdin.read()), schema, format_checker=None)
+            print("valid")
+            """, Live.repositoryRoot + "/docs/schemas/" + name]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(json.utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && text.hasPrefix("valid"), "\(name): \(text.suffix(1500))\nJSON: \(json.prefix(1500))",
+                sourceLocation: sourceLocation)
+    }
+
+    /// `--json` answers in JSON on every path, with every key present, as docs/json.md's schemas say.
+    @Test func jsonOnEveryPathMatchesTheSchemas() async throws {
+        let dir = try Live.temporaryDirectory([
+            ("ok.py", "print('hi')\n"), ("seg.c", "int main() { return *(volatile int *)0; }\n"),
+            ("nb.ipynb", UntrustedDoorsTests.notebook(["print('cell one')", "1 / 0"])),
+        ])
+        let ok = try Live.cli(["run", "--json", "ok.py"], cwd: dir)
+        #expect(ok.status == 0)
+        try Self.expectValid(ok.stdout, schema: "run-result.schema.json")
+        #expect(ok.stdout.contains("\"exitCode\":0") && ok.stdout.contains("\"session\":null"), "\(ok.stdout)")
+        let seg = try Live.cli(["run", "--json", "seg.c"], cwd: dir)
+        #expect(seg.status == 139)
+        try Self.expectValid(seg.stdout, schema: "run-result.schema.json")
+        #expect(seg.stdout.contains("\"exitCode\":null") && seg.stdout.contains("\"signalName\":\"SIGSEGV\""), "\(seg.stdout)")
+
+        let notebook = try Live.cli(["run", "--json", "nb.ipynb"], cwd: dir)
+        #expect(notebook.status == 1, "\(notebook.stderr)")
+        try Self.expectValid(notebook.stdout, schema: "notebook.schema.json")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(notebook.stdout.utf8)) as? [String: Any])
+        let cells = try #require(report["cells"] as? [[String: Any]])
+        #expect(cells.map { $0["status"] as? String } == ["ok", "error"])
+        #expect(cells.first?["stdout"] as? String == "cell one\n")
+        #expect((cells.last?["stderr"] as? String)?.contains("ZeroDivisionError") == true)
+        #expect(!notebook.stdout.contains("cell one\ncell"), "no streamed output mixed into the JSON")
+
+        let config = try Live.cli(["config", "--json"])
+        #expect(config.status == 0)
+        try Self.expectValid(config.stdout, schema: "config.schema.json")
+
+        for (arguments, environment, status) in [
+            (["run", "--json", "missing.py"], [String: String](), Int32(64)),
+            (["run", "--json", "--timeout", "0", "ok.py"], [:], 64),
+            (["run", "--json", "--bogus", "ok.py"], [:], 64),
+            (["config", "--json"], ["CODERUNNER_RUN_STANDBY": "abc"], 64),
+            (["run", "--json", "ok.py"], Self.noDocker, 125),
+        ] {
+            let failed = try Live.cli(arguments, environment: environment, cwd: dir)
+            #expect(failed.status == status, "\(arguments): \(failed.stderr)")
+            try Self.expectValid(failed.stdout, schema: arguments.first == "run" && status == 125 ? "run-result.schema.json" : "error.schema.json")
+        }
+    }
 }
