@@ -235,4 +235,8 @@ public enum AgentMessage: Sendable, Equatable {
     /// This many more bytes of engine `stdin` were written to the program (or dropped because it closed its stdin, or
     /// because the stage that could read them is over): the engine may send that much more (`AgentWire.stdinWindowBytes`).
     case stdinConsumed(UInt64)
+    /// After an attached run: the agent read the engine's `endOfRun`, so nothing of this run is left in the container's
+    /// stdin. Only then may the engine let another run claim the container (whose request, sent over another
+    /// attachment, could otherwise overtake this run's last frames).
+    case runClosed
 }

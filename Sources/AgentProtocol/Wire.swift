@@ -75,7 +75,7 @@ public enum AgentWire {
         case hello = 0x81, busy = 0x82, stageStarted = 0x83, output = 0x84, stageFinished = 0x85
         case failed = 0x86, finished = 0x87
         case kernelReady = 0x88, display = 0x89, cellFinished = 0x8A, kernelExited = 0x8B
-        case stdinConsumed = 0x8C
+        case stdinConsumed = 0x8C, runClosed = 0x8D
     }
 
     public static func encode(_ message: EngineMessage) -> [UInt8] {
@@ -157,6 +157,8 @@ public enum AgentWire {
         case .stdinConsumed(let count):
             tag = .stdinConsumed
             w.u64(count)
+        case .runClosed:
+            tag = .runClosed
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -569,6 +571,7 @@ public struct AgentMessageDecoder: Sendable {
                 message = .kernelExited(
                     exitCode: exitCode, signal: signal, memoryLimitExceeded: try r.bool("kernelExited.memoryLimitExceeded"))
             case .stdinConsumed: message = .stdinConsumed(try r.u64())
+            case .runClosed: message = .runClosed
             }
             try r.finish()
             return message

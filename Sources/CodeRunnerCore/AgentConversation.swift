@@ -82,6 +82,33 @@ struct AgentConversation {
         return try outcome.get()
     }
 
+    /// After `endOfRun` over a shared stdin: waits for the agent's `runClosed`, which says that nothing of this run is
+    /// left there. False when it does not come within `timeout` (the channel's state is then unknown).
+    func awaitRunClosed(timeout: Duration) async -> Bool {
+        let connection = self.connection
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                var decoder = AgentMessageDecoder()
+                do {
+                    for try await chunk in connection.stdout {
+                        decoder.append(chunk)
+                        while let message = try decoder.next() {
+                            if case .runClosed = message { return true }
+                        }
+                    }
+                } catch {}
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let closed = await group.next() ?? false
+            group.cancelAll()
+            return closed
+        }
+    }
+
     /// Reads the agent's messages until the run's end.
     private func receive(
         window: StdinWindow, startInput: () -> Void, onEvent: @escaping @Sendable (RunEvent) async -> Void
@@ -110,8 +137,8 @@ struct AgentConversation {
                         return .failed(reason, progress.finishedStages)
                     case .finished:
                         return .finished(progress.finishedStages)
-                    case .kernelReady, .display, .cellFinished, .kernelExited:
-                        continue  // kernel messages; not part of a run
+                    case .kernelReady, .display, .cellFinished, .kernelExited, .runClosed:
+                        continue  // kernel messages, or the end of an earlier run; not part of this one
                     }
                 }
             }

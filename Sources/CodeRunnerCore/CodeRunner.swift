@@ -160,6 +160,35 @@ public final class CodeRunner: Sendable {
         }
     }
 
+    /// Runs a program in the container of the session shell's kernel, beside it (`:run`): the same work dir the
+    /// shell's file commands see, the kernel and its state untouched. The shell runs one thing at a time, so the two
+    /// never overlap; without a live kernel in the container the agent takes its run lock as for any run.
+    public func runBesideKernel(
+        _ request: RunRequest, containerID: String, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
+    ) async -> RunResult {
+        let started = ContinuousClock.now
+        func elapsed() -> Double { Double((ContinuousClock.now - started).microseconds) / 1000 }
+        func failure(_ message: String) -> RunResult {
+            RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
+                      truncated: false, totalMilliseconds: elapsed(), message: message, session: request.session)
+        }
+        if let zero = request.limits.zeroLimit {
+            return failure("refusing to run with \(zero): a zero limit would mean no limit; this is a bug in the caller")
+        }
+        do {
+            switch try await converse(containerID: containerID, request: request, channel: .execBesideKernel, input: input, onEvent: onEvent) {
+            case .finished(let stages):
+                return Self.result(stages: stages, request: request, totalMilliseconds: elapsed(), session: request.session)
+            case .failed(let reason, _):
+                return failure("the run could not be set up: \(reason)")
+            case .busy:
+                return failure("the kernel's container is busy with another run")
+            }
+        } catch {
+            return failure(String(describing: error))
+        }
+    }
+
     /// Removes what a one-shot run left with `deferringCleanup` (the detached clean-up after `coderunner run`).
     public func removeOneShotResources(_ resources: OneShotResources) async {
         await cleanUp(containerID: resources.containerID, networkID: resources.networkID)
@@ -173,7 +202,7 @@ public final class CodeRunner: Sendable {
     ) async throws -> AgentConversation.Outcome? {
         let produced = Locked(false)
         do throws(EngineError) {
-            return try await converse(containerID: standby.containerID, request: request, channel: standby.servesStdio ? .attach : .exec,
+            return try await converse(containerID: standby.containerID, request: request, channel: standby.servesStdio ? .attach(shared: false) : .exec,
                                       input: input) { event in
                 produced.withLock { $0 = true }
                 await onEvent(event)
@@ -192,7 +221,7 @@ public final class CodeRunner: Sendable {
     ) async throws -> AgentConversation.Outcome {
         try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned,
                                        claimsForRun: true, onNotice: request.onNotice) { containerID, overStdio throws(EngineError) in
-            let outcome = try await self.converse(containerID: containerID, request: request, channel: overStdio ? .attach : .exec,
+            let outcome = try await self.converse(containerID: containerID, request: request, channel: overStdio ? .attach(shared: true) : .exec,
                                                   input: input, onEvent: onEvent)
             if case .busy = outcome { return nil }
             return outcome
@@ -336,8 +365,12 @@ public final class CodeRunner: Sendable {
     enum AgentChannel {
         /// `docker exec coderunner-agent run` (containers whose PID 1 does not serve its stdin).
         case exec
-        /// An attachment to PID 1's stdin and stdout (`idle --stdio`); the caller holds the container's claim.
-        case attach
+        /// `docker exec coderunner-agent run --beside-kernel`: the shell's `:run`, in the container of its kernel.
+        case execBesideKernel
+        /// An attachment to PID 1's stdin and stdout (`idle --stdio`); the caller holds the container's claim. `shared`:
+        /// later runs use that stdin too (a session's container, not a standby), so the run ends only once the agent
+        /// confirmed that nothing of it is left there (`runClosed`).
+        case attach(shared: Bool)
         /// An attachment made already (before the container's start).
         case attached(any ExecConnection)
     }
@@ -348,14 +381,19 @@ public final class CodeRunner: Sendable {
     ) async throws(EngineError) -> AgentConversation.Outcome {
         let connection: any ExecConnection
         let overStdio: Bool
+        var shared = false
         switch channel {
         case .exec:
             connection = try await engine.exec(containerID, argv: [Self.agentPath, "run"])
             overStdio = false
-        case .attach:
+        case .execBesideKernel:
+            connection = try await engine.exec(containerID, argv: [Self.agentPath, "run", "--beside-kernel"])
+            overStdio = false
+        case .attach(let sharedStdin):
             connection = try await engine.attach(containerID)
             RunTrace.mark("attached")
             overStdio = true
+            shared = sharedStdin
         case .attached(let attached):
             connection = attached
             overStdio = true
@@ -409,6 +447,11 @@ public final class CodeRunner: Sendable {
             await keepalive?.value
             // Over PID 1's stdin the run ends with our `endOfRun`: the agent discards what this run left unread up to it.
             if overStdio { try? await connection.write(AgentWire.encode(EngineMessage.endOfRun)) }
+            // A shared stdin is handed to the next run only once the agent has read that far; if it does not say so,
+            // the container cannot be trusted with another run and goes.
+            if shared, !(await conversation.awaitRunClosed(timeout: Self.runClosedWait)) {
+                await Task { try? await engine.removeContainer(containerID) }.value
+            }
             enforcer.cancel()
             return await enforcer.value ? endedByEngine() : outcome
         } catch {
@@ -428,6 +471,9 @@ public final class CodeRunner: Sendable {
         let total = request.stages.reduce(UInt64(0)) { $0 &+ $1.timeoutMilliseconds }
         return .milliseconds(Int64(clamping: total)) + supervisorGrace
     }
+
+    /// How long a run over a shared stdin waits for the agent's `runClosed`.
+    static let runClosedWait: Duration = .seconds(5)
 
     /// Time the agent has, past the limits, to stop a program and report (writing files, killing a process tree).
     static let supervisorGrace: Duration = .seconds(5)

@@ -167,7 +167,7 @@ public actor KernelSession {
             cellLost()
             readyFinished(false)
             if !shuttingDown { await onEvent(.exited(reason)) }
-        case .stageStarted, .stageFinished, .finished, .stdinConsumed:
+        case .stageStarted, .stageFinished, .finished, .stdinConsumed, .runClosed:
             break
         }
     }

@@ -69,6 +69,7 @@ final class KernelCommand {
         case .exit(let code): return code
         }
         defer { state.touchActivity() }
+        state.recordKernel()
 
         guard case .startKernel(let request) = first else {
             return fail(
@@ -248,6 +249,8 @@ final class KernelCommand {
         driver = Driver(
             pid: pid, commandFD: commandPipe[1], outFD: outPipe[0], errFD: errPipe[0], eventFD: eventPipe[0],
             oomBaseline: oomBaseline)
+        // A run beside the kernel (the shell's `:run`) sweeps what it leaves behind: the kernel's session is spared.
+        state.recordService(session: pid)
     }
 
     /// Kills the driver's process group and whatever it left in the container, reaps it and closes its pipes.
@@ -257,7 +260,8 @@ final class KernelCommand {
         guard let d = driver else { return nil }
         kill(-d.pid, SIGKILL)
         if ProcessSweep.isEnabled() {
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+            // Everything of this kernel goes, also what its code moved to other process groups of its session.
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions().subtracting([d.pid]))
         }
         var status: Int32 = 0
         var usage = rusage()
@@ -301,7 +305,8 @@ final class KernelCommand {
         // Still a zombie here, so its pid (= group id) cannot have been reused: the group kill cannot hit a stranger.
         kill(-d.pid, SIGKILL)
         if ProcessSweep.isEnabled() {
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+            // Everything of this kernel goes, also what its code moved to other process groups of its session.
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions().subtracting([d.pid]))
         }
         var status: Int32 = 0
         var usage = rusage()

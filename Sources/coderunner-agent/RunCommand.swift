@@ -38,8 +38,12 @@ final class RunCommand {
     /// When the engine last sent anything; attached, a long silence means it is gone (`AgentWire.engineSilenceLimit`).
     private var lastHeardFromEngine = Posix.monotonicMicroseconds()
 
-    init(attached: Bool = false) {
+    /// `run --beside-kernel`: the shell's `:run` in its kernel's container (see `SessionStart.begin`).
+    private let besideKernel: Bool
+
+    init(attached: Bool = false, besideKernel: Bool = false) {
         self.attached = attached
+        self.besideKernel = besideKernel
     }
 
     /// Bytes the engine sent for program stdin that no stage has consumed yet.
@@ -64,6 +68,13 @@ final class RunCommand {
     /// After an attached run: discards what the engine sent for it that nobody read (late stdin, a stop), up to its
     /// `endOfRun`, so nothing of this run reaches the next one and the next request starts on a frame boundary.
     private func awaitEndOfRun() -> Bool {
+        guard readEndOfRun() else { return false }
+        engineGone = false  // the acknowledgement goes out even after a silence: the engine is back to read it
+        send(.runClosed)
+        return true
+    }
+
+    private func readEndOfRun() -> Bool {
         if endOfRunSeen { return true }
         var waited: Int32 = 0
         while true {
@@ -90,7 +101,7 @@ final class RunCommand {
         send(.hello(version: AgentWire.version))
 
         let first: EngineMessage
-        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail) {
+        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel) {
         case .first(let message): first = message
         case .exit(let code): return code
         }

@@ -10,13 +10,18 @@ enum SessionStart {
         case exit(Int32)
     }
 
+    /// `besideKernel`: a run the session shell starts in its kernel's container (`:run`), which shares the container
+    /// with the kernel that holds the run lock; without a live kernel it takes the lock like any run.
     static func begin(
-        state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32
+        state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32,
+        besideKernel: Bool = false
     ) -> Outcome {
         if let code = state.ensure() {
             return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"))
         }
-        switch state.tryLockRun() {
+        switch besideKernel && state.kernelAlive() ? .besideKernel : state.tryLockRun() {
+        case .besideKernel:
+            break
         case .locked:
             break
         case .busy:

@@ -49,6 +49,8 @@ struct StateDirectory {
     enum LockOutcome {
         /// The lock is held through this fd; keep it open for the whole run.
         case locked(Int32)
+        /// Not taken: the run shares the container with its kernel (`SessionStart.begin(besideKernel:)`).
+        case besideKernel
         case busy
         case failed(Int32)
     }
@@ -102,6 +104,23 @@ struct StateDirectory {
             sessions.insert(session)
         }
         return sessions
+    }
+
+    var kernelPath: String { path + "/kernel" }
+
+    /// Records that this process hosts the container's kernel (pid and start time), so that a run the shell starts
+    /// beside it (`run --beside-kernel`) may share the container while the kernel holds the run lock.
+    func recordKernel() {
+        guard let me = ProcessSweep.info(of: getpid()) else { return }
+        Posix.writeFile(kernelPath, "\(getpid()) \(me.startTime)\n", mode: 0o600)
+    }
+
+    /// A kernel recorded by `recordKernel` is still that process.
+    func kernelAlive() -> Bool {
+        guard let text = Posix.readText(kernelPath) else { return false }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 2, let pid = pid_t(fields[0]), let started = UInt64(fields[1]) else { return false }
+        return ProcessSweep.info(of: pid)?.startTime == started
     }
 
     func recordTTL(_ seconds: Int) {

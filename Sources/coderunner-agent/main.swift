@@ -7,7 +7,7 @@ let agentVersion = "0.1.0"
 func agentMain(_ arguments: [String]) -> Int32 {
     let usage = """
         usage: coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]
-               coderunner-agent run      (driven by the engine over stdin/stdout)
+               coderunner-agent run [--beside-kernel]   (driven by the engine over stdin/stdout)
                coderunner-agent kernel   (hosts a kernel driver; driven by the engine over stdin/stdout)
                coderunner-agent status
                coderunner-agent files put PATH | get PATH | list   (the work dir, for the session shell)
@@ -22,7 +22,7 @@ func agentMain(_ arguments: [String]) -> Int32 {
     case "idle":
         return IdleCommand.main(arguments[2...])
     case "run":
-        return RunCommand().main()
+        return RunCommand(besideKernel: arguments.dropFirst(2).contains("--beside-kernel")).main()
     case "kernel":
         return KernelCommand().main()
     case "status":

@@ -259,7 +259,7 @@ final class Shell: @unchecked Sendable {
                 :put FILE [AS]    copy a local file into the session's workspace
                 :get FILE [TO]    copy a file from the workspace to the local directory
                 :files            list the workspace
-                :run FILE         run a local program file as `coderunner run` would, in this session
+                :run FILE         run a local program file as `coderunner run` would, in the kernel's work dir (:files sees what it wrote)
                 :reset            restart the kernel (state is lost, files stay)
                 :time             toggle per-cell timing
                 :quit             leave (also Ctrl-D)
@@ -331,8 +331,15 @@ final class Shell: @unchecked Sendable {
             limits.memoryBytes = max(limits.memoryBytes, self.limits.memoryBytes)
             let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
                                      session: sessionName, fresh: false, processOwned: !keepSession)
-            let result = await runner.run(request, input: nil) { event in
+            let show: @Sendable (RunEvent) async -> Void = { event in
                 if case .output(let stream, let bytes) = event { Terminal.program(bytes, to: stream == .stdout ? 1 : 2) }
+            }
+            // A file of the current kernel's language runs in its container, so `:files` and `:get` see what it wrote.
+            let result: RunResult
+            if let kernel, runtime.language == self.runtime?.language {
+                result = await runner.runBesideKernel(request, containerID: kernel.containerID, input: nil, onEvent: show)
+            } else {
+                result = await runner.run(request, input: nil, onEvent: show)
             }
             if let line = result.summaryLine { Terminal.status(line); anyFailed = true }
         } catch {

@@ -72,6 +72,8 @@ let agentMessages: [AgentMessage] = [
         cell: UInt32.max, ok: false, interrupted: true, outputLimitExceeded: true, wallMicroseconds: UInt64.max)),
     .kernelExited(exitCode: nil, signal: 9, memoryLimitExceeded: true),
     .kernelExited(exitCode: -1, signal: nil, memoryLimitExceeded: false),
+    .stdinConsumed(1 << 20),
+    .runClosed,
 ]
 
 func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [EngineMessage] {

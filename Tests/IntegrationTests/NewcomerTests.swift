@@ -208,4 +208,18 @@ struct NewcomerTests {
             try Self.expectValid(failed.stdout, schema: arguments.first == "run" && status == 125 ? "run-result.schema.json" : "error.schema.json")
         }
     }
+
+    /// `:run` of a file in the kernel's language runs in the kernel's work dir: `:files` and `:get` see what it wrote,
+    /// and the kernel's state survives it.
+    @Test func theShellsRunAndFileCommandsShareOneWorkspace() throws {
+        let dir = try Live.temporaryDirectory([("counter.py", "open('count.txt', 'w').write('3')\nprint('counted')\n")])
+        let script = "x = 41\n:run counter.py\n:files\n:get count.txt got.txt\nx + 1\n"
+        let result = try Live.cli(["session", "python", "--meta-commands"], stdin: script, cwd: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("counted"), "\(result.stdout)")
+        #expect(result.stdout.contains("1\tcount.txt"), ":files should list what :run wrote: \(result.stdout)")
+        #expect(result.stdout.contains("42"), "the kernel's state survives :run: \(result.stdout)")
+        #expect(!result.stderr.contains("cannot read"), "\(result.stderr)")
+        #expect((try? String(contentsOfFile: dir + "/got.txt", encoding: .utf8)) == "3")
+    }
 }
