@@ -29,6 +29,18 @@ struct AgentChannelTests {
             .filter { $0.state == "running" }
     }
 
+    /// The inspection of this process's first running one-shot container, as soon as there is one (nil after 60 s).
+    static func inspectRunningOneShotContainer() async throws -> (id: String, inspected: [String: Any])? {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let container = try await runningOneShotContainers().first {
+                return (container.id, try await DockerProbe.rawContainerInspect(container.id))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
     /// Hello world per language, each sleeping a second first so the test can look at its container while it runs.
     static let sleepyHello: [(language: String, file: String, source: String, expected: String)] = [
         ("python", "a.py", "import time\ntime.sleep(1)\nprint('hello')\n", "hello\n"),
@@ -47,15 +59,7 @@ struct AgentChannelTests {
         let networksBefore = try await Live.engine().networks(labeled: [ResourceLabel.ephemeral, "\(ResourceLabel.ownerPID)=\(getpid())"])
         async let run = Live.run(language, [(sample.file, sample.source)])
         // Look at the run's container while it runs.
-        var inspected: [String: Any]?
-        let deadline = ContinuousClock.now + .seconds(60)
-        while inspected == nil, ContinuousClock.now < deadline {
-            if let container = try await Self.runningOneShotContainers().first {
-                inspected = try await DockerProbe.rawContainerInspect(container.id)
-            } else {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
+        let inspected = try await Self.inspectRunningOneShotContainer()?.inspected
         let outcome = try await run
         #expect(outcome.result.status == .ok && outcome.stdout == sample.expected, "\(outcome.result) \(outcome.stdout) \(outcome.stderr)")
         let hostConfig = try #require(inspected?["HostConfig"] as? [String: Any], "the run's container was never seen running")
@@ -104,15 +108,7 @@ struct AgentChannelTests {
     @Test func runsReachTheAgentWithoutExec() async throws {
         // One-shot: look at the container while the program runs.
         async let oneShot = Live.run("python", [("a.py", "import sys, time\ntime.sleep(1)\nprint(sys.stdin.read().upper())\n")], stdin: "quiet")
-        var oneShotExecs: Int?
-        let deadline = ContinuousClock.now + .seconds(30)
-        while oneShotExecs == nil, ContinuousClock.now < deadline {
-            if let container = try await Self.runningOneShotContainers().first {
-                oneShotExecs = try await Self.execCount(container.id)
-            } else {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
+        let oneShotExecs = try await Self.inspectRunningOneShotContainer().map { ($0.inspected["ExecIDs"] as? [Any])?.count ?? 0 }
         let first = try await oneShot
         #expect(first.result.status == .ok && first.stdout == "QUIET\n", "\(first.result) \(first.stderr)")
         #expect(oneShotExecs == 0, "a one-shot run made \(oneShotExecs.map(String.init) ?? "?") execs")
