@@ -157,7 +157,7 @@ enum JSONOutput {
     /// `{"error": {"message": "...", "exitCode": N}}`.
     static func error(message: String, exitCode: Int32) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         struct Body: Encodable { var message: String; var exitCode: Int32 }
         struct Wrapper: Encodable { var error: Body }
         guard let data = try? encoder.encode(Wrapper(error: Body(message: message, exitCode: exitCode))) else { return "{}" }

@@ -74,7 +74,7 @@ struct ConfigCommand: AsyncParsableCommand {
                     settings[key] = Report.Setting(value: entry.value, source: entry.source.description, origin: entry.origin)
                 }
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 let report = Report(configFile: configuration.configFilePath, runtimesDirectory: context.runtimesDirectory, settings: settings)
                 Terminal.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
                 return

@@ -47,7 +47,7 @@ struct PoolShowCommand: AsyncParsableCommand {
             }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 Terminal.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
                 return
             }
@@ -230,7 +230,7 @@ struct NetGCCommand: AsyncParsableCommand {
             do { removals = try await collector.collect(all: all, dryRun: dryRun) } catch { throw CommandFailure.internalFailure("\(error)") }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 Terminal.out(String(decoding: try encoder.encode(removals), as: UTF8.self) + "\n")
                 return
             }

@@ -51,7 +51,7 @@ struct RuntimesCommand: AsyncParsableCommand {
             }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 Terminal.out(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n")
                 return
             }
