@@ -286,7 +286,7 @@ public struct StandbyDemand: Sendable {
     /// Rewrites the file with only `recent` (through a new file renamed over it, so readers never see half of it).
     func compact(keeping recent: [Double]) {
         let temporary = path + ".\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)  // never an existing file (shared /tmp)
         guard fd >= 0 else { return }
         let text = recent.map { "\(Int($0 * 1000))\n" }.joined()
         _ = text.withCString { write(fd, $0, strlen($0)) }
