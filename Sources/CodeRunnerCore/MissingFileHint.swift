@@ -36,9 +36,23 @@ public enum MissingFileHint {
                 break
             }
         }
+        // The names come from the program's own output: only source files of the language are ever suggested, never a
+        // dotfile or a file of another kind (a program printing "fatal error: .env: No such file" must not get it sent).
+        let sourceExtensions = Self.sourceExtensions[language] ?? []
         var seen = Set<String>()
-        return names.filter { !$0.isEmpty && !$0.contains("/") && seen.insert($0).inserted }
+        return names.filter { name in
+            guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), seen.insert(name).inserted else { return false }
+            guard let dot = name.lastIndex(of: ".") else { return language == "python" || language == "javascript" }  // a package folder
+            return sourceExtensions.contains(String(name[name.index(after: dot)...]).lowercased())
+        }
     }
+
+    static let sourceExtensions: [String: Set<String>] = [
+        "cpp": ["h", "hh", "hpp", "hxx", "inc", "ipp", "tpp", "c", "cc", "cpp", "cxx"],
+        "python": ["py"],
+        "javascript": ["js", "mjs", "cjs", "json"],
+        "java": ["java"],
+    ]
 
     static func quoted(after marker: String, in line: String) -> String? {
         guard let start = line.firstRange(of: marker) else { return nil }

@@ -215,8 +215,8 @@ extension CodeRunner {
     /// also when the process dies).
     func withStandbyLock<T>(language: String, _ body: () async throws -> T) async throws -> T {
         let path = StandbyDemand.stateFile(language: language, suffix: "lock")
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return try await body() }  // no lock file possible: at worst one standby too many
+        let fd = StandbyDemand.openOwnRegularFile(path, O_RDWR | O_CREAT)
+        guard fd >= 0 else { return try await body() }  // no lock file of ours: at worst a standby too many
         defer { close(fd) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { break }
@@ -248,7 +248,7 @@ public struct StandbyDemand: Sendable {
 
     /// Notes that a one-shot run starts now. Best effort: without the file, standbys stay at the floor.
     public func recordRun(at now: Double = SessionNetworks.now()) {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let fd = Self.openOwnRegularFile(path, O_WRONLY | O_APPEND | O_CREAT)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let line = "\(Int(now * 1000))\n"
@@ -257,7 +257,7 @@ public struct StandbyDemand: Sendable {
 
     /// Start times (seconds) of the runs recorded, oldest first; unreadable lines are skipped.
     func recordedRuns() -> [Double] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        let fd = Self.openOwnRegularFile(path, O_RDONLY)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -277,6 +277,19 @@ public struct StandbyDemand: Sendable {
         let recent = runs.filter { $0 >= since }
         if runs.count > recent.count, runs.count * 8 > Self.compactAboveBytes { compact(keeping: recent) }
         return Self.wanted(recentRuns: recent.count, floor: floor, ceiling: ceiling)
+    }
+
+    /// Opens a file of ours in a folder other users may write into (/tmp): never through a symlink, never blocking
+    /// on a FIFO someone left under our name, and only a regular file this user owns; -1 otherwise.
+    static func openOwnRegularFile(_ path: String, _ flags: Int32) -> Int32 {
+        let fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
+        guard fd >= 0 else { return -1 }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == getuid() else {
+            close(fd)
+            return -1
+        }
+        return fd
     }
 
     static func wanted(recentRuns: Int, floor: Int, ceiling: Int) -> Int {

@@ -1,3 +1,4 @@
+import AgentProtocol
 import Glibc
 
 /// `coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]`: PID 1 of every container.
@@ -73,10 +74,17 @@ enum IdleCommand {
             }
             for (pid, status) in reapAll() where pid == runner {
                 runner = 0
+                let code = Posix.decodeWaitStatus(status).exitCode
+                if code == nil {
+                    // The run's supervisor was killed (the OOM killer, a crash): its program must not go on unsupervised,
+                    // and the engine must not wait for a result that cannot come.
+                    if ProcessSweep.isEnabled() { ProcessSweep.killStrays(protectedSessions: state.serviceSessions()) }
+                    _ = Posix.writeAll(1, AgentWire.encode(AgentMessage.failed(
+                        "the run's supervisor in the container was killed (signal \(Posix.decodeWaitStatus(status).signal ?? 0)); the program was stopped")))
+                }
                 // A container made for one run ends with it (Docker then removes it): nothing waits for the TTL.
                 if once { return 0 }
                 // The run could not leave the channel clean (or was killed): no further run is taken from it.
-                let code = Posix.decodeWaitStatus(status).exitCode
                 if code == nil || code == RunCommand.channelUnusable { stdioUsable = false }
             }
             if watchesStdin, fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {

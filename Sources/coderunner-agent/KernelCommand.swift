@@ -249,8 +249,8 @@ final class KernelCommand {
         driver = Driver(
             pid: pid, commandFD: commandPipe[1], outFD: outPipe[0], errFD: errPipe[0], eventFD: eventPipe[0],
             oomBaseline: oomBaseline)
-        // A run beside the kernel (the shell's `:run`) sweeps what it leaves behind: the kernel's session is spared.
-        state.recordService(session: pid)
+        // A run beside the kernel (the shell's `:run`) sweeps what it leaves behind: the kernel's session is spared then.
+        state.recordKernel(driverSession: pid)
     }
 
     /// Kills the driver's process group and whatever it left in the container, reaps it and closes its pipes.
@@ -261,7 +261,7 @@ final class KernelCommand {
         kill(-d.pid, SIGKILL)
         if ProcessSweep.isEnabled() {
             // Everything of this kernel goes, also what its code moved to other process groups of its session.
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions().subtracting([d.pid]))
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
         }
         var status: Int32 = 0
         var usage = rusage()
@@ -306,7 +306,7 @@ final class KernelCommand {
         kill(-d.pid, SIGKILL)
         if ProcessSweep.isEnabled() {
             // Everything of this kernel goes, also what its code moved to other process groups of its session.
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions().subtracting([d.pid]))
+            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
         }
         var status: Int32 = 0
         var usage = rusage()

@@ -61,7 +61,7 @@ final class RunCommand {
 
     func main() -> Int32 {
         let code = serve()
-        guard attached else { return code }
+        guard attached, code != Self.channelUnusable else { return code }
         return awaitEndOfRun() ? code : Self.channelUnusable
     }
 
@@ -81,6 +81,7 @@ final class RunCommand {
             do {
                 while let message = try decoder.next() {
                     if case .endOfRun = message { return true }
+                    waited = 0  // the engine is there (a keepalive, late input): it sends endOfRun after them
                 }
             } catch {
                 return false
@@ -101,11 +102,16 @@ final class RunCommand {
         send(.hello(version: AgentWire.version))
 
         let first: EngineMessage
-        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel) {
+        // Attached, the request may never finish arriving (its sender killed mid-frame, and a shared stdin never ends):
+        // a silence as long as the keepalive limit ends the wait, and the channel is not used again.
+        let silence = attached ? Int32(AgentWire.engineSilenceLimit.components.seconds * 1000) : nil
+        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel,
+                                  silenceLimitMilliseconds: silence, silenceExit: Self.channelUnusable) {
         case .first(let message): first = message
         case .exit(let code): return code
         }
         defer { state.touchActivity() }
+        lastHeardFromEngine = Posix.monotonicMicroseconds()
 
         guard case .run(let request) = first else {
             return fail("agent protocol: the first message must be the run request; the engine and agent versions differ")
@@ -393,9 +399,6 @@ final class RunCommand {
                 }
             }
             if stage.takesStdin && inFD >= 0 && stdinPending.isEmpty && stdinCloseRequested { closeStdinPipe() }
-            if attached, !engineGone, now - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000 {
-                engineGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
-            }
 
             var fds: [pollfd] = []
             fds.append(pollfd(fd: childDone ? -1 : signalPipeRead, events: Int16(POLLIN), revents: 0))
@@ -422,7 +425,10 @@ final class RunCommand {
                 // killing the group and the strays now cannot hit an unrelated process.
                 kill(-pid, SIGKILL)
                 if ProcessSweep.isEnabled() {
-                    ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
+                    var spared = state.serviceSessions()
+                    // Beside a kernel, the kernel's driver and what its cells started stay (see StateDirectory.recordKernel).
+                    if besideKernel, let driver = state.kernelDriverSession() { spared.insert(driver) }
+                    ProcessSweep.killStrays(protectedSessions: spared)
                 }
                 while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
                 end = Posix.monotonicMicroseconds()
@@ -432,6 +438,11 @@ final class RunCommand {
             }
             if fds[1].revents != 0 {
                 readEngine()
+            }
+            // Judged after reading what is waiting: a write to a slow reader may have blocked us, not the engine.
+            if attached, !engineGone,
+               Posix.monotonicMicroseconds() - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000 {
+                engineGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
             }
             if fds[2].revents != 0 { drain(&outFD, .stdout) }
             if fds[3].revents != 0 { drain(&errFD, .stderr) }

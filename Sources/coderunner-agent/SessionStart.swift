@@ -14,7 +14,7 @@ enum SessionStart {
     /// with the kernel that holds the run lock; without a live kernel it takes the lock like any run.
     static func begin(
         state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32,
-        besideKernel: Bool = false
+        besideKernel: Bool = false, silenceLimitMilliseconds: Int32? = nil, silenceExit: Int32 = 1
     ) -> Outcome {
         if let code = state.ensure() {
             return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"))
@@ -36,6 +36,13 @@ enum SessionStart {
                 if let message = try decoder.next() { return .first(message) }
             } catch {
                 return .exit(fail(error.description))
+            }
+            if let silenceLimitMilliseconds {
+                // Every byte restarts the wait; a silence that long means the sender is gone.
+                var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&p, 1, silenceLimitMilliseconds)
+                if ready == 0 { return .exit(silenceExit) }
+                if ready < 0 { continue }
             }
             guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
             if chunk.isEmpty { return .exit(1) }  // the engine went away before asking for anything

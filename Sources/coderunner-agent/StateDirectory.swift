@@ -108,19 +108,32 @@ struct StateDirectory {
 
     var kernelPath: String { path + "/kernel" }
 
-    /// Records that this process hosts the container's kernel (pid and start time), so that a run the shell starts
-    /// beside it (`run --beside-kernel`) may share the container while the kernel holds the run lock.
-    func recordKernel() {
+    /// Records that this process hosts the container's kernel (pid and start time), and its driver's session when one
+    /// runs, so that a run the shell starts beside it (`run --beside-kernel`) may share the container while the kernel
+    /// holds the run lock, and spares the driver in its sweep. Nothing else spares the driver: once the kernel process
+    /// is gone, its driver is swept like any stray.
+    func recordKernel(driverSession: pid_t? = nil) {
         guard let me = ProcessSweep.info(of: getpid()) else { return }
-        Posix.writeFile(kernelPath, "\(getpid()) \(me.startTime)\n", mode: 0o600)
+        var line = "\(getpid()) \(me.startTime)"
+        if let driverSession, let driver = ProcessSweep.info(of: driverSession) { line += " \(driverSession) \(driver.startTime)" }
+        Posix.writeFile(kernelPath, line + "\n", mode: 0o600)
     }
 
     /// A kernel recorded by `recordKernel` is still that process.
-    func kernelAlive() -> Bool {
-        guard let text = Posix.readText(kernelPath) else { return false }
+    func kernelAlive() -> Bool { liveKernel() != nil }
+
+    /// The live kernel's driver session (nil without a live kernel, or when its driver is not the recorded process).
+    func kernelDriverSession() -> pid_t? { liveKernel() ?? nil }
+
+    /// nil: no live kernel; .some(driver session or nil).
+    private func liveKernel() -> pid_t?? {
+        guard let text = Posix.readText(kernelPath) else { return nil }
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard fields.count == 2, let pid = pid_t(fields[0]), let started = UInt64(fields[1]) else { return false }
-        return ProcessSweep.info(of: pid)?.startTime == started
+        guard fields.count >= 2, let pid = pid_t(fields[0]), let started = UInt64(fields[1]),
+              ProcessSweep.info(of: pid)?.startTime == started else { return nil }
+        guard fields.count == 4, let driver = pid_t(fields[2]), let driverStarted = UInt64(fields[3]),
+              ProcessSweep.info(of: driver)?.startTime == driverStarted else { return .some(nil) }
+        return .some(driver)
     }
 
     func recordTTL(_ seconds: Int) {

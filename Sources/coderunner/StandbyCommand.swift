@@ -76,7 +76,7 @@ struct StandbyCommand: AsyncParsableCommand {
         }
         // Nothing else may pass to the keeper: a caller's pipe end inherited without close-on-exec (Foundation's
         // Process leaves such descriptors in its children) would keep that caller waiting for end-of-file until the
-        // keeper exits. This process is about to exit, so marking all its descriptors close-on-exec costs nothing.
+        // keeper exits. This process starts no other program, so marking all its descriptors close-on-exec costs nothing.
         markDescriptorsCloseOnExec()
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -24,5 +24,10 @@ struct MissingFileHintTests {
                                      folderEntries: ["main.cpp", "util.h"], folder: ".") == nil)
         #expect(MissingFileHint.missingNames(in: "fatal error: ../../etc/passwd: No such file or directory", language: "cpp").isEmpty,
                 "a name with a slash is never looked up")
+        // The program's output names them: secrets and other kinds of files are never suggested for sending.
+        #expect(MissingFileHint.missingNames(in: "main.cpp:1:10: fatal error: .env: No such file or directory", language: "cpp").isEmpty)
+        #expect(MissingFileHint.missingNames(in: "fatal error: id_rsa: No such file or directory", language: "cpp").isEmpty)
+        #expect(MissingFileHint.missingNames(in: "Error: Cannot find module './.npmrc'", language: "javascript").isEmpty)
+        #expect(MissingFileHint.missingNames(in: "Error: Cannot find module './secrets.txt'", language: "javascript").isEmpty)
     }
 }

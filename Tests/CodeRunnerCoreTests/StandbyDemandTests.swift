@@ -42,4 +42,22 @@ struct StandbyDemandTests {
         }
         #expect(demand.recordedRuns().count == 200)
     }
+
+    /// The files live in a folder others may write (/tmp): a FIFO under our name must not hang a run or a keeper, and a
+    /// file someone else owns is not ours to read or write.
+    @Test func aFIFOOrAForeignFileUnderOurNameIsIgnored() throws {
+        let directory = try Self.freshDirectory()
+        let demand = StandbyDemand(language: "python", directory: directory)
+        #expect(mkfifo(demand.path, 0o666) == 0)
+        let started = ContinuousClock.now
+        demand.recordRun(at: 1000)
+        #expect(demand.wantedStandbys(floor: 1, ceiling: 4, window: .seconds(20), now: 1000) == 1)
+        #expect(ContinuousClock.now - started < .seconds(2), "a FIFO must not block")
+        unlink(demand.path)
+        if getuid() == 0 {
+            try "999000\n999100\n999200\n".write(toFile: demand.path, atomically: false, encoding: .utf8)
+            #expect(chown(demand.path, 65534, 65534) == 0)
+            #expect(demand.recordedRuns().isEmpty, "a file another user owns is not read")
+        }
+    }
 }

@@ -230,4 +230,72 @@ struct AgentChannelTests {
         #expect(try await !programRuns(), "the program outlived its client by more than 30 s")
         #expect(took >= .seconds(5), "stopped after \(took): too early for the silence limit")
     }
+
+    /// A caller that reads slowly (a pager) holds the agent up in its writes; that is not the engine's silence: the run
+    /// ends ok with all its output, and the session keeps its container.
+    @Test func aSlowReaderIsNotMistakenForAGoneEngine() async throws {
+        let session = Self.uniqueSession("slow")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let runner = try Live.runner()
+        let runtime = try Live.catalog().runtime(named: "python")
+        let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
+        _ = try await Live.run("python", [("a.py", "print(1)\n")], session: session, runner: runner)
+        let submission = try Submission(files: [SubmittedFile(path: "big.py", contents: Array("import sys\nsys.stdout.write('x' * 4_000_000)\n".utf8))],
+                                        entry: "big.py", limits: runner.settings.submissionLimits)
+        var request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+                                 session: session, fresh: false)
+        request.limits.outputLimitBytes = 8 << 20
+        request.limits.timeout = .seconds(60)  // a program blocked on its output still runs: not the point here
+        let received = Locked(0)
+        let paused = Locked(false)
+        let result = await runner.run(request, input: nil) { event in
+            guard case .output(_, let bytes) = event else { return }
+            received.withLock { $0 += bytes.count }
+            // The first chunk: stop reading for longer than the agent's silence limit.
+            let first = paused.withLock { wasPaused in
+                defer { wasPaused = true }
+                return !wasPaused
+            }
+            if first { try? await Task.sleep(for: .seconds(13)) }
+        }
+        #expect(result.status == .ok, "\(result)")
+        #expect(received.withLock { $0 } == 4_000_000)
+        #expect(try await Self.sessionContainers(session).count == 1, "the session keeps its container")
+        let next = try await Live.run("python", [("b.py", "print('next')\n")], session: session, runner: runner)
+        #expect(next.result.status == .ok && next.stdout == "next\n")
+        #expect(try await Self.sessionContainers(session).count == 1)
+    }
+
+    /// If the run's supervisor (PID 1's child) is killed, PID 1 stops the program and says so: the run ends at once
+    /// instead of at its deadline.
+    @Test func aKilledRunSupervisorEndsTheRunAtOnce() async throws {
+        let session = Self.uniqueSession("killed")
+        defer { Task { await DockerProbe.removeSession(session) } }
+        let runner = try Live.runner()
+        _ = try await Live.run("python", [("a.py", "print(1)\n")], session: session, runner: runner)
+        let container = try #require(try await Self.sessionContainers(session).first)
+        let started = ContinuousClock.now
+        async let long = Live.run("python", [("s.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")],
+                                  timeout: .seconds(60), session: session, runner: runner)
+        let engine = try Live.engine()
+        let killer = #"""
+            for d in /proc/[0-9]*; do
+              p=${d#/proc/}; [ "$p" = 1 ] || [ "$p" = "$$" ] && continue
+              case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"coderunner-agent idle"*) kill -9 "$p" && echo "killed $p" ;; esac
+            done
+            """#
+        var killed = false
+        while !killed, ContinuousClock.now - started < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(300))
+            let connection = try await engine.exec(container.id, argv: ["/bin/sh", "-c", killer])
+            var output: [UInt8] = []
+            for try await chunk in connection.stdout { output += chunk }
+            await connection.close()
+            killed = String(decoding: output, as: UTF8.self).contains("killed")
+        }
+        #expect(killed, "found no run supervisor to kill")
+        let outcome = try await long
+        #expect(ContinuousClock.now - started < .seconds(30), "the run should end soon after its supervisor died")
+        #expect(outcome.result.status == .internalError && outcome.result.message?.contains("supervisor") == true, "\(outcome.result)")
+    }
 }

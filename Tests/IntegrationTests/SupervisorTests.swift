@@ -151,6 +151,7 @@ extension HostileProgramTests {
             }
             let freeze = #"""
                 for d in /proc/[0-9]*; do
+                  [ "${d#/proc/}" = "$$" ] && continue  # this script's own command line holds every pattern below
                   c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
                   # The run's agent: an exec'd `coderunner-agent run`, or the child PID 1 forked for a run on its stdin.
                   case "$c" in
