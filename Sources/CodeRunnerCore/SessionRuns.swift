@@ -30,10 +30,14 @@ extension CodeRunner {
         session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool, claimsForRun: Bool = false,
         onNotice: (@Sendable (String) -> Void)? = nil, attempt: (String, Bool) async throws(EngineError) -> T?
     ) async throws -> T {
-        if !processOwned { try await checkCreator(session) }
-        let candidates = try await engine.containers(labeled: [
+        // The creator check (a network lookup) and the container list side by side: both only read, and nothing is
+        // claimed before the check has passed. A warm run is about 35 ms; each Docker call is one to three of them.
+        async let creatorChecked: Void = processOwned ? () : checkCreator(session)
+        let listed = try await engine.containers(labeled: [
             ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
-        ]).filter { $0.state == "running" && $0.image == runtime.image && !$0.name.hasSuffix(Self.inUseSuffix) }
+        ])
+        try await creatorChecked
+        let candidates = listed.filter { $0.state == "running" && $0.image == runtime.image && !$0.name.hasSuffix(Self.inUseSuffix) }
         RunTrace.mark("session containers listed")
         let engine = self.engine
         for container in candidates.sorted(by: { $0.name < $1.name }) {
