@@ -19,16 +19,16 @@ enum SessionStart {
         if let code = state.ensure() {
             return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"))
         }
-        switch besideKernel && state.kernelAlive() ? .besideKernel : state.tryLockRun() {
-        case .besideKernel:
-            break
-        case .locked:
-            break
-        case .busy:
-            send(.busy)
-            return .exit(75)
-        case .failed(let code):
-            return .exit(fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))"))
+        if !(besideKernel && state.kernelAlive()) {
+            switch state.tryLockRun() {
+            case .locked:
+                break
+            case .busy:
+                send(.busy)
+                return .exit(75)
+            case .failed(let code):
+                return .exit(fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))"))
+            }
         }
         state.touchActivity()
         while true {

@@ -49,8 +49,6 @@ struct StateDirectory {
     enum LockOutcome {
         /// The lock is held through this fd; keep it open for the whole run.
         case locked(Int32)
-        /// Not taken: the run shares the container with its kernel (`SessionStart.begin(besideKernel:)`).
-        case besideKernel
         case busy
         case failed(Int32)
     }
