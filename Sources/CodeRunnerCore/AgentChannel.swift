@@ -97,6 +97,7 @@ extension CodeRunner {
             if shared, !(await conversation.awaitRunClosed(timeout: Self.runClosedWait)) {
                 await Task { try? await engine.removeContainer(containerID) }.value
             }
+            if shared { RunTrace.mark("run closed") }
             enforcer.cancel()
             return await enforcer.value ? endedByEngine() : outcome
         } catch {

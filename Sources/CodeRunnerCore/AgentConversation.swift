@@ -56,6 +56,7 @@ struct AgentConversation {
     ) async throws(EngineError) -> Outcome {
         do {
             try await connection.write(AgentWire.encode(EngineMessage.run(request)))
+            RunTrace.mark("request sent")
         } catch {
             throw error
         }
@@ -130,6 +131,7 @@ struct AgentConversation {
                     case .output(let stream, let bytes):
                         await onEvent(.output(stream == .stdout ? .stdout : .stderr, bytes))
                     case .stageFinished(let result):
+                        RunTrace.mark("stage ended")
                         progress.finished(result)
                     case .stdinConsumed(let count):
                         window.release(Int(clamping: count))

@@ -30,21 +30,55 @@ extension CodeRunner {
         session: String, runtime: Runtime, limits: RunLimits, processOwned: Bool, claimsForRun: Bool = false,
         onNotice: (@Sendable (String) -> Void)? = nil, attempt: (String, Bool) async throws(EngineError) -> T?
     ) async throws -> T {
-        // The creator check (a network lookup) and the container list side by side: both only read, and nothing is
-        // claimed before the check has passed. A warm run is about 35 ms; each Docker call is one to three of them.
-        async let creatorChecked: Void = processOwned ? () : checkCreator(session)
-        let listed = try await engine.containers(labeled: [
-            ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
-        ])
-        try await creatorChecked
-        let candidates = listed.filter { $0.state == "running" && $0.image == runtime.image && !$0.name.hasSuffix(Self.inUseSuffix) }
-        RunTrace.mark("session containers listed")
+        // The creator check (a network lookup), the container list and the claim of the session's first container
+        // (known by its name) side by side: a warm run is about 30 ms and each Docker call one to three of them. Nothing
+        // is sent to a container before the check has passed and the list has vouched for it.
+        let preferred = Self.preferredContainerName(session: session, language: runtime.language)
         let engine = self.engine
+        async let creatorChecked: Result<Void, any Error> = processOwned ? .success(()) : Self.result { try await self.checkCreator(session) }
+        async let preferredClaimed: Bool = claimsForRun ? Self.claim(preferred, engine: engine) : false
+        let listed = await Self.result { () throws(EngineError) in
+            try await engine.containers(labeled: [
+                ResourceLabel.managed, "\(ResourceLabel.session)=\(session)", "\(ResourceLabel.language)=\(runtime.language)",
+            ])
+        }
+        let claimedPreferred = await preferredClaimed
+        let checked = await creatorChecked
+        if claimedPreferred, case .failure = listed.mapError({ $0 as any Error }).flatMap({ _ in checked }) {
+            await Self.release(preferred + Self.inUseSuffix, name: preferred, engine: engine)
+        }
+        try checked.get()
+        let containers = try listed.get()
+        RunTrace.mark("session containers listed")
+        func fit(_ container: ContainerInfo) -> Bool { container.state == "running" && container.image == runtime.image }
+        if claimedPreferred {
+            RunTrace.mark("container claimed")
+            // The list shows the container that held the name (under either name, as the two calls raced). Should it
+            // have been removed and a new one made under the name in between, that one is this session's and
+            // language's too, as only a run of this session creates it; either way the claim makes it ours alone.
+            let entry = containers.first { $0.name == preferred || $0.name == preferred + Self.inUseSuffix }
+            if let entry, fit(entry), entry.labels[ResourceLabel.stdio] == "1" {
+                let claimedName = preferred + Self.inUseSuffix
+                let outcome: T?
+                do {
+                    outcome = try await attempt(claimedName, true)
+                } catch {
+                    await Self.release(claimedName, name: preferred, engine: engine)
+                    if !CodeRunner.containerWentAway(error) { throw error }
+                    outcome = nil
+                }
+                if outcome != nil { await Self.release(claimedName, name: preferred, engine: engine) }
+                if let outcome { return outcome }
+            } else {
+                await Self.release(preferred + Self.inUseSuffix, name: preferred, engine: engine)
+            }
+        }
+        let candidates = containers.filter { fit($0) && !$0.name.hasSuffix(Self.inUseSuffix) && !(claimedPreferred && $0.name == preferred) }
         for container in candidates.sorted(by: { $0.name < $1.name }) {
             let overStdio = claimsForRun && container.labels[ResourceLabel.stdio] == "1"
             if overStdio {
                 // Taken by another run (or gone): try the next one.
-                guard (try? await engine.renameContainer(container.id, to: container.name + Self.inUseSuffix)) != nil else { continue }
+                guard await Self.claim(container.id, as: container.name, engine: engine) else { continue }
                 RunTrace.mark("container claimed")
             }
             let outcome: T?
@@ -75,20 +109,22 @@ extension CodeRunner {
             network = try await networks.create(session: session, ephemeral: processOwned)
         }
         // A new container is born claimed, so no other run attaches to it before this one.
-        let name = Self.containerName(session: session, language: runtime.language)
-        let createdName = claimsForRun ? name + Self.inUseSuffix : name
-        var created: Result<String, EngineError>
-        do {
-            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned,
-                                                         name: createdName))
-        } catch {
-            created = .failure(error)
+        var name = Self.newContainerName(session: session, language: runtime.language, existing: sessionContainers)
+        func create(on network: SessionNetwork) async -> Result<String, EngineError> {
+            await Self.result { () throws(EngineError) in
+                try await self.createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned,
+                                               name: claimsForRun ? name + Self.inUseSuffix : name)
+            }
+        }
+        var created = await create(on: network)
+        if case .failure(.conflict) = created, name == preferred {
+            // Another run of the session made its first container at the same moment: this one gets a name of its own.
+            name = Self.containerName(session: session, language: runtime.language)
+            created = await create(on: network)
         }
         if case .failure(.notFound) = created {
             // `net gc` removed the idle network between our lookup and the create: make a new one once.
-            let fresh = try await networks.create(session: session, ephemeral: processOwned)
-            created = .success(try await createContainer(for: runtime, limits: limits, session: session, network: fresh, ephemeral: processOwned,
-                                                         name: createdName))
+            created = await create(on: try await networks.create(session: session, ephemeral: processOwned))
         }
         let containerID = try created.get()
         let outcome: T?
@@ -105,13 +141,39 @@ extension CodeRunner {
         return outcome
     }
 
-    /// Gives a claimed session container its name back (in a task of its own: a cancelled caller must still release).
-    static func release(_ id: String, name: String, engine: any ContainerEngine) async {
-        await Task { try? await engine.renameContainer(id, to: name) }.value
+    /// Claims a session container by renaming it `name` + `inUseSuffix`; Docker grants a rename to one caller, so false
+    /// means another run holds it (or it is gone). `container` is its id, or its name when the id is not known yet.
+    static func claim(_ container: String, as name: String? = nil, engine: any ContainerEngine) async -> Bool {
+        (try? await engine.renameContainer(container, to: (name ?? container) + inUseSuffix)) != nil
+    }
+
+    /// Gives a claimed session container (its id, or its claimed name) its name back (in a task of its own: a cancelled
+    /// caller must still release).
+    static func release(_ container: String, name: String, engine: any ContainerEngine) async {
+        await Task { try? await engine.renameContainer(container, to: name) }.value
+        RunTrace.mark("container released")
+    }
+
+    /// The name of a session's first container for a language: known in advance, so a warm run claims it without
+    /// waiting for the list (`withSessionContainer`). Further containers of the language get `containerName`.
+    static func preferredContainerName(session: String, language: String) -> String {
+        "coderunner-\(session)-\(language)"
     }
 
     static func containerName(session: String, language: String) -> String {
         "coderunner-\(session)-\(language)-\(SessionName.ephemeral().dropFirst(4).prefix(6))"
+    }
+
+    /// A session's new container takes the preferred name while no container holds it (under either form).
+    static func newContainerName(session: String, language: String, existing: [ContainerInfo]) -> String {
+        let preferred = preferredContainerName(session: session, language: language)
+        let taken = existing.contains { $0.name == preferred || $0.name == preferred + inUseSuffix }
+        return taken ? containerName(session: session, language: language) : preferred
+    }
+
+    /// The outcome of a call, as a value (for calls made side by side with `async let`).
+    static func result<Value: Sendable, Failure: Error>(_ body: () async throws(Failure) -> Value) async -> Result<Value, Failure> {
+        do { return .success(try await body()) } catch { return .failure(error) }
     }
 
     /// Starts `count` idle containers for a named session ahead of need, so its first runs skip container start-up.
@@ -124,8 +186,12 @@ extension CodeRunner {
         let existing = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
         let room = max(0, settings.maxContainersPerSession - existing.filter { $0.state == "running" }.count)
         var created: [String] = []
+        var named = existing
         for _ in 0..<min(count, room) {
-            created.append(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: false))
+            let name = Self.newContainerName(session: session, language: runtime.language, existing: named)
+            created.append(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: false,
+                                                     name: name))
+            named.append(ContainerInfo(id: created.last ?? "", name: name, image: runtime.image, labels: [:], state: "running", createdAt: nil))
         }
         return created
     }
