@@ -151,13 +151,17 @@ public struct AgentCellResult: Sendable, Equatable {
     public var outputLimitExceeded: Bool
     /// From sending the cell to the driver until its DONE.
     public var wallMicroseconds: UInt64
+    /// How many bytes of the engine's `stdin` for this cell its code read; the rest was discarded (the shell's piped
+    /// mode goes on with the unread part of its stream).
+    public var stdinBytesRead: UInt64
 
-    public init(cell: UInt32, ok: Bool, interrupted: Bool, outputLimitExceeded: Bool, wallMicroseconds: UInt64) {
+    public init(cell: UInt32, ok: Bool, interrupted: Bool, outputLimitExceeded: Bool, wallMicroseconds: UInt64, stdinBytesRead: UInt64 = 0) {
         self.cell = cell
         self.ok = ok
         self.interrupted = interrupted
         self.outputLimitExceeded = outputLimitExceeded
         self.wallMicroseconds = wallMicroseconds
+        self.stdinBytesRead = stdinBytesRead
     }
 }
 

@@ -50,7 +50,7 @@ public enum AgentWire {
     public static let engineSilenceLimit: Duration = .seconds(10)
 
     /// Protocol version, sent by the agent in `hello`. Bump on any incompatible change.
-    public static let version: String = "3"
+    public static let version: String = "4"
     /// Largest accepted payload. Files travel inside the run request, hence the generous size.
     public static let maxFrameBytes: Int = 512 * 1024 * 1024
     /// Size of the frame header (tag + length).
@@ -149,6 +149,7 @@ public enum AgentWire {
             w.bool(result.interrupted)
             w.bool(result.outputLimitExceeded)
             w.u64(result.wallMicroseconds)
+            w.u64(result.stdinBytesRead)
         case .kernelExited(let exitCode, let signal, let memoryLimitExceeded):
             tag = .kernelExited
             w.optionalI32(exitCode)
@@ -416,7 +417,8 @@ struct PayloadReader {
             ok: try bool("cell.ok"),
             interrupted: try bool("cell.interrupted"),
             outputLimitExceeded: try bool("cell.outputLimitExceeded"),
-            wallMicroseconds: try u64())
+            wallMicroseconds: try u64(),
+            stdinBytesRead: try u64())
     }
 
     mutating func result() throws(AgentProtocolError) -> AgentStageResult {

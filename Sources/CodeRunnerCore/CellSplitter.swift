@@ -104,6 +104,33 @@ public struct CellSplitter: Sendable {
         return cells
     }
 
+    /// What piped input holds next: a cell, or (with meta commands on) a `:` line of its own.
+    public enum PipedUnit: Equatable, Sendable {
+        case cell(String)
+        case meta(String)
+    }
+
+    /// Takes the next cell (or meta command line) off the front of piped input, cut exactly as `split` cuts, and
+    /// leaves the bytes after it in `input`: the shell gives those to the cell as its stdin and goes on after what
+    /// the cell read. nil at the end of the input.
+    public func next(in input: inout ArraySlice<UInt8>, metaCommands: Bool) -> PipedUnit? {
+        var current: [String] = []
+        while !input.isEmpty {
+            let newline = input.firstIndex(of: UInt8(ascii: "\n"))
+            let line = String(decoding: input[..<(newline ?? input.endIndex)], as: UTF8.self)
+            input = input[(newline.map { $0 + 1 } ?? input.endIndex)...]
+            if current.isEmpty && line.trimmingWhitespace().isEmpty { continue }
+            if current.isEmpty && metaCommands && line.hasPrefix(":") { return .meta(line) }
+            current.append(line)
+            if !needsMore(current) {
+                if current.joined(separator: "\n").trimmingWhitespace().isEmpty { current = []; continue }
+                return .cell(Self.trimBlankTail(current))
+            }
+        }
+        guard !current.isEmpty, !current.joined().trimmingWhitespace().isEmpty else { return nil }
+        return .cell(Self.trimBlankTail(current))
+    }
+
     static func trimBlankTail(_ lines: [String]) -> String {
         var lines = lines
         while let last = lines.last, last.trimmingWhitespace().isEmpty { lines.removeLast() }

@@ -20,8 +20,16 @@ public struct CellResult: Sendable, Codable, Equatable {
     public var cell: UInt32
     public var status: Status
     public var wallMilliseconds: Double
+    /// Bytes of the cell's input its code read (the shell's piped mode goes on after them); not part of reports.
+    public var inputBytesRead: UInt64 = 0
 
     public var succeeded: Bool { status == .ok }
+
+    enum CodingKeys: String, CodingKey { case cell, status, wallMilliseconds }
+
+    public init(cell: UInt32, status: Status, wallMilliseconds: Double, inputBytesRead: UInt64 = 0) {
+        self.cell = cell; self.status = status; self.wallMilliseconds = wallMilliseconds; self.inputBytesRead = inputBytesRead
+    }
 }
 
 public enum KernelError: Error, Equatable, CustomStringConvertible {
@@ -217,9 +225,23 @@ public actor KernelSession {
         else if restarting, earlyReady == nil { earlyReady = ready }
     }
 
+    /// Most input sent with a cell at once (`execute(input:)`); the agent holds no more for a cell.
+    public static let maxCellInputBytes = 1 << 20
+
+    /// What a cell's reads get.
+    public enum CellInput: Sendable {
+        /// EOF at once (notebooks, `serve`, benchmarks).
+        case none
+        /// These bytes, then EOF (the shell's piped mode: the rest of its stream).
+        case given([UInt8])
+        /// What `sendInput` sends while the cell runs, EOF at `closeInput` (the interactive shell).
+        case live
+    }
+
     /// Runs one cell. Output arrives through `onEvent` while it runs. A cell running past `timeout` is interrupted,
     /// and if it does not stop within 2 s the kernel is restarted (state is lost; the status says `timeout`).
-    public func execute(_ code: String, timeout: Duration? = nil) async throws -> CellResult {
+    /// The result says how much of the input (at most `maxCellInputBytes` of it) the cell read.
+    public func execute(_ code: String, timeout: Duration? = nil, input: CellInput = .none) async throws -> CellResult {
         if !alive { try await restart() }
         let cell = nextCell
         nextCell += 1
@@ -231,7 +253,21 @@ public actor KernelSession {
         cellOverLimit = false
         defer { sendingCell = nil; earlyResult = nil }
         do {
-            try await connection.write(AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8))))
+            var message = AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8)))
+            switch input {
+            case .none:
+                message += AgentWire.encode(EngineMessage.closeStdin)
+            case .live:
+                break
+            case .given(let bytes):
+                var rest = bytes.prefix(Self.maxCellInputBytes)[...]
+                while !rest.isEmpty {
+                    message += AgentWire.encode(EngineMessage.stdin(Array(rest.prefix(AgentWire.maxStdinChunkBytes))))
+                    rest = rest.dropFirst(AgentWire.maxStdinChunkBytes)
+                }
+                message += AgentWire.encode(EngineMessage.closeStdin)
+            }
+            try await connection.write(message)
         } catch {
             alive = false
             throw KernelError.notRunning
@@ -257,7 +293,22 @@ public actor KernelSession {
         }
         guard let result else { return CellResult(cell: cell, status: .kernelDied, wallMilliseconds: wall) }
         let status: CellResult.Status = result.outputLimitExceeded || cellOverLimit ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
-        return CellResult(cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000)
+        return CellResult(cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000,
+                          inputBytesRead: result.stdinBytesRead)
+    }
+
+    /// Input for the running cell, e.g. a line the user typed (the agent drops what comes while no cell runs).
+    public func sendInput(_ bytes: [UInt8]) async {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            try? await connection.write(AgentWire.encode(EngineMessage.stdin(Array(rest.prefix(AgentWire.maxStdinChunkBytes)))))
+            rest = rest.dropFirst(AgentWire.maxStdinChunkBytes)
+        }
+    }
+
+    /// EOF for the running cell's reads (Ctrl-D); the next cell's input starts afresh.
+    public func closeInput() async {
+        try? await connection.write(AgentWire.encode(EngineMessage.closeStdin))
     }
 
     private var timedOutCells: Set<UInt32> = []

@@ -25,6 +25,10 @@ final class KernelCommand {
     private var running: RunningCell?
     /// Output written while no cell runs (driver start-up, background threads) is capped by the same limit.
     private var idleOutputUsed: UInt64 = 0
+    /// The running cell's stdin (nil: cells read /dev/null, as when /tmp is full).
+    private var cellStdin: CellStdin?
+    /// How often a cell's stdin is checked for having been read while input waits for it.
+    private static let stdinPollMicroseconds: UInt64 = 5_000
 
     /// How long a cell that passed the output limit may take to honour the SIGINT before the kernel is killed.
     private static let limitGraceMicroseconds: UInt64 = 2_000_000
@@ -86,6 +90,8 @@ final class KernelCommand {
             return fail(error.message)
         }
         signalPipeRead = ChildSignalPipe.install()
+        cellStdin = CellStdin.make()
+        defer { cellStdin?.remove() }
         do {
             try startDriver()
         } catch {
@@ -143,8 +149,13 @@ final class KernelCommand {
             case .run, .startKernel:
                 protocolFailure = "agent protocol: a second request arrived; start one `coderunner-agent kernel` per kernel"
                 stopRequested = true
-            case .stdin, .closeStdin, .endOfRun, .keepalive:
-                break  // cells have no stdin (the driver gives user code /dev/null); endOfRun is for attached runs
+            case .stdin(let bytes):
+                // For the running cell, or one that waits for the driver; typed between cells, input belongs to nobody.
+                if running != nil || !queued.isEmpty { cellStdin?.receive(bytes) }
+            case .closeStdin:
+                if running != nil || !queued.isEmpty { cellStdin?.requestClose() }
+            case .endOfRun, .keepalive:
+                break  // for runs over the container's main stdio
             case .stop:
                 stopRequested = true
             case .execute(let cell, let code):
@@ -172,7 +183,8 @@ final class KernelCommand {
     // MARK: Driver lifecycle
 
     private func startDriver() throws(SetupError) {
-        let environment = RunCommand.stageEnvironment(request.environment)
+        var environment = RunCommand.stageEnvironment(request.environment)
+        if let cellStdin { environment.append("CODERUNNER_CELL_STDIN=\(cellStdin.path)") }
         for s in request.argv + environment where s.utf8.contains(0) {
             throw SetupError(message: "kernel: an argument or environment entry contains a NUL byte")
         }
@@ -275,11 +287,13 @@ final class KernelCommand {
     private func abandonCells(interrupted: Bool) {
         let now = Posix.monotonicMicroseconds()
         if let cell = running {
+            let stdinBytesRead = cellStdin?.finish() ?? 0
             send(.cellFinished(AgentCellResult(
                 cell: cell.cell, ok: false, interrupted: interrupted || cell.interrupted,
-                outputLimitExceeded: cell.outputLimitExceeded, wallMicroseconds: now - cell.start)))
+                outputLimitExceeded: cell.outputLimitExceeded, wallMicroseconds: now - cell.start, stdinBytesRead: stdinBytesRead)))
             running = nil
         }
+        cellStdin?.finish()
         for cell in queued {
             send(.cellFinished(AgentCellResult(
                 cell: cell.cell, ok: false, interrupted: interrupted, outputLimitExceeded: false, wallMicroseconds: 0)))
@@ -332,6 +346,7 @@ final class KernelCommand {
     private func startNextCell() {
         guard running == nil, var d = driver, d.ready, !queued.isEmpty else { return }
         let next = queued.removeFirst()
+        _ = cellStdin?.openForCell()
         d.pendingCommand += Array("EXEC \(next.cell) \(next.code.count)\n".utf8) + next.code
         driver = d
         running = RunningCell(cell: next.cell, start: Posix.monotonicMicroseconds())
@@ -356,9 +371,11 @@ final class KernelCommand {
     private func finishCell(_ cell: UInt32, ok: Bool) {
         guard let r = running, r.cell == cell else { return }
         running = nil
+        let stdinBytesRead = cellStdin?.finish() ?? 0
         send(.cellFinished(AgentCellResult(
             cell: cell, ok: ok && !r.outputLimitExceeded, interrupted: r.interrupted,
-            outputLimitExceeded: r.outputLimitExceeded, wallMicroseconds: Posix.monotonicMicroseconds() - r.start)))
+            outputLimitExceeded: r.outputLimitExceeded, wallMicroseconds: Posix.monotonicMicroseconds() - r.start,
+            stdinBytesRead: stdinBytesRead)))
         state.touchActivity()
         if var d = driver {
             // A child the cell started may have been OOM-killed while the driver survived: only later kills count.
@@ -544,6 +561,7 @@ final class KernelCommand {
             ]
             var waitMicros: UInt64 = 1_000_000
             if let deadline = running?.limitDeadline { waitMicros = min(waitMicros, deadline > now ? deadline - now : 0) }
+            if cellStdin?.waitsForReader == true { waitMicros = min(waitMicros, Self.stdinPollMicroseconds) }
             let ready = poll(&fds, nfds_t(fds.count), Int32((waitMicros + 999) / 1000))
             if ready < 0 && errno != EINTR { break }
 
@@ -559,6 +577,7 @@ final class KernelCommand {
             }
             if fds[5].revents != 0 { writeCommands() }
             if fds[1].revents != 0 { readEngine() }
+            if running != nil { cellStdin?.pump() }
             if let d = driver, childHasExited(d.pid) { driverDied() }
         }
     }

@@ -171,57 +171,49 @@ final class Shell: @unchecked Sendable {
             if count <= 0 { break }
             input += buffer[0..<count]
         }
-        let text = String(decoding: input, as: UTF8.self)
-        guard pipedMetaCommands else {
-            for cell in CellSplitter(language: runtime?.language ?? "python").split(text) { await execute(cell) }
-            return
-        }
-        // Meta commands are lines of their own; everything between them is split into cells as the shell would.
-        var chunk: [String] = []
-        func flush() async {
-            guard !chunk.isEmpty else { return }
-            for cell in CellSplitter(language: runtime?.language ?? "python").split(chunk.joined(separator: "\n")) {
-                await execute(cell)
-            }
-            chunk = []
-        }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix(":") && !chunkNeedsMore(chunk) {
-                await flush()
+        // Cells are cut one at a time, as typing would cut them (meta commands, when on, are lines of their own). The
+        // rest of the stream is the cell's stdin, as for a REPL reading a pipe: what the cell reads (`input()`) is
+        // its input, and the shell goes on after it.
+        var rest = input[...]
+        while let unit = CellSplitter(language: runtime?.language ?? "python").next(in: &rest, metaCommands: pipedMetaCommands) {
+            switch unit {
+            case .meta(let line):
                 if try await meta(line) == .quit { return }
-            } else {
-                chunk.append(line)
+            case .cell(let cell):
+                let read = await execute(cell, input: .given(Array(rest.prefix(KernelSession.maxCellInputBytes))))
+                rest = rest.dropFirst(Int(clamping: read))
             }
         }
-        await flush()
     }
 
-    func chunkNeedsMore(_ chunk: [String]) -> Bool {
-        guard !chunk.isEmpty else { return false }
-        let cells = CellSplitter(language: runtime?.language ?? "python")
-        var current: [String] = []
-        for line in chunk {
-            if current.isEmpty && line.trimmingCharacters(in: " \t").isEmpty { continue }
-            current.append(line)
-            if !cells.needsMore(current) { current = [] }
-        }
-        return !current.isEmpty
-    }
-
-    func execute(_ code: String) async {
+    /// Runs a cell; returns how many bytes of `input` it read. Without `input` the interactive shell's cell reads
+    /// what the user types while it runs (piped, it reads EOF).
+    @discardableResult
+    func execute(_ code: String, input: KernelSession.CellInput? = nil) async -> UInt64 {
         guard let kernel else {
             Terminal.status("coderunner: no kernel is running; use :lang or :reset")
             anyFailed = true
-            return
+            return 0
         }
         await output.begin()
-        let result: CellResult
+        let cellInput = input ?? (interactive ? .live : .none)
+        let relay = input == nil && interactive ? CellInputRelay() : nil
+        let relaying = relay?.start(kernel: kernel)
+        let outcome: Result<CellResult, any Error>
         do {
-            result = try await kernel.execute(code, timeout: limits.timeout)
+            outcome = .success(try await kernel.execute(code, timeout: limits.timeout, input: cellInput))
         } catch {
+            outcome = .failure(error)
+        }
+        await relay?.stop()
+        await relaying?.value
+        let result: CellResult
+        switch outcome {
+        case .success(let value): result = value
+        case .failure(let error):
             Terminal.status("coderunner: \(error)")
             anyFailed = true
-            return
+            return 0
         }
         await output.end()
         switch result.status {
@@ -241,6 +233,7 @@ final class Shell: @unchecked Sendable {
             Terminal.status("coderunner: the kernel died; it restarts with the next input (state is lost)")
         }
         if showTiming { Terminal.err(Terminal.paint("[\(Format.fixed(result.wallMilliseconds, digits: 1)) ms]", "2", fd: 2) + "\n") }
+        return result.inputBytesRead
     }
 
     enum MetaOutcome { case handled, quit }
@@ -414,9 +407,10 @@ final class Shell: @unchecked Sendable {
         } else {
             await kernel.interrupt()
             // A program that ignores the interrupt keeps running: say what the second Ctrl-C does.
+            let cell = await output.cellNumber
             Task {
                 try? await Task.sleep(for: .milliseconds(500))
-                if await self.output.isRunning, self.lastInterrupt == now {
+                if await self.output.isRunning(cell: cell), self.lastInterrupt == now {
                     Terminal.err(Terminal.paint("\nthe cell is still running; Ctrl-C again within 2 s restarts the kernel (its state is lost)", "33", fd: 2) + "\n")
                 }
             }
@@ -450,10 +444,13 @@ final class Shell: @unchecked Sendable {
 /// Writes cell output as it streams; saves rich output (plots) next to the working directory.
 actor ShellOutput {
     private(set) var isRunning = false
+    /// Counts cells, so a hint meant for one cell is never shown while a later one runs.
+    private(set) var cellNumber = 0
     private var imageCount = 0
 
-    func begin() { isRunning = true }
+    func begin() { isRunning = true; cellNumber += 1 }
     func end() { isRunning = false }
+    func isRunning(cell: Int) -> Bool { isRunning && cellNumber == cell }
 
     func handle(_ event: KernelEvent) {
         switch event {

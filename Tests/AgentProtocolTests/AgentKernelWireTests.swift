@@ -15,10 +15,15 @@ import Testing
         #expect(AgentWire.encode(AgentMessage.kernelReady) == [0x88, 0, 0, 0, 0])
     }
 
-    @Test func cellFinishedLayout() {
+    @Test func cellFinishedLayout() throws {
         let bytes = AgentWire.encode(
-            AgentMessage.cellFinished(AgentCellResult(cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258)))
-        #expect(bytes == [0x8A, 0, 0, 0, 15, 0, 0, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2])
+            AgentMessage.cellFinished(AgentCellResult(
+                cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
+        #expect(bytes == [0x8A, 0, 0, 0, 23, 0, 0, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 6])
+        var decoder = AgentMessageDecoder()
+        decoder.append(bytes)
+        #expect(try decoder.next() == .cellFinished(AgentCellResult(
+            cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
     }
 
     @Test func kernelTagsStayInTheirDirection() {

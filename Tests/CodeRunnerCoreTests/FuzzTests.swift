@@ -296,6 +296,13 @@ struct FuzzTests {
                 #expect(kept == given, "\(language) lost or reordered lines of \(text.debugDescription): \(cells)")
                 #expect(cells.allSatisfy { !$0.trimmingWhitespace().isEmpty }, "\(language): an empty cell from \(text.debugDescription)")
                 _ = CellSplitter(language: language).needsMore(text.split(separator: "\n").map(String.init))
+                // Piped mode takes cells one at a time (the rest is the cell's stdin): the same cells as `split`.
+                var input = Array(text.utf8)[...]
+                var oneByOne: [String] = []
+                while let unit = CellSplitter(language: language).next(in: &input, metaCommands: false), case .cell(let cell) = unit {
+                    oneByOne.append(cell)
+                }
+                #expect(oneByOne == cells && input.isEmpty, "\(language): \(text.debugDescription) cut differently one at a time: \(oneByOne) vs \(cells)")
             }
         }
     }

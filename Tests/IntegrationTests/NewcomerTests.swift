@@ -131,6 +131,13 @@ struct NewcomerTests {
         #expect(status == 0, "pty session failed:\n\(transcript.suffix(3000))")
     }
 
+    /// The shell: a cell's reads come from the terminal while it runs (Python's input() and sys.stdin, Node's
+    /// readline), Ctrl-D ends one cell's input, type-ahead dies with its cell, Ctrl-C stops a waiting input().
+    @Test func shellCellsReadTheTerminal() throws {
+        let (status, transcript) = try Live.ptyScript("shell_input_pty.py", [Live.cliPath])
+        #expect(status == 0, "pty session failed:\n\(transcript.suffix(3000))")
+    }
+
     /// A build that fails on a header next to the entry (which was not sent) says so and how to send it.
     @Test func aMissingHeaderNextToTheEntryIsExplained() throws {
         let dir = try Live.temporaryDirectory([

@@ -46,6 +46,42 @@ struct SessionShellTests {
         try await Live.expectNoLeaks()
     }
 
+    /// Piped cells read the lines after their text, as a REPL reading a pipe does: what a cell reads is its input
+    /// and never runs as code, what it leaves runs as the next cells, and the end of the stream is EOF.
+    @Test func pipedCellsReadTheLinesAfterThem() async throws {
+        let python = try Live.cli(["session", "python"], stdin: """
+            name = input("name? ")
+            Alice
+            print(name.upper())
+            import sys, subprocess
+            first = sys.stdin.readline()
+            line one
+            print(repr(first))
+            subprocess.run(["cat"])
+            from cat
+            and the rest
+            """ + "\n")
+        #expect(python.status == 0, "\(python.stderr)")
+        #expect(python.stdout == "name? ALICE\n'line one\\n'\nfrom cat\nand the rest\nCompletedProcess(args=['cat'], returncode=0)\n", "\(python.stdout)")
+
+        let atTheEnd = try Live.cli(["session", "python"], stdin: "print('before')\nx = input()\n")
+        #expect(atTheEnd.status == 1 && atTheEnd.stdout == "before\n" && atTheEnd.stderr.contains("EOFError"), "\(atTheEnd)")
+
+        let javascript = try Live.cli(["session", "javascript"], stdin: """
+            const readline = require('readline/promises');
+            const answer = await (async () => {
+              const rl = readline.createInterface({ input: process.stdin });
+              const a = await rl.question('name? ');
+              rl.close();
+              return a;
+            })();
+            Bob
+            console.log(answer.toUpperCase());
+            """ + "\n")
+        #expect(javascript.status == 0 && javascript.stdout == "BOB\n", "\(javascript)")
+        try await Live.expectNoLeaks()
+    }
+
     @Test func metaCommandsInPipedMode() async throws {
         let dir = try Live.temporaryDirectory([("data.txt", "payload\n"), ("prog.py", "print('loaded', 6 * 7)\n")])
         let script = ":put data.txt\n:files\nprint(open('data.txt').read().strip())\n:load prog.py\n:lang javascript\nconsole.log('js')\n:quit\nprint('never')\n"

@@ -8,6 +8,8 @@
 //         loop would never yield its output (and would exhaust memory before the output limit could stop it).
 //         Everything a cell printed is in the pipe before its DONE.
 //   fd 3  events to the agent: READY, DONE <cell> ok|error
+//   $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell, fed with what the user types (or, piped, the
+//         lines after the cell): what process.stdin reads while the cell runs (see below). fd 0 stays the commands.
 //
 // Cells run like the node REPL: in the main context, one after another, so `var`/`let`/`const`/functions/classes
 // survive between cells (scripts of one context share its global lexical scope). Top-level `await` uses the REPL's
@@ -85,8 +87,58 @@ const stderr = syncStream(2);
 Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => stdout });
 Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => stderr });
 
-// User code must not consume the command stream: process.stdin is an empty stream.
-Object.defineProperty(process, 'stdin', { configurable: true, enumerable: true, value: Readable.from([]) });
+// User code must not consume the command stream (fd 0). process.stdin is one stream for the kernel's life (a readline
+// interface made in one cell works in the next), fed from the running cell's FIFO: opened when a reader asks for data
+// while a cell runs, closed when the cell ends. Between cells nothing arrives; the FIFO's EOF (Ctrl-D, the end of
+// piped input) ends process.stdin for good, as EOF ends node's own stdin.
+const cellStdinPath = process.env.CODERUNNER_CELL_STDIN;
+delete process.env.CODERUNNER_CELL_STDIN;
+let cellRunning = false;
+let cellSocket = null;
+let stdinWanted = false;
+const stdinProxy = new Readable({
+  read() {
+    stdinWanted = true;
+    if (cellSocket !== null) cellSocket.resume();
+    else openCellStdin();
+  },
+});
+Object.defineProperty(process, 'stdin', { configurable: true, enumerable: true, value: stdinProxy });
+
+function openCellStdin() {
+  if (!cellRunning || !cellStdinPath || cellSocket !== null) return;
+  let fd;
+  try {
+    // Non-blocking: the agent may have closed its end already (input ended); libuv reads it asynchronously.
+    fd = fs.openSync(cellStdinPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return;
+  }
+  const socket = new net.Socket({ fd, readable: true, writable: false });
+  socket.on('data', (chunk) => {
+    stdinWanted = false;
+    if (!stdinProxy.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => {
+    if (cellSocket === socket) stdinProxy.push(null);
+  });
+  socket.on('error', () => {});
+  cellSocket = socket;
+}
+
+function startCellStdin() {
+  cellRunning = true;
+  if (stdinWanted) openCellStdin();
+}
+
+function endCellStdin() {
+  cellRunning = false;
+  if (cellSocket === null) return;
+  const socket = cellSocket;
+  cellSocket = null;
+  socket.removeAllListeners('data');
+  socket.destroy();
+}
 
 // Like the REPL: require/module relative to the working directory, built-in modules as lazy globals.
 const cwdRequire = Module.createRequire(path.join(process.cwd(), '<repl>'));
@@ -219,7 +271,9 @@ async function pump() {
   busy = true;
   while (queue.length > 0) {
     const { cell, code } = queue.shift();
+    startCellStdin();
     const ok = await execute(cell, code);
+    endCellStdin();
     event(`DONE ${cell} ${ok ? 'ok' : 'error'}\n`);
   }
   busy = false;

@@ -4,6 +4,8 @@ Protocol (see the agent's KernelCommand.swift):
   fd 0  commands from the agent: b"EXEC <cell> <nbytes>\\n" + <nbytes> bytes of UTF-8 code
   fd 1  the cells' stdout, fd 2 their stderr
   fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes
+  $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell: the cell's fd 0 (and sys.stdin) while it runs,
+        fed with what the user types (or, piped, the lines after the cell); /dev/null between cells
 
 Cells run like the interactive interpreter: one namespace (a fresh ``__main__`` module) shared by all cells, the value
 of a final expression statement goes through ``sys.displayhook`` (repr, ``None`` not shown, ``_`` set), tracebacks
@@ -34,6 +36,7 @@ os.close(_null)
 _events_fd = os.dup(3)
 os.close(3)
 sys.stdin = open(0, "r", closefd=False)
+_cell_stdin_path = os.environ.pop("CODERUNNER_CELL_STDIN", None)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # plt.show() is a no-op with Agg: the figures are shown after the cell instead, so its warning is only noise.
@@ -170,6 +173,31 @@ def _send_figures(cell: int) -> None:
         sys.stderr.write(f"coderunner: could not render the figure: {exc}\n")
 
 
+def _set_stdin(fd: int) -> None:
+    """Makes `fd` the cells' fd 0 (inherited by the programs they start) and gives sys.stdin a new reader on it, so
+    nothing an earlier cell left in a buffer is read by a later one."""
+    os.dup2(fd, 0)
+    os.close(fd)
+    sys.stdin = open(0, "r", closefd=False)
+
+
+def _attach_cell_stdin() -> None:
+    """The agent's FIFO for this cell as stdin: input() reads what the user types while the cell runs."""
+    if not _cell_stdin_path:
+        return
+    try:
+        # Non-blocking open: the agent may already have closed its end (input ended), and then this must not wait.
+        fd = os.open(_cell_stdin_path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    os.set_blocking(fd, True)
+    _set_stdin(fd)
+
+
+def _detach_cell_stdin() -> None:
+    _set_stdin(os.open(os.devnull, os.O_RDONLY))
+
+
 def _read_command():
     """(cell, source) of the next EXEC, or None when the agent closed the pipe."""
     while True:
@@ -197,12 +225,14 @@ def main() -> None:
             return
         cell, source = command
         try:
+            _attach_cell_stdin()
             ok = _execute(cell, source)
         except KeyboardInterrupt:
             # The interrupt landed in driver code right around the cell: report it like the cell's own.
             _executing = False
             sys.stderr.write("KeyboardInterrupt\n")
             ok = False
+        _detach_cell_stdin()
         _send_figures(cell)
         _flush()
         _event(f"DONE {cell} {'ok' if ok else 'error'}\n".encode())
