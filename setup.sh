@@ -83,13 +83,17 @@ log "building runtime images"
 /usr/local/bin/coderunner images build
 
 # Every container, network and volume carrying coderunner's label, one "kind name" per line, sorted.
+# What a test run must not leave behind: containers (a session's lease on a network is one), networks outside the
+# shared pool, volumes. Ready pool networks are not leaks (sessions hand them on); `ready_networks` lists them.
 coderunner_resources() {
   {
     docker ps -a --filter label=dev.coderunner.managed --format 'container {{.Names}}'
-    docker network ls --filter label=dev.coderunner.managed --format 'network {{.Name}}'
+    docker network ls --filter label=dev.coderunner.managed --format 'network {{.Name}} {{.Label "dev.coderunner.pool"}}' \
+      | awk 'NF == 2 { print }'
     docker volume ls --filter label=dev.coderunner.managed --format 'volume {{.Name}}'
   } | LC_ALL=C sort
 }
+ready_networks() { docker network ls --filter label=dev.coderunner.pool --format '{{.Name}}' | LC_ALL=C sort; }
 
 case "$MODE" in
   install) log "ready: try \`coderunner run runtimes/python/examples/hello.py\`" ;;
@@ -116,6 +120,7 @@ case "$MODE" in
     # test depends on an engine that a test process started. Then: did the suite leave anything behind?
     fault_test=dockerdStoppedDuringARun
     before=$(coderunner_resources)
+    ready_before=$(ready_networks)
     status=0
     log "running the test suite"
     swift test --no-parallel --skip "$fault_test" || status=$?
@@ -144,8 +149,15 @@ case "$MODE" in
       printf 'setup.sh: the tests left these coderunner resources behind:\n%s\n' "$leaked" >&2
       status=1
     fi
+    # The session networks the tests made ready stay in the pool; they are listed, and must be removable.
+    ready_left=$(LC_ALL=C comm -13 <(printf '%s\n' "$ready_before") <(ready_networks) | sed '/^$/d')
+    if [ -n "$ready_left" ]; then
+      log "removing the $(wc -l <<<"$ready_left") ready session network(s) the tests left in the pool"
+      # shellcheck disable=SC2086
+      docker network rm $ready_left >/dev/null || { printf 'setup.sh: could not remove ready networks\n' >&2; status=1; }
+    fi
     # `coderunner pool` must see what Docker lists: the same containers and session networks.
-    docker_counts="$(grep -c '^container ' <<<"$after" || true) $(grep -c '^network ' <<<"$after" || true)"
+    docker_counts="$(docker ps -aq --filter label=dev.coderunner.managed | wc -l) $(docker network ls -q --filter label=dev.coderunner.managed | wc -l)"
     pool_counts=$(/usr/local/bin/coderunner pool --json | python3 -c 'import json, sys; p = json.load(sys.stdin); print(p["containerCount"], p["subnetsUsed"])')
     if [ "$docker_counts" != "$pool_counts" ]; then
       printf 'setup.sh: coderunner pool counts %s containers and session networks, Docker lists %s\n' "$pool_counts" "$docker_counts" >&2

@@ -342,7 +342,7 @@ _coderunner_pool_warm() {
     repeating_flags=()
     non_repeating_flags=(--join --version -h --help)
     repeating_options=()
-    non_repeating_options=(--config --session --count)
+    non_repeating_options=(--config --session --count --networks)
     __coderunner_offer_flags_options 1
 
     # Offer option value completions
@@ -355,6 +355,9 @@ _coderunner_pool_warm() {
         return
         ;;
     '--count')
+        return
+        ;;
+    '--networks')
         return
         ;;
     esac

@@ -116,7 +116,7 @@ public final class CodeRunner: Sendable {
                 if outcome == nil { network = nil; ephemeralContainer = nil }  // it was gone and is cleaned up: start cold
             }
             if outcome == nil, ephemeral {
-                let created = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true) : nil
+                let created = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true, image: request.runtime.image) : nil
                 network = created
                 if created != nil { RunTrace.mark("network created") }
                 // The agent is PID 1 and takes this first run on its own stdin: attached before the start, no exec.
@@ -227,26 +227,15 @@ public final class CodeRunner: Sendable {
         return id
     }
 
-    /// Removes a one-shot session. The container's removal (kill + delete, the slow part) and the network's
-    /// (force-disconnect, then delete) run side by side instead of one after the other.
+    /// Removes a one-shot session: its container, then the lease of its network (which stays, ready for the next
+    /// session).
     func cleanUp(container: String?, network: SessionNetwork?) async {
         await cleanUp(containerID: container, networkID: network?.id)
-        if let network { await networks.allocator.release(network.subnet) }
     }
 
     func cleanUp(containerID: String?, networkID: String?) async {
-        let engine = self.engine
-        await withTaskGroup(of: Void.self) { group in
-            if let containerID {
-                group.addTask { try? await engine.removeContainer(containerID) }
-            }
-            if let networkID {
-                group.addTask {
-                    if let containerID { try? await engine.disconnect(container: containerID, from: networkID) }
-                    try? await engine.removeNetwork(networkID)
-                }
-            }
-        }
+        if let containerID { try? await engine.removeContainer(containerID) }
+        if let networkID { await networks.release(networkID: networkID) }
     }
 
     /// Turns the agent's stage reports into the user's status and exit code.

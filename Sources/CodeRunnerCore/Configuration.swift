@@ -90,6 +90,7 @@ public struct Configuration: Sendable {
         .init(name: "network.prefix", defaultValue: "coderunner-session-", help: "name prefix of session networks"),
         .init(name: "network.driver", defaultValue: "bridge", help: "Docker network driver of session networks"),
         .init(name: "network.labels", defaultValue: "", help: "extra labels on session networks (k=v,k2=v2)"),
+        .init(name: "network.ready", defaultValue: "8", help: "session networks kept ready for new sessions (net gc removes ready ones beyond it)"),
         .init(name: "network.allowEgress", defaultValue: "false", help: "let programs reach outside networks (session networks are internal by default)"),
         .init(name: "container.ttl", defaultValue: "60s", help: "idle time after which a session container removes itself"),
         .init(name: "container.cleanupInterval", defaultValue: "30s", help: "how often `serve` sweeps expired sessions and orphans"),

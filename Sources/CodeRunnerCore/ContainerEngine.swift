@@ -214,4 +214,13 @@ public enum ResourceLabel {
     public static let stdio = "dev.coderunner.stdio"
     /// On a standby container: the id of the network made for it (so a claiming run needs no lookup).
     public static let standbyNetwork = "dev.coderunner.standby-network"
+    /// On a network of the shared pool, which sessions lease one at a time (`SessionNetworks`); the value says which
+    /// kind it is (`driver/internal` or `driver/egress`), so a session only leases the kind its settings make.
+    public static let pool = "dev.coderunner.pool"
+    /// On a lease (a container that is created but never started, named after the network it holds): that network's id.
+    public static let lease = "dev.coderunner.lease"
+    /// On a lease: the name of the network it holds.
+    public static let leasedNetworkName = "dev.coderunner.network-name"
+    /// On a lease: the session holding it (not `session`, so a session's containers are listed without its lease).
+    public static let leaseSession = "dev.coderunner.lease-session"
 }

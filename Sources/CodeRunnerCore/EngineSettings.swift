@@ -48,6 +48,8 @@ public struct EngineSettings: Sendable {
     public var maxOpenFiles: Int
     public var maxFileSize: UInt64
     public var maxContainersPerSession: Int
+    /// Pool networks `net gc` (and `serve`'s sweep) keep ready for new sessions; ready ones beyond it are removed.
+    public var readyNetworks: Int
     /// Most standby containers per language for one-shot runs (`run.standby`).
     public var standbyCount: Int
     /// Standby containers per language kept once runs are rare (`run.standbyFloor`, at most `standbyCount`).
@@ -89,6 +91,7 @@ public struct EngineSettings: Sendable {
         maxOpenFiles = try configuration.integer("container.maxOpenFiles", range: 16...1_048_576)
         maxFileSize = try Self.positive(configuration.bytes("container.maxFileSize"), key: "container.maxFileSize", configuration)
         maxContainersPerSession = try configuration.integer("session.maxContainers", range: 1...1000)
+        readyNetworks = try configuration.integer("network.ready", range: 0...4352)
         standbyCount = try configuration.integer("run.standby", range: 0...16)
         standbyFloor = min(standbyCount, try configuration.integer("run.standbyFloor", range: 0...16))
         standbyWindow = try configuration.duration("run.standbyWindow")

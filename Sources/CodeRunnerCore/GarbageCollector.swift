@@ -24,13 +24,23 @@ public struct GarbageCollector: Sendable {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
+    /// How long a lease may hold a network before its session has a container (the first one is being created).
+    static let leaseGraceSeconds: Double = 60
+
     /// Plans (and unless `dryRun`, performs) the collection.
     /// - Containers: not running any more, or ephemeral ones whose owning process is gone; with `all`, every coderunner container.
-    /// - Networks: no running container and older than `gc.orphanAge`, or ephemeral with the owner gone; with `all`, every one.
-    public func collect(all: Bool, dryRun: Bool) async throws(EngineError) -> [Removal] {
+    /// - Leases (a session's hold on a pool network): the session has no container left and its process is gone, or
+    ///   (a named session, whose containers expired) no container for `leaseGraceSeconds`; with `all`, every one.
+    /// - Pool networks: the ready ones beyond `network.ready` (the oldest first); with `all`, every one.
+    /// - Networks of sessions made before pooling: no running container and older than `gc.orphanAge`, or ephemeral
+    ///   with the owner gone; with `all`, every one.
+    /// Removals run several at a time (a network costs about 1 s to remove when thousands exist); `progress` hears of each.
+    public func collect(all: Bool, dryRun: Bool, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
         let now = SessionNetworks.now()
         let orphanAge = Double(settings.orphanAge.microseconds) / 1e6
-        let containers = try await engine.containers(labeled: [ResourceLabel.managed])
+        let everything = try await engine.containers(labeled: [ResourceLabel.managed])
+        let leases = everything.filter { $0.labels[ResourceLabel.lease] != nil }
+        let containers = everything.filter { $0.labels[ResourceLabel.lease] == nil }
         var removals: [Removal] = []
         var removedContainerIDs: Set<String> = []
         for container in containers {
@@ -47,11 +57,54 @@ public struct GarbageCollector: Sendable {
             guard let reason else { continue }
             removals.append(Removal(kind: "container", name: container.name, reason: reason))
             removedContainerIDs.insert(container.id)
-            if !dryRun { try? await engine.removeContainer(container.id) }
         }
+        let removedContainers = containers.filter { removedContainerIDs.contains($0.id) }
+        if !dryRun { await Self.inParallel(removedContainers) { container in try? await engine.removeContainer(container.id) } }
+        for removed in removals { progress?(removed) }
         let liveSessions = Set(containers.filter { ($0.state == "running" || $0.state == "created") && !removedContainerIDs.contains($0.id) }
             .compactMap { $0.labels[ResourceLabel.session] })
-        for network in try await engine.networks(labeled: [ResourceLabel.managed]) {
+        // Leases whose session is over.
+        var released: [ContainerInfo] = []
+        var leaseRemovals: [Removal] = []
+        for lease in leases {
+            let session = lease.labels[ResourceLabel.leaseSession] ?? ""
+            let age = lease.labels[ResourceLabel.created].flatMap(Double.init).map { now - $0 } ?? .infinity
+            let reason: String?
+            if all { reason = "--all" }
+            else if liveSessions.contains(session) { reason = nil }
+            else if lease.labels[ResourceLabel.ephemeral] != nil { reason = Self.ownerIsGone(lease.labels) ? "its coderunner process is gone" : nil }
+            else { reason = age > Self.leaseGraceSeconds ? "session \(session) has no containers left" : nil }
+            guard let reason else { continue }
+            released.append(lease)
+            leaseRemovals.append(Removal(kind: "lease", name: lease.name, reason: reason))
+        }
+        if !dryRun { await Self.inParallel(released) { lease in try? await engine.removeContainer(lease.id) } }
+        for removed in leaseRemovals { progress?(removed) }
+        removals += leaseRemovals
+        let stillLeased = Set(leases.filter { lease in !released.contains { $0.id == lease.id } }.compactMap { $0.labels[ResourceLabel.lease] })
+        let networks = try await engine.networks(labeled: [ResourceLabel.managed])
+        // Ready pool networks beyond the number kept ready, the oldest first.
+        let ready = networks.filter { $0.labels[ResourceLabel.pool] != nil && !stillLeased.contains($0.id) }
+            .sorted { ($0.createdAt ?? 0, $0.id) < ($1.createdAt ?? 0, $1.id) }
+        let surplus = all ? ready : Array(ready.dropLast(settings.readyNetworks))
+        let networkRemovals = Locked<[Removal]>([])
+        let removeNetwork: @Sendable (NetworkInfo, String) async -> Void = { network, reason in
+            if !dryRun {
+                do { try await engine.removeNetwork(network.id) } catch {
+                    return  // someone attached a container meanwhile: it is in use after all
+                }
+            }
+            let removal = Removal(kind: "network", name: network.name, reason: reason)
+            networkRemovals.withLock { $0.append(removal) }
+            progress?(removal)
+        }
+        let keep = settings.readyNetworks
+        await Self.inParallel(surplus) { network in
+            await removeNetwork(network, all ? "--all" : "ready beyond network.ready (\(keep))")
+        }
+        // Networks of sessions made before pooling.
+        var legacy: [(NetworkInfo, String)] = []
+        for network in networks where network.labels[ResourceLabel.pool] == nil {
             let session = network.labels[ResourceLabel.session] ?? ""
             let reason: String?
             if all { reason = "--all" }
@@ -61,14 +114,24 @@ public struct GarbageCollector: Sendable {
                 reason = "no live containers for over \(Quantity.formatDuration(settings.orphanAge))"
             } else { reason = nil }
             guard let reason else { continue }
-            if !dryRun {
-                do { try await engine.removeNetwork(network.id) } catch {
-                    continue  // someone attached a container meanwhile: it is in use after all
-                }
-            }
-            removals.append(Removal(kind: "network", name: network.name, reason: reason))
+            legacy.append((network, reason))
         }
-        return removals
+        await Self.inParallel(legacy) { network, reason in await removeNetwork(network, reason) }
+        return removals + networkRemovals.withLock { $0 }
+    }
+
+    /// Runs `body` for every item, `width` at a time.
+    static func inParallel<Item: Sendable>(_ items: [Item], width: Int = 8, _ body: @escaping @Sendable (Item) async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            var next = items.makeIterator()
+            for _ in 0..<width {
+                guard let item = next.next() else { break }
+                group.addTask { await body(item) }
+            }
+            while await group.next() != nil {
+                if let item = next.next() { group.addTask { await body(item) } }
+            }
+        }
     }
 
     /// What the keeper after every one-shot `coderunner run` collects, so that leftovers of killed processes do not pile
@@ -84,6 +147,7 @@ public struct GarbageCollector: Sendable {
         var removals: [Removal] = []
         var containers = try await engine.containers(labeled: [ResourceLabel.managed])
         for container in containers where container.state != "running" && container.labels[ResourceLabel.ephemeral] != nil
+            && container.labels[ResourceLabel.lease] == nil
             && Self.ownerIsGone(container.labels) && now - (container.createdAt ?? now) > minimumAge {
             do { try await engine.removeContainer(container.id) } catch { continue }
             removals.append(Removal(kind: "container", name: container.name, reason: "container is \(container.state)"))
@@ -91,6 +155,12 @@ public struct GarbageCollector: Sendable {
         let removedNames = Set(removals.map(\.name))
         containers.removeAll { removedNames.contains($0.name) }
         let sessionsWithContainers = Set(containers.compactMap { $0.labels[ResourceLabel.session] })
+        // Leases of dead processes whose sessions have nothing left: their networks go back to the pool.
+        for lease in containers where lease.labels[ResourceLabel.lease] != nil && lease.labels[ResourceLabel.ephemeral] != nil
+            && !sessionsWithContainers.contains(lease.labels[ResourceLabel.leaseSession] ?? "") && Self.ownerIsGone(lease.labels) {
+            do { try await engine.removeContainer(lease.id) } catch { continue }
+            removals.append(Removal(kind: "lease", name: lease.name, reason: "its coderunner process is gone"))
+        }
         for network in try await engine.networks(labeled: [ResourceLabel.managed, ResourceLabel.ephemeral]) {
             guard !sessionsWithContainers.contains(network.labels[ResourceLabel.session] ?? ""), Self.ownerIsGone(network.labels),
                   let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > minimumAge

@@ -32,6 +32,9 @@ public struct PoolReport: Sendable, Codable {
         public var capacity: Int
         public var used: Int
         public var free: Int
+        /// Networks of the pool ready for the next session, and those a session holds.
+        public var ready: Int
+        public var leased: Int
         public var warnings: [String]
     }
 
@@ -89,7 +92,10 @@ public struct Inventory: Sendable {
         let now = SessionNetworks.now()
         let allNetworks = try await engine.networks(labeled: [])
         let ours = allNetworks.filter { $0.labels[ResourceLabel.managed] != nil }
-        let containers = try await engine.containers(labeled: [ResourceLabel.managed])
+        let everything = try await engine.containers(labeled: [ResourceLabel.managed])
+        let leases = everything.filter { $0.labels[ResourceLabel.lease] != nil }
+        let containers = everything.filter { $0.labels[ResourceLabel.lease] == nil }
+        let leasedNetworks = Set(leases.compactMap { $0.labels[ResourceLabel.lease] })
         var statuses: [String: AgentStatus] = [:]
         if withAgentStatus {
             await withTaskGroup(of: (String, AgentStatus?).self) { group in
@@ -100,7 +106,14 @@ public struct Inventory: Sendable {
             }
         }
         var sessions: [String: PoolReport.Session] = [:]
-        for network in ours {
+        for lease in leases {
+            guard let held = SessionNetworks.sessionNetwork(lease: lease) else { continue }
+            sessions[held.session] = PoolReport.Session(
+                name: held.session, network: held.name, subnet: held.subnet.description, ephemeral: lease.labels[ResourceLabel.ephemeral] != nil,
+                ageSeconds: lease.labels[ResourceLabel.created].flatMap(Double.init).map { Int(now - $0) }, containers: [])
+        }
+        // Networks of sessions made before networks were pooled.
+        for network in ours where network.labels[ResourceLabel.pool] == nil {
             let name = network.labels[ResourceLabel.session] ?? network.name
             sessions[name] = PoolReport.Session(
                 name: name, network: network.name, subnet: network.labels[ResourceLabel.subnet] ?? network.subnets.first,
@@ -124,11 +137,15 @@ public struct Inventory: Sendable {
         var pools: [PoolReport.Pool] = []
         for text in settings.pools {
             guard let pool = IPv4Network(text) else {
-                pools.append(.init(cidr: text, capacity: 0, used: 0, free: 0, warnings: ["not an IPv4 CIDR"]))
+                pools.append(.init(cidr: text, capacity: 0, used: 0, free: 0, ready: 0, leased: 0, warnings: ["not an IPv4 CIDR"]))
                 continue
             }
             var used: Set<IPv4Network> = []
             var warnings: [String] = []
+            var ready = 0, leased = 0
+            for network in ours where network.labels[ResourceLabel.pool] != nil && network.subnets.contains(where: { IPv4Network($0).map(pool.contains) ?? false }) {
+                if leasedNetworks.contains(network.id) { leased += 1 } else { ready += 1 }
+            }
             for network in allNetworks {
                 for subnet in network.subnets.compactMap(IPv4Network.init) where pool.overlaps(subnet) {
                     if network.labels[ResourceLabel.managed] != nil {
@@ -146,7 +163,7 @@ public struct Inventory: Sendable {
             }
             let capacity = pool.subnet24Count
             pools.append(.init(cidr: pool.description, capacity: capacity, used: min(used.count, capacity),
-                               free: max(0, capacity - used.count), warnings: warnings))
+                               free: max(0, capacity - used.count), ready: ready, leased: leased, warnings: warnings))
         }
         let sortedSessions = sessions.values.sorted { ($0.ageSeconds ?? 0, $0.name) < ($1.ageSeconds ?? 0, $1.name) }
         return PoolReport(

@@ -106,7 +106,7 @@ extension CodeRunner {
                           + "files from earlier runs are gone (run --ttl keeps a session's containers longer)")
             }
         } else {
-            network = try await networks.create(session: session, ephemeral: processOwned)
+            network = try await networks.create(session: session, ephemeral: processOwned, image: runtime.image)
         }
         // A new container is born claimed, so no other run attaches to it before this one.
         var name = Self.newContainerName(session: session, language: runtime.language, existing: sessionContainers)
@@ -123,8 +123,9 @@ extension CodeRunner {
             created = await create(on: network)
         }
         if case .failure(.notFound) = created {
-            // `net gc` removed the idle network between our lookup and the create: make a new one once.
-            created = await create(on: try await networks.create(session: session, ephemeral: processOwned))
+            // `net gc --all` removed the network between our lookup and the create: drop the lease on it and lease again, once.
+            await networks.dropLeases(session: session, networkID: network.id)
+            created = await create(on: try await networks.create(session: session, ephemeral: processOwned, image: runtime.image))
         }
         let containerID = try created.get()
         let outcome: T?
@@ -181,7 +182,7 @@ extension CodeRunner {
         try await checkCreator(session)
         let network: SessionNetwork
         if let existing = try await networks.find(session: session) { network = existing } else {
-            network = try await networks.create(session: session, ephemeral: false)
+            network = try await networks.create(session: session, ephemeral: false, image: runtime.image)
         }
         let existing = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
         let room = max(0, settings.maxContainersPerSession - existing.filter { $0.state == "running" }.count)

@@ -190,7 +190,7 @@ extension CodeRunner {
 
     public func makeStandby(runtime: Runtime, limits: RunLimits) async throws -> StandbyContainer {
         let session = SessionName.standby()
-        let network = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true) : nil
+        let network = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true, image: runtime.image) : nil
         let name = "coderunner-\(session)-\(runtime.language)"
         var labels = [ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits)]
         if let network {

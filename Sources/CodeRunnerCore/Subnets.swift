@@ -138,6 +138,13 @@ public actor SubnetAllocator {
         throw .exhausted(pools: pools.map(\.description), capacity: capacity)
     }
 
+    /// Moves the next allocation to a random place in the pools: processes that all start from the same list of taken
+    /// subnets would otherwise try the same free one, one after another, and the last would need as many tries as
+    /// there are processes.
+    public func scatter() {
+        if capacity > 0 { cursor = Int.random(in: 0..<capacity) }
+    }
+
     /// Records a subnet as in use without allocating it (recovered from Docker, or refused by Docker as overlapping).
     public func markTaken(_ subnet: IPv4Network) {
         if pools.contains(where: { $0.contains(subnet) }) { inUse.insert(subnet) }

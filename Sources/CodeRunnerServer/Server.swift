@@ -123,6 +123,13 @@ public final class CodeRunnerHTTPServer: Sendable {
             context.metrics.cleanupError()
             context.logger.warning("sweep failed; will retry", metadata: ["error": "\(error)"])
         }
+        // Networks ready for the next connections (network.ready), so a connection's first run leases one at once.
+        do {
+            let made = try await context.runner.networks.topUp()
+            if made > 0 { context.logger.info("session networks made ready", metadata: ["made": "\(made)"]) }
+        } catch {
+            context.logger.warning("could not make session networks ready; will retry", metadata: ["error": "\(error)"])
+        }
     }
 
     func buildRouter() -> Router<ServerRequestContext> {
@@ -142,7 +149,7 @@ public final class CodeRunnerHTTPServer: Sendable {
         }
         router.get("/metrics") { _, _ in
             let engine = context.runner.engine
-            let containers = try? await engine.containers(labeled: [ResourceLabel.managed]).count
+            let containers = try? await engine.containers(labeled: [ResourceLabel.managed]).filter { $0.labels[ResourceLabel.lease] == nil }.count
             let networks = try? await engine.networks(labeled: [ResourceLabel.managed]).count
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

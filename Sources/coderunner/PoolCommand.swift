@@ -57,9 +57,10 @@ struct PoolShowCommand: AsyncParsableCommand {
 
     static func render(_ report: PoolReport) -> String {
         var text = "POOLS\n"
-        var rows = [["CIDR", "CAPACITY", "USED", "FREE", "WARNINGS"]]
+        var rows = [["CIDR", "CAPACITY", "USED", "FREE", "READY", "LEASED", "WARNINGS"]]
         for pool in report.pools {
-            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; ")])
+            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", "\(pool.ready)", "\(pool.leased)",
+                         pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; ")])
         }
         text += TextTable.render(rows)
         text += "\nSESSIONS\n"
@@ -95,19 +96,42 @@ struct PoolShowCommand: AsyncParsableCommand {
 
 struct PoolWarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "warm", abstract: "Start idle containers for a session ahead of need (they expire after container.ttl).",
-        discussion: "Examples:\n  coderunner pool warm python --session ci\n  coderunner pool warm java --session class-3 --count 4")
+        commandName: "warm",
+        abstract: "Start idle containers for a session ahead of need (they expire after container.ttl), or make session networks ready.",
+        discussion: """
+            Examples:
+              coderunner pool warm python --session ci
+              coderunner pool warm java --session class-3 --count 4
+              coderunner pool warm --networks 100
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Language to warm.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
-    var language: String
-    @Option(help: ArgumentHelp("Session to warm (as used with `run --session`).", valueName: "name")) var session: String
+    var language: String?
+    @Option(help: ArgumentHelp("Session to warm (as used with `run --session`).", valueName: "name")) var session: String?
     @Option(help: "How many containers.") var count = 1
+    @Option(help: ArgumentHelp("Make this many session networks ready ahead of need (new sessions lease them at once).", valueName: "n"))
+    var networks: Int?
     @Flag(help: "Warm a named session that another user or job (CODERUNNER_JOB) created.") var join = false
 
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
+            if let networks {
+                guard language == nil, session == nil else { throw CommandFailure.usage("--networks makes networks, not containers: give it alone") }
+                guard (1...4352).contains(networks) else { throw CommandFailure.usage("--networks must be between 1 and 4352") }
+                let runner = try context.codeRunner()
+                let started = ContinuousClock.now
+                do {
+                    let made = try await runner.networks.fill(count: networks)
+                    let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
+                    Terminal.out("made \(made) session network(s) ready in \(Format.fixed(seconds, digits: 1)) s\n")
+                } catch { throw CommandFailure.internalFailure("\(error)") }
+                return
+            }
+            guard let language, let session else {
+                throw CommandFailure.usage("give a language and --session NAME (containers), or --networks N (networks); see `coderunner pool warm --help`")
+            }
             let runtime: Runtime
             do {
                 try SessionName.validate(session)
@@ -165,8 +189,9 @@ struct PoolDrainCommand: AsyncParsableCommand {
                 let known: Bool
                 do {
                     let containers = try await engine.containers(labeled: labels)
+                    let leases = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.leaseSession)=\(session)"])
                     let networks = try await engine.networks(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
-                    known = !containers.isEmpty || !networks.isEmpty
+                    known = !containers.isEmpty || !leases.isEmpty || !networks.isEmpty
                 } catch { throw CommandFailure.internalFailure("\(error)") }
                 guard known else { throw PoolShowCommand.noSuchSession(session) }
             }
@@ -202,9 +227,11 @@ struct NetGCCommand: AsyncParsableCommand {
         commandName: "gc",
         abstract: "Remove orphaned session networks and containers.",
         discussion: """
-            Removes coderunner containers that are no longer running or whose coderunner process is gone, and session \
-            networks with no live container that are older than gc.orphanAge (5m by default) or whose one-shot owner is gone. \
-            Networks and containers without coderunner's labels are never touched.
+            Removes coderunner containers that are no longer running or whose coderunner process is gone; gives back the \
+            networks of sessions that are over (their leases); removes the ready session networks beyond network.ready \
+            (8 by default, kept for the next sessions). Networks and containers without coderunner's labels are never \
+            touched. Removals run several at a time; on a terminal each is reported as it happens, and the total time at \
+            the end.
 
             Examples:
               coderunner net gc --dry-run
@@ -227,17 +254,28 @@ struct NetGCCommand: AsyncParsableCommand {
                                            refusal: "--all removes every coderunner session, including running ones; add --yes to confirm") else { return }
             }
             let removals: [GarbageCollector.Removal]
-            do { removals = try await collector.collect(all: all, dryRun: dryRun) } catch { throw CommandFailure.internalFailure("\(error)") }
+            let started = ContinuousClock.now
+            let verb = dryRun ? "would remove" : "removed"
+            // Progress as it happens (a full pool takes minutes); the list itself follows on stdout.
+            let progress = json || !Terminal.isTerminal(2) ? nil : Self.reportProgress(verb: verb)
+            do { removals = try await collector.collect(all: all, dryRun: dryRun, progress: progress) } catch {
+                throw CommandFailure.internalFailure("\(error)")
+            }
+            let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 Terminal.out(String(decoding: try encoder.encode(removals), as: UTF8.self) + "\n")
                 return
             }
-            let verb = dryRun ? "would remove" : "removed"
             for removal in removals { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
-            Terminal.out("\(verb) \(removals.filter { $0.kind == "container" }.count) container(s) and \(removals.filter { $0.kind == "network" }.count) network(s)\n")
+            func count(_ kind: String) -> Int { removals.filter { $0.kind == kind }.count }
+            Terminal.out("\(verb) \(count("container")) container(s), \(count("lease")) lease(s) and \(count("network")) network(s) in \(Format.fixed(seconds, digits: 1)) s\n")
         }
+    }
+
+    static func reportProgress(verb: String) -> @Sendable (GarbageCollector.Removal) -> Void {
+        { removal in Terminal.err("\(verb) \(removal.kind) \(removal.name)\n") }
     }
 }
 

@@ -180,8 +180,8 @@ enum DockerProbe {
         for container in (try? await engine.containers(labeled: [label])) ?? [] {
             try? await engine.removeContainer(container.id)
         }
-        for network in (try? await engine.networks(labeled: [label])) ?? [] {
-            try? await engine.removeNetwork(network.id)
+        for lease in (try? await engine.containers(labeled: ["\(ResourceLabel.leaseSession)=\(name)"])) ?? [] {
+            try? await engine.removeContainer(lease.id)
         }
     }
 

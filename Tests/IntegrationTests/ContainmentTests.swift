@@ -52,17 +52,18 @@ struct ContainmentTests {
         let ulimits = host["Ulimits"] as? [[String: Any]] ?? []
         #expect(ulimits.contains { $0["Name"] as? String == "nofile" }, "\(ulimits)")
 
-        // The container sits on its session's network only, and that network is internal, labelled and on a pool /24.
+        // The container sits on its session's network only (the one its lease holds), and that network is internal,
+        // labelled and on a pool /24.
         let inspect = try #require(try await engine.client.containerInspect(container.id))
         let attached = inspect.networkSettings?.networks ?? [:]
         try #require(attached.count == 1, "attached to \(attached.keys.sorted())")
         let networkName = try #require(attached.keys.first)
-        #expect(networkName.hasSuffix(session), "network \(networkName) should be session \(session)'s")
+        let held = try await Live.sessionNetworks(session).map(\.name)
+        #expect(held == [networkName], "network \(networkName) should be the one session \(session) leases: \(held)")
         let network = try #require(try await engine.client.networkInspect(networkName))
         #expect(network.internal, "session networks have no egress by default")
         #expect(network.labels[ResourceLabel.managed] == "1")
-        #expect(network.labels[ResourceLabel.session] == session)
-        #expect(network.labels[ResourceLabel.ephemeral] == "1")
+        #expect(network.labels[ResourceLabel.pool] == "bridge/internal")
         try #require(network.subnets.count == 1, "\(network.subnets)")
         let subnet = try #require(IPv4Network(network.subnets[0]))
         #expect(subnet.prefixLength == 24)

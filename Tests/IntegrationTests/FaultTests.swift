@@ -60,7 +60,10 @@ struct FaultTests {
         let pool = "10.99.0.0/23"
         let poolNetwork = try #require(IPv4Network(pool))
         let engine = try Live.engine()
-        let occupied = try await engine.networks(labeled: []).filter { $0.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
+        func inPool(_ network: NetworkInfo) -> Bool { network.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
+        // Ready networks an earlier run of this test left in the pool are ours to remove.
+        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try? await engine.removeNetwork(network.id) }
+        let occupied = try await engine.networks(labeled: []).filter(inPool)
         try #require(occupied.isEmpty, "networks already use \(pool): \(occupied.map(\.name))")
 
         let environment = ["CODERUNNER_NETWORK_POOLS": pool]
@@ -72,8 +75,9 @@ struct FaultTests {
                 let held = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: environment)
                 #expect(held.status == 0, "\(held)")
             }
-            let subnets = try await engine.networks(labeled: [ResourceLabel.managed]).filter { sessions.contains($0.labels[ResourceLabel.session] ?? "") }
-                .flatMap(\.subnets).sorted()
+            var subnets: [String] = []
+            for session in sessions { subnets += try await Live.sessionNetworks(session).flatMap(\.subnets) }
+            subnets.sort()
             #expect(subnets == ["10.99.0.0/24", "10.99.1.0/24"], "\(subnets)")
 
             let refused = try await CLI.run(["run", "--session", sessions[2], dir + "/hello.py"], environment: environment)
@@ -100,7 +104,12 @@ struct FaultTests {
         for session in sessions {
             let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
             #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
+            #expect(try await Live.sessionNetworks(session).isEmpty, "session \(session) still holds a network")
         }
+        // The two networks are back in the pool, ready; this test's pool is its own, so they go.
+        let ready = try await engine.networks(labeled: [ResourceLabel.pool]).filter(inPool)
+        #expect(ready.count == 2, "\(ready.map(\.name))")
+        for network in ready { try await engine.removeNetwork(network.id) }
         try await DockerProbe.expectNoLeaks()
     }
 

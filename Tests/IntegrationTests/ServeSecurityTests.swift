@@ -304,11 +304,14 @@ struct ServeSecurityTests {
         throw TestFailure("\(count) containers did not appear within \(timeout)")
     }
 
+    /// The program containers `owner` made (not the leases that hold its sessions' networks: `ownedNetworks`).
     static func ownedContainers(_ owner: Int32) async throws -> [String] {
-        try await Live.engine().containers(labeled: [ResourceLabel.ownerPID]).filter { $0.labels[ResourceLabel.ownerPID] == String(owner) }.map(\.name)
+        try await Live.engine().containers(labeled: ["\(ResourceLabel.ownerPID)=\(owner)"]).filter { $0.labels[ResourceLabel.lease] == nil }.map(\.name)
     }
 
+    /// The networks `owner`'s sessions still hold (through their leases).
     static func ownedNetworks(_ owner: Int32) async throws -> [String] {
-        try await Live.engine().networks(labeled: [ResourceLabel.ownerPID]).filter { $0.labels[ResourceLabel.ownerPID] == String(owner) }.map(\.name)
+        try await Live.engine().containers(labeled: [ResourceLabel.lease, "\(ResourceLabel.ownerPID)=\(owner)"])
+            .map { $0.labels[ResourceLabel.leasedNetworkName] ?? $0.name }
     }
 }

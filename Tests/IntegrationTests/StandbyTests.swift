@@ -53,7 +53,7 @@ struct StandbyTests {
         let sessions = all.compactMap { $0.labels[ResourceLabel.session] }
         for session in sessions {
             // Normally the keeper does this; a keeper killed with an earlier test run would not.
-            for network in try await engine.networks(labeled: ["\(ResourceLabel.session)=\(session)"]) { try? await engine.removeNetwork(network.id) }
+            for lease in try await engine.containers(labeled: ["\(ResourceLabel.leaseSession)=\(session)"]) { try? await engine.removeContainer(lease.id) }
         }
         try await expectGone(sessions: sessions)
     }

@@ -98,6 +98,30 @@ enum Live {
         return (networks, containers)
     }
 
+    /// Runs the docker CLI (for what a test does outside coderunner, e.g. a foreign container on a session's network).
+    static func docker(_ arguments: [String]) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLIResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The networks a session holds (through its leases; the networks themselves carry no session).
+    static func sessionNetworks(_ session: String) async throws -> [NetworkInfo] {
+        let engine = try engine()
+        var held: [NetworkInfo] = []
+        for lease in try await engine.containers(labeled: [ResourceLabel.lease, "\(ResourceLabel.leaseSession)=\(session)"]) {
+            if let id = lease.labels[ResourceLabel.lease], let network = try await engine.network(id) { held.append(network) }
+        }
+        return held
+    }
+
     static func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let left = try await leftovers()
         #expect(left.networks.isEmpty, "networks left behind: \(left.networks)", sourceLocation: sourceLocation)

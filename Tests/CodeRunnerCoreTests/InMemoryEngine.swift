@@ -1,0 +1,125 @@
+@testable import CodeRunnerCore
+
+/// An in-memory `ContainerEngine` with Docker's compare-and-set rules, for testing the engine's logic without Docker:
+/// a container name belongs to one container (a second create or rename to it is a conflict), a network's subnet to
+/// one network, and every call yields, so concurrent callers interleave as they would against dockerd.
+/// Only what the logic under test uses is here; the rest answers `.api`.
+actor InMemoryEngine: ContainerEngine {
+    struct Container {
+        var info: ContainerInfo
+        var network: String?
+    }
+
+    private var containersByID: [String: Container] = [:]
+    private var networksByID: [String: NetworkInfo] = [:]
+    private var nextID = 0
+    /// Calls made, by kind, for tests that count them.
+    private(set) var calls: [String: Int] = [:]
+
+    /// 64 hex digits whose first 12 differ, as Docker's ids do (names are often made from those 12).
+    private func newID() -> String {
+        nextID += 1
+        let serial = String(nextID, radix: 16)
+        return String(repeating: "0", count: 12 - serial.count) + serial + String(repeating: "f", count: 52)
+    }
+
+    private func enter(_ call: String) async {
+        calls[call, default: 0] += 1
+        await Task.yield()
+    }
+
+    static func matches(_ labels: [String: String], _ filters: [String]) -> Bool {
+        filters.allSatisfy { filter in
+            if let eq = filter.firstIndex(of: "=") {
+                return labels[String(filter[..<eq])] == String(filter[filter.index(after: eq)...])
+            }
+            return labels[filter] != nil
+        }
+    }
+
+    func info() async throws(EngineError) -> EngineInfo { EngineInfo(version: "in-memory", apiVersion: "1.41", os: "linux", kernel: "-") }
+    func hostCapacity() async throws(EngineError) -> HostCapacity { HostCapacity(cpus: 2, memoryBytes: 24 << 30) }
+    func image(_ name: String) async throws(EngineError) -> ImageInfo? { nil }
+    func buildImage(_ request: ImageBuildRequest, progress: @escaping @Sendable (String) -> Void) async throws(EngineError) {
+        throw .api("not in the in-memory engine")
+    }
+    func removeImage(_ name: String) async throws(EngineError) { throw .api("not in the in-memory engine") }
+
+    func createNetwork(_ spec: NetworkSpec) async throws(EngineError) -> String {
+        await enter("createNetwork")
+        if networksByID.values.contains(where: { $0.subnets.contains(spec.subnet.description) }) {
+            throw .subnetTaken("\(spec.subnet) is in use")
+        }
+        let id = newID()
+        networksByID[id] = NetworkInfo(id: id, name: spec.name, subnets: [spec.subnet.description], labels: spec.labels,
+                                       isInternal: spec.isInternal, createdAt: SessionNetworks.now(), containerCount: nil)
+        return id
+    }
+
+    func networks(labeled labels: [String]) async throws(EngineError) -> [NetworkInfo] {
+        await enter("networks")
+        return networksByID.values.filter { Self.matches($0.labels, labels) }
+    }
+
+    func network(_ idOrName: String) async throws(EngineError) -> NetworkInfo? {
+        await enter("network")
+        guard var network = networksByID[idOrName] ?? networksByID.values.first(where: { $0.name == idOrName }) else { return nil }
+        let attached = containersByID.values.filter { $0.network == network.id && $0.info.state == "running" }.count
+        network.containerCount = attached == 0 ? nil : attached
+        return network
+    }
+
+    func removeNetwork(_ idOrName: String) async throws(EngineError) {
+        await enter("removeNetwork")
+        guard let network = networksByID[idOrName] ?? networksByID.values.first(where: { $0.name == idOrName }) else {
+            throw .notFound("network \(idOrName)")
+        }
+        if containersByID.values.contains(where: { $0.network == network.id }) { throw .conflict("network \(network.name) has active endpoints") }
+        networksByID[network.id] = nil
+    }
+
+    func disconnect(container: String, from network: String) async throws(EngineError) {
+        await enter("disconnect")
+        containersByID[container]?.network = nil
+    }
+
+    func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String {
+        await enter("createContainer")
+        let name = spec.name ?? newID()
+        if containersByID.values.contains(where: { $0.info.name == name }) { throw .conflict("the name \(name) is in use") }
+        if let network = spec.network, networksByID[network] == nil { throw .notFound("network \(network)") }
+        let id = newID()
+        containersByID[id] = Container(
+            info: ContainerInfo(id: id, name: name, image: spec.image, labels: spec.labels, state: "created", createdAt: SessionNetworks.now()),
+            network: spec.network)
+        return id
+    }
+
+    func startContainer(_ id: String) async throws(EngineError) {
+        await enter("startContainer")
+        guard containersByID[id] != nil else { throw .notFound("container \(id)") }
+        containersByID[id]?.info.state = "running"
+    }
+
+    func containers(labeled labels: [String]) async throws(EngineError) -> [ContainerInfo] {
+        await enter("containers")
+        return containersByID.values.map(\.info).filter { Self.matches($0.labels, labels) }
+    }
+
+    func removeContainer(_ id: String) async throws(EngineError) {
+        await enter("removeContainer")
+        guard containersByID.removeValue(forKey: id) != nil else { throw .notFound("container \(id)") }
+    }
+
+    func renameContainer(_ id: String, to name: String) async throws(EngineError) {
+        await enter("renameContainer")
+        guard let key = containersByID[id] != nil ? id : containersByID.first(where: { $0.value.info.name == id })?.key else {
+            throw .notFound("container \(id)")
+        }
+        if containersByID.values.contains(where: { $0.info.name == name }) { throw .conflict("the name \(name) is in use") }
+        containersByID[key]?.info.name = name
+    }
+
+    func exec(_ containerID: String, argv: [String]) async throws(EngineError) -> any ExecConnection { throw .api("not in the in-memory engine") }
+    func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection { throw .api("not in the in-memory engine") }
+}
