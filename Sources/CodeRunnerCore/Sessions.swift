@@ -93,13 +93,31 @@ public actor SessionNetworks {
     public func create(session: String, ephemeral: Bool, image: String) async throws -> SessionNetwork {
         // Overlapping runs of one session in this process share one lease.
         if let pending = inFlight[session] { return try await pending.value }
+        let started = ContinuousClock.now
         let task = Task { try await self.lease(session: session, ephemeral: ephemeral, image: image) }
         inFlight[session] = task
         defer { inFlight[session] = nil }
-        return try await task.value
+        let leased = try await task.value
+        let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
+        statistics.count += 1
+        statistics.seconds += seconds
+        statistics.slowestSeconds = max(statistics.slowestSeconds, seconds)
+        return leased
     }
 
     private var inFlight: [String: Task<SessionNetwork, any Error>] = [:]
+
+    /// Leases made by this process and how long they took (`serve`'s /metrics).
+    public struct LeaseStatistics: Sendable, Equatable {
+        public var count: UInt64 = 0
+        public var seconds: Double = 0
+        public var slowestSeconds: Double = 0
+        /// Networks this process made for the pool.
+        public var networksMade: UInt64 = 0
+        public init() {}
+    }
+
+    public private(set) var statistics = LeaseStatistics()
 
     private func lease(session: String, ephemeral: Bool, image: String) async throws -> SessionNetwork {
         let kind = poolKind
@@ -190,6 +208,7 @@ public actor SessionNetworks {
             let spec = NetworkSpec(name: name, subnet: subnet, driver: settings.networkDriver, isInternal: !settings.allowEgress, labels: labels)
             do {
                 let id = try await engine.createNetwork(spec)
+                statistics.networksMade += 1
                 return NetworkInfo(id: id, name: name, subnets: [subnet.description], labels: labels, isInternal: !settings.allowEgress,
                                    createdAt: Self.now(), containerCount: 0)
             } catch .subnetTaken {
@@ -221,10 +240,14 @@ public actor SessionNetworks {
     }
 
     /// How many networks of this kind are ready (in the pool, not leased).
-    public func readyCount() async throws(EngineError) -> Int {
+    public func readyCount() async throws(EngineError) -> Int { try await occupancy().ready }
+
+    /// The pool's networks of this kind: ready, and leased by some session (every process's).
+    public func occupancy() async throws(EngineError) -> (ready: Int, leased: Int) {
         let networks = try await engine.networks(labeled: [ResourceLabel.managed, "\(ResourceLabel.pool)=\(poolKind)"])
         let leased = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
-        return networks.filter { !leased.contains($0.id) }.count
+        let held = networks.filter { leased.contains($0.id) }.count
+        return (networks.count - held, held)
     }
 
     /// Makes networks ready, one at a time (dockerd's work, off every session's path), until `network.ready` are.

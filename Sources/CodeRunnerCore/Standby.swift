@@ -28,7 +28,7 @@ public struct StandbyContainer: Sendable, Equatable {
 }
 
 extension CodeRunner {
-    static let claimedSuffix = "-claimed"
+    public static let claimedSuffix = "-claimed"
 
     /// Seconds after its start during which a standby may be claimed (it expires `container.ttl` after its start).
     var standbyUsableSeconds: Double { Double(settings.containerTTL.microseconds) / 1e6 - 5 }

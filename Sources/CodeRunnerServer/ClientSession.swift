@@ -61,6 +61,8 @@ actor ClientSession: LiveSession {
     private var ending: Task<Void, Never>?
     /// Set once a run reached the engine: only then can the session have a network or containers to remove.
     var touchedEngine = false
+    /// Whether a run of this connection has finished (the first one is measured on its own: /metrics).
+    var ranBefore = false
     var kernel: KernelSession?
     var kernelBusy = false
     var kernelStarting = false
@@ -173,7 +175,9 @@ actor ClientSession: LiveSession {
         let outputBytes = batcher.finish()
         for message in encoder.exit(run: id, result: result) { outbox.send(message) }
         context.releaseRun()
-        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
+        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000,
+                                  firstOfConnection: !ranBefore)
+        ranBefore = true
         var metadata: Logger.Metadata = [
             "run": "\(id)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)",
             "ms": "\(Int(result.totalMilliseconds))", "outputBytes": "\(outputBytes)",

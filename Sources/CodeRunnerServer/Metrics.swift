@@ -11,11 +11,30 @@ public final class ServerMetrics: Sendable {
         var counts = [UInt64](repeating: 0, count: ServerMetrics.buckets.count)
         var sum = 0.0
         var count: UInt64 = 0
+
+        mutating func add(_ seconds: Double) {
+            for (index, bound) in ServerMetrics.buckets.enumerated() where seconds <= bound { counts[index] += 1 }
+            sum += seconds
+            count += 1
+        }
+    }
+
+    /// What the engine holds at scrape time (nil: the engine did not answer).
+    public struct EngineGauges: Sendable {
+        public var containers: Int?
+        public var subnets: Int?
+        public var networksReady: Int?
+        public var networksLeased: Int?
+        /// Standby containers not yet claimed, by language.
+        public var standbys: [String: Int] = [:]
+        public var leases = SessionNetworks.LeaseStatistics()
     }
 
     struct State {
         var runs: [String: UInt64] = [:]  // "language\u{0}status"
         var latency: [String: Histogram] = [:]  // by language
+        /// The first run of each connection (what a user pressing Run first waits for), by language.
+        var firstRunLatency: [String: Histogram] = [:]
         var liveSessions = 0
         var activeRuns = 0
         var sessionsTotal: UInt64 = 0
@@ -28,14 +47,11 @@ public final class ServerMetrics: Sendable {
 
     public init() {}
 
-    func recordRun(language: String, status: String, seconds: Double) {
+    func recordRun(language: String, status: String, seconds: Double, firstOfConnection: Bool = false) {
         state.withLock { state in
             state.runs[language + "\u{0}" + status, default: 0] += 1
-            var histogram = state.latency[language] ?? Histogram()
-            for (index, bound) in Self.buckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            state.latency[language] = histogram
+            state.latency[language, default: Histogram()].add(seconds)
+            if firstOfConnection { state.firstRunLatency[language, default: Histogram()].add(seconds) }
         }
     }
 
@@ -50,7 +66,7 @@ public final class ServerMetrics: Sendable {
     var liveSessions: Int { state.withLock { $0.liveSessions } }
 
     /// Prometheus text exposition (version 0.0.4). `containers` and `subnets` come from the engine at scrape time.
-    func render(containers: Int?, subnets: Int?) -> String {
+    func render(_ engine: EngineGauges) -> String {
         let snapshot = state.withLock { $0 }
         var out = ""
         func escape(_ value: String) -> String {
@@ -64,26 +80,41 @@ public final class ServerMetrics: Sendable {
             let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
             out += "coderunner_runs_total{language=\"\(escape(String(parts[0])))\",status=\"\(escape(String(parts[1])))\"} \(snapshot.runs[key]!)\n"
         }
-        out += "# HELP coderunner_run_duration_seconds Wall time of runs as the server saw them, container set-up included.\n"
-        out += "# TYPE coderunner_run_duration_seconds histogram\n"
-        for language in snapshot.latency.keys.sorted() {
-            let histogram = snapshot.latency[language]!
-            let label = "language=\"\(escape(language))\""
-            for (index, bound) in Self.buckets.enumerated() {
-                out += "coderunner_run_duration_seconds_bucket{\(label),le=\"\(number(bound))\"} \(histogram.counts[index])\n"
+        func histograms(_ name: String, _ help: String, _ byLanguage: [String: Histogram]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            for language in byLanguage.keys.sorted() {
+                let histogram = byLanguage[language]!
+                let label = "language=\"\(escape(language))\""
+                for (index, bound) in Self.buckets.enumerated() {
+                    out += "\(name)_bucket{\(label),le=\"\(number(bound))\"} \(histogram.counts[index])\n"
+                }
+                out += "\(name)_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
+                out += "\(name)_sum{\(label)} \(histogram.sum)\n"
+                out += "\(name)_count{\(label)} \(histogram.count)\n"
             }
-            out += "coderunner_run_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
-            out += "coderunner_run_duration_seconds_sum{\(label)} \(histogram.sum)\n"
-            out += "coderunner_run_duration_seconds_count{\(label)} \(histogram.count)\n"
         }
+        histograms("coderunner_run_duration_seconds", "Wall time of runs as the server saw them, container set-up included.", snapshot.latency)
+        histograms("coderunner_first_run_duration_seconds", "Wall time of each connection's first run (network lease and container included).",
+                   snapshot.firstRunLatency)
         func gauge(_ name: String, _ help: String, _ value: String, type: String = "gauge") {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
         }
         gauge("coderunner_sessions_live", "WebSocket sessions open now.", String(snapshot.liveSessions))
         gauge("coderunner_sessions_total", "WebSocket sessions opened since start.", String(snapshot.sessionsTotal), type: "counter")
         gauge("coderunner_runs_active", "Runs executing now.", String(snapshot.activeRuns))
-        if let containers { gauge("coderunner_containers", "coderunner containers on the engine (all processes).", String(containers)) }
-        if let subnets { gauge("coderunner_subnets_used", "Session networks (one /24 each) on the engine.", String(subnets)) }
+        if let containers = engine.containers { gauge("coderunner_containers", "coderunner containers on the engine (all processes).", String(containers)) }
+        if let subnets = engine.subnets { gauge("coderunner_subnets_used", "Session networks (one /24 each) on the engine.", String(subnets)) }
+        if let ready = engine.networksReady { gauge("coderunner_networks_ready", "Session networks ready for the next sessions (all processes).", String(ready)) }
+        if let leased = engine.networksLeased { gauge("coderunner_networks_leased", "Session networks a session holds (all processes).", String(leased)) }
+        out += "# HELP coderunner_standby_containers Standby containers ready to be claimed, by language.\n# TYPE coderunner_standby_containers gauge\n"
+        for language in engine.standbys.keys.sorted() {
+            out += "coderunner_standby_containers{language=\"\(escape(language))\"} \(engine.standbys[language]!)\n"
+        }
+        gauge("coderunner_network_leases_total", "Session networks this server leased.", String(engine.leases.count), type: "counter")
+        gauge("coderunner_network_lease_seconds_total", "Time spent leasing them (sum; divide by the count for the mean wait).",
+              String(engine.leases.seconds), type: "counter")
+        gauge("coderunner_network_lease_slowest_seconds", "The slowest lease so far.", String(engine.leases.slowestSeconds))
+        gauge("coderunner_networks_made_total", "Session networks this server made for the pool.", String(engine.leases.networksMade), type: "counter")
         gauge("coderunner_cleanup_errors_total", "Failed removals of session containers or networks, and failed sweeps.", String(snapshot.cleanupErrors), type: "counter")
         gauge("coderunner_busy_rejections_total", "Runs or connections refused by a global or per-client cap.", String(snapshot.busyRejections), type: "counter")
         gauge("coderunner_protocol_errors_total", "Client messages answered with an error.", String(snapshot.protocolErrors), type: "counter")

@@ -20,6 +20,12 @@ final class RestRun: LiveSession {
     /// not the run's task exists yet when it asks.
     private let finished: AsyncStream<Void>
     private let markFinished: AsyncStream<Void>.Continuation
+    /// Ends when the response body is over (the answer written, or the client gone): a shutdown waits for it too, or the
+    /// server would close the connection between the run's end and its answer (a 200 with nothing after it).
+    private let delivered: AsyncStream<Void>
+    let markDelivered: AsyncStream<Void>.Continuation
+    /// How long a shutdown waits for the answer to go out (a body that never started writing does not hold it up).
+    static let deliveryWait: Duration = .seconds(2)
 
     private init(client: String, input: AsyncStream<RunInput>.Continuation) {
         var generator = SystemRandomNumberGenerator()
@@ -28,6 +34,7 @@ final class RestRun: LiveSession {
         self.client = client
         self.input = input
         (finished, markFinished) = AsyncStream<Void>.makeStream()
+        (delivered, markDelivered) = AsyncStream<Void>.makeStream()
     }
 
     /// Stops the program (its `exit` becomes `stopped`); the engine then removes the run's container and network.
@@ -36,6 +43,13 @@ final class RestRun: LiveSession {
     func shutDown(reason: String) async {
         stop()
         for await _ in finished {}
+        let delivered = self.delivered
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in delivered {} }
+            group.addTask { try? await Task.sleep(for: Self.deliveryWait) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// What the body stream waits on: a heartbeat tick, or the finished answer.
@@ -112,6 +126,7 @@ final class RestRun: LiveSession {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { run.markDelivered.finish() }
             var clientGone = false
             var answered = false
             // However the body ends without the answer (the client left, the connection was cancelled), the run stops.

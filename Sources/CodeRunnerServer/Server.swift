@@ -149,12 +149,22 @@ public final class CodeRunnerHTTPServer: Sendable {
         }
         router.get("/metrics") { _, _ in
             let engine = context.runner.engine
-            let containers = try? await engine.containers(labeled: [ResourceLabel.managed]).filter { $0.labels[ResourceLabel.lease] == nil }.count
-            let networks = try? await engine.networks(labeled: [ResourceLabel.managed]).count
+            var gauges = ServerMetrics.EngineGauges()
+            if let containers = try? await engine.containers(labeled: [ResourceLabel.managed]) {
+                gauges.containers = containers.filter { $0.labels[ResourceLabel.lease] == nil }.count
+                for standby in containers where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix) {
+                    gauges.standbys[standby.labels[ResourceLabel.language] ?? "?", default: 0] += 1
+                }
+            }
+            gauges.subnets = try? await engine.networks(labeled: [ResourceLabel.managed]).count
+            if let occupancy = try? await context.runner.networks.occupancy() {
+                gauges.networksReady = occupancy.ready
+                gauges.networksLeased = occupancy.leased
+            }
+            gauges.leases = await context.runner.networks.statistics
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers,
-                            body: .init(byteBuffer: ByteBuffer(string: context.metrics.render(containers: containers, subnets: networks))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: context.metrics.render(gauges))))
         }
         router.post("/api/run") { request, requestContext in
             // A browser sends a cross-site POST without asking first only with a "simple" content type (text/plain,

@@ -55,14 +55,22 @@ struct ServerCodecTests {
     @Test func prometheusText() {
         let metrics = ServerMetrics()
         metrics.recordRun(language: "python", status: "ok", seconds: 0.3)
-        metrics.recordRun(language: "python", status: "timeout", seconds: 12)
-        let text = metrics.render(containers: 3, subnets: 2)
+        metrics.recordRun(language: "python", status: "timeout", seconds: 12, firstOfConnection: true)
+        var gauges = ServerMetrics.EngineGauges(containers: 3, subnets: 2, networksReady: 5, networksLeased: 2, standbys: ["python": 1])
+        gauges.leases.count = 4
+        gauges.leases.seconds = 0.02
+        let text = metrics.render(gauges)
         #expect(text.contains("coderunner_runs_total{language=\"python\",status=\"ok\"} 1"))
         #expect(text.contains("coderunner_run_duration_seconds_bucket{language=\"python\",le=\"0.5\"} 1"))
         #expect(text.contains("coderunner_run_duration_seconds_bucket{language=\"python\",le=\"30\"} 2"))
         #expect(text.contains("coderunner_run_duration_seconds_count{language=\"python\"} 2"))
         #expect(text.contains("coderunner_containers 3\n"))
         #expect(text.contains("coderunner_subnets_used 2\n"))
+        #expect(text.contains("coderunner_first_run_duration_seconds_count{language=\"python\"} 1\n"))
+        #expect(text.contains("coderunner_first_run_duration_seconds_bucket{language=\"python\",le=\"10\"} 0\n"))
+        #expect(text.contains("coderunner_networks_ready 5\n") && text.contains("coderunner_networks_leased 2\n"))
+        #expect(text.contains("coderunner_standby_containers{language=\"python\"} 1\n"))
+        #expect(text.contains("coderunner_network_leases_total 4\n") && text.contains("coderunner_network_lease_seconds_total 0.02\n"))
     }
 }
 

@@ -197,10 +197,25 @@ struct ServerTests {
         #expect(page.status == 200)
         #expect(page.body.contains("<textarea id=\"editor\""))
         #expect(!page.body.contains("http://") && !page.body.contains("https://"), "the page must not load anything from elsewhere")
-        let metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        // A WebSocket session: its first run leases a network (the REST run above is a one-shot, with none).
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        let (exit, stdout, _) = try await ws.run("first", language: "python", files: [("ok.py", "print('first')\n")])
+        #expect(exit["status"] as? String == "ok" && stdout == "first\n", "\(exit)")
+        ws.close()
+        // The connection's end is noticed a moment later.
+        var metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        for _ in 0..<50 where !metrics.body.contains("coderunner_sessions_live 0") {
+            try await Task.sleep(for: .milliseconds(100))
+            metrics = try await HTTP.request(port: server.port, "GET", "/metrics")
+        }
         #expect(metrics.status == 200)
-        #expect(metrics.body.contains("coderunner_runs_total{language=\"python\",status=\"ok\"} 1"), "\(metrics.body)")
-        #expect(metrics.body.contains("coderunner_run_duration_seconds_bucket{language=\"python\",le=\"+Inf\"} 1"))
+        #expect(metrics.body.contains("coderunner_runs_total{language=\"python\",status=\"ok\"} 2"), "\(metrics.body)")
+        #expect(metrics.body.contains("coderunner_run_duration_seconds_bucket{language=\"python\",le=\"+Inf\"} 2"))
+        #expect(metrics.body.contains("coderunner_first_run_duration_seconds_count{language=\"python\"} 1"), "\(metrics.body)")
+        #expect(metrics.body.contains("coderunner_network_leases_total 1"), "\(metrics.body)")
+        #expect(metrics.body.contains("coderunner_networks_ready ") && metrics.body.contains("coderunner_networks_leased "))
+        #expect(metrics.body.contains("# TYPE coderunner_standby_containers gauge"))
         #expect(metrics.body.contains("coderunner_sessions_live 0"))
         #expect(metrics.body.contains("coderunner_containers "))
         #expect(metrics.body.contains("coderunner_subnets_used "))
