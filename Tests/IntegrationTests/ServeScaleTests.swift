@@ -8,6 +8,7 @@ import Testing
 ///
 ///     CODERUNNER_SLOW_TESTS=1 swift test --filter ServeScaleTests
 ///     CODERUNNER_SLOW_TESTS=1 CODERUNNER_SOAK_SECONDS=3600 swift test --filter ServeScaleTests/soak
+///     CODERUNNER_SLOW_TESTS=1 CODERUNNER_CAPACITY_SESSIONS=4352 swift test --filter ServeScaleTests/capacity
 ///
 /// Each prints its figures on stderr as lines starting with `[scale]` (the README quotes them).
 /// The switch for the slow tests (outside the suite: its trait cannot refer to the suite itself).
@@ -153,6 +154,33 @@ struct ServeScaleTests {
     /// its expected status, and no normal run may fail. Memory and descriptors are sampled every 30 s; after the first
     /// fifth of the time (allocator warm-up), neither may grow: memory by less than 8 MiB (allocator noise; the
     /// WebSocket leak fixed on 2026-11-27 added about 9 MiB an hour at this rate), descriptors by at most 4.
+    /// Issue 12's capacity test: CODERUNNER_CAPACITY_SESSIONS (4,352, every /24 of the default pools) connections held
+    /// open at once over the native protocol, each of which has run hello world in its own session, 50 connecting at a
+    /// time; containers expire by their TTL as designed. Reports the time to full occupancy, the first run's p50 in
+    /// the first and last tenth, the memory of serve, dockerd and the host at full occupancy, the answer to one
+    /// connection more, and the times to disconnect everyone and for `net gc --all` to leave nothing.
+    @Test func capacity() async throws {
+        let sessions = Int(ProcessInfo.processInfo.environment["CODERUNNER_CAPACITY_SESSIONS"] ?? "") ?? 4352
+        var environment = Self.roomy
+        environment["CODERUNNER_SERVER_MAX_SESSIONS"] = String(sessions)
+        environment["CODERUNNER_SERVER_MAX_SESSIONS_PER_CLIENT"] = String(sessions + 1)
+        let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: environment)
+        defer { serve.process.send(SIGKILL) }
+        try await serve.waitUntilHealthy()
+        try await Self.warmUp(serve)
+        let result = try await Live.script("serve_stress.py", [
+            "hold", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--connections", String(sessions), "--concurrency", "50",
+            "--serve-pid", String(serve.process.pid), "--coderunner", Live.cliPath,
+        ], timeout: 14_400)
+        Self.report("capacity: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
+        let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(summary["held"] as? Int == sessions, "\(summary)")
+        #expect(summary["distinct_subnets"] as? Int == summary["sessions_listed"] as? Int, "two sessions shared a subnet: \(summary)")
+        #expect(summary["managed_networks_left"] as? Int == 0, "\(summary)")
+        try await Live.expectNoLeaksSoon()
+    }
+
     @Test func soak() async throws {
         let seconds = Self.soakSeconds
         let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: Self.roomy)

@@ -10,6 +10,11 @@ and descriptors from /proc).
   churn         --connections N --concurrency C [--socketio]
                 N connections that only open, read the greeting (`hello`, or Socket.IO's open and CONNECT replies with
                 --socketio, where --url is the /socket.io/?EIO=4&transport=websocket address) and close.
+  hold          --connections N --concurrency C --serve-pid P --coderunner BIN
+                N connections open, C at a time, each runs hello world once and stays open (issue 12's capacity test):
+                the time to full occupancy, first-run p50/p95 at the start and the end, the memory of serve, dockerd
+                and the host at full occupancy, the answer to one connection more, the time for everyone to disconnect
+                and for `coderunner net gc --all` to leave nothing.
   soak          --clients N --seconds S
                 N clients loop for S seconds: connect, run, disconnect. Normal runs (python, javascript every 5th)
                 and, every 4th round, a hostile one (memory bomb, fork bomb, output flood, endless loop, disk fill)
@@ -29,7 +34,9 @@ import time
 import websocket
 
 parser = argparse.ArgumentParser()
-parser.add_argument("mode", choices=["storm", "slow-readers", "churn", "soak"])
+parser.add_argument("mode", choices=["storm", "slow-readers", "churn", "soak", "hold"])
+parser.add_argument("--serve-pid", type=int, default=0)
+parser.add_argument("--coderunner", default="coderunner")
 parser.add_argument("--url", required=True)
 parser.add_argument("--connections", type=int, default=2000)
 parser.add_argument("--concurrency", type=int, default=50)
@@ -235,8 +242,125 @@ def soak():
         thread.join()
 
 
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def host_used_mib():
+    fields = {}
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0])
+    return (fields["MemTotal"] - fields["MemAvailable"]) // 1024
+
+
+def hold():
+    import os
+    import subprocess
+    # The CLI refuses CODERUNNER_* variables it does not know, such as the test's own.
+    cli_env = {k: v for k, v in os.environ.items() if k != "CODERUNNER_CAPACITY_SESSIONS"}
+    held = []
+    order = []
+
+    def one(index):
+        ws = connect()
+        run(ws, "hold-%d" % index)
+        with lock:
+            held.append(ws)
+            order.append((time.time(), latencies[-1] if latencies else None))
+
+    # Held connections answer the server's pings (websocket-client does so inside recv), or it closes them as dead.
+    holding = [True]
+
+    def answer_pings():
+        while holding[0]:
+            with lock:
+                sockets = list(held)
+            for ws in sockets:
+                try:
+                    ws.sock.settimeout(0.001)
+                    ws.recv()
+                except Exception:  # noqa: BLE001 - a timeout: nothing but control frames arrived
+                    pass
+            time.sleep(2)
+
+    pinger = threading.Thread(target=answer_pings, daemon=True)
+    pinger.start()
+    dockerd = int(open("/var/run/docker.pid").read().strip()) if args.serve_pid else 0
+    before = {"host_used_mib": host_used_mib(), "dockerd_rss_mib": (rss_kib(dockerd) or 0) // 1024 if dockerd else None}
+    started_at = time.time()
+    each_connection(one)
+    full = time.time() - started_at
+    firsts = [ms for _, ms in sorted(order)]
+    tenth = max(1, len(firsts) // 10)
+
+    def median(values):
+        values = sorted(v for v in values if v is not None)
+        return round(values[len(values) // 2], 1) if values else None
+
+    at_full = {
+        "host_used_mib": host_used_mib(),
+        "dockerd_rss_mib": (rss_kib(dockerd) or 0) // 1024 if dockerd else None,
+        "serve_rss_mib": (rss_kib(args.serve_pid) or 0) // 1024 if args.serve_pid else None,
+    }
+    running = len(subprocess.run(["docker", "ps", "-q", "--filter", "label=dev.coderunner.managed"], capture_output=True, text=True).stdout.split())
+    at_full["running_containers"] = running
+    pool = json.loads(subprocess.run([args.coderunner, "pool", "--json"], capture_output=True, text=True, env=cli_env).stdout or "{}")
+    subnets = [s.get("subnet") for s in pool.get("sessions", []) if s.get("subnet")]
+    # One connection more: its answer.
+    extra = None
+    try:
+        ws = connect()
+        ws.send(json.dumps({"type": "run", "id": "one-more", "language": "python",
+                            "files": [{"path": "hello.py", "content": "print('Hello, world!')\n"}]}))
+        while extra is None:
+            message = json.loads(ws.recv())
+            if message.get("id") == "one-more" and message["type"] in ("exit", "error"):
+                extra = {k: message.get(k) for k in ("type", "status", "code", "message")}
+        ws.close()
+    except Exception as error:  # noqa: BLE001
+        extra = {"refused": repr(error)}
+    holding[0] = False
+    pinger.join()
+    closing = time.time()
+    for ws in held:
+        try:
+            ws.close()
+        except Exception:  # noqa: BLE001
+            pass
+    # Everyone's containers are gone and their leases given back once no lease is left.
+    while time.time() - closing < 600:
+        leases = subprocess.run(["docker", "ps", "-aq", "--filter", "label=dev.coderunner.lease"], capture_output=True, text=True).stdout.split()
+        if not leases:
+            break
+        time.sleep(0.5)
+    disconnect = time.time() - closing
+    gc_started = time.time()
+    gc = subprocess.run([args.coderunner, "net", "gc", "--all", "--yes"], capture_output=True, text=True, env=cli_env)
+    gc_seconds = time.time() - gc_started
+    left = subprocess.run(["docker", "network", "ls", "-q", "--filter", "label=dev.coderunner.managed"], capture_output=True, text=True).stdout.split()
+    with lock:
+        counts.update({
+            "held": len(held), "seconds_to_full": round(full, 1),
+            "first_run_p50_ms_first_tenth": median(firsts[:tenth]), "first_run_p50_ms_last_tenth": median(firsts[-tenth:]),
+            "distinct_subnets": len(set(subnets)), "sessions_listed": len(subnets),
+            "before": before, "at_full": at_full, "one_more": extra,
+            "seconds_to_disconnect_everyone": round(disconnect, 1), "net_gc_all_seconds": round(gc_seconds, 1),
+            "net_gc_all_summary": gc.stdout.strip().splitlines()[-1:] if gc.stdout else gc.stderr[-300:],
+            "managed_networks_left": len(left),
+        })
+
+
 started = time.time()
-{"storm": storm, "slow-readers": slow_readers, "churn": churn, "soak": soak}[args.mode]()
+{"storm": storm, "slow-readers": slow_readers, "churn": churn, "soak": soak, "hold": hold}[args.mode]()
 latencies.sort()
 
 
