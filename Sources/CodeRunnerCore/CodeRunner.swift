@@ -156,7 +156,9 @@ public final class CodeRunner: Sendable {
             return (failure("the session's container is busy with another run"), nil)
         } catch {
             if ephemeral { await cleanUp(container: ephemeralContainer, network: network) }
-            return (failure(String(describing: error)), nil)
+            var result = failure(String(describing: error))
+            if case .exhausted? = error as? SubnetError { result.capacityFull = true }
+            return (result, nil)
         }
     }
 

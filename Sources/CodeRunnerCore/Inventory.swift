@@ -162,6 +162,9 @@ public struct Inventory: Sendable {
                 if !ownBridge { warnings.append("overlaps host route \(route)") }
             }
             let capacity = pool.subnet24Count
+            if capacity > 0 && used.count >= capacity && ready == 0 {
+                warnings.append("full: new sessions are refused until one ends (or add a pool to network.pools)")
+            }
             pools.append(.init(cidr: pool.description, capacity: capacity, used: min(used.count, capacity),
                                free: max(0, capacity - used.count), ready: ready, leased: leased, warnings: warnings))
         }

@@ -53,6 +53,13 @@ public struct RunResult: Sendable, Codable, Equatable {
     public var totalMilliseconds: Double
     public var message: String?
     public var session: String?
+    /// The run could not start because every session subnet of the pools is in use: not part of reports (`serve`
+    /// answers such a run with `busy` and the reason).
+    public var capacityFull = false
+
+    enum CodingKeys: String, CodingKey {
+        case status, language, exitCode, signal, signalName, stages, truncated, totalMilliseconds, message, session
+    }
 
     public init(status: RunStatus, language: String, exitCode: Int32?, signal: Int32?, stages: [StageReport], truncated: Bool,
                 totalMilliseconds: Double, message: String?, session: String?) {

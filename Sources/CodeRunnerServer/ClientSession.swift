@@ -173,7 +173,13 @@ actor ClientSession: LiveSession {
         }
         continuation.finish()
         let outputBytes = batcher.finish()
-        for message in encoder.exit(run: id, result: result) { outbox.send(message) }
+        if result.capacityFull {
+            // Every session network is held: the server is full, which is `busy`, not a failure of this run.
+            context.metrics.busyRejected()
+            outbox.send(encoder.error(run: id, code: "busy", message: result.message ?? "every session network is in use; try again shortly"))
+        } else {
+            for message in encoder.exit(run: id, result: result) { outbox.send(message) }
+        }
         context.releaseRun()
         context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000,
                                   firstOfConnection: !ranBefore)

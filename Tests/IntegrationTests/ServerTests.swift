@@ -224,6 +224,41 @@ struct ServerTests {
         try await server.stop()
     }
 
+    /// Issue 12: when every session network of the pools is held, a new session's run is answered `busy` with the
+    /// reason (naming the pools), the session that holds the network is unaffected, and `pool` says the pool is full.
+    @Test func aFullPoolAnswersBusy() async throws {
+        let pool = "10.99.31.0/24"
+        let poolNetwork = try #require(IPv4Network(pool))
+        let engine = try Live.engine()
+        func inPool(_ network: NetworkInfo) -> Bool { network.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
+        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try? await engine.removeNetwork(network.id) }
+        try #require(try await engine.networks(labeled: []).filter(inPool).isEmpty, "networks already use \(pool)")
+        // A serve process of its own: the pools are the engine's setting, which the in-process test server shares.
+        let server = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: ["CODERUNNER_NETWORK_POOLS": pool])
+        defer { server.process.send(SIGKILL) }
+        try await server.waitUntilHealthy()
+        let first = try await TestWebSocket.connect(port: server.port)
+        _ = try await first.nextJSON()
+        let (held, heldOut, _) = try await first.run("held", language: "python", files: [("a.py", "print('held')\n")])
+        #expect(held["status"] as? String == "ok" && heldOut == "held\n", "\(held)")
+        let second = try await TestWebSocket.connect(port: server.port)
+        _ = try await second.nextJSON()
+        second.send(json: ["type": "run", "id": "refused", "language": "python", "files": [["path": "b.py", "content": "print(1)\n"]]])
+        let answer = try await second.waitFor("error", id: "refused").match
+        #expect(answer["code"] as? String == "busy", "\(answer)")
+        #expect((answer["message"] as? String ?? "").contains(pool), "the reason should name the pool: \(answer)")
+        let shown = try Live.cli(["pool"], environment: ["CODERUNNER_NETWORK_POOLS": pool])
+        #expect(shown.stdout.contains("full: new sessions are refused"), "\(shown.stdout)")
+        let (again, againOut, _) = try await first.run("again", language: "python", files: [("a.py", "print('still')\n")])
+        #expect(again["status"] as? String == "ok" && againOut == "still\n", "the holder was affected: \(again)")
+        first.close()
+        second.close()
+        server.process.send(SIGTERM)
+        #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
+        try await Live.expectNoLeaksSoon()
+        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try await engine.removeNetwork(network.id) }
+    }
+
     /// Caps answer with `busy` instead of hanging: concurrent runs per session, global runs, sessions per client.
     @Test func capsAnswerBusy() async throws {
         let server = try await TestServer.start(["server.maxRunsPerSession": "1", "server.maxConcurrentRuns": "1", "server.maxSessionsPerClient": "2"])
