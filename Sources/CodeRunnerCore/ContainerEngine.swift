@@ -12,8 +12,6 @@ public protocol ContainerEngine: Sendable {
     func networks(labeled labels: [String]) async throws(EngineError) -> [NetworkInfo]
     func network(_ idOrName: String) async throws(EngineError) -> NetworkInfo?
     func removeNetwork(_ idOrName: String) async throws(EngineError)
-    /// Detaches a container from a network at once (force), so the network can go before the container is removed.
-    func disconnect(container: String, from network: String) async throws(EngineError)
 
     func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String
     func startContainer(_ id: String) async throws(EngineError)

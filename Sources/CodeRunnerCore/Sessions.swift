@@ -37,8 +37,6 @@ public actor SessionNetworks {
         self.allocator = try SubnetAllocator(poolTexts: settings.pools)
     }
 
-    public static func networkName(prefix: String, session: String) -> String { prefix + session }
-
     /// A pool network's name: the prefix and its subnet (`coderunner-session-net-10-64-3-0`).
     static func poolNetworkName(prefix: String, subnet: IPv4Network) -> String {
         prefix + "net-" + IPv4Network.formatAddress(subnet.address).split(separator: ".").joined(separator: "-")

@@ -100,7 +100,7 @@ extension CodeRunner {
             if settings.oneShotRunsHaveNetwork {
                 guard let networkID = candidate.labels[ResourceLabel.standbyNetwork],
                       let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { continue }
-                network = SessionNetwork(session: session, name: SessionNetworks.networkName(prefix: settings.networkPrefix, session: session),
+                network = SessionNetwork(session: session, name: candidate.labels[ResourceLabel.leasedNetworkName] ?? networkID,
                                          id: networkID, subnet: subnet)
             }
             do {
@@ -195,6 +195,7 @@ extension CodeRunner {
         var labels = [ResourceLabel.standby: standbyFingerprint(runtime: runtime, limits: limits)]
         if let network {
             labels[ResourceLabel.standbyNetwork] = network.id
+            labels[ResourceLabel.leasedNetworkName] = network.name
             labels[ResourceLabel.subnet] = network.subnet.description
         }
         do {

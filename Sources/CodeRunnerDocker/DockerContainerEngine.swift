@@ -100,10 +100,6 @@ public struct DockerContainerEngine: ContainerEngine {
         try await mapped { try await client.networkRemove(idOrName) }
     }
 
-    public func disconnect(container: String, from network: String) async throws(EngineError) {
-        try await mapped { try await client.networkDisconnect(network, container: container, force: true) }
-    }
-
     public func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String {
         // Security defaults that never vary (docs/threat-model.md): every capability dropped but the few the spec names,
         // no privilege gain, swap equal to memory, host details in /proc and /sys hidden.

@@ -83,11 +83,13 @@ public final class CodeRunnerHTTPServer: Sendable {
                 // The first repeat comes soon: a killed server's containers may still be going away during the start-up
                 // sweep, and Docker refuses to remove a network with an endpoint left.
                 var interval = min(.seconds(5), self.context.runner.settings.cleanupInterval)
+                await self.topUpReadyNetworks()
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     interval = self.context.runner.settings.cleanupInterval
                     if Task.isCancelled { break }
                     await self.sweep(initial: false)
+                    await self.topUpReadyNetworks()
                 }
             }
             group.addTask {
@@ -123,7 +125,11 @@ public final class CodeRunnerHTTPServer: Sendable {
             context.metrics.cleanupError()
             context.logger.warning("sweep failed; will retry", metadata: ["error": "\(error)"])
         }
-        // Networks ready for the next connections (network.ready), so a connection's first run leases one at once.
+    }
+
+    /// Networks ready for the next connections (network.ready), so a connection's first run leases one at once. Called
+    /// from the background loop (never before the server listens: making eight networks takes most of a second).
+    func topUpReadyNetworks() async {
         do {
             let made = try await context.runner.networks.topUp()
             if made > 0 { context.logger.info("session networks made ready", metadata: ["made": "\(made)"]) }

@@ -297,19 +297,6 @@ public struct DockerClient: Sendable {
         try check(response, path: path)
     }
 
-    /// `POST /networks/{id}/disconnect` with `Force`: detaches a container (running or not) so the network can be
-    /// removed without waiting for the container's removal. 404 (either is gone) is not an error.
-    public func networkDisconnect(_ network: String, container: String, force: Bool = true) async throws {
-        struct Body: Encodable {
-            var container: String
-            var force: Bool
-            enum CodingKeys: String, CodingKey { case container = "Container", force = "Force" }
-        }
-        let path = "/networks/\(pathSegment(network))/disconnect"
-        let response = try await call("POST", path, json: Body(container: container, force: force))
-        if response.status == 404 { return }
-        try check(response, path: path)
-    }
 
     // MARK: plumbing
 

@@ -78,11 +78,6 @@ actor InMemoryEngine: ContainerEngine {
         networksByID[network.id] = nil
     }
 
-    func disconnect(container: String, from network: String) async throws(EngineError) {
-        await enter("disconnect")
-        containersByID[container]?.network = nil
-    }
-
     func createContainer(_ spec: ContainerSpec) async throws(EngineError) -> String {
         await enter("createContainer")
         let name = spec.name ?? newID()

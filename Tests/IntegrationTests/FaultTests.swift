@@ -58,15 +58,9 @@ struct FaultTests {
     @Test func exhaustedSubnetPoolsNameThePoolsAndCapacityReturns() async throws {
         // Two /24s only; no Docker network may already sit in them, or the test would measure someone else's.
         let pool = "10.99.0.0/23"
-        let poolNetwork = try #require(IPv4Network(pool))
+        let privatePool = try await Live.privatePool(pool)
         let engine = try Live.engine()
-        func inPool(_ network: NetworkInfo) -> Bool { network.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
-        // Ready networks an earlier run of this test left in the pool are ours to remove.
-        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try? await engine.removeNetwork(network.id) }
-        let occupied = try await engine.networks(labeled: []).filter(inPool)
-        try #require(occupied.isEmpty, "networks already use \(pool): \(occupied.map(\.name))")
-
-        let environment = ["CODERUNNER_NETWORK_POOLS": pool]
+        let environment = privatePool.environment
         let sessions = (0..<3).map { "fault-pool\($0)-" + DockerProbe.randomSuffix() }
         let dir = try CLI.folder([("hello.py", "print('hello')")])
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -107,9 +101,9 @@ struct FaultTests {
             #expect(try await Live.sessionNetworks(session).isEmpty, "session \(session) still holds a network")
         }
         // The two networks are back in the pool, ready; this test's pool is its own, so they go.
-        let ready = try await engine.networks(labeled: [ResourceLabel.pool]).filter(inPool)
+        let ready = try await engine.networks(labeled: [ResourceLabel.pool]).filter(privatePool.inPool)
         #expect(ready.count == 2, "\(ready.map(\.name))")
-        for network in ready { try await engine.removeNetwork(network.id) }
+        try await privatePool.removeNetworks()
         try await DockerProbe.expectNoLeaks()
     }
 

@@ -10,34 +10,19 @@ import Glibc
 /// is never leased again. Each test has a pool of one /24 of its own, so "the next session" can only get that network.
 @Suite("Network leases", .serialized, .docker)
 struct NetworkLeaseIntegrationTests {
-    /// A one-/24 pool, emptied of ready networks an earlier run left.
-    static func privatePool(_ cidr: String) async throws -> (environment: [String: String], inPool: @Sendable (NetworkInfo) -> Bool) {
-        let pool = try #require(IPv4Network(cidr))
-        let inPool: @Sendable (NetworkInfo) -> Bool = { network in network.subnets.contains { IPv4Network($0)?.overlaps(pool) == true } }
-        let engine = try Live.engine()
-        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try? await engine.removeNetwork(network.id) }
-        let occupied = try await engine.networks(labeled: []).filter(inPool)
-        try #require(occupied.isEmpty, "networks already use \(cidr): \(occupied.map(\.name))")
-        return (["CODERUNNER_NETWORK_POOLS": cidr], inPool)
-    }
-
-    static func removePoolNetworks(_ inPool: (NetworkInfo) -> Bool) async throws {
-        let engine = try Live.engine()
-        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try await engine.removeNetwork(network.id) }
-    }
-
     @Test func aSessionGivesItsNetworkBackAndTheNextSessionTakesIt() async throws {
-        let (environment, inPool) = try await Self.privatePool("10.99.20.0/24")
+        let pool = try await Live.privatePool("10.99.20.0/24")
+        let environment = pool.environment
         let dir = try CLI.folder([("hello.py", "print('hello')")])
         let first = "lease-a-" + DockerProbe.randomSuffix(), second = "lease-b-" + DockerProbe.randomSuffix()
         let ran = try await CLI.run(["run", "--session", first, dir + "/hello.py"], environment: environment)
         #expect(ran.status == 0 && ran.stdoutText == "hello\n", "\(ran)")
         let held = try await Live.sessionNetworks(first)
-        #expect(held.count == 1 && held.allSatisfy(inPool), "\(held.map(\.name))")
+        #expect(held.count == 1 && held.allSatisfy(pool.inPool), "\(held.map(\.name))")
         let drained = try await CLI.run(["pool", "drain", "--session", first], environment: environment)
         #expect(drained.status == 0, "\(drained)")
         #expect(try await Live.sessionNetworks(first).isEmpty, "the ended session still holds its network")
-        let ready = try await Live.engine().networks(labeled: [ResourceLabel.pool]).filter(inPool)
+        let ready = try await Live.engine().networks(labeled: [ResourceLabel.pool]).filter(pool.inPool)
         #expect(ready.map(\.id) == held.map(\.id), "the network should stay, ready: \(ready.map(\.name))")
 
         let next = try await CLI.run(["run", "--session", second, dir + "/hello.py"], environment: environment)
@@ -46,13 +31,13 @@ struct NetworkLeaseIntegrationTests {
         let shown = try await CLI.run(["pool", "--json"], environment: environment)
         #expect(shown.stdoutText.contains("\"leased\" : 1"), "\(shown.stdoutText.prefix(600))")
         await DockerProbe.removeSession(second)
-        try await Self.removePoolNetworks(inPool)
+        try await pool.removeNetworks()
         try await DockerProbe.expectNoLeaks()
     }
 
     @Test func aKilledHoldersLeaseIsReclaimedByTheNextSession() async throws {
-        let (pool, inPool) = try await Self.privatePool("10.99.21.0/24")
-        var environment = pool
+        let pool = try await Live.privatePool("10.99.21.0/24")
+        var environment = pool.environment
         environment["CODERUNNER_RUN_NETWORK"] = "session"  // a one-shot run with a network of its own (leased)
         environment["CODERUNNER_RUN_STANDBY"] = "0"
         let dir = try CLI.folder([("loop.py", "import time\nprint('up', flush=True)\nwhile True: time.sleep(0.1)\n"), ("hello.py", "print('hello')")])
@@ -71,18 +56,19 @@ struct NetworkLeaseIntegrationTests {
         }
         // The next session finds the pool's only network held by a dead process with nothing left, and takes it.
         let session = "lease-c-" + DockerProbe.randomSuffix()
-        let next = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: pool)
+        let next = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: pool.environment)
         #expect(next.status == 0 && next.stdoutText == "hello\n", "\(next)")
         #expect(try await Live.sessionNetworks(session).count == 1)
         #expect(try await engine.containers(labeled: [ResourceLabel.lease, "\(ResourceLabel.ownerPID)=\(holder.pid)"]).isEmpty,
                 "the dead holder's lease is still there")
         await DockerProbe.removeSession(session)
-        try await Self.removePoolNetworks(inPool)
+        try await pool.removeNetworks()
         try await DockerProbe.expectNoLeaks()
     }
 
     @Test func aNetworkWithAStrandedContainerIsNeverLeasedAgain() async throws {
-        let (environment, inPool) = try await Self.privatePool("10.99.22.0/24")
+        let pool = try await Live.privatePool("10.99.22.0/24")
+        let environment = pool.environment
         let dir = try CLI.folder([("hello.py", "print('hello')")])
         let first = "lease-d-" + DockerProbe.randomSuffix()
         #expect(try await CLI.run(["run", "--session", first, dir + "/hello.py"], environment: environment).status == 0)
@@ -105,7 +91,7 @@ struct NetworkLeaseIntegrationTests {
         #expect(after.status == 0 && after.stdoutText == "hello\n", "\(after)")
         #expect(try await Live.sessionNetworks(second).map(\.id) == [network.id])
         await DockerProbe.removeSession(second)
-        try await Self.removePoolNetworks(inPool)
+        try await pool.removeNetworks()
         try await DockerProbe.expectNoLeaks()
     }
 }

@@ -228,13 +228,9 @@ struct ServerTests {
     /// reason (naming the pools), the session that holds the network is unaffected, and `pool` says the pool is full.
     @Test func aFullPoolAnswersBusy() async throws {
         let pool = "10.99.31.0/24"
-        let poolNetwork = try #require(IPv4Network(pool))
-        let engine = try Live.engine()
-        func inPool(_ network: NetworkInfo) -> Bool { network.subnets.contains { IPv4Network($0)?.overlaps(poolNetwork) == true } }
-        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try? await engine.removeNetwork(network.id) }
-        try #require(try await engine.networks(labeled: []).filter(inPool).isEmpty, "networks already use \(pool)")
+        let privatePool = try await Live.privatePool(pool)
         // A serve process of its own: the pools are the engine's setting, which the in-process test server shares.
-        let server = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: ["CODERUNNER_NETWORK_POOLS": pool])
+        let server = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: privatePool.environment)
         defer { server.process.send(SIGKILL) }
         try await server.waitUntilHealthy()
         let first = try await TestWebSocket.connect(port: server.port)
@@ -256,7 +252,7 @@ struct ServerTests {
         server.process.send(SIGTERM)
         #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
         try await Live.expectNoLeaksSoon()
-        for network in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(network) { try await engine.removeNetwork(network.id) }
+        try await privatePool.removeNetworks()
     }
 
     /// Caps answer with `busy` instead of hanging: concurrent runs per session, global runs, sessions per client.

@@ -112,6 +112,28 @@ enum Live {
         return CLIResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// A subnet pool of a test's own (`CODERUNNER_NETWORK_POOLS`): ready networks an earlier run of the test left in it
+    /// are removed, and nothing else may use it. `inPool` tells its networks; `removeNetworks` removes them at the end.
+    struct PrivatePool: Sendable {
+        let cidr: String
+        let network: IPv4Network
+        var environment: [String: String] { ["CODERUNNER_NETWORK_POOLS": cidr] }
+        func inPool(_ info: NetworkInfo) -> Bool { info.subnets.contains { IPv4Network($0)?.overlaps(network) == true } }
+        func removeNetworks() async throws {
+            let engine = try Live.engine()
+            for info in try await engine.networks(labeled: [ResourceLabel.pool]) where inPool(info) { try await engine.removeNetwork(info.id) }
+        }
+    }
+
+    static func privatePool(_ cidr: String) async throws -> PrivatePool {
+        let pool = PrivatePool(cidr: cidr, network: try #require(IPv4Network(cidr)))
+        let engine = try engine()
+        for info in try await engine.networks(labeled: [ResourceLabel.pool]) where pool.inPool(info) { try? await engine.removeNetwork(info.id) }
+        let occupied = try await engine.networks(labeled: []).filter(pool.inPool)
+        try #require(occupied.isEmpty, "networks already use \(cidr): \(occupied.map(\.name))")
+        return pool
+    }
+
     /// The networks a session holds (through its leases; the networks themselves carry no session).
     static func sessionNetworks(_ session: String) async throws -> [NetworkInfo] {
         let engine = try engine()

@@ -3,22 +3,14 @@
 it runs (Python's input() and sys.stdin, Node's readline), Ctrl-D is EOF for that cell only, input typed while a cell
 does not read is not seen by the next one, and Ctrl-C stops a cell waiting for input. Exit 0 when every check passed.
 Usage: shell_input_pty.py CODERUNNER_BINARY"""
-import os
 import sys
 
 import pexpect
 
-BINARY = sys.argv[1]
-env = dict(os.environ, TERM="xterm", NO_COLOR="1")
-child = pexpect.spawn(BINARY, ["session", "python"], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
-child.logfile_read = sys.stderr
+from pty_support import Shell
 
-
-def check(condition, message):
-    if not condition:
-        print(f"\nFAILED: {message}", file=sys.stderr)
-        child.terminate(force=True)
-        sys.exit(1)
+shell = Shell(sys.argv[1], "python")
+child, check = shell.child, shell.check
 
 
 child.expect_exact("python> ")
@@ -74,8 +66,4 @@ child.sendline("who.toUpperCase()")
 check(child.expect_exact(["'BOB'", pexpect.TIMEOUT], timeout=30) == 0, "readline did not get the typed line")
 child.expect_exact("javascript> ")
 
-child.send("\x04")
-child.expect(pexpect.EOF, timeout=60)
-child.close()
-check(child.exitstatus == 0, f"exit status {child.exitstatus}")
-print("\nOK", file=sys.stderr)
+shell.leave()

@@ -3,22 +3,14 @@
 another language and back keeps the first kernel's state, and a cell that ignores Ctrl-C gets a hint that a second
 Ctrl-C restarts the kernel (which then works). Exit 0 when every check passed.
 Usage: shell_newcomer_pty.py CODERUNNER_BINARY"""
-import os
 import sys
 
 import pexpect
 
-BINARY = sys.argv[1]
-env = dict(os.environ, TERM="xterm", NO_COLOR="1")
-child = pexpect.spawn(BINARY, ["session", "python"], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
-child.logfile_read = sys.stderr
+from pty_support import Shell
 
-
-def check(condition, message):
-    if not condition:
-        print(f"\nFAILED: {message}", file=sys.stderr)
-        child.terminate(force=True)
-        sys.exit(1)
+shell = Shell(sys.argv[1], "python")
+child, check = shell.child, shell.check
 
 
 child.expect_exact("python> ")
@@ -54,8 +46,4 @@ child.sendline("1 + 1")
 check(child.expect([r"\b2\b", pexpect.TIMEOUT], timeout=60) == 0, "the restarted kernel does not answer")
 child.expect_exact("python> ")
 
-child.send("\x04")
-child.expect(pexpect.EOF, timeout=60)
-child.close()
-check(child.exitstatus == 0, f"exit status {child.exitstatus}")
-print("\nOK", file=sys.stderr)
+shell.leave()

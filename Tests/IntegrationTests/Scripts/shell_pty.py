@@ -2,10 +2,11 @@
 """Drives `coderunner session LANG` through a real pseudo-terminal (pexpect): line editing, history, multi-line
 input, Ctrl-C interrupting a running cell, state surviving it, Ctrl-D leaving. Exit 0 when every check passed.
 Usage: shell_pty.py CODERUNNER_BINARY LANGUAGE"""
-import os
 import sys
 
 import pexpect
+
+from pty_support import Shell
 
 BINARY, LANGUAGE = sys.argv[1], sys.argv[2]
 
@@ -20,16 +21,8 @@ CASES = {
 }
 setup, use, endless, multi = CASES[LANGUAGE]
 prompt = LANGUAGE + "> "
-env = dict(os.environ, TERM="xterm", NO_COLOR="1")
-child = pexpect.spawn(BINARY, ["session", LANGUAGE], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
-child.logfile_read = sys.stderr
-
-
-def check(condition, message):
-    if not condition:
-        print(f"\nFAILED ({LANGUAGE}): {message}", file=sys.stderr)
-        child.terminate(force=True)
-        sys.exit(1)
+shell = Shell(BINARY, LANGUAGE, label=LANGUAGE)
+child, check = shell.child, shell.check
 
 
 child.expect_exact(prompt)
@@ -67,8 +60,4 @@ check(child.expect([r"42", pexpect.TIMEOUT], timeout=60) == 0, "state was lost a
 child.expect_exact(prompt)
 
 # Ctrl-D leaves and cleans up.
-child.send("\x04")
-child.expect(pexpect.EOF, timeout=60)
-child.close()
-check(child.exitstatus == 0, f"exit status {child.exitstatus}")
-print(f"\nOK {LANGUAGE}", file=sys.stderr)
+shell.leave()
