@@ -192,8 +192,9 @@ public final class CodeRunner: Sendable {
     /// the adapter adds the capability and privilege settings that never vary).
     public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork?, ephemeral: Bool,
                                 extraLabels: [String: String] = [:], name: String? = nil, start: Bool = true,
-                                singleRun: Bool = false) async throws(EngineError) -> String {
+                                singleRun: Bool = false, unusedTTL: Duration? = nil) async throws(EngineError) -> String {
         var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000)), "--stdio"]
+        if let unusedTTL { command += ["--unused-ttl", String(max(1, unusedTTL.microseconds / 1_000_000))] }
         if singleRun { command.append("--once") }
         if let service = runtime.manifest.service, !service.isEmpty { command += ["--service"] + service }
         var labels = [

@@ -78,6 +78,8 @@ public struct Configuration: Sendable {
         .init(name: "server.maxSessionsPerClient", defaultValue: "50", help: "connections one client address may hold at once"),
         .init(name: "server.maxConcurrentRuns", defaultValue: "64", help: "runs `serve` executes at once across all sessions"),
         .init(name: "server.maxRunsPerSession", defaultValue: "2", help: "runs one session may have going at once"),
+        .init(name: "server.standby", defaultValue: "python=2,javascript=2", help: "sessions per language `serve` keeps ready (a leased network with a running container), so a connection's first run is a warm run: language=count pairs (empty: none)"),
+        .init(name: "server.standbyMaxAge", defaultValue: "10m", help: "how long a ready session of server.standby waits for a connection before it is replaced"),
         .init(name: "server.runsPerMinute", defaultValue: "120", help: "runs one session (or one address's POST /api/run requests) may start per minute"),
         .init(name: "docker.host", defaultValue: "unix:///var/run/docker.sock", help: "Docker Engine API endpoint (unix:///path or tcp://host:port); DOCKER_HOST also sets it"),
         .init(name: "engine.timeout", defaultValue: "30s", help: "timeout of one Docker Engine API call"),

@@ -208,6 +208,8 @@ public enum ResourceLabel {
     public static let inputsHash = "dev.coderunner.inputs-hash"
     /// A one-shot container started ahead of need (see `Standby.swift`); the value is its container settings' fingerprint.
     public static let standby = "dev.coderunner.standby"
+    /// On a container `serve` made ahead of need as a connection's whole session (`SessionStandbys`).
+    public static let serveStandby = "dev.coderunner.serve-standby"
     /// On a container whose agent (PID 1) takes runs on its own stdin (`idle --stdio`): runs attach instead of exec.
     public static let stdio = "dev.coderunner.stdio"
     /// On a standby container: the id of the network made for it (so a claiming run needs no lookup).

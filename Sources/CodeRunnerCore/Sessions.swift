@@ -106,6 +106,9 @@ public actor SessionNetworks {
     private var inFlight: [String: Task<SessionNetwork, any Error>] = [:]
 
     /// Leases made by this process and how long they took (`serve`'s /metrics).
+    /// Pool networks this process is making now (`/metrics`; Docker has no record of a network before it exists).
+    public private(set) var creating = 0
+
     public struct LeaseStatistics: Sendable, Equatable {
         public var count: UInt64 = 0
         public var seconds: Double = 0
@@ -193,6 +196,8 @@ public actor SessionNetworks {
     /// Makes a ready network for the pool on the next free /24. A subnet Docker refuses (another process or network
     /// took it meanwhile) is remembered as taken and the next one tried.
     func createPoolNetwork() async throws -> NetworkInfo {
+        creating += 1
+        defer { creating -= 1 }
         let taken = try await subnetsInUse()
         await allocator.recover(taken)
         var labels = settings.networkLabels
@@ -246,6 +251,12 @@ public actor SessionNetworks {
         let leased = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
         let held = networks.filter { leased.contains($0.id) }.count
         return (networks.count - held, held)
+    }
+
+    /// Session subnets no session holds: the pools' capacity less every process's leases.
+    public func unleasedCapacity() async throws(EngineError) -> Int {
+        let leases = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        return allocator.capacity - leases.count
     }
 
     /// Makes networks ready, one at a time (dockerd's work, off every session's path), until `network.ready` are.

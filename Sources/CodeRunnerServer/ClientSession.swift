@@ -61,6 +61,9 @@ actor ClientSession: LiveSession {
     private var ending: Task<Void, Never>?
     /// Set once a run reached the engine: only then can the session have a network or containers to remove.
     var touchedEngine = false
+    /// The engine session this connection runs in, chosen by its first run or kernel: a standby session
+    /// (`server.standby`) when one of the run's language is ready, else one named after the connection.
+    private var sessionBinding: Task<String, Never>?
     /// Whether a run of this connection has finished (the first one is measured on its own: /metrics).
     var ranBefore = false
     var kernel: KernelSession?
@@ -158,13 +161,28 @@ actor ClientSession: LiveSession {
         return task
     }
 
+    /// The connection's engine session (see `sessionBinding`); the first caller chooses it, later ones wait for that choice.
+    func engineSession(runtime: Runtime?, limits: RunLimits?) async -> String {
+        if let sessionBinding { return await sessionBinding.value }
+        let standbys = context.standbys, own = name, logger = self.logger
+        let binding = Task { () -> String in
+            guard let runtime, let limits, let taken = await standbys.take(language: runtime.language, limits: limits) else { return own }
+            logger.debug("first run takes a ready session", metadata: ["engineSession": "\(taken)"])
+            return taken
+        }
+        sessionBinding = binding
+        return await binding.value
+    }
+
     private func execute(id: String, request: RunRequest, input: AsyncStream<RunInput>, continuation: AsyncStream<RunInput>.Continuation) async {
+        var request = request
+        request.session = await engineSession(runtime: request.runtime, limits: request.limits)
         let outbox = self.outbox, encoder = self.encoder
         let batcher = OutputBatcher { stream, text in outbox.send(encoder.output(run: id, stream: stream, text: text)) }
         let runLogger = logger
         runLogger.info("run started", metadata: [
             "run": "\(id)", "language": "\(request.runtime.language)", "files": "\(request.submission.files.count)",
-            "entry": "\(request.submission.entry)",
+            "entry": "\(request.submission.entry)", "engineSession": "\(request.session ?? name)",
         ])
         let result = await context.runner.run(request, input: input) { event in
             guard case .output(let stream, let bytes) = event else { return }
@@ -251,7 +269,7 @@ actor ClientSession: LiveSession {
         if touchedEngine {
             let started = ContinuousClock.now
             do {
-                try await context.runner.endSession(name)
+                try await context.runner.endSession(await engineSession(runtime: nil, limits: nil))
                 logger.info("session resources removed", metadata: ["ms": "\(Int(milliseconds(ContinuousClock.now - started)))"])
             } catch {
                 context.metrics.cleanupError()

@@ -63,9 +63,10 @@ extension ClientSession {
         touchedEngine = true
         let outbox = self.outbox, encoder = self.encoder, router = self.kernelOutput
         let started = ContinuousClock.now
+        let engineSession = await engineSession(runtime: nil, limits: nil)
         do {
             let session = try await KernelSession.start(
-                runner: context.runner, session: name, runtime: runtime, files: files, limits: limits, processOwned: true
+                runner: context.runner, session: engineSession, runtime: runtime, files: files, limits: limits, processOwned: true
             ) { event in
                 switch event {
                 case .output(let cell, let stream, let bytes):

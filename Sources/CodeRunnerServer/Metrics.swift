@@ -28,6 +28,11 @@ public final class ServerMetrics: Sendable {
         /// Standby containers not yet claimed, by language.
         public var standbys: [String: Int] = [:]
         public var leases = SessionNetworks.LeaseStatistics()
+        /// Pool networks this server is making now.
+        public var networksCreating = 0
+        /// `server.standby` sessions ready and being made, by language, and what took them.
+        public var readySessions: [String: (ready: Int, creating: Int)] = [:]
+        public var readySessionStatistics = SessionStandbys.Statistics()
     }
 
     struct State {
@@ -106,6 +111,20 @@ public final class ServerMetrics: Sendable {
         if let subnets = engine.subnets { gauge("coderunner_subnets_used", "Session networks (one /24 each) on the engine.", String(subnets)) }
         if let ready = engine.networksReady { gauge("coderunner_networks_ready", "Session networks ready for the next sessions (all processes).", String(ready)) }
         if let leased = engine.networksLeased { gauge("coderunner_networks_leased", "Session networks a session holds (all processes).", String(leased)) }
+        gauge("coderunner_networks_creating", "Session networks this server is making for the pool now.", String(engine.networksCreating))
+        out += "# HELP coderunner_ready_sessions Sessions ready for connections' first runs (server.standby), by language.\n# TYPE coderunner_ready_sessions gauge\n"
+        for language in engine.readySessions.keys.sorted() {
+            out += "coderunner_ready_sessions{language=\"\(escape(language))\"} \(engine.readySessions[language]!.ready)\n"
+        }
+        out += "# HELP coderunner_ready_sessions_creating Ready sessions being made now, by language.\n# TYPE coderunner_ready_sessions_creating gauge\n"
+        for language in engine.readySessions.keys.sorted() {
+            out += "coderunner_ready_sessions_creating{language=\"\(escape(language))\"} \(engine.readySessions[language]!.creating)\n"
+        }
+        let taken = engine.readySessionStatistics
+        gauge("coderunner_ready_sessions_taken_total", "First runs that took a ready session.", String(taken.taken), type: "counter")
+        gauge("coderunner_ready_sessions_missed_total", "First runs that found no ready session of their language and limits.", String(taken.missed), type: "counter")
+        gauge("coderunner_ready_sessions_expired_total", "Ready sessions replaced unused (server.standbyMaxAge).", String(taken.expired), type: "counter")
+        gauge("coderunner_ready_sessions_failed_total", "Ready sessions that could not be made.", String(taken.failed), type: "counter")
         out += "# HELP coderunner_standby_containers Standby containers ready to be claimed, by language.\n# TYPE coderunner_standby_containers gauge\n"
         for language in engine.standbys.keys.sorted() {
             out += "coderunner_standby_containers{language=\"\(escape(language))\"} \(engine.standbys[language]!)\n"

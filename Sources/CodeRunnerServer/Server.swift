@@ -92,6 +92,7 @@ public final class CodeRunnerHTTPServer: Sendable {
                     await self.topUpReadyNetworks()
                 }
             }
+            group.addTask { await self.keepStandbysReady() }
             group.addTask {
                 for await _ in self.shutdownRequest { break }
                 throw ShutdownRequested()
@@ -105,7 +106,32 @@ public final class CodeRunnerHTTPServer: Sendable {
                 logger.notice("stopped")
             } catch {
                 group.cancelAll()
+                await context.standbys.removeAll()
                 throw error
+            }
+        }
+    }
+
+    /// Keeps `server.standby` sessions ready until cancelled, one made at a time; each is made in a task of its own,
+    /// so a shutdown never interrupts one half made (`SessionStandbys.removeAll` then removes it).
+    func keepStandbysReady() async {
+        let standbys = context.standbys
+        // Returns only when cancelled, also with nothing to keep: the server stops when any of its tasks ends.
+        guard !standbys.wanted.isEmpty else {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            return
+        }
+        var failures = 0
+        while !Task.isCancelled {
+            let made = await Task { await standbys.refillOnce() }.value
+            let failed = await standbys.statistics.failed
+            if failed > failures {
+                failures = failed
+                let reason = await standbys.lastError ?? "?"
+                context.logger.warning("could not make a ready session; will retry in 5 s", metadata: ["error": "\(reason)"])
+                try? await Task.sleep(for: .seconds(5))
+            } else if !made {
+                try? await Task.sleep(for: .milliseconds(500))
             }
         }
     }
@@ -158,7 +184,8 @@ public final class CodeRunnerHTTPServer: Sendable {
             var gauges = ServerMetrics.EngineGauges()
             if let containers = try? await engine.containers(labeled: [ResourceLabel.managed]) {
                 gauges.containers = containers.filter { $0.labels[ResourceLabel.lease] == nil }.count
-                for standby in containers where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix) {
+                for standby in containers where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix)
+                    && standby.labels[ResourceLabel.serveStandby] == nil {
                     gauges.standbys[standby.labels[ResourceLabel.language] ?? "?", default: 0] += 1
                 }
             }
@@ -168,6 +195,9 @@ public final class CodeRunnerHTTPServer: Sendable {
                 gauges.networksLeased = occupancy.leased
             }
             gauges.leases = await context.runner.networks.statistics
+            gauges.networksCreating = await context.runner.networks.creating
+            gauges.readySessions = await context.standbys.counts
+            gauges.readySessionStatistics = await context.standbys.statistics
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: context.metrics.render(gauges))))

@@ -10,6 +10,8 @@ public final class ServerContext: Sendable {
     public let settings: ServerSettings
     public let logger: Logger
     public let metrics = ServerMetrics()
+    /// Sessions made ahead of need for connections' first runs (`server.standby`).
+    public let standbys: SessionStandbys
 
     struct Admission {
         var sessionsByClient: [String: Int] = [:]
@@ -36,6 +38,23 @@ public final class ServerContext: Sendable {
             }
         }
         self.examples = examples
+        var runtimes: [String: Runtime] = [:]
+        var limits: [String: RunLimits] = [:]
+        for language in settings.standbyCounts.keys {
+            guard let runtime = try? catalog.runtime(named: language),
+                  let configured = try? runner.settings.limits(for: runtime, configuration: configuration) else { continue }
+            runtimes[runtime.language] = runtime
+            limits[runtime.language] = configured
+        }
+        let wanted = Dictionary(settings.standbyCounts.compactMap { language, count in
+            (try? catalog.runtime(named: language)).map { ($0.language, count) }
+        }, uniquingKeysWith: max)
+        standbys = SessionStandbys(runner: runner, wanted: wanted, runtimes: runtimes, limits: limits, unusedTTL: settings.standbyTTL)
+    }
+
+    /// Languages of `server.standby` no runtime answers to (`serve` refuses to start with one).
+    public static func unknownStandbyLanguages(_ settings: ServerSettings, catalog: RuntimeCatalog) -> [String] {
+        settings.standbyCounts.keys.filter { (try? catalog.runtime(named: $0)) == nil }.sorted()
     }
 
     /// Why a connection or run was refused; becomes an `error` message (or an HTTP status) with a clear text.
@@ -131,6 +150,7 @@ public final class ServerContext: Sendable {
         logger.notice("shutting down", metadata: ["sessions": "\(sessions.count)"])
         await withTaskGroup(of: Void.self) { group in
             for session in sessions { group.addTask { await session.shutDown(reason: "the server is shutting down") } }
+            group.addTask { await self.standbys.removeAll() }
         }
     }
 

@@ -23,6 +23,10 @@ public struct ServerSettings: Sendable {
     public var maxConcurrentRuns: Int
     public var maxRunsPerSession: Int
     public var runsPerMinute: Int
+    /// Sessions kept ready per language (`server.standby`; languages are checked against the runtimes by `serve`).
+    public var standbyCounts: [String: Int]
+    /// How long a ready session waits for a connection (`server.standbyMaxAge`).
+    public var standbyTTL: Duration
 
     /// The `server.*` keys live in `Configuration.keys` with everything else (config in one place).
     public init(_ configuration: Configuration) throws(ConfigurationError) {
@@ -72,6 +76,12 @@ public struct ServerSettings: Sendable {
         maxConcurrentRuns = try integer("server.maxConcurrentRuns", 1...100_000)
         maxRunsPerSession = try integer("server.maxRunsPerSession", 1...1000)
         runsPerMinute = try integer("server.runsPerMinute", 1...1_000_000)
+        standbyCounts = try SessionStandbys.parseCounts(value("server.standby"), source: configuration.entry("server.standby")?.source ?? .defaultValue)
+        standbyTTL = try configuration.duration("server.standbyMaxAge")
+        guard standbyTTL >= .seconds(15), standbyTTL <= .seconds(24 * 3600) else {
+            throw .badValue(key: "server.standbyMaxAge", value: value("server.standbyMaxAge"),
+                            source: configuration.entry("server.standbyMaxAge")?.source ?? .defaultValue, reason: "use 15s to 24h, such as 10m")
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 import AgentProtocol
 import Glibc
 
-/// `coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]`: PID 1 of every container.
+/// `coderunner-agent idle --ttl SECONDS [--unused-ttl SECONDS] [--stdio [--once]] [--service PROGRAM [ARGS...]]`: PID 1
+/// of every container.
 /// Reaps orphans, optionally starts one service, and exits (so Docker removes the container) once
 /// no run is in progress and the last activity is older than the TTL, even when no engine is alive.
 ///
@@ -10,10 +11,13 @@ import Glibc
 /// `coderunner-agent run` would, over PID 1's stdin and stdout, and the next request waits until it has ended. Only one
 /// engine holds the container's stdin at a time (it claims the container first), and every run ends with the engine's
 /// `endOfRun`, so each request starts on a clean frame and no run sees what was sent to another. With `--once` (a
-/// one-shot run's container) it exits when that first run has ended.
+/// one-shot run's container) it exits when that first run has ended. With `--unused-ttl`, the limit before the first
+/// run is that one instead (`serve`'s standbys wait longer for their connection than a used container waits for its
+/// next run).
 enum IdleCommand {
     static func main(_ arguments: ArraySlice<String>) -> Int32 {
         var ttl: Int?
+        var unusedTTL: Int?
         var service: [String] = []
         var servesStdio = false
         var once = false
@@ -29,6 +33,11 @@ enum IdleCommand {
                     return usage("--ttl needs a whole number of seconds")
                 }
                 ttl = seconds
+            case "--unused-ttl":
+                guard let value = args.popFirst(), let seconds = Int(value), seconds >= 0 else {
+                    return usage("--unused-ttl needs a whole number of seconds")
+                }
+                unusedTTL = seconds
             case "--service":
                 service = Array(args)
                 args = []
@@ -61,6 +70,7 @@ enum IdleCommand {
 
         var stdioUsable = servesStdio
         var runner: pid_t = 0  // the child serving a run from stdin, 0 when none
+        var used = false  // a run has come (over stdin, or through an exec that touched the activity file)
         while true {
             let watchesStdin = stdioUsable && runner == 0
             var fds = [
@@ -89,12 +99,14 @@ enum IdleCommand {
             }
             if watchesStdin, fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 runner = serveRun(signalFD: signalFD)
+                used = true
                 if runner < 0 { runner = 0; stdioUsable = false }
                 continue
             }
             if runner != 0 || state.isBusy() { continue }
             let last = max(state.lastActivity() ?? started, started)
-            if Posix.wallSeconds() - last >= ttl { return 0 }
+            if last > started { used = true }
+            if Posix.wallSeconds() - last >= (used ? ttl : unusedTTL ?? ttl) { return 0 }
         }
     }
 
@@ -153,7 +165,7 @@ enum IdleCommand {
     }
 
     static func usage(_ problem: String) -> Int32 {
-        Posix.writeAll(2, "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]\n")
+        Posix.writeAll(2, "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--unused-ttl SECONDS] [--stdio [--once]] [--service PROGRAM [ARGS...]]\n")
         return 64
     }
 }

@@ -6,7 +6,7 @@ let agentVersion = "0.1.0"
 
 func agentMain(_ arguments: [String]) -> Int32 {
     let usage = """
-        usage: coderunner-agent idle --ttl SECONDS [--stdio [--once]] [--service PROGRAM [ARGS...]]
+        usage: coderunner-agent idle --ttl SECONDS [--unused-ttl SECONDS] [--stdio [--once]] [--service PROGRAM [ARGS...]]
                coderunner-agent run [--beside-kernel]   (driven by the engine over stdin/stdout)
                coderunner-agent kernel   (hosts a kernel driver; driven by the engine over stdin/stdout)
                coderunner-agent status

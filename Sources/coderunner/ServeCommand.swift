@@ -52,6 +52,11 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0...65535).contains(port) else { throw .usage("--port takes 0...65535") }
             settings.port = port
         }
+        let unknown = ServerContext.unknownStandbyLanguages(settings, catalog: context.catalog)
+        if !unknown.isEmpty {
+            throw .usage("server.standby names \(unknown.joined(separator: ", ")), which no runtime answers to; languages: "
+                         + context.catalog.runtimes.map(\.language).joined(separator: ", "))
+        }
         let runner = try context.codeRunner()
         let logger = settings.makeLogger()
         let server = CodeRunnerHTTPServer(context: ServerContext(

@@ -8,6 +8,7 @@ actor InMemoryEngine: ContainerEngine {
     struct Container {
         var info: ContainerInfo
         var network: String?
+        var command: [String] = []
     }
 
     private var containersByID: [String: Container] = [:]
@@ -86,9 +87,15 @@ actor InMemoryEngine: ContainerEngine {
         let id = newID()
         containersByID[id] = Container(
             info: ContainerInfo(id: id, name: name, image: spec.image, labels: spec.labels, state: "created", createdAt: SessionNetworks.now()),
-            network: spec.network)
+            network: spec.network, command: spec.command)
         return id
     }
+
+    /// The command a container was made with.
+    func command(of id: String) -> [String]? { containersByID[id]?.command }
+
+    /// The network a container was made on.
+    func network(of id: String) -> String? { containersByID[id]?.network }
 
     func startContainer(_ id: String) async throws(EngineError) {
         await enter("startContainer")

@@ -9,6 +9,7 @@ import Testing
 ///     CODERUNNER_SLOW_TESTS=1 swift test --filter ServeScaleTests
 ///     CODERUNNER_SLOW_TESTS=1 CODERUNNER_SOAK_SECONDS=3600 swift test --filter ServeScaleTests/soak
 ///     CODERUNNER_SLOW_TESTS=1 CODERUNNER_CAPACITY_SESSIONS=4352 swift test --filter ServeScaleTests/capacity
+///     CODERUNNER_SLOW_TESTS=1 CODERUNNER_CLASSROOM_CLIENTS=500 swift test --filter ServeScaleTests/classroom
 ///
 /// Each prints its figures on stderr as lines starting with `[scale]` (the README quotes them).
 /// The switch for the slow tests (outside the suite: its trait cannot refer to the suite itself).
@@ -179,6 +180,48 @@ struct ServeScaleTests {
         #expect(summary["distinct_subnets"] as? Int == summary["sessions_listed"] as? Int, "two sessions shared a subnet: \(summary)")
         #expect(summary["managed_networks_left"] as? Int == 0, "\(summary)")
         try await Live.expectNoLeaksSoon()
+    }
+
+    /// Issue 12's classroom: CODERUNNER_CLASSROOM_CLIENTS (500) clients connected at once, each running 5 programs
+    /// with 10-25 s of think time before each (serve_stress.py `classroom`). The server is set up as an operator would
+    /// for the class: a ready session per expected first run (server.standby: the course languages, 7 in 10 Python),
+    /// made before the class starts (the time that takes is reported), and caps above the class's size. Every run must
+    /// succeed (no `busy`); the first run's p50 should be within 1.5x of a warm run's.
+    @Test func classroom() async throws {
+        let clients = Int(ProcessInfo.processInfo.environment["CODERUNNER_CLASSROOM_CLIENTS"] ?? "") ?? 500
+        let python = (clients * 7 + 9) / 10, javascript = clients - python
+        var environment = Self.roomy
+        environment["CODERUNNER_SERVER_MAX_SESSIONS"] = String(clients + 10)
+        environment["CODERUNNER_SERVER_MAX_SESSIONS_PER_CLIENT"] = String(clients + 10)
+        environment["CODERUNNER_SERVER_MAX_CONCURRENT_RUNS"] = String(clients)
+        environment["CODERUNNER_SERVER_STANDBY"] = "python=\(python),javascript=\(javascript)"
+        environment["CODERUNNER_SERVER_STANDBY_MAX_AGE"] = "1h"
+        let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: environment)
+        defer { serve.process.send(SIGKILL) }
+        try await serve.waitUntilHealthy()
+        let prefill = ContinuousClock.now
+        while true {
+            let body = try await HTTP.request(port: serve.port, "GET", "/metrics").body
+            let ready = body.split(separator: "\n").filter { $0.hasPrefix("coderunner_ready_sessions{") }
+                .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+            if ready >= clients { break }
+            guard ContinuousClock.now - prefill < .seconds(3600) else { throw TestFailure("only \(ready) ready sessions after an hour") }
+            try await Task.sleep(for: .seconds(1))
+        }
+        Self.report("classroom: \(clients) ready sessions made in \(ContinuousClock.now - prefill)")
+        let result = try await Live.script("serve_stress.py", [
+            "classroom", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--clients", String(clients), "--programs", "5",
+            "--think-min", "10", "--think-max", "25",
+        ], timeout: 3600)
+        Self.report("classroom: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
+        let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(summary["runs"] as? Int == clients * 5 && summary["busy"] as? Int == 0, "\(summary)")
+        let first = summary["first_p50_ms"] as? Double ?? .infinity, warm = summary["warm_p50_ms"] as? Double ?? 0
+        #expect(first <= 1.5 * warm, "first-run p50 \(first) ms against a warm run's \(warm) ms (target 1.5x)")
+        serve.process.send(SIGTERM)
+        #expect(await serve.process.finish(timeout: .seconds(600)) == 0, "\(serve.process.stderrText.suffix(2000))")
+        try await Live.expectNoLeaksSoon(timeout: .seconds(120))
     }
 
     @Test func soak() async throws {

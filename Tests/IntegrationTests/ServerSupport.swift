@@ -20,7 +20,9 @@ final class TestServer: Sendable {
     /// `overrides` are server settings by key, e.g. ["server.token": "secret", "server.maxConcurrentRuns": "1"].
     static func start(_ overrides: [String: String] = [:]) async throws -> TestServer {
         signal(SIGPIPE, SIG_IGN)
-        var values = ["server.host": "127.0.0.1", "server.port": "0", "server.logLevel": "warning"]
+        // No ready sessions (server.standby) unless a test asks: they hold containers and networks while the server
+        // runs, which tests that check a closed connection left nothing behind would count.
+        var values = ["server.host": "127.0.0.1", "server.port": "0", "server.logLevel": "warning", "server.standby": ""]
         for (key, value) in overrides { values[key] = value }
         var configuration = try Live.configuration()
         for (key, value) in values { try configuration.set(key, value, source: .flag) }

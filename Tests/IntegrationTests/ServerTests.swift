@@ -255,6 +255,56 @@ struct ServerTests {
         try await privatePool.removeNetworks()
     }
 
+    /// A connection's first run takes a session made ready ahead of need (`server.standby`): it runs in that session's
+    /// container (its PID 1 is the agent started with `--unused-ttl`), the server makes another, the connection's later
+    /// runs stay in the taken session, and a disconnect removes it.
+    @Test func aConnectionsFirstRunTakesAReadySession() async throws {
+        let server = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: [
+            "CODERUNNER_SERVER_STANDBY": "python=1", "CODERUNNER_SERVER_STANDBY_MAX_AGE": "10m",
+        ])
+        defer { server.process.send(SIGKILL) }
+        try await server.waitUntilHealthy()
+        func metric(_ line: String) async throws -> Int? {
+            let body = try await HTTP.request(port: server.port, "GET", "/metrics").body
+            return body.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        }
+        func readySessions() async throws -> [ContainerInfo] {
+            try await Live.engine().containers(labeled: [ResourceLabel.serveStandby]).filter { $0.state == "running" }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await metric("coderunner_ready_sessions{language=\"python\"}") != 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let ready = try await readySessions()
+        try #require(ready.count == 1, "no ready session was made: \(server.process.stderrText.suffix(2000))")
+        let readySession = try #require(ready[0].labels[ResourceLabel.session])
+
+        let ws = try await TestWebSocket.connect(port: server.port)
+        _ = try await ws.nextJSON()
+        let program = "print(b'--unused-ttl' in open('/proc/1/cmdline', 'rb').read())\n"
+        let (first, firstOut, _) = try await ws.run("first", language: "python", files: [("a.py", program)])
+        #expect(first["status"] as? String == "ok" && firstOut == "True\n", "the first run did not run in the ready session: \(first) \(firstOut)")
+        #expect(try await metric("coderunner_ready_sessions_taken_total") == 1)
+        let (second, secondOut, _) = try await ws.run("second", language: "python", files: [("a.py", program)])
+        #expect(second["status"] as? String == "ok" && secondOut == "True\n", "the second run left the taken session: \(second)")
+        // A new one is made for the next connection; the taken one is this connection's alone.
+        while try await metric("coderunner_ready_sessions{language=\"python\"}") != 1, ContinuousClock.now < deadline + .seconds(30) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let replacement = try await readySessions().compactMap { $0.labels[ResourceLabel.session] }.filter { $0 != readySession }
+        #expect(replacement.count == 1, "\(replacement)")
+        ws.close()
+        let gone = ContinuousClock.now + .seconds(30)
+        while try await !Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(readySession)"]).isEmpty, ContinuousClock.now < gone {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(readySession)"]).isEmpty,
+                "the taken session outlived its connection")
+        server.process.send(SIGTERM)
+        #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
+        try await Live.expectNoLeaksSoon()
+    }
+
     /// Caps answer with `busy` instead of hanging: concurrent runs per session, global runs, sessions per client.
     @Test func capsAnswerBusy() async throws {
         let server = try await TestServer.start(["server.maxRunsPerSession": "1", "server.maxConcurrentRuns": "1", "server.maxSessionsPerClient": "2"])

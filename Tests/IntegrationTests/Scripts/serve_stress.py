@@ -15,6 +15,13 @@ and descriptors from /proc).
                 the time to full occupancy, first-run p50/p95 at the start and the end, the memory of serve, dockerd
                 and the host at full occupancy, the answer to one connection more, the time for everyone to disconnect
                 and for `coderunner net gc --all` to leave nothing.
+  classroom     --clients N --programs K --think-min A --think-max B
+                issue 12's classroom: N clients connect and stay connected, then each runs K programs with a think time
+                of A to B seconds before each one (uniform). Each client has a course language (7 in 10 Python, the rest
+                JavaScript); every fifth client runs its third program in the other language. Any error, `busy`
+                included, is a failure. Reports p50/p95 of first runs, of later runs in a language the session already
+                ran (warm), and of later runs in a new language (a container made in the session), and the server's
+                ready-session counters.
   soak          --clients N --seconds S
                 N clients loop for S seconds: connect, run, disconnect. Normal runs (python, javascript every 5th)
                 and, every 4th round, a hostile one (memory bomb, fork bomb, output flood, endless loop, disk fill)
@@ -34,7 +41,10 @@ import time
 import websocket
 
 parser = argparse.ArgumentParser()
-parser.add_argument("mode", choices=["storm", "slow-readers", "churn", "soak", "hold"])
+parser.add_argument("mode", choices=["storm", "slow-readers", "churn", "soak", "hold", "classroom"])
+parser.add_argument("--programs", type=int, default=5)
+parser.add_argument("--think-min", type=float, default=10)
+parser.add_argument("--think-max", type=float, default=25)
 parser.add_argument("--serve-pid", type=int, default=0)
 parser.add_argument("--coderunner", default="coderunner")
 parser.add_argument("--url", required=True)
@@ -359,8 +369,108 @@ def hold():
         })
 
 
+def classroom():
+    import urllib.request
+    port = int(args.url.split(":")[2].split("/")[0])
+    by_kind = {"first": [], "warm": [], "new-language": []}
+    sources = {
+        "python": ("p.py", "print(sum(range(%d)))\n"),
+        "javascript": ("p.js", "let s = 0; for (let i = 0; i < %d; i++) s += i; console.log(s)\n"),
+    }
+    connected = threading.Barrier(args.clients + 1)
+
+    def think(ws, seconds):
+        # Waiting in recv, so the server's pings are answered while the student thinks.
+        deadline = time.time() + seconds
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return
+            ws.settimeout(left)
+            try:
+                ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return
+
+    def student(index):
+        try:
+            ws = connect()
+        finally:
+            connected.wait()
+        course = "python" if index % 10 < 7 else "javascript"
+        other = "javascript" if course == "python" else "python"
+        used = set()
+        rng = random.Random(index)
+        for program in range(args.programs):
+            think(ws, rng.uniform(args.think_min, args.think_max))
+            language = other if index % 5 == 0 and program == 2 else course
+            n = 1000 * (index + 1) + program
+            path, template = sources[language]
+            run_id = "s%d-p%d" % (index, program)
+            ws.settimeout(300)
+            started = time.time()
+            ws.send(json.dumps({"type": "run", "id": run_id, "language": language,
+                                "files": [{"path": path, "content": template % n}]}))
+            output, result = "", None
+            while result is None:
+                message = json.loads(ws.recv())
+                if message.get("id") != run_id:
+                    continue
+                if message["type"] == "output":
+                    output += message["data"]
+                elif message["type"] in ("exit", "error"):
+                    result = message
+            elapsed = (time.time() - started) * 1000
+            if result.get("type") != "exit" or result.get("status") != "ok" or output != "%d\n" % (n * (n - 1) // 2):
+                if result.get("code") == "busy":
+                    bump("busy")
+                fail("client %d program %d (%s): %r output %r" % (index, program, language, result, output[:200]))
+                continue
+            kind = "first" if not used else ("warm" if language in used else "new-language")
+            used.add(language)
+            with lock:
+                by_kind[kind].append(elapsed)
+                latencies.append(elapsed)
+            bump("runs")
+        ws.close()
+
+    threads = [threading.Thread(target=lambda i=i: guarded(student, i)) for i in range(args.clients)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    connected.wait()
+    counts["seconds_to_connect_all"] = round(time.time() - started, 1)
+    for thread in threads:
+        thread.join()
+
+    def pct(values, p):
+        values = sorted(values)
+        return round(values[min(len(values) - 1, int(len(values) * p))], 1) if values else None
+
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as reply:
+        metrics = {}
+        for line in reply.read().decode().splitlines():
+            if line.startswith("coderunner_ready_sessions_") and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                metrics[key] = value
+    with lock:
+        for kind, values in by_kind.items():
+            counts["%s_runs" % kind] = len(values)
+            counts["%s_p50_ms" % kind] = pct(values, 0.5)
+            counts["%s_p95_ms" % kind] = pct(values, 0.95)
+        counts["expected_runs"] = args.clients * args.programs
+        counts["server"] = metrics
+
+
+def guarded(handle, index):
+    try:
+        handle(index)
+    except Exception as error:  # noqa: BLE001 - every failure is reported
+        fail("client %d: %r" % (index, error))
+
+
 started = time.time()
-{"storm": storm, "slow-readers": slow_readers, "churn": churn, "soak": soak, "hold": hold}[args.mode]()
+{"classroom": classroom, "storm": storm, "slow-readers": slow_readers, "churn": churn, "soak": soak, "hold": hold}[args.mode]()
 latencies.sort()
 
 
