@@ -71,6 +71,10 @@ extension CodeRunner {
             // Its own task: the conversation ends (and cancels this one) as soon as the kill begins, and the removal
             // must still finish.
             await Task { try? await engine.removeContainer(containerID) }.value
+            // The removal ends the agent's stream. Should it not (the removal failed under an overloaded engine, or
+            // the engine kept the attachment open), the connection is dropped: a run never outlives its deadline.
+            try? await Task.sleep(for: Self.streamEndWait)
+            await connection.close()
             return true
         }
         defer { enforcer.cancel() }
@@ -117,6 +121,10 @@ extension CodeRunner {
         let total = request.stages.reduce(UInt64(0)) { $0 &+ $1.timeoutMilliseconds }
         return .milliseconds(Int64(clamping: total)) + supervisorGrace
     }
+
+    /// How long after the engine's removal of a container at the deadline the run waits for the agent's stream to end
+    /// before it drops the connection itself.
+    static let streamEndWait: Duration = .seconds(5)
 
     /// How long a run over a shared stdin waits for the agent's `runClosed`.
     static let runClosedWait: Duration = .seconds(5)

@@ -83,25 +83,10 @@ public struct GarbageCollector: Sendable {
         removals += leaseRemovals
         let stillLeased = Set(leases.filter { lease in !released.contains { $0.id == lease.id } }.compactMap { $0.labels[ResourceLabel.lease] })
         let networks = try await engine.networks(labeled: [ResourceLabel.managed])
-        // Ready pool networks beyond the number kept ready, the oldest first.
-        let ready = networks.filter { $0.labels[ResourceLabel.pool] != nil && !stillLeased.contains($0.id) }
-            .sorted { ($0.createdAt ?? 0, $0.id) < ($1.createdAt ?? 0, $1.id) }
-        let surplus = all ? ready : Array(ready.dropLast(settings.readyNetworks))
         let networkRemovals = Locked<[Removal]>([])
-        let removeNetwork: @Sendable (NetworkInfo, String) async -> Void = { network, reason in
-            if !dryRun {
-                do { try await engine.removeNetwork(network.id) } catch {
-                    return  // someone attached a container meanwhile: it is in use after all
-                }
-            }
-            let removal = Removal(kind: "network", name: network.name, reason: reason)
-            networkRemovals.withLock { $0.append(removal) }
-            progress?(removal)
-        }
-        let keep = settings.readyNetworks
-        await Self.inParallel(surplus) { network in
-            await removeNetwork(network, all ? "--all" : "ready beyond network.ready (\(keep))")
-        }
+        let removeNetwork = Self.networkRemover(engine: engine, dryRun: dryRun, into: networkRemovals, progress: progress)
+        await Self.removeReady(networks, leased: stillLeased, pools: all ? nil : settings.pools, keep: all ? 0 : settings.readyNetworks,
+                               reason: all ? "--all" : "ready beyond network.ready (\(settings.readyNetworks))", remove: removeNetwork)
         // Networks of sessions made before pooling.
         var legacy: [(NetworkInfo, String)] = []
         for network in networks where network.labels[ResourceLabel.pool] == nil {
@@ -118,6 +103,43 @@ public struct GarbageCollector: Sendable {
         }
         await Self.inParallel(legacy) { network, reason in await removeNetwork(network, reason) }
         return removals + networkRemovals.withLock { $0 }
+    }
+
+    /// Removes the ready pool networks (no lease holds them) beyond `keep`, the oldest first (`pool drain --networks`).
+    public func removeReadyNetworks(keep: Int, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
+        let leased = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        let networks = try await engine.networks(labeled: [ResourceLabel.managed])
+        let removals = Locked<[Removal]>([])
+        await Self.removeReady(networks, leased: leased, pools: settings.pools, keep: keep, reason: keep == 0 ? "every ready network" : "ready beyond \(keep)",
+                               remove: Self.networkRemover(engine: engine, dryRun: false, into: removals, progress: progress))
+        return removals.withLock { $0 }
+    }
+
+    /// `pools`: only ready networks on these pools count (nil: every pool); others belong to another configuration.
+    static func removeReady(_ networks: [NetworkInfo], leased: Set<String>, pools: [String]?, keep: Int, reason: String,
+                            remove: @escaping @Sendable (NetworkInfo, String) async -> Void) async {
+        let ranges = pools?.compactMap(IPv4Network.init)
+        func inPools(_ network: NetworkInfo) -> Bool {
+            guard let ranges else { return true }
+            return network.subnets.contains { subnet in IPv4Network(subnet).map { candidate in ranges.contains { $0.overlaps(candidate) } } ?? false }
+        }
+        let ready = networks.filter { $0.labels[ResourceLabel.pool] != nil && !leased.contains($0.id) && inPools($0) }
+            .sorted { ($0.createdAt ?? 0, $0.id) < ($1.createdAt ?? 0, $1.id) }
+        await inParallel(Array(ready.dropLast(keep))) { network in await remove(network, reason) }
+    }
+
+    /// Removes a network (unless `dryRun`) and records it; a network Docker refuses to remove (a container was attached
+    /// meanwhile: it is in use after all) is left and not recorded.
+    static func networkRemover(engine: any ContainerEngine, dryRun: Bool, into removals: Locked<[Removal]>,
+                               progress: (@Sendable (Removal) -> Void)?) -> @Sendable (NetworkInfo, String) async -> Void {
+        { network, reason in
+            if !dryRun {
+                do { try await engine.removeNetwork(network.id) } catch { return }
+            }
+            let removal = Removal(kind: "network", name: network.name, reason: reason)
+            removals.withLock { $0.append(removal) }
+            progress?(removal)
+        }
     }
 
     /// Runs `body` for every item, `width` at a time.

@@ -112,8 +112,9 @@ public final class CodeRunnerHTTPServer: Sendable {
         }
     }
 
-    /// Keeps `server.standby` sessions ready until cancelled, one made at a time; each is made in a task of its own,
-    /// so a shutdown never interrupts one half made (`SessionStandbys.removeAll` then removes it).
+    /// Keeps `server.standby` sessions ready until cancelled, one made at a time and only while fewer runs go than the
+    /// host has CPUs; each is made in a task of its own, so a shutdown never interrupts one half made
+    /// (`SessionStandbys.removeAll` then removes it).
     func keepStandbysReady() async {
         let standbys = context.standbys
         // Returns only when cancelled, also with nothing to keep: the server stops when any of its tasks ends.
@@ -122,7 +123,13 @@ public final class CodeRunnerHTTPServer: Sendable {
             return
         }
         var failures = 0
+        // Background work takes only idle CPU: no ready session is made while as many runs go as the host has CPUs.
+        let cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         while !Task.isCancelled {
+            if context.runsGoing >= cpus {
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
             let made = await Task { await standbys.refillOnce() }.value
             let failed = await standbys.statistics.failed
             if failed > failures {

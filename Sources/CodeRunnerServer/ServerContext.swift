@@ -141,6 +141,9 @@ public final class ServerContext: Sendable {
 
     var isDraining: Bool { admission.withLock { $0.draining } }
 
+    /// Runs executing now (WebSocket and REST).
+    var runsGoing: Int { admission.withLock { $0.runs } }
+
     /// Stops taking work and closes every live session (their runs are stopped, containers and networks removed).
     public func drain() async {
         let sessions = admission.withLock { state -> [any LiveSession] in

@@ -156,10 +156,12 @@ struct PoolDrainCommand: AsyncParsableCommand {
         commandName: "drain", abstract: "Remove idle containers now (busy ones are left alone); with --session, end that session.",
         discussion: """
             Without --session it removes every user's idle containers on the engine, so it needs --all, and asks on a \
-            terminal (--yes answers for scripts).
+            terminal (--yes answers for scripts). --networks removes the ready session networks beyond network.ready \
+            (no session holds them); with --all, every ready one.
 
             Examples:
               coderunner pool drain --session ci
+              coderunner pool drain --networks
               coderunner pool drain --all
               coderunner pool drain --all --yes
             """)
@@ -168,10 +170,18 @@ struct PoolDrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only this session; its network is removed too.", valueName: "name")) var session: String?
     @Flag(help: "Drain every session's idle containers, every user's (needed without --session).") var all = false
     @Flag(name: [.short, .long], help: "Do not ask for confirmation with --all.") var yes = false
+    @Flag(help: "Remove the ready session networks beyond network.ready (with --all: every ready one).") var networks = false
 
     func run() async throws {
         try await withFailureHandling {
             guard session == nil || !all else { throw CommandFailure.usage("give either --session NAME or --all, not both") }
+            guard session == nil || !networks else { throw CommandFailure.usage("--networks drains the pool, not a session: leave out --session") }
+            if networks && !all {
+                let context = try AppContext.load(options: global)
+                let settings = try context.settings()
+                try await Self.drainReadyNetworks(engine: try context.containerEngine(), settings: settings, keep: settings.readyNetworks)
+                return
+            }
             if session == nil {
                 guard all else {
                     throw CommandFailure.usage("pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
@@ -211,7 +221,20 @@ struct PoolDrainCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.internalFailure("\(error)")
             }
+            if networks { try await Self.drainReadyNetworks(engine: engine, settings: try context.settings(), keep: 0) }
         }
+    }
+
+    static func drainReadyNetworks(engine: any ContainerEngine, settings: EngineSettings, keep: Int) async throws(CommandFailure) {
+        let started = ContinuousClock.now
+        let removed: [GarbageCollector.Removal]
+        do {
+            removed = try await GarbageCollector(engine: engine, settings: settings).removeReadyNetworks(keep: keep) { removal in
+                Terminal.out("removed network \(removal.name)\n")
+            }
+        } catch { throw .internalFailure("\(error)") }
+        let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
+        Terminal.out("drained \(removed.count) ready network(s) in \(Format.fixed(seconds, digits: 1)) s (kept \(keep))\n")
     }
 }
 

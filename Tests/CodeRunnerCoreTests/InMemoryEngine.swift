@@ -123,5 +123,22 @@ actor InMemoryEngine: ContainerEngine {
     }
 
     func exec(_ containerID: String, argv: [String]) async throws(EngineError) -> any ExecConnection { throw .api("not in the in-memory engine") }
-    func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection { throw .api("not in the in-memory engine") }
+    /// An attachment whose agent never says a word and whose stream ends only when it is closed (an agent that hangs,
+    /// and an engine that keeps the attachment open after the container is gone).
+    func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection {
+        await enter("attach")
+        guard containersByID[containerID] != nil else { throw .notFound("container \(containerID)") }
+        return SilentConnection()
+    }
+}
+
+/// An `ExecConnection` that never answers: its stdout ends when it is closed, not before.
+final class SilentConnection: ExecConnection {
+    let stdout: AsyncThrowingStream<[UInt8], any Error>
+    private let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
+    init() { (stdout, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream() }
+    func diagnostics() async -> String { "" }
+    func write(_ bytes: [UInt8]) async throws(EngineError) {}
+    func closeWrite() async {}
+    func close() async { continuation.finish() }
 }

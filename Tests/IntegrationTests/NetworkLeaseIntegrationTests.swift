@@ -35,6 +35,30 @@ struct NetworkLeaseIntegrationTests {
         try await DockerProbe.expectNoLeaks()
     }
 
+    /// `pool warm --networks N` makes networks ready ahead of need; `pool drain --networks` removes those beyond
+    /// network.ready on the configured pools (others are another configuration's), oldest first, and says how many and
+    /// how long it took.
+    @Test func readyNetworksAreMadeAheadAndDrained() async throws {
+        let pool = try await Live.privatePool("10.99.24.0/22")
+        var environment = pool.environment
+        environment["CODERUNNER_NETWORK_READY"] = "1"
+        func ready() async throws -> Int { try await Live.engine().networks(labeled: [ResourceLabel.pool]).filter(pool.inPool).count }
+        let warmed = try await CLI.run(["pool", "warm", "--networks", "3"], environment: environment)
+        #expect(warmed.status == 0 && warmed.stdoutText.contains("made 3 session network(s) ready"), "\(warmed)")
+        #expect(try await ready() == 3)
+        let drained = try await CLI.run(["pool", "drain", "--networks"], environment: environment)
+        #expect(drained.status == 0 && drained.stdoutText.contains("drained 2 ready network(s)"), "\(drained)")
+        #expect(try await ready() == 1, "network.ready (1) should be kept")
+        environment["CODERUNNER_NETWORK_READY"] = "0"
+        let all = try await CLI.run(["pool", "drain", "--networks"], environment: environment)
+        #expect(all.status == 0 && all.stdoutText.contains("drained 1 ready network(s)"), "\(all)")
+        #expect(try await ready() == 0)
+        let mixed = try await CLI.run(["pool", "drain", "--networks", "--session", "x"], environment: environment)
+        #expect(mixed.status == 64 && mixed.stderr.contains("leave out --session"), "\(mixed)")
+        try await pool.removeNetworks()
+        try await DockerProbe.expectNoLeaks()
+    }
+
     @Test func aKilledHoldersLeaseIsReclaimedByTheNextSession() async throws {
         let pool = try await Live.privatePool("10.99.21.0/24")
         var environment = pool.environment

@@ -407,13 +407,20 @@ def classroom():
             n = 1000 * (index + 1) + program
             path, template = sources[language]
             run_id = "s%d-p%d" % (index, program)
-            ws.settimeout(300)
+            ws.settimeout(5)
             started = time.time()
             ws.send(json.dumps({"type": "run", "id": run_id, "language": language,
                                 "files": [{"path": path, "content": template % n}]}))
             output, result = "", None
             while result is None:
-                message = json.loads(ws.recv())
+                # The server's pings keep a socket timeout from firing: the run's own deadline is checked here.
+                if time.time() - started > 120:
+                    result = {"type": "no answer within 120 s"}
+                    break
+                try:
+                    message = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
                 if message.get("id") != run_id:
                     continue
                 if message["type"] == "output":
