@@ -95,6 +95,21 @@ coderunner_resources() {
 }
 ready_networks() { docker network ls --filter label=dev.coderunner.pool --format '{{.Name}}' | LC_ALL=C sort; }
 
+# The tests' Python tools (pexpect, nbformat, python-socketio, websocket-client, selenium) in a virtual environment,
+# first on PATH for the tests and the bench, so their scripts' `python3` finds them.
+TEST_VENV=/var/lib/coderunner/test-venv
+use_test_venv() {
+  if ! "$TEST_VENV/bin/python3" -c 'import pexpect, nbformat, socketio, websocket, selenium' 2>/dev/null; then
+    log "installing test tools from PyPI into $TEST_VENV: pexpect nbformat python-socketio[client] websocket-client selenium"
+    rm -rf "$TEST_VENV"
+    mkdir -p "$(dirname "$TEST_VENV")"
+    python3 -m venv "$TEST_VENV" || die "cannot make a Python virtual environment (apt-get install python3-venv)"
+    "$TEST_VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
+      pexpect nbformat "python-socketio[client]" websocket-client selenium || die "pip could not install the test tools"
+  fi
+  export PATH="$TEST_VENV/bin:$PATH"
+}
+
 case "$MODE" in
   install) log "ready: try \`coderunner run runtimes/python/examples/hello.py\`" ;;
   test)
@@ -104,18 +119,15 @@ case "$MODE" in
     test_apt=()
     command -v chromium >/dev/null || test_apt+=(chromium)
     command -v chromedriver >/dev/null || test_apt+=(chromium-driver)
-    command -v python3 >/dev/null || test_apt+=(python3 python3-pip)
+    command -v python3 >/dev/null || test_apt+=(python3)
+    # The Python test tools go into a virtual environment of their own (never into the system's Python).
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || test_apt+=(python3-venv)
     if [ ${#test_apt[@]} -gt 0 ]; then
       log "installing test tools: ${test_apt[*]}"
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null
     fi
-    if ! python3 -c 'import pexpect, nbformat, socketio, websocket, selenium' 2>/dev/null; then
-      log "installing test tools from PyPI: pexpect nbformat python-socketio[client] websocket-client selenium"
-      python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        pexpect nbformat "python-socketio[client]" websocket-client selenium \
-        || python3 -m pip install --quiet --break-system-packages pexpect nbformat "python-socketio[client]" websocket-client selenium
-    fi
+    use_test_venv
     # The suite runs first; the test that stops and restarts dockerd (CI only, see .ci/run) runs after it, so no other
     # test depends on an engine that a test process started. Then: did the suite leave anything behind?
     fault_test=dockerdStoppedDuringARun
@@ -165,6 +177,6 @@ case "$MODE" in
     fi
     exit "$status"
     ;;
-  bench) exec "$ROOT/.ci/bench" ;;
+  bench) use_test_venv; exec "$ROOT/.ci/bench" ;;
   *) die "unknown mode '$MODE' (use: ./setup.sh [install|test|bench])" ;;
 esac

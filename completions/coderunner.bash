@@ -373,7 +373,7 @@ _coderunner_pool_warm() {
 
 _coderunner_pool_drain() {
     repeating_flags=()
-    non_repeating_flags=(--all -y --yes --version -h --help)
+    non_repeating_flags=(--all -y --yes --networks --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --session)
     __coderunner_offer_flags_options 0

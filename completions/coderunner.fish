@@ -36,7 +36,7 @@ function __coderunner_parse_tokens -S
             case 'warm'
                 __coderunner_parse_subcommand 1 'config=' 'session=' 'count=' 'networks=' 'join' 'version' 'h/help'
             case 'drain'
-                __coderunner_parse_subcommand 0 'config=' 'session=' 'all' 'y/yes' 'version' 'h/help'
+                __coderunner_parse_subcommand 0 'config=' 'session=' 'all' 'y/yes' 'networks' 'version' 'h/help'
             end
         case 'net'
             __coderunner_parse_subcommand 0 'version' 'h/help'
@@ -181,6 +181,7 @@ complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" session' -l 'session' -d 'Only this session; its network is removed too.' -rfka ''
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" all' -l 'all' -d 'Drain every session\'s idle containers, every user\'s (needed without --session).'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" y yes' -s 'y' -l 'yes' -d 'Do not ask for confirmation with --all.'
+complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" networks' -l 'networks' -d 'Remove the ready session networks beyond network.ready (with --all: every ready one).'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" version' -l 'version' -d 'Show the version.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner pool drain" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'coderunner' -n '__coderunner_should_offer_completions_for_flags_or_options "coderunner net" version' -l 'version' -d 'Show the version.'

@@ -2,7 +2,7 @@
 """Drives coderunner's web page in headless Chromium (Debian's chromium + chromium-driver) with selenium:
 type a program, run it, see output stream, send input, stop an endless loop, stderr in its own colour, REPL mode.
 
-Needs: apt-get install chromium chromium-driver; pip install selenium
+Needs: apt-get install chromium chromium-driver, and selenium (`./setup.sh test` installs it in /var/lib/coderunner/test-venv)
 Usage: browser_check.py --url http://127.0.0.1:PORT/
 """
 import argparse

@@ -28,7 +28,7 @@ and descriptors from /proc).
                 whose status must be the expected one.
 
 Prints one JSON summary line; exits 1 when a client saw something wrong (an error other than `busy`, a bad exit).
-Needs: pip install websocket-client
+Needs: websocket-client (`./setup.sh test` installs it in /var/lib/coderunner/test-venv; put its bin first on PATH)
 """
 import argparse
 import json
@@ -380,13 +380,14 @@ def classroom():
     connected = threading.Barrier(args.clients + 1)
 
     def think(ws, seconds):
-        # Waiting in recv, so the server's pings are answered while the student thinks.
+        # Waiting in recv, so the server's pings are answered while the student thinks. Short reads: a ping restarts a
+        # read's timeout, so one long read could outlast the think time (pings come every 30 s).
         deadline = time.time() + seconds
         while True:
             left = deadline - time.time()
             if left <= 0:
                 return
-            ws.settimeout(left)
+            ws.settimeout(min(left, 1.0))
             try:
                 ws.recv()
             except websocket.WebSocketTimeoutException:

@@ -2,7 +2,7 @@
 """Drives coderunner's Socket.IO endpoint with the python-socketio client, using the original Node implementation's
 events: run {sessionId, language, files[{name, path, content, toBeExec}]}, input, stop, output, exit, kernel:*.
 
-Needs: pip install "python-socketio[client]" websocket-client
+Needs: python-socketio[client] and websocket-client (`./setup.sh test` installs them in /var/lib/coderunner/test-venv)
 Usage: socketio_client.py --url http://127.0.0.1:PORT [--token TOKEN]
 Exits 0 when every check passed; prints what failed otherwise.
 """
