@@ -35,6 +35,22 @@ extension CodeRunner {
         // is sent to a container before the check has passed and the list has vouched for it.
         let preferred = Self.preferredContainerName(session: session, language: runtime.language)
         let engine = self.engine
+        // A session this process owns (a `serve` connection's, a shell's) has no other user: a container that answers to
+        // its first container's name is this session's, and is attached to at once, without listing the session (a
+        // list costs dockerd a pass over every container, which a server holding hundreds of sessions cannot pay on
+        // every run). Should it be busy or gone, the run goes the general way below.
+        if processOwned, claimsForRun, await Self.claim(preferred, engine: engine) {
+            RunTrace.mark("container claimed")
+            let claimedName = preferred + Self.inUseSuffix
+            do {
+                let outcome = try await attempt(claimedName, true)
+                await Self.release(claimedName, name: preferred, engine: engine)
+                if let outcome { return outcome }
+            } catch {
+                await Self.release(claimedName, name: preferred, engine: engine)
+                if !CodeRunner.containerWentAway(error) { throw error }
+            }
+        }
         async let creatorChecked: Result<Void, any Error> = processOwned ? .success(()) : Self.result { try await self.checkCreator(session) }
         async let preferredClaimed: Bool = claimsForRun ? Self.claim(preferred, engine: engine) : false
         let listed = await Self.result { () throws(EngineError) in
