@@ -160,9 +160,13 @@ public actor SessionStandbys {
         while creating.values.contains(where: { $0 > 0 }) { try? await Task.sleep(for: .milliseconds(20)) }
         let all = ready.values.flatMap { $0 }
         ready = [:]
-        await withTaskGroup(of: Void.self) { group in
-            for standby in all { group.addTask { try? await self.runner.endSession(standby.session) } }
+        // Eight at a time (hundreds at once would time out in dockerd), and those that failed once more, one by one.
+        let failed = Locked<[String]>([])
+        let runner = self.runner
+        await GarbageCollector.inParallel(all.map(\.session)) { session in
+            do { try await runner.endSession(session) } catch { failed.withLock { $0.append(session) } }
         }
+        for session in failed.withLock({ $0 }) { try? await runner.endSession(session) }
     }
 
     /// A connection's session name: `ws-` and 12 random hex digits.
