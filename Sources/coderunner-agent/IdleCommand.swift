@@ -53,7 +53,8 @@ enum IdleCommand {
             Posix.writeAll(2, "coderunner-agent: cannot create \(state.path): \(Posix.errorString(code)); is /run/coderunner a tmpfs (containers made by an older coderunner lack it)?\n")
             return 1
         }
-        state.recordTTL(ttl)
+        // What `pool` shows as the time left: the limit that applies now (the longer one until the first run).
+        state.recordTTL(unusedTTL ?? ttl)
         state.touchActivity()
         let started = Posix.wallSeconds()
 
@@ -71,6 +72,7 @@ enum IdleCommand {
         var stdioUsable = servesStdio
         var runner: pid_t = 0  // the child serving a run from stdin, 0 when none
         var used = false  // a run has come (over stdin, or through an exec that touched the activity file)
+        var recordedUsedTTL = false
         while true {
             let watchesStdin = stdioUsable && runner == 0
             var fds = [
@@ -106,6 +108,7 @@ enum IdleCommand {
             if runner != 0 || state.isBusy() { continue }
             let last = max(state.lastActivity() ?? started, started)
             if last > started { used = true }
+            if used, unusedTTL != nil, !recordedUsedTTL { state.recordTTL(ttl); recordedUsedTTL = true }
             if Posix.wallSeconds() - last >= (used ? ttl : unusedTTL ?? ttl) { return 0 }
         }
     }
