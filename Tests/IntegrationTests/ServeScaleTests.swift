@@ -158,8 +158,9 @@ struct ServeScaleTests {
     /// Issue 12's capacity test: CODERUNNER_CAPACITY_SESSIONS (4,352, every /24 of the default pools) connections held
     /// open at once over the native protocol, each of which has run hello world in its own session, 50 connecting at a
     /// time; containers expire by their TTL as designed. Reports the time to full occupancy, the first run's p50 in
-    /// the first and last tenth, the memory of serve, dockerd and the host at full occupancy, the answer to one
-    /// connection more, and the times to disconnect everyone and for `net gc --all` to leave nothing.
+    /// the first and last tenth, the mean lease time in the first and the last tenth, the memory of serve, dockerd and
+    /// the host at full occupancy, two pairs of sessions unable to reach each other, the answer to one connection more,
+    /// and the times to disconnect everyone and for `net gc --all` to leave nothing.
     @Test func capacity() async throws {
         let sessions = Int(ProcessInfo.processInfo.environment["CODERUNNER_CAPACITY_SESSIONS"] ?? "") ?? 4352
         var environment = Self.roomy
@@ -178,6 +179,15 @@ struct ServeScaleTests {
         let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(summary["held"] as? Int == sessions, "\(summary)")
         #expect(summary["distinct_subnets"] as? Int == summary["sessions_listed"] as? Int, "two sessions shared a subnet: \(summary)")
+        #expect(summary["distinct_networks"] as? Int == summary["networks_listed"] as? Int, "two sessions shared a network: \(summary)")
+        // Two pairs of held sessions: a run of the other session never reaches a program serving in the first, while a
+        // second run of the first session does (the control that makes "blocked" mean isolation).
+        let isolation = summary["isolation"] as? [[String: Any]] ?? []
+        #expect(isolation.count == 2, "\(summary)")
+        for pair in isolation {
+            #expect((pair["same_session"] as? String)?.hasPrefix("reached") == true && (pair["other_session"] as? String)?.hasPrefix("blocked") == true,
+                    "\(pair)")
+        }
         #expect(summary["managed_networks_left"] as? Int == 0, "\(summary)")
         try await Live.expectNoLeaksSoon()
     }

@@ -12,9 +12,10 @@ and descriptors from /proc).
                 --socketio, where --url is the /socket.io/?EIO=4&transport=websocket address) and close.
   hold          --connections N --concurrency C --serve-pid P --coderunner BIN
                 N connections open, C at a time, each runs hello world once and stays open (issue 12's capacity test):
-                the time to full occupancy, first-run p50/p95 at the start and the end, the memory of serve, dockerd
-                and the host at full occupancy, the answer to one connection more, the time for everyone to disconnect
-                and for `coderunner net gc --all` to leave nothing.
+                the time to full occupancy, first-run p50 and mean lease time (from /metrics) in the first and the
+                last tenth, the memory of serve, dockerd and the host at full occupancy, distinct networks and subnets,
+                two pairs of sessions probed for isolation (with a same-session control), the answer to one connection
+                more, the time for everyone to disconnect and for `coderunner net gc --all` to leave nothing.
   classroom     --clients N --programs K --think-min A --think-max B
                 issue 12's classroom: N clients connect and stay connected, then each runs K programs with a think time
                 of A to B seconds before each one (uniform). Each client has a course language (7 in 10 Python, the rest
@@ -289,21 +290,43 @@ def hold():
 
     # Held connections answer the server's pings (websocket-client does so inside recv), or it closes them as dead.
     holding = [True]
+    ping_lock = threading.Lock()  # a socket taken out of `held` under it is no longer read by the pinger
 
     def answer_pings():
         while holding[0]:
             with lock:
                 sockets = list(held)
             for ws in sockets:
-                try:
-                    ws.sock.settimeout(0.001)
-                    ws.recv()
-                except Exception:  # noqa: BLE001 - a timeout: nothing but control frames arrived
-                    pass
+                with ping_lock:
+                    if ws not in held:
+                        continue
+                    try:
+                        ws.sock.settimeout(0.001)
+                        ws.recv()
+                    except Exception:  # noqa: BLE001 - a timeout: nothing but control frames arrived
+                        pass
             time.sleep(2)
 
     pinger = threading.Thread(target=answer_pings, daemon=True)
     pinger.start()
+    # The server's lease counters, sampled through the fill: the mean lease time of the first and the last tenth.
+    port = int(args.url.split(":")[2].split("/")[0])
+    lease_samples = []
+
+    def sample_leases():
+        import urllib.request
+        while holding[0]:
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30).read().decode()
+                values = dict(line.split(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))
+                lease_samples.append((int(float(values["coderunner_network_leases_total"])),
+                                      float(values["coderunner_network_lease_seconds_total"])))
+            except Exception:  # noqa: BLE001 - a sample missed under load
+                pass
+            time.sleep(1)
+
+    sampler = threading.Thread(target=sample_leases, daemon=True)
+    sampler.start()
     dockerd = int(open("/var/run/docker.pid").read().strip()) if args.serve_pid else 0
     before = {"host_used_mib": host_used_mib(), "dockerd_rss_mib": (rss_kib(dockerd) or 0) // 1024 if dockerd else None}
     started_at = time.time()
@@ -325,6 +348,24 @@ def hold():
     at_full["running_containers"] = running
     pool = json.loads(subprocess.run([args.coderunner, "pool", "--json"], capture_output=True, text=True, env=cli_env).stdout or "{}")
     subnets = [s.get("subnet") for s in pool.get("sessions", []) if s.get("subnet")]
+    networks = [s.get("network") for s in pool.get("sessions", []) if s.get("network")]
+    # Two pairs of held sessions (the first and the last, the middle one and the one before last): each pair's first
+    # session serves, a second run of its own session must reach it (the control), the other session's run must not.
+    isolation = []
+    for a, b in ((held[0], held[-1]), (held[len(held) // 2], held[-2])) if len(held) >= 4 else ():
+        with ping_lock, lock:
+            held[:] = [ws for ws in held if ws is not a and ws is not b]
+        a.sock.settimeout(120)
+        b.sock.settimeout(120)
+        try:
+            isolation.append(probe_isolation(a, b, "iso-%d" % len(isolation)))
+        except Exception as error:  # noqa: BLE001
+            isolation.append({"error": repr(error)})
+        with lock:
+            held.extend([a, b])
+    for result in isolation:
+        if not (result.get("same_session", "").startswith("reached") and result.get("other_session", "").startswith("blocked")):
+            fail("isolation: %r" % result)
     # One connection more: its answer.
     extra = None
     try:
@@ -340,6 +381,18 @@ def hold():
         extra = {"refused": repr(error)}
     holding[0] = False
     pinger.join()
+    sampler.join()
+
+    def mean_lease_ms(first, last):
+        return round((last[1] - first[1]) / (last[0] - first[0]) * 1000, 2) if last[0] > first[0] else None
+
+    lease_times = {}
+    if lease_samples:
+        total = lease_samples[-1][0]
+        start = next((s for s in lease_samples if s[0] >= total // 10), lease_samples[-1])
+        end = next((s for s in lease_samples if s[0] >= total - total // 10), lease_samples[-1])
+        lease_times = {"leases": total, "mean_lease_ms_first_tenth": mean_lease_ms((0, 0.0), start),
+                       "mean_lease_ms_last_tenth": mean_lease_ms(end, lease_samples[-1])}
     closing = time.time()
     for ws in held:
         try:
@@ -362,11 +415,65 @@ def hold():
             "held": len(held), "seconds_to_full": round(full, 1),
             "first_run_p50_ms_first_tenth": median(firsts[:tenth]), "first_run_p50_ms_last_tenth": median(firsts[-tenth:]),
             "distinct_subnets": len(set(subnets)), "sessions_listed": len(subnets),
+            "distinct_networks": len(set(networks)), "networks_listed": len(networks), "isolation": isolation,
+            "lease_times": lease_times,
             "before": before, "at_full": at_full, "one_more": extra,
             "seconds_to_disconnect_everyone": round(disconnect, 1), "net_gc_all_seconds": round(gc_seconds, 1),
             "net_gc_all_summary": gc.stdout.strip().splitlines()[-1:] if gc.stdout else gc.stderr[-300:],
             "managed_networks_left": len(left),
         })
+
+
+def probe_isolation(a, b, tag):
+    """A's session serves on port 8000 for 9 s (the default limit is 10 s); a second run in A's session (a container on A's network) connects to
+    it, and so does a run in B's session. Returns what each saw: `reached ...` or `blocked ...`."""
+    server = ("import socket, time\n"
+              "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+              "s.bind(('0.0.0.0', 8000)); s.listen(8); s.settimeout(0.5)\n"
+              "print(socket.gethostbyname(socket.gethostname()), flush=True)\n"
+              "end = time.time() + 9\n"
+              "while time.time() < end:\n"
+              "    try:\n"
+              "        c, _ = s.accept(); c.sendall(b'hi'); c.close()\n"
+              "    except OSError:\n"
+              "        pass\n")
+
+    def start(ws, run_id, program):
+        ws.send(json.dumps({"type": "run", "id": run_id, "language": "python",
+                            "files": [{"path": "main.py", "content": program}]}))
+
+    outputs, ended = {}, {}
+
+    def read_until(ws, run_id, first_line=False):
+        # One reader per connection at a time; the messages of the connection's other run are kept for later.
+        while True:
+            output = outputs.get(run_id, "")
+            if first_line and output.endswith("\n"):
+                return output.strip()
+            if run_id in ended:
+                if first_line:
+                    raise RuntimeError("the server run ended first: %r %r" % (ended[run_id], output))
+                return output.strip() or repr(ended[run_id])
+            message = json.loads(ws.recv())
+            if message.get("type") == "output":
+                outputs[message.get("id")] = outputs.get(message.get("id"), "") + message["data"]
+            elif message.get("type") in ("exit", "error"):
+                ended[message.get("id")] = message
+
+    start(a, tag + "-server", server)
+    address = read_until(a, tag + "-server", first_line=True)
+    client = ("import socket\n"
+              "s = socket.socket(); s.settimeout(1.5)\n"
+              "try:\n"
+              "    s.connect((%r, 8000)); print('reached', s.recv(8))\n"
+              "except OSError as error:\n"
+              "    print('blocked', error)\n") % address
+    start(b, tag + "-other", client)
+    start(a, tag + "-same", client)
+    other = read_until(b, tag + "-other")
+    same = read_until(a, tag + "-same")
+    read_until(a, tag + "-server")
+    return {"address": address, "same_session": same, "other_session": other}
 
 
 def classroom():
