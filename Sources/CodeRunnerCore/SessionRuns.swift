@@ -222,11 +222,38 @@ extension CodeRunner {
     }
 
     /// Removes a named session: its containers, then its network. Used by `pool drain --session` and the shell on exit.
-    public func endSession(_ session: String) async throws(EngineError) {
-        for container in try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"]) {
-            try? await engine.removeContainer(container.id)
+    ///
+    /// Returns once the session's containers are gone and its network is back in the pool. A removal Docker has not
+    /// finished (under load one takes seconds, and a run's deadline or the agent's own exit may have begun it) is
+    /// waited for, up to `removalWait`, asking again now and then; should containers or the lease still be there, it
+    /// throws, and the caller tries again later (the lease is never given back while anything of the session remains).
+    public func endSession(_ session: String, removalWait: Duration = .seconds(60)) async throws(EngineError) {
+        let labels = [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"]
+        let deadline = ContinuousClock.now + removalWait
+        var askAgain = ContinuousClock.now
+        while true {
+            let left = try await engine.containers(labeled: labels)
+            if left.isEmpty { break }
+            guard ContinuousClock.now < deadline else {
+                throw .timeout("removing the \(left.count) container(s) of session \(session) (still there after \(removalWait))")
+            }
+            if ContinuousClock.now >= askAgain {
+                for container in left { try? await engine.removeContainer(container.id) }
+                askAgain = ContinuousClock.now + .seconds(5)
+            }
+            try? await Task.sleep(for: .milliseconds(250))
         }
-        if let network = try await networks.find(session: session) { await networks.remove(network) }
+        askAgain = ContinuousClock.now
+        while let network = try await networks.find(session: session) {
+            guard ContinuousClock.now < deadline else {
+                throw .timeout("giving back network \(network.name) of session \(session) (its lease is still there after \(removalWait))")
+            }
+            if ContinuousClock.now >= askAgain {
+                await networks.remove(network)
+                askAgain = ContinuousClock.now + .seconds(5)
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
     }
 
     static func containerWentAway(_ error: EngineError) -> Bool {

@@ -16,6 +16,12 @@ actor InMemoryEngine: ContainerEngine {
     private var nextID = 0
     /// Calls made, by kind, for tests that count them.
     private(set) var calls: [String: Int] = [:]
+    /// How many container lists a removed container stays listed (Docker's "Removal In Progress" under load: a second
+    /// removal meanwhile is a conflict); `Int.max` for a removal that never finishes.
+    var removalLag = 0
+    private var removing: [String: Int] = [:]
+
+    func setRemovalLag(_ lists: Int) { removalLag = lists }
 
     /// 64 hex digits whose first 12 differ, as Docker's ids do (names are often made from those 12).
     private func newID() -> String {
@@ -105,12 +111,30 @@ actor InMemoryEngine: ContainerEngine {
 
     func containers(labeled labels: [String]) async throws(EngineError) -> [ContainerInfo] {
         await enter("containers")
-        return containersByID.values.map(\.info).filter { Self.matches($0.labels, labels) }
+        let listed = containersByID.values.map(\.info).filter { Self.matches($0.labels, labels) }
+        for (id, left) in removing {
+            if left == Int.max { continue }
+            if left <= 1 { removing[id] = nil; containersByID[id] = nil } else { removing[id] = left - 1 }
+        }
+        return listed
     }
 
     func removeContainer(_ id: String) async throws(EngineError) {
         await enter("removeContainer")
-        guard containersByID.removeValue(forKey: id) != nil else { throw .notFound("container \(id)") }
+        guard containersByID[id] != nil else { throw .notFound("container \(id)") }
+        if removing[id] != nil { throw .conflict("removal of container \(id) is already in progress") }
+        if removalLag > 0 {
+            removing[id] = removalLag
+            containersByID[id]?.info.state = "removing"
+        } else {
+            containersByID[id] = nil
+        }
+    }
+
+    func isRunning(_ containerID: String) async throws(EngineError) -> Bool {
+        await enter("isRunning")
+        let container = containersByID[containerID] ?? containersByID.values.first { $0.info.name == containerID }
+        return container?.info.state == "running"
     }
 
     func renameContainer(_ id: String, to name: String) async throws(EngineError) {
