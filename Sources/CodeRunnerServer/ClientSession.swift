@@ -269,7 +269,7 @@ actor ClientSession: LiveSession {
         if touchedEngine {
             let started = ContinuousClock.now
             do {
-                try await context.runner.endSession(await engineSession(runtime: nil, limits: nil))
+                try await context.cleanups.end(await engineSession(runtime: nil, limits: nil))
                 logger.info("session resources removed", metadata: ["ms": "\(Int(milliseconds(ContinuousClock.now - started)))"])
             } catch {
                 context.metrics.cleanupError()

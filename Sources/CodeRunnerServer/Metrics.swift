@@ -33,6 +33,8 @@ public final class ServerMetrics: Sendable {
         /// `server.standby` sessions ready and being made, by language, and what took them.
         public var readySessions: [String: (ready: Int, creating: Int)] = [:]
         public var readySessionStatistics = SessionStandbys.Statistics()
+        /// Closed sessions whose removal failed and waits for a retry.
+        public var cleanupsPending = 0
     }
 
     struct State {
@@ -134,6 +136,7 @@ public final class ServerMetrics: Sendable {
               String(engine.leases.seconds), type: "counter")
         gauge("coderunner_network_lease_slowest_seconds", "The slowest lease so far.", String(engine.leases.slowestSeconds))
         gauge("coderunner_networks_made_total", "Session networks this server made for the pool.", String(engine.leases.networksMade), type: "counter")
+        gauge("coderunner_cleanups_pending", "Closed sessions whose removal failed and is retried every sweep.", String(engine.cleanupsPending))
         gauge("coderunner_cleanup_errors_total", "Failed removals of session containers or networks, and failed sweeps.", String(snapshot.cleanupErrors), type: "counter")
         gauge("coderunner_busy_rejections_total", "Runs or connections refused by a global or per-client cap.", String(snapshot.busyRejections), type: "counter")
         gauge("coderunner_protocol_errors_total", "Client messages answered with an error.", String(snapshot.protocolErrors), type: "counter")

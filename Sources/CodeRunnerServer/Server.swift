@@ -89,6 +89,7 @@ public final class CodeRunnerHTTPServer: Sendable {
                     interval = self.context.runner.settings.cleanupInterval
                     if Task.isCancelled { break }
                     await self.sweep(initial: false)
+                    await self.retryFailedCleanups()
                     await self.topUpReadyNetworks()
                 }
             }
@@ -112,8 +113,8 @@ public final class CodeRunnerHTTPServer: Sendable {
         }
     }
 
-    /// Keeps `server.standby` sessions ready until cancelled, one made at a time and only while fewer runs go than the
-    /// host has CPUs; each is made in a task of its own, so a shutdown never interrupts one half made
+    /// Keeps `server.standby` sessions ready until cancelled, one made at a time and only while the host is idle
+    /// (`ServerContext.hostIsIdle`); each is made in a task of its own, so a shutdown never interrupts one half made
     /// (`SessionStandbys.removeAll` then removes it).
     func keepStandbysReady() async {
         let standbys = context.standbys
@@ -123,10 +124,10 @@ public final class CodeRunnerHTTPServer: Sendable {
             return
         }
         var failures = 0
-        // Background work takes only idle CPU: no ready session is made while as many runs go as the host has CPUs.
+        // Background work takes only idle CPU: no ready session is made while runs keep coming (`hostIsIdle`).
         let cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         while !Task.isCancelled {
-            if context.runsGoing >= cpus {
+            if !context.hostIsIdle(cpus: cpus) {
                 try? await Task.sleep(for: .milliseconds(200))
                 continue
             }
@@ -158,6 +159,13 @@ public final class CodeRunnerHTTPServer: Sendable {
             context.metrics.cleanupError()
             context.logger.warning("sweep failed; will retry", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Closed connections' sessions whose removal failed (the sweep collects only dead processes' leftovers, and this
+    /// server is alive): tried again every sweep, so a failed removal never keeps a network leased for good.
+    func retryFailedCleanups() async {
+        let left = await context.cleanups.retryPending()
+        if left > 0 { context.logger.warning("session clean-ups still failing; will retry", metadata: ["sessions": "\(left)"]) }
     }
 
     /// Networks ready for the next connections (network.ready), so a connection's first run leases one at once. Called
@@ -203,6 +211,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             }
             gauges.leases = await context.runner.networks.statistics
             gauges.networksCreating = await context.runner.networks.creating
+            gauges.cleanupsPending = await context.cleanups.pending.count
             gauges.readySessions = await context.standbys.counts
             gauges.readySessionStatistics = await context.standbys.statistics
             var headers = HTTPFields()

@@ -12,6 +12,8 @@ public final class ServerContext: Sendable {
     public let metrics = ServerMetrics()
     /// Sessions made ahead of need for connections' first runs (`server.standby`).
     public let standbys: SessionStandbys
+    /// Removal of closed connections' sessions, a few at a time, retried when it fails.
+    let cleanups: SessionCleanups
 
     struct Admission {
         var sessionsByClient: [String: Int] = [:]
@@ -22,6 +24,7 @@ public final class ServerContext: Sendable {
         var live: [String: any LiveSession] = [:]
         /// `POST /api/run` starts by client address (a request has no session to count them in).
         var restStarts: [String: RunRate] = [:]
+        var lastRunStarted: ContinuousClock.Instant?
     }
     let admission = Mutex(Admission())
 
@@ -50,6 +53,7 @@ public final class ServerContext: Sendable {
             (try? catalog.runtime(named: language)).map { ($0.language, count) }
         }, uniquingKeysWith: max)
         standbys = SessionStandbys(runner: runner, wanted: wanted, runtimes: runtimes, limits: limits, unusedTTL: settings.standbyTTL)
+        cleanups = SessionCleanups(runner: runner)
     }
 
     /// Languages of `server.standby` no runtime answers to (`serve` refuses to start with one).
@@ -128,6 +132,7 @@ public final class ServerContext: Sendable {
                 return Refusal(code: "busy", message: "the server is running \(settings.maxConcurrentRuns) programs already (server.maxConcurrentRuns); try again in a moment")
             }
             state.runs += 1
+            state.lastRunStarted = .now
             return nil
         }
         if refusal?.code == "busy" { metrics.busyRejected() } else if refusal == nil { metrics.runStarted() }
@@ -144,6 +149,16 @@ public final class ServerContext: Sendable {
     /// Runs executing now (WebSocket and REST).
     var runsGoing: Int { admission.withLock { $0.runs } }
 
+    /// Whether background work (making ready sessions) may use the host now: fewer runs go than it has CPUs, and none
+    /// started in the last `quiet`. A class pressing Run keeps runs coming every few milliseconds, each going only
+    /// tens of them; a container start (about half a second of CPU in dockerd, containerd and the kernel) made
+    /// between them would slow the runs to their time limit.
+    func hostIsIdle(cpus: Int, quiet: Duration = .seconds(1)) -> Bool {
+        admission.withLock { state in
+            state.runs < cpus && (state.lastRunStarted.map { ContinuousClock.now - $0 >= quiet } ?? true)
+        }
+    }
+
     /// Stops taking work and closes every live session (their runs are stopped, containers and networks removed).
     public func drain() async {
         let sessions = admission.withLock { state -> [any LiveSession] in
@@ -154,6 +169,14 @@ public final class ServerContext: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for session in sessions { group.addTask { await session.shutDown(reason: "the server is shutting down") } }
             group.addTask { await self.standbys.removeAll() }
+        }
+        // Sessions whose clean-up failed (now or earlier): a few more tries before the process, and with it the
+        // sweep that would retry them, is gone.
+        for attempt in 1...3 {
+            let left = await cleanups.retryPending()
+            if left == 0 { break }
+            logger.warning("session clean-ups still failing", metadata: ["sessions": "\(left)", "attempt": "\(attempt)"])
+            if attempt < 3 { try? await Task.sleep(for: .seconds(2)) }
         }
     }
 

@@ -1,0 +1,57 @@
+import CodeRunnerCore
+
+/// Removes the engine resources of closed connections' sessions: a few at a time, and again later when it fails.
+///
+/// A class leaving at the bell closes hundreds of sessions within a second. Sent to dockerd all at once, their
+/// removals queue there until its calls time out, and a session whose removal failed would keep its network leased
+/// for as long as the server runs. So at most `width` sessions are ended at once (the rest wait here, in order), and
+/// a session that could not be ended is kept and tried again by the server's periodic sweep and at shutdown.
+actor SessionCleanups {
+    private let runner: CodeRunner
+    private let width: Int
+    private var running = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Sessions whose clean-up failed, to try again.
+    private(set) var pending: Set<String> = []
+
+    init(runner: CodeRunner, width: Int = 8) {
+        self.runner = runner
+        self.width = max(1, width)
+    }
+
+    /// Ends `session` (its containers, then its lease); on failure it is kept for `retryPending` and the error thrown.
+    func end(_ session: String) async throws(EngineError) {
+        await acquire()
+        defer { releaseSlot() }
+        do {
+            try await runner.endSession(session)
+            pending.remove(session)
+        } catch {
+            pending.insert(session)
+            throw error
+        }
+    }
+
+    /// Tries the failed clean-ups again; returns how many are still pending.
+    @discardableResult
+    func retryPending() async -> Int {
+        for session in pending.sorted() { try? await end(session) }
+        return pending.count
+    }
+
+    private func acquire() async {
+        if running < width {
+            running += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }  // the slot is handed over by releaseSlot
+    }
+
+    private func releaseSlot() {
+        if waiting.isEmpty {
+            running -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
