@@ -141,12 +141,22 @@ public struct DockerContainerEngine: ContainerEngine {
         try await mapped { try await client.containerStart(id) }
     }
 
+    /// Leaves out stale entries: after a rename raced a removal under load, dockerd 20.10 can keep listing a
+    /// container it has already removed, in state "removing" and with no name, until the daemon restarts. It cannot be
+    /// inspected or removed (both answer "no such container"), and waiting for it would hold a session's network
+    /// forever.
     public func containers(labeled labels: [String]) async throws(EngineError) -> [ContainerInfo] {
-        try await mapped { try await client.containerList(all: true, labelFilters: labels) }.map { summary in
-            ContainerInfo(
-                id: summary.id, name: summary.names.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id,
-                image: summary.image, labels: summary.labels, state: summary.state, createdAt: Double(summary.created))
-        }
+        try await mapped { try await client.containerList(all: true, labelFilters: labels) }
+            .filter { !($0.names.isEmpty && $0.state == "removing") }
+            .map { summary in
+                ContainerInfo(
+                    id: summary.id, name: summary.names.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.id,
+                    image: summary.image, labels: summary.labels, state: summary.state, createdAt: Double(summary.created))
+            }
+    }
+
+    public func isRunning(_ containerID: String) async throws(EngineError) -> Bool {
+        try await mapped { try await client.containerInspect(containerID) }?.state.running ?? false
     }
 
     public func renameContainer(_ id: String, to name: String) async throws(EngineError) {
