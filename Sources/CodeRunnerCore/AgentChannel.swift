@@ -90,6 +90,26 @@ extension CodeRunner {
             }
         }
         defer { keepalive?.cancel() }
+        // A container claimed just as its agent left (idle past its TTL) never takes the run: its attachment can stay
+        // open without a word until the deadline. While the agent is silent, the container is looked at every
+        // `answerWait`; once it no longer runs, the run, never begun there, goes to another container (the caller's
+        // `containerWentAway`).
+        let leftUnanswered = Locked(false)
+        let watchdog: Task<Void, Never>? = !overStdio ? nil : Task {
+            while !conversation.progress.heardFromAgent {
+                do { try await Task.sleep(for: Self.answerWait) } catch { return }
+                if conversation.progress.heardFromAgent { return }
+                if (try? await engine.isRunning(containerID)) == false {
+                    leftUnanswered.withLock { $0 = true }
+                    await connection.close()
+                    return
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
+        func neverBegun() -> EngineError {
+            .notFound("container \(containerID) stopped before its agent took the run")
+        }
         do {
             let outcome = try await conversation.run(request: agentRequest, input: input, backlog: request.inputBacklog, onEvent: reportEvent)
             keepalive?.cancel()
@@ -107,9 +127,15 @@ extension CodeRunner {
         } catch {
             enforcer.cancel()
             if await enforcer.value { return endedByEngine() }
+            watchdog?.cancel()
+            if leftUnanswered.withLock({ $0 }) { throw neverBegun() }
             // The agent is gone (killed, crashed, out of memory) but what it started may not be: end the container, so
             // no program outlives its run.
-            if case .streamLost = error { await Task { try? await engine.removeContainer(containerID) }.value }
+            if case .streamLost = error {
+                await Task { try? await engine.removeContainer(containerID) }.value
+                // Gone before it said a word about this run: the run was never begun, and may go elsewhere.
+                if overStdio, !conversation.progress.heardFromAgent { throw neverBegun() }
+            }
             throw error
         }
     }
@@ -125,6 +151,9 @@ extension CodeRunner {
     /// How long after the engine's removal of a container at the deadline the run waits for the agent's stream to end
     /// before it drops the connection itself.
     static let streamEndWait: Duration = .seconds(5)
+
+    /// How often a run over a container's stdin checks, while the agent has not answered, that the container runs.
+    static let answerWait: Duration = .seconds(2)
 
     /// How long a run over a shared stdin waits for the agent's `runClosed`.
     static let runClosedWait: Duration = .seconds(5)

@@ -38,9 +38,12 @@ struct AgentConversation {
     /// What the agent reported so far, readable while the conversation runs: when the engine must end a run itself
     /// (its own deadline), this says which stage was running and which had finished.
     final class Progress: Sendable {
-        private let state = Locked<(current: String?, finished: [AgentStageResult])>((nil, []))
+        private let state = Locked<(current: String?, finished: [AgentStageResult], heard: Bool)>((nil, [], false))
         var currentStage: String? { state.withLock { $0.current } }
         var finishedStages: [AgentStageResult] { state.withLock { $0.finished } }
+        /// Whether the agent has said anything since the request (until then it has not begun the run).
+        var heardFromAgent: Bool { state.withLock { $0.heard } }
+        func heard() { state.withLock { $0.heard = true } }
         func started(_ name: String) { state.withLock { $0.current = name } }
         func finished(_ result: AgentStageResult) { state.withLock { $0.finished.append(result); $0.current = nil } }
     }
@@ -119,6 +122,10 @@ struct AgentConversation {
             for try await chunk in connection.stdout {
                 decoder.append(chunk)
                 while let message = try decoder.next() {
+                    switch message {
+                    case .hello, .kernelReady, .display, .cellFinished, .kernelExited, .runClosed: break
+                    default: progress.heard()
+                    }
                     switch message {
                     case .hello:
                         continue

@@ -25,6 +25,8 @@ public protocol ContainerEngine: Sendable {
     /// Attaches to the stdin, stdout and stderr of the container's main process (made with `ContainerSpec.opensStdin`).
     /// Before the start, nothing the process writes is missed.
     func attach(_ containerID: String) async throws(EngineError) -> any ExecConnection
+    /// Whether the container exists and runs (false when it is stopped, being removed or gone).
+    func isRunning(_ containerID: String) async throws(EngineError) -> Bool
 }
 
 /// A running exec: the agent's stdout (its protocol) comes in, our messages go out on its stdin.

@@ -27,4 +27,27 @@ struct EngineDeadlineTests {
         #expect(took < bound, "the run took \(took)")
         #expect(try await engine.containers(labeled: [ResourceLabel.session + "=s"]).isEmpty, "the container was not removed")
     }
+
+    /// A container claimed as its agent left (idle past its TTL): the attachment says nothing, and the container no longer
+    /// runs. The run is not waited out to its deadline and reported as a timeout; it fails as "went away" within a few
+    /// seconds, so the caller takes another container.
+    @Test func aRunOnAContainerThatStoppedFailsFastAsGoneNotAsATimeout() async throws {
+        let engine = InMemoryEngine()
+        let runner = try CodeRunner(engine: engine, settings: try NetworkLeaseTests.settings(ready: 0))
+        let limits = SessionStandbyTests.limits  // 10 s: the deadline is 15 s away
+        let container = try await runner.createContainer(for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
+                                                         ephemeral: true, start: false)
+        let submission = try Submission(files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+                                        limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
+        let request = RunRequest(submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
+                                 limits: limits, session: "s", fresh: true)
+        let started = ContinuousClock.now
+        do {
+            let outcome = try await runner.converse(containerID: container, request: request, channel: .attach(shared: true), input: nil) { _ in }
+            Issue.record("a run on a stopped container answered \(outcome)")
+        } catch {
+            #expect(CodeRunner.containerWentAway(error), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < CodeRunner.answerWait * 2 + .seconds(1))
+    }
 }
