@@ -83,21 +83,35 @@ def connect():
     return ws
 
 
+def collect_run(ws, run_id, give_up_after=None):
+    """Reads a run's output up to its `exit` or `error`; returns (output, that message). With `give_up_after` (seconds),
+    socket timeouts are waited through (the server's pings keep restarting them) and the run's own deadline decides."""
+    started = time.time()
+    output = ""
+    while True:
+        if give_up_after is not None and time.time() - started > give_up_after:
+            return output, {"type": "no answer within %d s" % give_up_after}
+        try:
+            message = json.loads(ws.recv())
+        except websocket.WebSocketTimeoutException:
+            if give_up_after is None:
+                raise
+            continue
+        if message.get("id") != run_id:
+            continue
+        if message["type"] == "output":
+            output += message["data"]
+        elif message["type"] in ("exit", "error"):
+            return output, message
+
+
 def run(ws, run_id, language="python"):
     files = {"python": [{"path": "hello.py", "content": "print('Hello, world!')\n"}],
              "javascript": [{"path": "hello.js", "content": "console.log('Hello, world!')\n"}]}[language]
     while True:
         started = time.time()
         ws.send(json.dumps({"type": "run", "id": run_id, "language": language, "files": files}))
-        output, result = "", None
-        while result is None:
-            message = json.loads(ws.recv())
-            if message.get("id") != run_id:
-                continue
-            if message["type"] == "output":
-                output += message["data"]
-            elif message["type"] in ("exit", "error"):
-                result = message
+        output, result = collect_run(ws, run_id)
         if result["type"] == "error" and result.get("code") in ("busy", "rate-limited"):
             bump("busy")
             time.sleep(0.2)
@@ -498,7 +512,7 @@ def classroom():
             try:
                 ws.recv()
             except websocket.WebSocketTimeoutException:
-                return
+                continue  # nothing came in that second: think on until the deadline
 
     def student(index):
         try:
@@ -519,22 +533,7 @@ def classroom():
             started = time.time()
             ws.send(json.dumps({"type": "run", "id": run_id, "language": language,
                                 "files": [{"path": path, "content": template % n}]}))
-            output, result = "", None
-            while result is None:
-                # The server's pings keep a socket timeout from firing: the run's own deadline is checked here.
-                if time.time() - started > 120:
-                    result = {"type": "no answer within 120 s"}
-                    break
-                try:
-                    message = json.loads(ws.recv())
-                except websocket.WebSocketTimeoutException:
-                    continue
-                if message.get("id") != run_id:
-                    continue
-                if message["type"] == "output":
-                    output += message["data"]
-                elif message["type"] in ("exit", "error"):
-                    result = message
+            output, result = collect_run(ws, run_id, give_up_after=120)
             elapsed = (time.time() - started) * 1000
             if result.get("type") != "exit" or result.get("status") != "ok" or output != "%d\n" % (n * (n - 1) // 2):
                 if result.get("code") == "busy":
