@@ -225,4 +225,7 @@ public enum ResourceLabel {
     public static let leasedNetworkName = "dev.coderunner.network-name"
     /// On a lease: the session holding it (not `session`, so a session's containers are listed without its lease).
     public static let leaseSession = "dev.coderunner.lease-session"
+    /// On a creation marker (a container created, never started, while a process makes a pool network, so that `pool`
+    /// in another process can count networks being made): the subnet of that network.
+    public static let networkCreating = "dev.coderunner.network-creating"
 }

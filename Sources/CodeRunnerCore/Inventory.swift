@@ -32,9 +32,10 @@ public struct PoolReport: Sendable, Codable {
         public var capacity: Int
         public var used: Int
         public var free: Int
-        /// Networks of the pool ready for the next session, and those a session holds.
+        /// Networks of the pool ready for the next session, those a session holds, and those a process is making now.
         public var ready: Int
         public var leased: Int
+        public var creating: Int
         public var warnings: [String]
     }
 
@@ -94,7 +95,8 @@ public struct Inventory: Sendable {
         let ours = allNetworks.filter { $0.labels[ResourceLabel.managed] != nil }
         let everything = try await engine.containers(labeled: [ResourceLabel.managed])
         let leases = everything.filter { $0.labels[ResourceLabel.lease] != nil }
-        let containers = everything.filter { $0.labels[ResourceLabel.lease] == nil }
+        let markers = everything.compactMap { $0.labels[ResourceLabel.networkCreating].flatMap(IPv4Network.init) }
+        let containers = everything.filter { $0.labels[ResourceLabel.lease] == nil && $0.labels[ResourceLabel.networkCreating] == nil }
         let leasedNetworks = Set(leases.compactMap { $0.labels[ResourceLabel.lease] })
         var statuses: [String: AgentStatus] = [:]
         if withAgentStatus {
@@ -137,7 +139,7 @@ public struct Inventory: Sendable {
         var pools: [PoolReport.Pool] = []
         for text in settings.pools {
             guard let pool = IPv4Network(text) else {
-                pools.append(.init(cidr: text, capacity: 0, used: 0, free: 0, ready: 0, leased: 0, warnings: ["not an IPv4 CIDR"]))
+                pools.append(.init(cidr: text, capacity: 0, used: 0, free: 0, ready: 0, leased: 0, creating: 0, warnings: ["not an IPv4 CIDR"]))
                 continue
             }
             var used: Set<IPv4Network> = []
@@ -166,7 +168,8 @@ public struct Inventory: Sendable {
                 warnings.append("full: new sessions are refused until one ends (or add a pool to network.pools)")
             }
             pools.append(.init(cidr: pool.description, capacity: capacity, used: min(used.count, capacity),
-                               free: max(0, capacity - used.count), ready: ready, leased: leased, warnings: warnings))
+                               free: max(0, capacity - used.count), ready: ready, leased: leased,
+                               creating: markers.filter(pool.contains).count, warnings: warnings))
         }
         let sortedSessions = sessions.values.sorted { ($0.ageSeconds ?? 0, $0.name) < ($1.ageSeconds ?? 0, $1.name) }
         return PoolReport(

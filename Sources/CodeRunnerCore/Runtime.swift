@@ -66,6 +66,10 @@ public struct RuntimeCatalog: Sendable {
         self.runtimes = runtimes.sorted { $0.language < $1.language }
     }
 
+    /// An image for containers that are never started (network creation markers): Python's, as the one most likely
+    /// built, else the first runtime's.
+    public var markerImage: String? { (runtimes.first { $0.language == "python" } ?? runtimes.first)?.image }
+
     /// Loads every `*/runtime.json` under `directory`.
     public static func load(from directory: String, imageOverrides: [String: String] = [:]) throws(RuntimeError) -> RuntimeCatalog {
         let folders = FileSystem.listDirectory(directory).sorted()

@@ -151,7 +151,7 @@ public actor SessionNetworks {
             if let leased = try await take(network, session: session, ephemeral: ephemeral, image: image) { return leased }
         }
         for _ in 0..<8 {
-            let network = try await createPoolNetwork()
+            let network = try await createPoolNetwork(markerImage: image)
             if let leased = try await take(network, session: session, ephemeral: ephemeral, image: image) { return leased }
         }
         throw EngineError.conflict("every network leased for session \(session) was taken by another process first; try again")
@@ -194,8 +194,9 @@ public actor SessionNetworks {
     }
 
     /// Makes a ready network for the pool on the next free /24. A subnet Docker refuses (another process or network
-    /// took it meanwhile) is remembered as taken and the next one tried.
-    func createPoolNetwork() async throws -> NetworkInfo {
+    /// took it meanwhile) is remembered as taken and the next one tried. While Docker makes it, a creation marker
+    /// (from `markerImage`, when given and present) lets `pool` in any process count it as creating.
+    func createPoolNetwork(markerImage: String?) async throws -> NetworkInfo {
         creating += 1
         defer { creating -= 1 }
         let taken = try await subnetsInUse()
@@ -209,8 +210,12 @@ public actor SessionNetworks {
             labels[ResourceLabel.subnet] = subnet.description
             let name = Self.poolNetworkName(prefix: settings.networkPrefix, subnet: subnet)
             let spec = NetworkSpec(name: name, subnet: subnet, driver: settings.networkDriver, isInternal: !settings.allowEgress, labels: labels)
+            let marker = await creationMarker(subnet: subnet, image: markerImage)
+            let created: Result<String, EngineError>
+            do { created = .success(try await engine.createNetwork(spec)) } catch { created = .failure(error) }
+            if let marker { try? await engine.removeContainer(marker) }
             do {
-                let id = try await engine.createNetwork(spec)
+                let id = try created.get()
                 statistics.networksMade += 1
                 return NetworkInfo(id: id, name: name, subnets: [subnet.description], labels: labels, isInternal: !settings.allowEgress,
                                    createdAt: Self.now(), containerCount: 0)
@@ -225,14 +230,30 @@ public actor SessionNetworks {
         throw EngineError.api("could not find a free subnet after 64 attempts; run `coderunner pool` to see what holds the pools")
     }
 
+    /// The creation marker of a pool network on `subnet`: a container created and never started, labelled with the
+    /// subnet and this process (a dead process's markers go with its other leftovers). Best effort: without an image,
+    /// or when Docker refuses, the network is made unmarked.
+    private func creationMarker(subnet: IPv4Network, image: String?) async -> String? {
+        guard let image else { return nil }
+        let labels = [
+            ResourceLabel.managed: "1", ResourceLabel.networkCreating: subnet.description, ResourceLabel.ephemeral: "1",
+            ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: Self.hostName, ResourceLabel.created: String(Self.now()),
+        ]
+        let spec = ContainerSpec(
+            name: nil, image: image, command: ["creating"], environment: [], labels: labels, network: nil, user: "0:0",
+            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 100_000_000, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true,
+            maxOpenFiles: 16, autoRemove: false)
+        return try? await engine.createContainer(spec)
+    }
+
     /// Makes `count` ready networks ahead of need (`pool warm --networks`), several at a time.
-    public func fill(count: Int) async throws -> Int {
+    public func fill(count: Int, markerImage: String? = nil) async throws -> Int {
         var made = 0
         var remaining = count
         while remaining > 0 {
             let batch = min(remaining, 8)
             made += try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<batch { group.addTask { _ = try await self.createPoolNetwork() } }
+                for _ in 0..<batch { group.addTask { _ = try await self.createPoolNetwork(markerImage: markerImage) } }
                 var count = 0
                 for try await _ in group { count += 1 }
                 return count
@@ -261,10 +282,10 @@ public actor SessionNetworks {
 
     /// Makes networks ready, one at a time (dockerd's work, off every session's path), until `network.ready` are.
     /// `serve` calls it after each sweep, so a burst of new connections finds networks ready.
-    public func topUp() async throws -> Int {
+    public func topUp(markerImage: String? = nil) async throws -> Int {
         var made = 0
         while try await readyCount() < settings.readyNetworks, !Task.isCancelled {
-            _ = try await createPoolNetwork()
+            _ = try await createPoolNetwork(markerImage: markerImage)
             made += 1
         }
         return made

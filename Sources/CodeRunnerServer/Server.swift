@@ -172,7 +172,7 @@ public final class CodeRunnerHTTPServer: Sendable {
     /// from the background loop (never before the server listens: making eight networks takes most of a second).
     func topUpReadyNetworks() async {
         do {
-            let made = try await context.runner.networks.topUp()
+            let made = try await context.runner.networks.topUp(markerImage: context.catalog.markerImage)
             if made > 0 { context.logger.info("session networks made ready", metadata: ["made": "\(made)"]) }
         } catch {
             context.logger.warning("could not make session networks ready; will retry", metadata: ["error": "\(error)"])
@@ -198,7 +198,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             let engine = context.runner.engine
             var gauges = ServerMetrics.EngineGauges()
             if let containers = try? await engine.containers(labeled: [ResourceLabel.managed]) {
-                gauges.containers = containers.filter { $0.labels[ResourceLabel.lease] == nil }.count
+                gauges.containers = containers.filter { $0.labels[ResourceLabel.lease] == nil && $0.labels[ResourceLabel.networkCreating] == nil }.count
                 for standby in containers where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix)
                     && standby.labels[ResourceLabel.serveStandby] == nil {
                     gauges.standbys[standby.labels[ResourceLabel.language] ?? "?", default: 0] += 1

@@ -57,9 +57,9 @@ struct PoolShowCommand: AsyncParsableCommand {
 
     static func render(_ report: PoolReport) -> String {
         var text = "POOLS\n"
-        var rows = [["CIDR", "CAPACITY", "USED", "FREE", "READY", "LEASED", "WARNINGS"]]
+        var rows = [["CIDR", "CAPACITY", "USED", "FREE", "READY", "LEASED", "CREATING", "WARNINGS"]]
         for pool in report.pools {
-            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", "\(pool.ready)", "\(pool.leased)",
+            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", "\(pool.ready)", "\(pool.leased)", "\(pool.creating)",
                          pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; ")])
         }
         text += TextTable.render(rows)
@@ -123,7 +123,7 @@ struct PoolWarmCommand: AsyncParsableCommand {
                 let runner = try context.codeRunner()
                 let started = ContinuousClock.now
                 do {
-                    let made = try await runner.networks.fill(count: networks)
+                    let made = try await runner.networks.fill(count: networks, markerImage: context.catalog.markerImage)
                     let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
                     Terminal.out("made \(made) session network(s) ready in \(Format.fixed(seconds, digits: 1)) s\n")
                 } catch { throw CommandFailure.internalFailure("\(error)") }

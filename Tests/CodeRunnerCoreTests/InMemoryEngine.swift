@@ -52,8 +52,12 @@ actor InMemoryEngine: ContainerEngine {
     }
     func removeImage(_ name: String) async throws(EngineError) { throw .api("not in the in-memory engine") }
 
+    /// For each network made: how many network creation markers existed while Docker made it.
+    private(set) var markersDuringNetworkCreation: [Int] = []
+
     func createNetwork(_ spec: NetworkSpec) async throws(EngineError) -> String {
         await enter("createNetwork")
+        markersDuringNetworkCreation.append(containersByID.values.filter { $0.info.labels[ResourceLabel.networkCreating] != nil }.count)
         if networksByID.values.contains(where: { $0.subnets.contains(spec.subnet.description) }) {
             throw .subnetTaken("\(spec.subnet) is in use")
         }

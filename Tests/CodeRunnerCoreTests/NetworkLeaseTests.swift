@@ -166,4 +166,26 @@ struct NetworkLeaseTests {
         let networksLeft = try await engine.networks(labeled: []), containersLeft = try await engine.containers(labeled: [])
         #expect(networksLeft.isEmpty && containersLeft.isEmpty)
     }
+
+    /// `pool` in any process counts networks being made: a creation marker exists while Docker makes each one, is
+    /// gone afterwards, and is counted as creating in its pool, not listed as a session's container.
+    @Test func networksBeingMadeAreMarkedAndCountedAsCreating() async throws {
+        let engine = InMemoryEngine()
+        let settings = try Self.settings(pools: "10.99.0.0/23", ready: 0)
+        let networks = try SessionNetworks(engine: engine, settings: settings)
+        #expect(try await networks.fill(count: 2, markerImage: Self.image) == 2)
+        let markersSeen = await engine.markersDuringNetworkCreation
+        #expect(markersSeen.count == 2 && markersSeen.allSatisfy { $0 >= 1 }, "\(markersSeen)")
+        #expect(try await engine.containers(labeled: [ResourceLabel.networkCreating]).isEmpty, "a marker was left")
+        // Another process's marker, as `pool` would find it mid-creation.
+        _ = try await engine.createContainer(ContainerSpec(
+            name: nil, image: Self.image, command: ["creating"], environment: [],
+            labels: [ResourceLabel.managed: "1", ResourceLabel.networkCreating: "10.99.1.0/24", ResourceLabel.ownerPID: "1"],
+            network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:],
+            readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false))
+        let report = try await Inventory(engine: engine, settings: settings).report(withAgentStatus: false)
+        let pool = try #require(report.pools.first)
+        #expect(pool.ready == 2 && pool.leased == 0 && pool.creating == 1, "\(pool)")
+        #expect(report.containerCount == 0 && report.sessions.isEmpty, "the marker was listed as a container: \(report.sessions)")
+    }
 }
