@@ -55,8 +55,19 @@ actor InMemoryEngine: ContainerEngine {
     /// For each network made: how many network creation markers existed while Docker made it.
     private(set) var markersDuringNetworkCreation: [Int] = []
 
+    /// How long each network creation takes (Docker's grows with the number of networks), and the most in flight at once.
+    private var networkCreationTime: Duration = .zero
+    private var networkCreationsNow = 0
+    private(set) var mostNetworkCreationsAtOnce = 0
+
+    func setNetworkCreationTime(_ time: Duration) { networkCreationTime = time }
+
     func createNetwork(_ spec: NetworkSpec) async throws(EngineError) -> String {
         await enter("createNetwork")
+        networkCreationsNow += 1
+        mostNetworkCreationsAtOnce = max(mostNetworkCreationsAtOnce, networkCreationsNow)
+        if networkCreationTime > .zero { try? await Task.sleep(for: networkCreationTime) }
+        networkCreationsNow -= 1
         markersDuringNetworkCreation.append(containersByID.values.filter { $0.info.labels[ResourceLabel.networkCreating] != nil }.count)
         if networksByID.values.contains(where: { $0.subnets.contains(spec.subnet.description) }) {
             throw .subnetTaken("\(spec.subnet) is in use")

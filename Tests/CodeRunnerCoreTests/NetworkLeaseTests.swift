@@ -188,4 +188,23 @@ struct NetworkLeaseTests {
         #expect(pool.ready == 2 && pool.leased == 0 && pool.creating == 1, "\(pool)")
         #expect(report.containerCount == 0 && report.sessions.isEmpty, "the marker was listed as a container: \(report.sessions)")
     }
+
+    /// Fifty sessions at once on an empty pool: each needs a new network, and no more than
+    /// `SessionNetworks.creationsInDocker` creations are sent to the engine at once (dockerd would queue the rest past
+    /// its API timeout); the others wait their turn and all succeed.
+    @Test func networkCreationsAreQueuedInTheProcessNotInDocker() async throws {
+        let engine = InMemoryEngine()
+        await engine.setNetworkCreationTime(.milliseconds(20))
+        let settings = try Self.settings(ready: 0)
+        let networks = try SessionNetworks(engine: engine, settings: settings)
+        let leased = try await withThrowingTaskGroup(of: SessionNetwork.self) { group in
+            for index in 0..<50 {
+                group.addTask { try await networks.create(session: "q\(index)", ephemeral: true, image: Self.image) }
+            }
+            return try await group.reduce(into: [SessionNetwork]()) { $0.append($1) }
+        }
+        #expect(Set(leased.map(\.id)).count == 50)
+        let most = await engine.mostNetworkCreationsAtOnce
+        #expect(most <= SessionNetworks.creationsInDocker && most > 1, "\(most) creations at once")
+    }
 }
