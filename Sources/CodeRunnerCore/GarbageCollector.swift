@@ -12,9 +12,15 @@ public struct GarbageCollector: Sendable {
     }
 
     public struct Removal: Sendable, Codable, Equatable {
-        public var kind: String  // "container" or "network"
+        public var kind: String  // "container", "lease" or "network"
         public var name: String
         public var reason: String
+        /// Docker's answer when the removal failed (the resource is still there); nil when it was removed.
+        public var failed: String?
+
+        public init(kind: String, name: String, reason: String, failed: String? = nil) {
+            self.kind = kind; self.name = name; self.reason = reason; self.failed = failed
+        }
     }
 
     /// Whether the process that created a resource is gone. Only answerable for resources made on this host.
@@ -133,10 +139,11 @@ public struct GarbageCollector: Sendable {
     static func networkRemover(engine: any ContainerEngine, dryRun: Bool, into removals: Locked<[Removal]>,
                                progress: (@Sendable (Removal) -> Void)?) -> @Sendable (NetworkInfo, String) async -> Void {
         { network, reason in
+            var failure: String?
             if !dryRun {
-                do { try await engine.removeNetwork(network.id) } catch { return }
+                do { try await engine.removeNetwork(network.id) } catch { failure = "\(error)" }
             }
-            let removal = Removal(kind: "network", name: network.name, reason: reason)
+            let removal = Removal(kind: "network", name: network.name, reason: reason, failed: failure)
             removals.withLock { $0.append(removal) }
             progress?(removal)
         }

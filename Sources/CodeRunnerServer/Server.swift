@@ -148,7 +148,15 @@ public final class CodeRunnerHTTPServer: Sendable {
     func sweep(initial: Bool) async {
         let collector = GarbageCollector(engine: context.runner.engine, settings: context.runner.settings)
         do {
-            let removed = try await collector.collect(all: false, dryRun: false)
+            let outcomes = try await collector.collect(all: false, dryRun: false)
+            let removed = outcomes.filter { $0.failed == nil }
+            let failed = outcomes.filter { $0.failed != nil }
+            if !failed.isEmpty {
+                context.metrics.cleanupError()
+                context.logger.warning("sweep could not remove some networks; will retry", metadata: [
+                    "failed": "\(failed.count)", "first": "\(failed[0].name): \(failed[0].failed ?? "")",
+                ])
+            }
             if !removed.isEmpty || initial {
                 context.logger.info(initial ? "start-up sweep" : "sweep", metadata: [
                     "removed": "\(removed.count)",

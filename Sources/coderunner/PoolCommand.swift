@@ -230,11 +230,19 @@ struct PoolDrainCommand: AsyncParsableCommand {
         let removed: [GarbageCollector.Removal]
         do {
             removed = try await GarbageCollector(engine: engine, settings: settings).removeReadyNetworks(keep: keep) { removal in
-                Terminal.out("removed network \(removal.name)\n")
+                if let failure = removal.failed {
+                    Terminal.err("could not remove network \(removal.name): \(failure)\n")
+                } else {
+                    Terminal.out("removed network \(removal.name)\n")
+                }
             }
         } catch { throw .internalFailure("\(error)") }
         let seconds = Double((ContinuousClock.now - started).microseconds) / 1e6
-        Terminal.out("drained \(removed.count) ready network(s) in \(Format.fixed(seconds, digits: 1)) s (kept \(keep))\n")
+        let failed = removed.filter { $0.failed != nil }.count
+        Terminal.out("drained \(removed.count - failed) ready network(s) in \(Format.fixed(seconds, digits: 1)) s (kept \(keep))\n")
+        if failed > 0 {
+            throw .internalFailure("\(failed) ready network(s) could not be removed (listed above); run `coderunner pool drain --networks` again")
+        }
     }
 }
 
@@ -291,14 +299,24 @@ struct NetGCCommand: AsyncParsableCommand {
                 Terminal.out(String(decoding: try encoder.encode(removals), as: UTF8.self) + "\n")
                 return
             }
-            for removal in removals { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
-            func count(_ kind: String) -> Int { removals.filter { $0.kind == kind }.count }
+            let done = removals.filter { $0.failed == nil }
+            let failed = removals.filter { $0.failed != nil }
+            for removal in done { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
+            for removal in failed { Terminal.err("could not remove \(removal.kind) \(removal.name): \(removal.failed ?? "")\n") }
+            func count(_ kind: String) -> Int { done.filter { $0.kind == kind }.count }
             Terminal.out("\(verb) \(count("container")) container(s), \(count("lease")) lease(s) and \(count("network")) network(s) in \(Format.fixed(seconds, digits: 1)) s\n")
+            if !failed.isEmpty {
+                // dockerd can keep endpoints (or a container entry) of containers it has removed; a restart of the
+                // daemon clears them.
+                throw CommandFailure.internalFailure(
+                    "\(failed.count) could not be removed (listed above); run `coderunner net gc` again, and if Docker still says "
+                    + "\"active endpoints\" with no container attached, restart dockerd and run it once more")
+            }
         }
     }
 
     static func reportProgress(verb: String) -> @Sendable (GarbageCollector.Removal) -> Void {
-        { removal in Terminal.err("\(verb) \(removal.kind) \(removal.name)\n") }
+        { removal in if removal.failed == nil { Terminal.err("\(verb) \(removal.kind) \(removal.name)\n") } }
     }
 }
 

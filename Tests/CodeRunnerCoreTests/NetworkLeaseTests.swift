@@ -167,6 +167,23 @@ struct NetworkLeaseTests {
         #expect(networksLeft.isEmpty && containersLeft.isEmpty)
     }
 
+    /// A network Docker refuses to remove (something not ours still attached, or endpoints dockerd kept) is reported as
+    /// failed with Docker's answer, never counted as removed.
+    @Test func aNetworkThatCannotBeRemovedIsReportedAsFailed() async throws {
+        let engine = InMemoryEngine()
+        let settings = try Self.settings(ready: 0)
+        _ = try await SessionNetworks(engine: engine, settings: settings).fill(count: 2)
+        let stuck = try #require(try await engine.networks(labeled: [ResourceLabel.pool]).first)
+        _ = try await engine.createContainer(ContainerSpec(
+            name: "not-ours", image: Self.image, command: [], environment: [], labels: [:], network: stuck.id, user: "0:0",
+            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+            autoRemove: false))
+        let removals = try await GarbageCollector(engine: engine, settings: settings).collect(all: true, dryRun: false)
+        let networks = removals.filter { $0.kind == "network" }
+        #expect(networks.count == 2 && networks.filter { $0.failed == nil }.count == 1, "\(removals)")
+        #expect(networks.first { $0.name == stuck.name }?.failed?.contains("active endpoints") == true, "\(removals)")
+    }
+
     /// `pool` in any process counts networks being made: a creation marker exists while Docker makes each one, is
     /// gone afterwards, and is counted as creating in its pool, not listed as a session's container.
     @Test func networksBeingMadeAreMarkedAndCountedAsCreating() async throws {
