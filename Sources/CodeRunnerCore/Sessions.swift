@@ -109,20 +109,7 @@ public actor SessionNetworks {
     /// 0.5 s each near 4,000 networks), so fifty sent at once wait there past `engine.timeout` and fail (the 4,352
     /// capacity run of 2026-12-01 lost a third of its first runs so); queued here, they only wait.
     static let creationsInDocker = 4
-    private var creationSlotsTaken = 0
-    private var creationQueue: [CheckedContinuation<Void, Never>] = []
-
-    private func takeCreationSlot() async {
-        if creationSlotsTaken < Self.creationsInDocker {
-            creationSlotsTaken += 1
-            return
-        }
-        await withCheckedContinuation { creationQueue.append($0) }  // handed over by giveBackCreationSlot
-    }
-
-    private func giveBackCreationSlot() {
-        if creationQueue.isEmpty { creationSlotsTaken -= 1 } else { creationQueue.removeFirst().resume() }
-    }
+    private let creationSlots = AsyncSlots(width: SessionNetworks.creationsInDocker)
 
     /// Leases made by this process and how long they took (`serve`'s /metrics).
     /// Pool networks this process is making now (`/metrics`; Docker has no record of a network before it exists).
@@ -229,12 +216,12 @@ public actor SessionNetworks {
             labels[ResourceLabel.subnet] = subnet.description
             let name = Self.poolNetworkName(prefix: settings.networkPrefix, subnet: subnet)
             let spec = NetworkSpec(name: name, subnet: subnet, driver: settings.networkDriver, isInternal: !settings.allowEgress, labels: labels)
-            await takeCreationSlot()
+            await creationSlots.acquire()
             let marker = await creationMarker(subnet: subnet, image: markerImage)
             let created: Result<String, EngineError>
             do { created = .success(try await engine.createNetwork(spec)) } catch { created = .failure(error) }
             if let marker { try? await engine.removeContainer(marker) }
-            giveBackCreationSlot()
+            creationSlots.release()
             do {
                 let id = try created.get()
                 statistics.networksMade += 1

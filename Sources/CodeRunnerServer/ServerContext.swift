@@ -150,8 +150,8 @@ public final class ServerContext: Sendable {
     var runsGoing: Int { admission.withLock { $0.runs } }
 
     /// Whether background work (making ready sessions) may use the host now: fewer runs go than it has CPUs, and none
-    /// started in the last `quiet`. A class pressing Run keeps runs coming every few milliseconds, each going only
-    /// tens of them; a container start (about half a second of CPU in dockerd, containerd and the kernel) made
+    /// started in the last `quiet`. A class pressing Run keeps runs coming every few milliseconds, each lasting tens
+    /// of milliseconds; a container start (about half a second of CPU in dockerd, containerd and the kernel) made
     /// between them would slow the runs to their time limit.
     func hostIsIdle(cpus: Int, quiet: Duration = .seconds(1)) -> Bool {
         admission.withLock { state in

@@ -8,21 +8,19 @@ import CodeRunnerCore
 /// a session that could not be ended is kept and tried again by the server's periodic sweep and at shutdown.
 actor SessionCleanups {
     private let runner: CodeRunner
-    private let width: Int
-    private var running = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private let slots: AsyncSlots
     /// Sessions whose clean-up failed, to try again.
     private(set) var pending: Set<String> = []
 
     init(runner: CodeRunner, width: Int = 8) {
         self.runner = runner
-        self.width = max(1, width)
+        slots = AsyncSlots(width: width)
     }
 
     /// Ends `session` (its containers, then its lease); on failure it is kept for `retryPending` and the error thrown.
     func end(_ session: String) async throws(EngineError) {
-        await acquire()
-        defer { releaseSlot() }
+        await slots.acquire()
+        defer { slots.release() }
         do {
             try await runner.endSession(session)
             pending.remove(session)
@@ -37,21 +35,5 @@ actor SessionCleanups {
     func retryPending() async -> Int {
         for session in pending.sorted() { try? await end(session) }
         return pending.count
-    }
-
-    private func acquire() async {
-        if running < width {
-            running += 1
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }  // the slot is handed over by releaseSlot
-    }
-
-    private func releaseSlot() {
-        if waiting.isEmpty {
-            running -= 1
-        } else {
-            waiting.removeFirst().resume()
-        }
     }
 }
