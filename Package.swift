@@ -71,7 +71,11 @@ let package = Package(
             ],
             swiftSettings: strictSwift6
         ),
-        .testTarget(name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "SeededRandom"], swiftSettings: strictSwift6),
+        // An in-memory ContainerEngine whose containers run a fake agent: the engine's logic tested without Docker.
+        .target(name: "CodeRunnerTesting", dependencies: ["CodeRunnerCore", "AgentProtocol"], path: "Tests/CodeRunnerTesting",
+                swiftSettings: strictSwift6),
+        .testTarget(
+            name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "CodeRunnerTesting", "SeededRandom"], swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer", "SeededRandom"],

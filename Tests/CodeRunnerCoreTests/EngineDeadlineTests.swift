@@ -1,4 +1,5 @@
 @testable import CodeRunnerCore
+import CodeRunnerTesting
 import Testing
 
 /// The engine's own deadline is absolute: a run whose agent never answers ends at its limits plus the supervisor's
@@ -7,7 +8,7 @@ import Testing
 /// and the wait for the stream are the real ones).
 struct EngineDeadlineTests {
     @Test func aSilentAgentsRunEndsAtTheDeadlineEvenIfItsStreamStaysOpen() async throws {
-        let engine = InMemoryEngine()
+        let engine = InMemoryEngine(agents: .silent)
         let runner = try CodeRunner(engine: engine, settings: try NetworkLeaseTests.settings(ready: 0))
         var limits = SessionStandbyTests.limits
         limits.timeout = .milliseconds(200)
@@ -32,7 +33,7 @@ struct EngineDeadlineTests {
     /// runs. The run is not waited out to its deadline and reported as a timeout; it fails as "went away" within a few
     /// seconds, so the caller takes another container.
     @Test func aRunOnAContainerThatStoppedFailsFastAsGoneNotAsATimeout() async throws {
-        let engine = InMemoryEngine()
+        let engine = InMemoryEngine(agents: .silent)
         let runner = try CodeRunner(engine: engine, settings: try NetworkLeaseTests.settings(ready: 0))
         let limits = SessionStandbyTests.limits  // 10 s: the deadline is 15 s away
         let container = try await runner.createContainer(for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,

@@ -1,4 +1,5 @@
 @testable import CodeRunnerCore
+import CodeRunnerTesting
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 @testable import CodeRunnerCore
+import CodeRunnerTesting
 import Testing
 
 /// `CodeRunner.endSession` under an engine that is slow to remove containers (Docker's "Removal In Progress"): the

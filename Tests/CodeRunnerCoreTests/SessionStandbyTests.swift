@@ -1,4 +1,5 @@
 @testable import CodeRunnerCore
+import CodeRunnerTesting
 import Testing
 
 /// `serve`'s ready sessions (`SessionStandbys`): each handed out once however many connections ask at once, only to a
