@@ -76,9 +76,17 @@ let package = Package(
                 swiftSettings: strictSwift6),
         .testTarget(
             name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "CodeRunnerTesting", "SeededRandom"], swiftSettings: strictSwift6),
+        // Clients for testing `serve` from outside (raw socket, HTTP, WebSocket) and a server in the test's process.
+        .target(name: "ServerTestSupport", dependencies: ["CodeRunnerCore", "CodeRunnerServer"], path: "Tests/ServerTestSupport",
+                swiftSettings: strictSwift6),
+        .testTarget(
+            name: "CodeRunnerServerTests",
+            dependencies: ["CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting", "ServerTestSupport", "SeededRandom"],
+            swiftSettings: strictSwift6
+        ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer", "SeededRandom"],
+            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer", "ServerTestSupport", "SeededRandom"],
             exclude: ["Scripts"],
             swiftSettings: strictSwift6
         ),

@@ -48,7 +48,7 @@ import Glibc
         #expect(throws: SubmissionError.tooManyFolders(limit: limits.maxFileCount)) {
             try LocalSubmission.read([root], limits: limits)
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     /// A file replaced between the check and the read (a folder on its path swapped for a link, say) is refused.
@@ -113,7 +113,7 @@ import Glibc
         let started = ContinuousClock.now
         #expect(throws: SubmissionError.specialFile("pipe", kind: "FIFO (named pipe)")) { try LocalSubmission.read([root], limits: limits) }
         #expect(throws: SubmissionError.specialFile(root + "/pipe", kind: "FIFO (named pipe)")) { try LocalSubmission.read([root + "/pipe"], limits: limits) }
-        #expect(ContinuousClock.now - started < .seconds(5), "a FIFO must be refused, not opened")
+        #expect(ContinuousClock.now - started < .seconds(30), "a FIFO must be refused, not opened")
     }
 
     @Test func limitsApplyBeforeReading() throws {

@@ -15,10 +15,10 @@ struct RunPathTests {
         return Runtime(manifest: manifest, directory: "/nonexistent", image: "coderunner/fakec:latest")
     }()
 
-    static func runner(_ engine: InMemoryEngine, network: Bool = false, standby: Int = 0) throws -> CodeRunner {
+    static func runner(_ engine: InMemoryEngine, network: Bool = false, standby: Int = 0, readyNetworks: Int = 0) throws -> CodeRunner {
         var configuration = Configuration()
         try configuration.set("network.pools", "10.64.0.0/12", source: .environment)
-        try configuration.set("network.ready", "0", source: .environment)
+        try configuration.set("network.ready", String(readyNetworks), source: .environment)
         try configuration.set("run.network", network ? "session" : "none", source: .environment)
         try configuration.set("run.standby", String(standby), source: .environment)
         return try CodeRunner(engine: engine, settings: try EngineSettings(configuration))

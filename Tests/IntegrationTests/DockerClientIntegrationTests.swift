@@ -4,9 +4,8 @@ import Testing
 
 /// Talks to the real Docker engine (DOCKER_HOST or /var/run/docker.sock). These tests fail when the engine is
 /// unreachable, unless CODERUNNER_SKIP_DOCKER_TESTS=1. Everything they create carries a unique label and is removed.
-@Suite(.serialized) struct DockerClientIntegrationTests {
+@Suite(.serialized, .docker) struct DockerClientIntegrationTests {
     static let baseImage = ProcessInfo.processInfo.environment["CODERUNNER_TEST_IMAGE"] ?? "coderunner/base:bookworm"
-    static var skip: Bool { ProcessInfo.processInfo.environment["CODERUNNER_SKIP_DOCKER_TESTS"] == "1" }
 
     let client: DockerClient
     let runID = String(UUID().uuidString.prefix(8)).lowercased()
@@ -18,7 +17,6 @@ import Testing
     var labels: [String: String] { ["coderunner.test": runID] }
 
     @Test func pingAndVersion() async throws {
-        guard !Self.skip else { return }
         try await client.ping()
         let version = try await client.version()
         #expect(!version.version.isEmpty)
@@ -43,7 +41,6 @@ import Testing
     }
 
     @Test func networkLifecycle() async throws {
-        guard !Self.skip else { return }
         var networkID: String?
         var subnet = ""
         // Pick a free /24 in 10.250.0.0/16; Docker tells us when one is taken.
@@ -157,7 +154,6 @@ import Testing
     }
 
     @Test func containerExecLifecycle() async throws {
-        guard !Self.skip else { return }
         try await withContainer { id in
             let inspect = try #require(try await client.containerInspect(id))
             #expect(inspect.state.running)
@@ -212,7 +208,6 @@ import Testing
     }
 
     @Test func execOutputAppliesBackpressure() async throws {
-        guard !Self.skip else { return }
         try await withContainer { id in
             // A consumer that waits does not make us buffer the whole output: the producer blocks on a full pipe.
             let exec = try await client.execCreate(id, ExecCreateRequest(cmd: ["sh", "-c", "yes | head -c 50000000"]))
@@ -229,7 +224,6 @@ import Testing
     }
 
     @Test func errorsAreTyped() async throws {
-        guard !Self.skip else { return }
         do {
             _ = try await client.containerCreate(
                 name: nil, ContainerCreateRequest(image: "coderunner/does-not-exist:\(runID)", labels: labels))
@@ -258,7 +252,6 @@ import Testing
     }
 
     @Test func imageImportAndBuild() async throws {
-        guard !Self.skip else { return }
         let repository = "coderunner-test/import-\(runID)"
         try await client.imageImport(
             tar: try TarArchive.make([.file("hello.txt", Array("imported\n".utf8))]), repository: repository, tag: "v1")

@@ -1,5 +1,6 @@
 import CodeRunnerCore
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// Issue 7's slow tests: thousands of connections, slow readers, and the soak. They drive a `coderunner serve` process

@@ -1,5 +1,6 @@
 import CodeRunnerCore
 import Foundation
+import ServerTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

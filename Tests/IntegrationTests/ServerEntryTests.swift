@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// `serve` chooses the language and entry of a several-file run without `entry` as `coderunner run DIR` does (issue 18).

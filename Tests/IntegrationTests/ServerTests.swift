@@ -1,6 +1,7 @@
 import CodeRunnerCore
 import CodeRunnerServer
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// `coderunner serve` against the real engine: a live server in this process on port 0, clients over real sockets.

@@ -1,6 +1,7 @@
 @testable import CodeRunnerCore
 import CodeRunnerDocker
 import Foundation
+import ServerTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
