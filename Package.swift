@@ -72,13 +72,15 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         // An in-memory ContainerEngine whose containers run a fake agent: the engine's logic tested without Docker.
-        .target(name: "CodeRunnerTesting", dependencies: ["CodeRunnerCore", "AgentProtocol"], path: "Tests/CodeRunnerTesting",
-                swiftSettings: strictSwift6),
+        .target(
+            name: "CodeRunnerTesting", dependencies: ["CodeRunnerCore", "AgentProtocol"], path: "Tests/CodeRunnerTesting",
+            swiftSettings: strictSwift6),
         .testTarget(
             name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "CodeRunnerTesting", "SeededRandom"], swiftSettings: strictSwift6),
         // Clients for testing `serve` from outside (raw socket, HTTP, WebSocket) and a server in the test's process.
-        .target(name: "ServerTestSupport", dependencies: ["CodeRunnerCore", "CodeRunnerServer"], path: "Tests/ServerTestSupport",
-                swiftSettings: strictSwift6),
+        .target(
+            name: "ServerTestSupport", dependencies: ["CodeRunnerCore", "CodeRunnerServer"], path: "Tests/ServerTestSupport",
+            swiftSettings: strictSwift6),
         .testTarget(
             name: "CodeRunnerServerTests",
             dependencies: ["CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting", "ServerTestSupport", "SeededRandom"],

@@ -1,4 +1,5 @@
 import AgentProtocol
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,29 +84,35 @@ extension CodeRunner {
         }
         // Over PID 1's stdin nothing tells the agent that we are gone (that stdin stays open for later runs): it hears
         // from us at least every `keepaliveInterval`, and stops the program after `engineSilenceLimit` of silence.
-        let keepalive: Task<Void, Never>? = !overStdio ? nil : Task {
-            while true {
-                do { try await Task.sleep(for: AgentWire.keepaliveInterval) } catch { return }
-                try? await connection.write(AgentWire.encode(EngineMessage.keepalive))
+        let keepalive: Task<Void, Never>? =
+            !overStdio
+            ? nil
+            : Task {
+                while true {
+                    do { try await Task.sleep(for: AgentWire.keepaliveInterval) } catch { return }
+                    try? await connection.write(AgentWire.encode(EngineMessage.keepalive))
+                }
             }
-        }
         defer { keepalive?.cancel() }
         // A container claimed just as its agent left (idle past its TTL) never takes the run: its attachment can stay
         // open without a word until the deadline. While the agent is silent, the container is looked at every
         // `answerWait`; once it no longer runs, the run, never begun there, goes to another container (the caller's
         // `containerWentAway`).
         let leftUnanswered = Locked(false)
-        let watchdog: Task<Void, Never>? = !overStdio ? nil : Task {
-            while !conversation.progress.heardFromAgent {
-                do { try await Task.sleep(for: Self.answerWait) } catch { return }
-                if conversation.progress.heardFromAgent { return }
-                if (try? await engine.isRunning(containerID)) == false {
-                    leftUnanswered.withLock { $0 = true }
-                    await connection.close()
-                    return
+        let watchdog: Task<Void, Never>? =
+            !overStdio
+            ? nil
+            : Task {
+                while !conversation.progress.heardFromAgent {
+                    do { try await Task.sleep(for: Self.answerWait) } catch { return }
+                    if conversation.progress.heardFromAgent { return }
+                    if (try? await engine.isRunning(containerID)) == false {
+                        leftUnanswered.withLock { $0 = true }
+                        await connection.close()
+                        return
+                    }
                 }
             }
-        }
         defer { watchdog?.cancel() }
         func neverBegun() -> EngineError {
             .notFound("container \(containerID) stopped before its agent took the run")
@@ -183,16 +190,19 @@ extension CodeRunner {
             "ENTRY=\(request.submission.entry)", "CODERUNNER_LANGUAGE=\(manifest.language)",
         ]
         environment.append(contentsOf: request.environment)
-        let cpuSeconds = UInt32(min(Double(UInt32.max - 1), (Double(request.limits.timeout.microseconds) / 1e6 * max(request.limits.cpus, 1)).rounded(.up) + 1))
+        let cpuSeconds = UInt32(
+            min(Double(UInt32.max - 1), (Double(request.limits.timeout.microseconds) / 1e6 * max(request.limits.cpus, 1)).rounded(.up) + 1))
         var stages: [AgentStage] = []
         if let compile = manifest.compile {
-            stages.append(AgentStage(
-                name: "compile", argv: ["/bin/sh", "-c", compile, "coderunner"],
-                timeoutMilliseconds: UInt64(request.limits.compileTimeout.milliseconds), cpuSeconds: 0, takesStdin: false))
+            stages.append(
+                AgentStage(
+                    name: "compile", argv: ["/bin/sh", "-c", compile, "coderunner"],
+                    timeoutMilliseconds: UInt64(request.limits.compileTimeout.milliseconds), cpuSeconds: 0, takesStdin: false))
         }
-        stages.append(AgentStage(
-            name: "run", argv: ["/bin/sh", "-c", manifest.run, "coderunner"] + request.arguments,
-            timeoutMilliseconds: UInt64(request.limits.timeout.milliseconds), cpuSeconds: cpuSeconds, takesStdin: true))
+        stages.append(
+            AgentStage(
+                name: "run", argv: ["/bin/sh", "-c", manifest.run, "coderunner"] + request.arguments,
+                timeoutMilliseconds: UInt64(request.limits.timeout.milliseconds), cpuSeconds: cpuSeconds, takesStdin: true))
         return AgentRunRequest(
             workdir: Self.workdir, clearWorkdir: request.fresh,
             files: request.submission.files.map { AgentFile(path: $0.path, contents: $0.contents, executable: $0.executable) },

@@ -45,7 +45,12 @@ struct AgentConversation {
         var heardFromAgent: Bool { state.withLock { $0.heard } }
         func heard() { state.withLock { $0.heard = true } }
         func started(_ name: String) { state.withLock { $0.current = name } }
-        func finished(_ result: AgentStageResult) { state.withLock { $0.finished.append(result); $0.current = nil } }
+        func finished(_ result: AgentStageResult) {
+            state.withLock {
+                $0.finished.append(result)
+                $0.current = nil
+            }
+        }
     }
 
     let connection: any ExecConnection

@@ -17,7 +17,10 @@ public struct CellSplitter: Sendable {
             if last.hasSuffix("\\") { return true }
             // A compound statement continues until an empty line, as in the Python REPL.
             let first = lines.first ?? ""
-            let opensBlock = lines.count == 1 ? last.trimmingTrailingWhitespace().hasSuffix(":") : isCompound(first) || lines.contains { $0.trimmingTrailingWhitespace().hasSuffix(":") }
+            let opensBlock =
+                lines.count == 1
+                ? last.trimmingTrailingWhitespace().hasSuffix(":")
+                : isCompound(first) || lines.contains { $0.trimmingTrailingWhitespace().hasSuffix(":") }
             if opensBlock { return !last.trimmingWhitespace().isEmpty }
             return false
         case "sql":
@@ -35,7 +38,10 @@ public struct CellSplitter: Sendable {
         return keywords.contains { trimmed.hasPrefix($0) }
     }
 
-    struct Scan { var depth: Int; var unclosedString: Bool }
+    struct Scan {
+        var depth: Int
+        var unclosedString: Bool
+    }
 
     /// Bracket depth and open strings, skipping comments and string contents.
     static func scan(_ text: String, language: String) -> Scan {
@@ -50,18 +56,28 @@ public struct CellSplitter: Sendable {
         while index < chars.count - 1 {
             let c = chars[index]
             if let q = quote {
-                if c == "\\" && language != "sql" { index += 2; continue }
+                if c == "\\" && language != "sql" {
+                    index += 2
+                    continue
+                }
                 if Array(chars[index..<min(chars.count, index + q.count)]) == q {
                     index += q.count
                     quote = nil
                     continue
                 }
-                if q.count == 1 && c == "\n" && language != "javascript" && !(language == "sql") { quote = nil }  // unterminated single-line string: let the language report it
+                // An unterminated single-line string: let the language report it.
+                if q.count == 1 && c == "\n" && language != "javascript" && !(language == "sql") { quote = nil }
                 index += 1
                 continue
             }
-            if hashComments && c == "#" { while index < chars.count && chars[index] != "\n" { index += 1 }; continue }
-            if slashComments && c == "/" && chars[index + 1] == "/" { while index < chars.count && chars[index] != "\n" { index += 1 }; continue }
+            if hashComments && c == "#" {
+                while index < chars.count && chars[index] != "\n" { index += 1 }
+                continue
+            }
+            if slashComments && c == "/" && chars[index + 1] == "/" {
+                while index < chars.count && chars[index] != "\n" { index += 1 }
+                continue
+            }
             if slashComments && c == "/" && chars[index + 1] == "*" {
                 index += 2
                 while index < chars.count - 1 && !(chars[index] == "*" && chars[index + 1] == "/") { index += 1 }
@@ -69,15 +85,24 @@ public struct CellSplitter: Sendable {
                 index += 2
                 continue
             }
-            if dashComments && c == "-" && chars[index + 1] == "-" { while index < chars.count && chars[index] != "\n" { index += 1 }; continue }
+            if dashComments && c == "-" && chars[index + 1] == "-" {
+                while index < chars.count && chars[index] != "\n" { index += 1 }
+                continue
+            }
             if c == "\"" || c == "'" || (c == "`" && (language == "javascript" || language == "sql")) {
                 if language == "python", index + 2 < chars.count, chars[index + 1] == c, chars[index + 2] == c {
-                    quote = [c, c, c]; index += 3; continue
+                    quote = [c, c, c]
+                    index += 3
+                    continue
                 }
                 if language == "java", c == "\"", index + 2 < chars.count, chars[index + 1] == "\"", chars[index + 2] == "\"" {
-                    quote = ["\"", "\"", "\""]; index += 3; continue
+                    quote = ["\"", "\"", "\""]
+                    index += 3
+                    continue
                 }
-                quote = [c]; index += 1; continue
+                quote = [c]
+                index += 1
+                continue
             }
             if "([{".contains(c) { depth += 1 }
             if ")]}".contains(c) { depth -= 1 }
@@ -123,7 +148,10 @@ public struct CellSplitter: Sendable {
             if current.isEmpty && metaCommands && line.hasPrefix(":") { return .meta(line) }
             current.append(line)
             if !needsMore(current) {
-                if current.joined(separator: "\n").trimmingWhitespace().isEmpty { current = []; continue }
+                if current.joined(separator: "\n").trimmingWhitespace().isEmpty {
+                    current = []
+                    continue
+                }
                 return .cell(Self.trimBlankTail(current))
             }
         }

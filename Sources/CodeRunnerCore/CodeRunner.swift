@@ -1,4 +1,5 @@
 import AgentProtocol
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,10 +30,18 @@ public struct RunRequest: Sendable {
     /// files are gone). `coderunner run` prints it on stderr.
     public var onNotice: (@Sendable (String) -> Void)?
 
-    public init(submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
-                fresh: Bool, processOwned: Bool = false, useStandby: Bool = false) {
-        self.submission = submission; self.runtime = runtime; self.arguments = arguments; self.environment = environment
-        self.limits = limits; self.session = session; self.fresh = fresh; self.processOwned = processOwned
+    public init(
+        submission: Submission, runtime: Runtime, arguments: [String], environment: [String], limits: RunLimits, session: String?,
+        fresh: Bool, processOwned: Bool = false, useStandby: Bool = false
+    ) {
+        self.submission = submission
+        self.runtime = runtime
+        self.arguments = arguments
+        self.environment = environment
+        self.limits = limits
+        self.session = session
+        self.fresh = fresh
+        self.processOwned = processOwned
         self.useStandby = useStandby
     }
 }
@@ -41,7 +50,10 @@ public struct RunRequest: Sendable {
 public struct OneShotResources: Sendable, Equatable {
     public var containerID: String?
     public var networkID: String?
-    public init(containerID: String?, networkID: String?) { self.containerID = containerID; self.networkID = networkID }
+    public init(containerID: String?, networkID: String?) {
+        self.containerID = containerID
+        self.networkID = networkID
+    }
 }
 
 /// The engine every face (CLI, shell, server) runs programs through.
@@ -96,8 +108,9 @@ public final class CodeRunner: Sendable {
         var ephemeralContainer: String?
         func elapsed() -> Double { Double((ContinuousClock.now - started).microseconds) / 1000 }
         func failure(_ message: String) -> RunResult {
-            RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
-                      truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
+            RunResult(
+                status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
+                truncated: false, totalMilliseconds: elapsed(), message: message, session: ephemeral ? nil : session)
         }
         // The agent and Docker read a zero limit as "no limit": a face that let one through has a bug, and running
         // anyway would hand a client an unlimited run (issue 17).
@@ -113,15 +126,20 @@ public final class CodeRunner: Sendable {
                 network = standby.network
                 ephemeralContainer = standby.containerID
                 outcome = try await converseInStandby(standby, request: request, input: input, onEvent: onEvent)
-                if outcome == nil { network = nil; ephemeralContainer = nil }  // it was gone and is cleaned up: start cold
+                if outcome == nil {  // it was gone and is cleaned up: start cold
+                    network = nil
+                    ephemeralContainer = nil
+                }
             }
             if outcome == nil, ephemeral {
-                let created = settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true, image: request.runtime.image) : nil
+                let created =
+                    settings.oneShotRunsHaveNetwork ? try await networks.create(session: session, ephemeral: true, image: request.runtime.image) : nil
                 network = created
                 if created != nil { RunTrace.mark("network created") }
                 // The agent is PID 1 and takes this first run on its own stdin: attached before the start, no exec.
-                let containerID = try await createContainer(for: request.runtime, limits: request.limits, session: session, network: created,
-                                                            ephemeral: true, start: false, singleRun: true)
+                let containerID = try await createContainer(
+                    for: request.runtime, limits: request.limits, session: session, network: created,
+                    ephemeral: true, start: false, singleRun: true)
                 ephemeralContainer = containerID
                 RunTrace.mark("container created")
                 let connection = try await engine.attach(containerID)
@@ -134,7 +152,8 @@ public final class CodeRunner: Sendable {
                     await connection.close()
                     throw error
                 }
-                outcome = try await converse(containerID: containerID, request: request, channel: .attached(connection), input: input, onEvent: onEvent)
+                outcome = try await converse(
+                    containerID: containerID, request: request, channel: .attached(connection), input: input, onEvent: onEvent)
             } else if outcome == nil {
                 outcome = try await runInNamedSession(session, request: request, input: input, onEvent: onEvent)
             }
@@ -175,8 +194,10 @@ public final class CodeRunner: Sendable {
     ) async throws -> AgentConversation.Outcome? {
         let produced = Locked(false)
         do throws(EngineError) {
-            return try await converse(containerID: standby.containerID, request: request, channel: standby.servesStdio ? .attach(shared: false) : .exec,
-                                      input: input) { event in
+            return try await converse(
+                containerID: standby.containerID, request: request, channel: standby.servesStdio ? .attach(shared: false) : .exec,
+                input: input
+            ) { event in
                 produced.withLock { $0 = true }
                 await onEvent(event)
             }
@@ -190,9 +211,11 @@ public final class CodeRunner: Sendable {
     /// Creates and starts a locked-down container for a runtime on the session's network, or with loopback only when
     /// `network` is nil (the security defaults of docs/threat-model.md;
     /// the adapter adds the capability and privilege settings that never vary).
-    public func createContainer(for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork?, ephemeral: Bool,
-                                extraLabels: [String: String] = [:], name: String? = nil, start: Bool = true,
-                                singleRun: Bool = false, unusedTTL: Duration? = nil) async throws(EngineError) -> String {
+    public func createContainer(
+        for runtime: Runtime, limits: RunLimits, session: String, network: SessionNetwork?, ephemeral: Bool,
+        extraLabels: [String: String] = [:], name: String? = nil, start: Bool = true,
+        singleRun: Bool = false, unusedTTL: Duration? = nil
+    ) async throws(EngineError) -> String {
         var command = [Self.agentPath, "idle", "--ttl", String(max(1, settings.containerTTL.microseconds / 1_000_000)), "--stdio"]
         if let unusedTTL { command += ["--unused-ttl", String(max(1, unusedTTL.microseconds / 1_000_000))] }
         if singleRun { command.append("--once") }
@@ -252,26 +275,35 @@ public final class CodeRunner: Sendable {
         }
         let language = request.runtime.language
         guard let last = stages.last else {
-            return RunResult(status: .internalError, language: language, exitCode: nil, signal: nil, stages: reports, truncated: false,
-                             totalMilliseconds: totalMilliseconds, message: "the agent reported no stage", session: session)
+            return RunResult(
+                status: .internalError, language: language, exitCode: nil, signal: nil, stages: reports, truncated: false,
+                totalMilliseconds: totalMilliseconds, message: "the agent reported no stage", session: session)
         }
         let status: RunStatus
         var message: String?
-        if last.stopped { status = .stopped }
-        else if last.timedOut {
+        if last.stopped {
+            status = .stopped
+        } else if last.timedOut {
             status = .timeout
-            message = "\(last.name) stage ran longer than \(Quantity.formatDuration(last.name == "compile" ? request.limits.compileTimeout : request.limits.timeout))"
+            message =
+                "\(last.name) stage ran longer than \(Quantity.formatDuration(last.name == "compile" ? request.limits.compileTimeout : request.limits.timeout))"
         } else if last.memoryLimitExceeded {
             status = .memoryLimit
             message = "limit \(Quantity.formatBytes(request.limits.memoryBytes))"
         } else if last.outputLimitExceeded {
             status = .outputLimit
             message = "limit \(Quantity.formatBytes(request.limits.outputLimitBytes))"
-        } else if last.cpuLimitExceeded { status = .cpuLimit }
-        else if last.name == "compile", last.exitCode != 0 || last.signal != nil { status = .compileError }
-        else if last.signal != nil { status = .signal }
-        else if last.exitCode == 0 { status = .ok }
-        else { status = .runtimeError }
+        } else if last.cpuLimitExceeded {
+            status = .cpuLimit
+        } else if last.name == "compile", last.exitCode != 0 || last.signal != nil {
+            status = .compileError
+        } else if last.signal != nil {
+            status = .signal
+        } else if last.exitCode == 0 {
+            status = .ok
+        } else {
+            status = .runtimeError
+        }
         return RunResult(
             status: status, language: language, exitCode: last.exitCode, signal: last.signal, stages: reports,
             truncated: stages.contains { $0.outputLimitExceeded }, totalMilliseconds: totalMilliseconds, message: message, session: session)

@@ -23,7 +23,9 @@ public struct SettingKey: Sendable, Hashable {
     public var help: String
 
     public init(name: String, defaultValue: String, help: String) {
-        self.name = name; self.defaultValue = defaultValue; self.help = help
+        self.name = name
+        self.defaultValue = defaultValue
+        self.help = help
     }
 
     /// `network.pools` -> `CODERUNNER_NETWORK_POOLS`; `server.logLevel` -> `CODERUNNER_SERVER_LOG_LEVEL`.
@@ -32,9 +34,14 @@ public struct SettingKey: Sendable, Hashable {
     static func environmentName(for key: String) -> String {
         var result = "CODERUNNER_"
         for character in key {
-            if character == "." || character == "-" { result.append("_") }
-            else if character.isUppercase { result.append("_"); result.append(character) }
-            else { result.append(Character(character.uppercased())) }
+            if character == "." || character == "-" {
+                result.append("_")
+            } else if character.isUppercase {
+                result.append("_")
+                result.append(character)
+            } else {
+                result.append(Character(character.uppercased()))
+            }
         }
         return result
     }
@@ -70,18 +77,34 @@ public struct Configuration: Sendable {
         .init(name: "server.logLevel", defaultValue: "info", help: "log level: trace, debug, info, notice, warning, error"),
         .init(name: "server.logFormat", defaultValue: "text", help: "log line format of `serve`: text or json"),
         .init(name: "server.token", defaultValue: "", help: "bearer token `serve` requires on every route and socket (empty: none)"),
-        .init(name: "server.allowedOrigins", defaultValue: "", help: "origins allowed to open WebSockets and POST /api/run (empty: same host only, *: any)"),
-        .init(name: "server.allowedHosts", defaultValue: "", help: "extra Host names `serve` answers to besides loopback names, IP addresses and server.host (guards against DNS rebinding; *: any)"),
-        .init(name: "server.handshakeTimeout", defaultValue: "5s", help: "time a Socket.IO client has to authenticate (CONNECT) before its socket is closed"),
+        .init(
+            name: "server.allowedOrigins", defaultValue: "",
+            help: "origins allowed to open WebSockets and POST /api/run (empty: same host only, *: any)"),
+        .init(
+            name: "server.allowedHosts", defaultValue: "",
+            help: "extra Host names `serve` answers to besides loopback names, IP addresses and server.host (guards against DNS rebinding; *: any)"),
+        .init(
+            name: "server.handshakeTimeout", defaultValue: "5s",
+            help: "time a Socket.IO client has to authenticate (CONNECT) before its socket is closed"),
         .init(name: "server.maxMessageSize", defaultValue: "4m", help: "largest WebSocket message `serve` accepts"),
         .init(name: "server.maxSessions", defaultValue: "1000", help: "connections (sessions) `serve` holds at once"),
         .init(name: "server.maxSessionsPerClient", defaultValue: "50", help: "connections one client address may hold at once"),
         .init(name: "server.maxConcurrentRuns", defaultValue: "64", help: "runs `serve` executes at once across all sessions"),
         .init(name: "server.maxRunsPerSession", defaultValue: "2", help: "runs one session may have going at once"),
-        .init(name: "server.standby", defaultValue: "python=2,javascript=2", help: "sessions per language `serve` keeps ready (a leased network with a running container), so a connection's first run is a warm run: language=count pairs (empty: none)"),
-        .init(name: "server.standbyMaxAge", defaultValue: "10m", help: "how long a ready session of server.standby waits for a connection before it is replaced"),
-        .init(name: "server.runsPerMinute", defaultValue: "120", help: "runs one session (or one address's POST /api/run requests) may start per minute"),
-        .init(name: "docker.host", defaultValue: "unix:///var/run/docker.sock", help: "Docker Engine API endpoint (unix:///path or tcp://host:port); DOCKER_HOST also sets it"),
+        .init(
+            name: "server.standby", defaultValue: "python=2,javascript=2",
+            help:
+                "sessions per language `serve` keeps ready (a leased network with a running container), so a connection's first run is a warm run: language=count pairs (empty: none)"
+        ),
+        .init(
+            name: "server.standbyMaxAge", defaultValue: "10m",
+            help: "how long a ready session of server.standby waits for a connection before it is replaced"),
+        .init(
+            name: "server.runsPerMinute", defaultValue: "120", help: "runs one session (or one address's POST /api/run requests) may start per minute"
+        ),
+        .init(
+            name: "docker.host", defaultValue: "unix:///var/run/docker.sock",
+            help: "Docker Engine API endpoint (unix:///path or tcp://host:port); DOCKER_HOST also sets it"),
         .init(name: "engine.timeout", defaultValue: "30s", help: "timeout of one Docker Engine API call"),
         .init(name: "run.outputLimit", defaultValue: "1m", help: "stdout+stderr bytes a run may print before it is stopped (status output-limit)"),
         .init(name: "run.compileTimeout", defaultValue: "", help: "wall-clock limit of a compile stage (empty: the runtime's default)"),
@@ -93,20 +116,31 @@ public struct Configuration: Sendable {
         .init(name: "network.driver", defaultValue: "bridge", help: "Docker network driver of session networks"),
         .init(name: "network.labels", defaultValue: "", help: "extra labels on session networks (k=v,k2=v2)"),
         .init(name: "network.ready", defaultValue: "8", help: "session networks kept ready for new sessions (net gc removes ready ones beyond it)"),
-        .init(name: "network.allowEgress", defaultValue: "false", help: "let programs reach outside networks (session networks are internal by default)"),
+        .init(
+            name: "network.allowEgress", defaultValue: "false", help: "let programs reach outside networks (session networks are internal by default)"
+        ),
         .init(name: "container.ttl", defaultValue: "60s", help: "idle time after which a session container removes itself"),
         .init(name: "container.cleanupInterval", defaultValue: "30s", help: "how often `serve` sweeps expired sessions and orphans"),
         .init(name: "container.workdirSize", defaultValue: "64m", help: "size of the tmpfs work dir (/app) in each container"),
         .init(name: "container.tmpSize", defaultValue: "64m", help: "size of the tmpfs /tmp in each container"),
         .init(name: "container.maxOpenFiles", defaultValue: "256", help: "nofile limit of programs"),
         .init(name: "container.maxFileSize", defaultValue: "64m", help: "largest file a program may write (fsize limit)"),
-        .init(name: "run.network", defaultValue: "none", help: "network of a one-shot run's container: none (loopback only, the fastest and strictest) or session (its own internal /24, as named sessions have)"),
-        .init(name: "run.standby", defaultValue: "4", help: "most standby containers per language kept ready for one-shot runs, as many as the runs of the last run.standbyWindow need (0: none); each removes itself after container.ttl unused"),
+        .init(
+            name: "run.network", defaultValue: "none",
+            help:
+                "network of a one-shot run's container: none (loopback only, the fastest and strictest) or session (its own internal /24, as named sessions have)"
+        ),
+        .init(
+            name: "run.standby", defaultValue: "4",
+            help:
+                "most standby containers per language kept ready for one-shot runs, as many as the runs of the last run.standbyWindow need (0: none); each removes itself after container.ttl unused"
+        ),
         .init(name: "run.standbyFloor", defaultValue: "1", help: "standby containers per language kept after a quiet spell (at most run.standby)"),
         .init(name: "run.standbyWindow", defaultValue: "20s", help: "how far back one-shot runs count towards the number of standby containers kept"),
         .init(name: "session.maxContainers", defaultValue: "10", help: "containers one session may hold at once (overlapping runs)"),
         .init(name: "gc.orphanAge", defaultValue: "5m", help: "age after which an unused session network counts as orphaned"),
-        .init(name: "runtimes.dir", defaultValue: "", help: "folder with the runtime definitions (empty: next to the binary, then the source checkout)"),
+        .init(
+            name: "runtimes.dir", defaultValue: "", help: "folder with the runtime definitions (empty: next to the binary, then the source checkout)"),
     ]
 
     public static let runtimeKeySuffixes: [(String, String)] = [
@@ -229,7 +263,8 @@ public struct Configuration: Sendable {
     public func integer(_ key: String, range: ClosedRange<Int> = 0...Int.max) throws(ConfigurationError) -> Int {
         let entry = entries[key] ?? Entry(value: "", source: .defaultValue)
         guard let value = Int(entry.value.trimmingWhitespace()), range.contains(value) else {
-            throw .badValue(key: key, value: entry.value, source: entry.source, reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+            throw .badValue(
+                key: key, value: entry.value, source: entry.source, reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }
@@ -299,7 +334,8 @@ public struct Configuration: Sendable {
     }
 
     public static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         if a.isEmpty { return b.count }
         var previous = Array(0...b.count)
         for i in 1...a.count {
@@ -358,8 +394,14 @@ public enum ConfigFileParser {
         var escaped = false
         for index in line.indices {
             let character = line[index]
-            if escaped { escaped = false; continue }
-            if character == "\\" && inString { escaped = true; continue }
+            if escaped {
+                escaped = false
+                continue
+            }
+            if character == "\\" && inString {
+                escaped = true
+                continue
+            }
             if character == "\"" { inString.toggle() }
             if character == "#" && !inString { return line[..<index] }
         }
@@ -381,7 +423,9 @@ public enum ConfigFileParser {
                 let (item, remainder) = try parseString(rest)
                 items.append(item)
                 rest = Substring(remainder.trimmingWhitespace())
-                if rest.hasPrefix(",") { rest = rest.dropFirst() } else if !rest.isEmpty {
+                if rest.hasPrefix(",") {
+                    rest = rest.dropFirst()
+                } else if !rest.isEmpty {
                     throw ValueError(reason: "array items are separated by commas")
                 }
             }

@@ -46,14 +46,20 @@ public struct EngineInfo: Sendable, Equatable {
     public var os: String
     public var kernel: String
     public init(version: String, apiVersion: String, os: String, kernel: String) {
-        self.version = version; self.apiVersion = apiVersion; self.os = os; self.kernel = kernel
+        self.version = version
+        self.apiVersion = apiVersion
+        self.os = os
+        self.kernel = kernel
     }
 }
 
 public struct HostCapacity: Sendable, Equatable {
     public var cpus: Int
     public var memoryBytes: UInt64
-    public init(cpus: Int, memoryBytes: UInt64) { self.cpus = cpus; self.memoryBytes = memoryBytes }
+    public init(cpus: Int, memoryBytes: UInt64) {
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+    }
 }
 
 public struct ImageInfo: Sendable, Equatable {
@@ -61,7 +67,9 @@ public struct ImageInfo: Sendable, Equatable {
     public var labels: [String: String]
     public var created: String
     public init(id: String, labels: [String: String], created: String) {
-        self.id = id; self.labels = labels; self.created = created
+        self.id = id
+        self.labels = labels
+        self.created = created
     }
 }
 
@@ -72,7 +80,10 @@ public struct ImageBuildRequest: Sendable {
     public var buildArgs: [String: String]
     public var labels: [String: String]
     public init(contextFiles: [SubmittedFile], tag: String, buildArgs: [String: String], labels: [String: String]) {
-        self.contextFiles = contextFiles; self.tag = tag; self.buildArgs = buildArgs; self.labels = labels
+        self.contextFiles = contextFiles
+        self.tag = tag
+        self.buildArgs = buildArgs
+        self.labels = labels
     }
 }
 
@@ -83,7 +94,11 @@ public struct NetworkSpec: Sendable, Equatable {
     public var isInternal: Bool
     public var labels: [String: String]
     public init(name: String, subnet: IPv4Network, driver: String, isInternal: Bool, labels: [String: String]) {
-        self.name = name; self.subnet = subnet; self.driver = driver; self.isInternal = isInternal; self.labels = labels
+        self.name = name
+        self.subnet = subnet
+        self.driver = driver
+        self.isInternal = isInternal
+        self.labels = labels
     }
 }
 
@@ -97,8 +112,13 @@ public struct NetworkInfo: Sendable, Equatable {
     public var createdAt: Double?
     public var containerCount: Int?
     public init(id: String, name: String, subnets: [String], labels: [String: String], isInternal: Bool, createdAt: Double?, containerCount: Int?) {
-        self.id = id; self.name = name; self.subnets = subnets; self.labels = labels; self.isInternal = isInternal
-        self.createdAt = createdAt; self.containerCount = containerCount
+        self.id = id
+        self.name = name
+        self.subnets = subnets
+        self.labels = labels
+        self.isInternal = isInternal
+        self.createdAt = createdAt
+        self.containerCount = containerCount
     }
 }
 
@@ -136,11 +156,24 @@ public struct ContainerSpec: Sendable, Equatable {
         readOnlyRoot: Bool, maxOpenFiles: Int, autoRemove: Bool, capabilities: [String] = [], sharedMemoryBytes: UInt64 = 64 << 20,
         opensStdin: Bool = false, stdinOnce: Bool = false
     ) {
-        self.name = name; self.image = image; self.command = command; self.environment = environment; self.labels = labels
-        self.network = network; self.user = user; self.workingDirectory = workingDirectory; self.memoryBytes = memoryBytes
-        self.nanoCPUs = nanoCPUs; self.pidsLimit = pidsLimit; self.tmpfs = tmpfs; self.readOnlyRoot = readOnlyRoot
-        self.maxOpenFiles = maxOpenFiles; self.autoRemove = autoRemove; self.capabilities = capabilities
-        self.sharedMemoryBytes = sharedMemoryBytes; self.opensStdin = opensStdin
+        self.name = name
+        self.image = image
+        self.command = command
+        self.environment = environment
+        self.labels = labels
+        self.network = network
+        self.user = user
+        self.workingDirectory = workingDirectory
+        self.memoryBytes = memoryBytes
+        self.nanoCPUs = nanoCPUs
+        self.pidsLimit = pidsLimit
+        self.tmpfs = tmpfs
+        self.readOnlyRoot = readOnlyRoot
+        self.maxOpenFiles = maxOpenFiles
+        self.autoRemove = autoRemove
+        self.capabilities = capabilities
+        self.sharedMemoryBytes = sharedMemoryBytes
+        self.opensStdin = opensStdin
         self.stdinOnce = stdinOnce
     }
 }
@@ -153,7 +186,12 @@ public struct ContainerInfo: Sendable, Equatable {
     public var state: String  // created, running, exited, ...
     public var createdAt: Double?
     public init(id: String, name: String, image: String, labels: [String: String], state: String, createdAt: Double?) {
-        self.id = id; self.name = name; self.image = image; self.labels = labels; self.state = state; self.createdAt = createdAt
+        self.id = id
+        self.name = name
+        self.image = image
+        self.labels = labels
+        self.state = state
+        self.createdAt = createdAt
     }
 }
 
@@ -172,7 +210,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let host, let reason):
-            return "cannot reach the Docker engine at \(host): \(reason); start it (`sudo ./setup.sh`, `sudo systemctl start docker` or `sudo dockerd &`) or point DOCKER_HOST at a running engine"
+            return
+                "cannot reach the Docker engine at \(host): \(reason); start it (`sudo ./setup.sh`, `sudo systemctl start docker` or `sudo dockerd &`) or point DOCKER_HOST at a running engine"
         case .imageMissing(let image):
             return "runtime image \(image) is missing; build it with `coderunner images build` (or ./setup.sh)"
         case .subnetTaken(let message):

@@ -7,8 +7,12 @@ public struct RunLimits: Sendable, Equatable {
     public var pids: Int
     public var outputLimitBytes: UInt64
     public init(timeout: Duration, compileTimeout: Duration, memoryBytes: UInt64, cpus: Double, pids: Int, outputLimitBytes: UInt64) {
-        self.timeout = timeout; self.compileTimeout = compileTimeout; self.memoryBytes = memoryBytes
-        self.cpus = cpus; self.pids = pids; self.outputLimitBytes = outputLimitBytes
+        self.timeout = timeout
+        self.compileTimeout = compileTimeout
+        self.memoryBytes = memoryBytes
+        self.cpus = cpus
+        self.pids = pids
+        self.outputLimitBytes = outputLimitBytes
     }
 
     /// The first limit that is zero (or would reach the agent or Docker as zero, which they read as "no limit"), or nil.
@@ -77,7 +81,9 @@ public struct EngineSettings: Sendable {
         for pair in configuration.list("network.labels") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else {
-                throw .badValue(key: "network.labels", value: pair, source: configuration.entry("network.labels")!.source, reason: "expected k=v pairs separated by commas")
+                throw .badValue(
+                    key: "network.labels", value: pair, source: configuration.entry("network.labels")!.source,
+                    reason: "expected k=v pairs separated by commas")
             }
             labels[String(parts[0])] = String(parts[1])
         }
@@ -97,7 +103,8 @@ public struct EngineSettings: Sendable {
         standbyWindow = try configuration.duration("run.standbyWindow")
         let network = configuration.string("run.network")
         guard let oneShotNetwork = OneShotNetwork(rawValue: network) else {
-            throw .badValue(key: "run.network", value: network, source: configuration.entry("run.network")!.source, reason: "expected none or session")
+            throw .badValue(
+                key: "run.network", value: network, source: configuration.entry("run.network")!.source, reason: "expected none or session")
         }
         self.oneShotNetwork = oneShotNetwork
         orphanAge = try configuration.duration("gc.orphanAge")
@@ -106,7 +113,9 @@ public struct EngineSettings: Sendable {
             maxFileCount: try configuration.integer("files.maxCount", range: 1...100_000),
             maxTotalBytes: try configuration.bytes("files.maxTotal"))
         outputLimit = try Self.positive(configuration.bytes("run.outputLimit"), key: "run.outputLimit", configuration)
-        compileTimeoutOverride = configuration.string("run.compileTimeout").isEmpty ? nil
+        compileTimeoutOverride =
+            configuration.string("run.compileTimeout").isEmpty
+            ? nil
             : try Self.positive(configuration.duration("run.compileTimeout"), key: "run.compileTimeout", configuration)
         engineTimeout = try configuration.duration("engine.timeout")
         sessionCreator = SessionCreator.current(environment: [:])
@@ -120,7 +129,8 @@ public struct EngineSettings: Sendable {
             compileTimeout = compileTimeoutOverride
         } else {
             do { compileTimeout = try Quantity.duration(runtime.manifest.limits.compileTimeout ?? "30s") } catch {
-                throw .badValue(key: "compileTimeout", value: runtime.manifest.limits.compileTimeout ?? "", source: .runtimeManifest, reason: error.description)
+                throw .badValue(
+                    key: "compileTimeout", value: runtime.manifest.limits.compileTimeout ?? "", source: .runtimeManifest, reason: error.description)
             }
         }
         return RunLimits(
@@ -138,8 +148,9 @@ public struct EngineSettings: Sendable {
     ) throws(ConfigurationError) -> Value {
         guard value > .zero else {
             let entry = configuration.entry(key)
-            throw .badValue(key: key, value: entry?.value ?? "0", source: entry?.source ?? .defaultValue,
-                            reason: "a limit must be above 0 (0 would mean no limit at all)")
+            throw .badValue(
+                key: key, value: entry?.value ?? "0", source: entry?.source ?? .defaultValue,
+                reason: "a limit must be above 0 (0 would mean no limit at all)")
         }
         return value
     }

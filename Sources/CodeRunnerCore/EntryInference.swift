@@ -68,8 +68,9 @@ public enum EntryInference {
             return EntryChoice(runtime: runtime, entry: entry, note: note)
         } catch {
             guard firstWhenAmbiguous, case .severalEntries(let candidates) = error, let first = candidates.first else { throw error }
-            return EntryChoice(runtime: runtime, entry: first,
-                               note: "several files could be the entry (\(candidates.joined(separator: ", "))); running the first, \(first)")
+            return EntryChoice(
+                runtime: runtime, entry: first,
+                note: "several files could be the entry (\(candidates.joined(separator: ", "))); running the first, \(first)")
         }
     }
 

@@ -15,7 +15,10 @@ enum FileSystem {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 { if errno == EINTR { continue }; return nil }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
             if result.count > limit { return nil }
@@ -30,7 +33,10 @@ enum FileSystem {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 { if errno == EINTR { continue }; return false }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
             offset += written
         }
         return true
@@ -115,7 +121,10 @@ public enum FilePath {
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
-            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+                continue
+            }
             if part == "..", absolute { continue }
             parts.append(part)
         }
@@ -219,7 +228,8 @@ public enum ConfinedPath {
         public var description: String {
             switch self {
             case .outside(let path, let root):
-                return "\(path) is outside \(root) (absolute, '..' or a symlink leading out); piped meta commands only use files in the current folder"
+                return
+                    "\(path) is outside \(root) (absolute, '..' or a symlink leading out); piped meta commands only use files in the current folder"
             case .missing(let path): return "no such file: \(path)"
             }
         }

@@ -8,7 +8,8 @@ public struct GarbageCollector: Sendable {
     public let settings: EngineSettings
 
     public init(engine: any ContainerEngine, settings: EngineSettings) {
-        self.engine = engine; self.settings = settings
+        self.engine = engine
+        self.settings = settings
     }
 
     public struct Removal: Sendable, Codable, Equatable {
@@ -19,14 +20,18 @@ public struct GarbageCollector: Sendable {
         public var failed: String?
 
         public init(kind: String, name: String, reason: String, failed: String? = nil) {
-            self.kind = kind; self.name = name; self.reason = reason; self.failed = failed
+            self.kind = kind
+            self.name = name
+            self.reason = reason
+            self.failed = failed
         }
     }
 
     /// Whether the process that created a resource is gone. Only answerable for resources made on this host.
     static func ownerIsGone(_ labels: [String: String]) -> Bool {
         guard labels[ResourceLabel.ownerHost] == SessionNetworks.hostName,
-              let pidText = labels[ResourceLabel.ownerPID], let pid = Int32(pidText), pid > 0 else { return false }
+            let pidText = labels[ResourceLabel.ownerPID], let pid = Int32(pidText), pid > 0
+        else { return false }
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
@@ -51,15 +56,22 @@ public struct GarbageCollector: Sendable {
         var removedContainerIDs: Set<String> = []
         for container in containers {
             let reason: String?
-            if all { reason = "--all" }
-            else if container.state == "created", !Self.ownerIsGone(container.labels), now - (container.createdAt ?? now) < orphanAge {
+            if all {
+                reason = "--all"
+            } else if container.state == "created", !Self.ownerIsGone(container.labels), now - (container.createdAt ?? now) < orphanAge {
                 reason = nil  // a live run is about to start it
-            } else if container.state != "running" { reason = "container is \(container.state)" }
+            } else if container.state != "running" {
+                reason = "container is \(container.state)"
+            }
             // A claimed standby is in use by a run whose process is not on its labels (the keeper that made it is): while
             // it runs it is left alone, and its agent's idle expiry ends it if that run is gone.
             else if container.labels[ResourceLabel.ephemeral] != nil && !container.name.hasSuffix(CodeRunner.claimedSuffix)
-                && Self.ownerIsGone(container.labels) { reason = "its coderunner process is gone" }
-            else { reason = nil }
+                && Self.ownerIsGone(container.labels)
+            {
+                reason = "its coderunner process is gone"
+            } else {
+                reason = nil
+            }
             guard let reason else { continue }
             removals.append(Removal(kind: "container", name: container.name, reason: reason))
             removedContainerIDs.insert(container.id)
@@ -67,8 +79,9 @@ public struct GarbageCollector: Sendable {
         let removedContainers = containers.filter { removedContainerIDs.contains($0.id) }
         if !dryRun { await Self.inParallel(removedContainers) { container in try? await engine.removeContainer(container.id) } }
         for removed in removals { progress?(removed) }
-        let liveSessions = Set(containers.filter { ($0.state == "running" || $0.state == "created") && !removedContainerIDs.contains($0.id) }
-            .compactMap { $0.labels[ResourceLabel.session] })
+        let liveSessions = Set(
+            containers.filter { ($0.state == "running" || $0.state == "created") && !removedContainerIDs.contains($0.id) }
+                .compactMap { $0.labels[ResourceLabel.session] })
         // Leases whose session is over.
         var released: [ContainerInfo] = []
         var leaseRemovals: [Removal] = []
@@ -76,10 +89,15 @@ public struct GarbageCollector: Sendable {
             let session = lease.labels[ResourceLabel.leaseSession] ?? ""
             let age = lease.labels[ResourceLabel.created].flatMap(Double.init).map { now - $0 } ?? .infinity
             let reason: String?
-            if all { reason = "--all" }
-            else if liveSessions.contains(session) { reason = nil }
-            else if lease.labels[ResourceLabel.ephemeral] != nil { reason = Self.ownerIsGone(lease.labels) ? "its coderunner process is gone" : nil }
-            else { reason = age > Self.leaseGraceSeconds ? "session \(session) has no containers left" : nil }
+            if all {
+                reason = "--all"
+            } else if liveSessions.contains(session) {
+                reason = nil
+            } else if lease.labels[ResourceLabel.ephemeral] != nil {
+                reason = Self.ownerIsGone(lease.labels) ? "its coderunner process is gone" : nil
+            } else {
+                reason = age > Self.leaseGraceSeconds ? "session \(session) has no containers left" : nil
+            }
             guard let reason else { continue }
             released.append(lease)
             leaseRemovals.append(Removal(kind: "lease", name: lease.name, reason: reason))
@@ -91,19 +109,25 @@ public struct GarbageCollector: Sendable {
         let networks = try await engine.networks(labeled: [ResourceLabel.managed])
         let networkRemovals = Locked<[Removal]>([])
         let removeNetwork = Self.networkRemover(engine: engine, dryRun: dryRun, into: networkRemovals, progress: progress)
-        await Self.removeReady(networks, leased: stillLeased, pools: all ? nil : settings.pools, keep: all ? 0 : settings.readyNetworks,
-                               reason: all ? "--all" : "ready beyond network.ready (\(settings.readyNetworks))", remove: removeNetwork)
+        await Self.removeReady(
+            networks, leased: stillLeased, pools: all ? nil : settings.pools, keep: all ? 0 : settings.readyNetworks,
+            reason: all ? "--all" : "ready beyond network.ready (\(settings.readyNetworks))", remove: removeNetwork)
         // Networks of sessions made before pooling.
         var legacy: [(NetworkInfo, String)] = []
         for network in networks where network.labels[ResourceLabel.pool] == nil {
             let session = network.labels[ResourceLabel.session] ?? ""
             let reason: String?
-            if all { reason = "--all" }
-            else if liveSessions.contains(session) { reason = nil }
-            else if network.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(network.labels) { reason = "its coderunner process is gone" }
-            else if let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > orphanAge {
+            if all {
+                reason = "--all"
+            } else if liveSessions.contains(session) {
+                reason = nil
+            } else if network.labels[ResourceLabel.ephemeral] != nil && Self.ownerIsGone(network.labels) {
+                reason = "its coderunner process is gone"
+            } else if let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > orphanAge {
                 reason = "no live containers for over \(Quantity.formatDuration(settings.orphanAge))"
-            } else { reason = nil }
+            } else {
+                reason = nil
+            }
             guard let reason else { continue }
             legacy.append((network, reason))
         }
@@ -113,17 +137,21 @@ public struct GarbageCollector: Sendable {
 
     /// Removes the ready pool networks (no lease holds them) beyond `keep`, the oldest first (`pool drain --networks`).
     public func removeReadyNetworks(keep: Int, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
-        let leased = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        let leased = Set(
+            try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
         let networks = try await engine.networks(labeled: [ResourceLabel.managed])
         let removals = Locked<[Removal]>([])
-        await Self.removeReady(networks, leased: leased, pools: settings.pools, keep: keep, reason: keep == 0 ? "every ready network" : "ready beyond \(keep)",
-                               remove: Self.networkRemover(engine: engine, dryRun: false, into: removals, progress: progress))
+        await Self.removeReady(
+            networks, leased: leased, pools: settings.pools, keep: keep, reason: keep == 0 ? "every ready network" : "ready beyond \(keep)",
+            remove: Self.networkRemover(engine: engine, dryRun: false, into: removals, progress: progress))
         return removals.withLock { $0 }
     }
 
     /// `pools`: only ready networks on these pools count (nil: every pool); others belong to another configuration.
-    static func removeReady(_ networks: [NetworkInfo], leased: Set<String>, pools: [String]?, keep: Int, reason: String,
-                            remove: @escaping @Sendable (NetworkInfo, String) async -> Void) async {
+    static func removeReady(
+        _ networks: [NetworkInfo], leased: Set<String>, pools: [String]?, keep: Int, reason: String,
+        remove: @escaping @Sendable (NetworkInfo, String) async -> Void
+    ) async {
         let ranges = pools?.compactMap(IPv4Network.init)
         func inPools(_ network: NetworkInfo) -> Bool {
             guard let ranges else { return true }
@@ -136,8 +164,10 @@ public struct GarbageCollector: Sendable {
 
     /// Removes a network (unless `dryRun`) and records it; a network Docker refuses to remove (a container was attached
     /// meanwhile: it is in use after all) is left and not recorded.
-    static func networkRemover(engine: any ContainerEngine, dryRun: Bool, into removals: Locked<[Removal]>,
-                               progress: (@Sendable (Removal) -> Void)?) -> @Sendable (NetworkInfo, String) async -> Void {
+    static func networkRemover(
+        engine: any ContainerEngine, dryRun: Bool, into removals: Locked<[Removal]>,
+        progress: (@Sendable (Removal) -> Void)?
+    ) -> @Sendable (NetworkInfo, String) async -> Void {
         { network, reason in
             var failure: String?
             if !dryRun {
@@ -175,9 +205,11 @@ public struct GarbageCollector: Sendable {
         let minimumAge = Double(olderThan.microseconds) / 1e6
         var removals: [Removal] = []
         var containers = try await engine.containers(labeled: [ResourceLabel.managed])
-        for container in containers where container.state != "running" && container.labels[ResourceLabel.ephemeral] != nil
+        for container in containers
+        where container.state != "running" && container.labels[ResourceLabel.ephemeral] != nil
             && container.labels[ResourceLabel.lease] == nil
-            && Self.ownerIsGone(container.labels) && now - (container.createdAt ?? now) > minimumAge {
+            && Self.ownerIsGone(container.labels) && now - (container.createdAt ?? now) > minimumAge
+        {
             do { try await engine.removeContainer(container.id) } catch { continue }
             removals.append(Removal(kind: "container", name: container.name, reason: "container is \(container.state)"))
         }
@@ -185,14 +217,16 @@ public struct GarbageCollector: Sendable {
         containers.removeAll { removedNames.contains($0.name) }
         let sessionsWithContainers = Set(containers.compactMap { $0.labels[ResourceLabel.session] })
         // Leases of dead processes whose sessions have nothing left: their networks go back to the pool.
-        for lease in containers where lease.labels[ResourceLabel.lease] != nil && lease.labels[ResourceLabel.ephemeral] != nil
-            && !sessionsWithContainers.contains(lease.labels[ResourceLabel.leaseSession] ?? "") && Self.ownerIsGone(lease.labels) {
+        for lease in containers
+        where lease.labels[ResourceLabel.lease] != nil && lease.labels[ResourceLabel.ephemeral] != nil
+            && !sessionsWithContainers.contains(lease.labels[ResourceLabel.leaseSession] ?? "") && Self.ownerIsGone(lease.labels)
+        {
             do { try await engine.removeContainer(lease.id) } catch { continue }
             removals.append(Removal(kind: "lease", name: lease.name, reason: "its coderunner process is gone"))
         }
         for network in try await engine.networks(labeled: [ResourceLabel.managed, ResourceLabel.ephemeral]) {
             guard !sessionsWithContainers.contains(network.labels[ResourceLabel.session] ?? ""), Self.ownerIsGone(network.labels),
-                  let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > minimumAge
+                let created = network.createdAt ?? network.labels[ResourceLabel.created].flatMap(Double.init), now - created > minimumAge
             else { continue }
             do { try await engine.removeNetwork(network.id) } catch { continue }  // a container joined meanwhile: in use
             removals.append(Removal(kind: "network", name: network.name, reason: "its coderunner process is gone"))

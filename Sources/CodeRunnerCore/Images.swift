@@ -10,7 +10,9 @@ public struct RuntimeImages: Sendable {
     let agentBinary: [UInt8]?
 
     public init(engine: any ContainerEngine, baseImage: String?, agentBinaryPath: String) {
-        self.engine = engine; self.baseImage = baseImage; self.agentBinaryPath = agentBinaryPath
+        self.engine = engine
+        self.baseImage = baseImage
+        self.agentBinaryPath = agentBinaryPath
         self.agentBinary = FileSystem.readFile(agentBinaryPath, limit: 256 << 20)
     }
 
@@ -79,7 +81,9 @@ public struct RuntimeImages: Sendable {
         }
         mix(Array((baseImage ?? "").utf8))
         for file in files.sorted(by: { $0.path < $1.path }) {
-            mix(Array(file.path.utf8)); mix(file.contents); mix(file.executable ? [1] : [0])
+            mix(Array(file.path.utf8))
+            mix(file.contents)
+            mix(file.executable ? [1] : [0])
         }
         return hex(a) + hex(b)
     }
@@ -106,8 +110,9 @@ public struct RuntimeImages: Sendable {
         var buildArgs: [String: String] = [:]
         if let baseImage { buildArgs["BASE"] = baseImage }
         try await engine.buildImage(
-            ImageBuildRequest(contextFiles: files, tag: runtime.image, buildArgs: buildArgs,
-                              labels: [ResourceLabel.inputsHash: hash, ResourceLabel.language: runtime.language]),
+            ImageBuildRequest(
+                contextFiles: files, tag: runtime.image, buildArgs: buildArgs,
+                labels: [ResourceLabel.inputsHash: hash, ResourceLabel.language: runtime.language]),
             progress: progress)
         return true
     }

@@ -72,7 +72,8 @@ public struct Inventory: Sendable {
     public let settings: EngineSettings
 
     public init(engine: any ContainerEngine, settings: EngineSettings) {
-        self.engine = engine; self.settings = settings
+        self.engine = engine
+        self.settings = settings
     }
 
     /// Asks each running container's agent whether it is busy and how long it has left.
@@ -129,8 +130,9 @@ public struct Inventory: Sendable {
                 state: container.state, busy: status?.busy, ttlLeftSeconds: status?.ttlLeft,
                 ageSeconds: container.createdAt.map { Int(now - $0) })
             if sessions[name] == nil {
-                sessions[name] = PoolReport.Session(name: name, network: nil, subnet: nil, ephemeral: container.labels[ResourceLabel.ephemeral] != nil,
-                                                   ageSeconds: nil, containers: [])
+                sessions[name] = PoolReport.Session(
+                    name: name, network: nil, subnet: nil, ephemeral: container.labels[ResourceLabel.ephemeral] != nil,
+                    ageSeconds: nil, containers: [])
             }
             sessions[name]!.containers.append(entry)
         }
@@ -144,8 +146,10 @@ public struct Inventory: Sendable {
             }
             var used: Set<IPv4Network> = []
             var warnings: [String] = []
-            var ready = 0, leased = 0
-            for network in ours where network.labels[ResourceLabel.pool] != nil && network.subnets.contains(where: { IPv4Network($0).map(pool.contains) ?? false }) {
+            var ready = 0
+            var leased = 0
+            for network in ours
+            where network.labels[ResourceLabel.pool] != nil && network.subnets.contains(where: { IPv4Network($0).map(pool.contains) ?? false }) {
                 if leasedNetworks.contains(network.id) { leased += 1 } else { ready += 1 }
             }
             for network in allNetworks {
@@ -167,9 +171,11 @@ public struct Inventory: Sendable {
             if capacity > 0 && used.count >= capacity && ready == 0 {
                 warnings.append("full: new sessions are refused until one ends (or add a pool to network.pools)")
             }
-            pools.append(.init(cidr: pool.description, capacity: capacity, used: min(used.count, capacity),
-                               free: max(0, capacity - used.count), ready: ready, leased: leased,
-                               creating: markers.filter(pool.contains).count, warnings: warnings))
+            pools.append(
+                .init(
+                    cidr: pool.description, capacity: capacity, used: min(used.count, capacity),
+                    free: max(0, capacity - used.count), ready: ready, leased: leased,
+                    creating: markers.filter(pool.contains).count, warnings: warnings))
         }
         let sortedSessions = sessions.values.sorted { ($0.ageSeconds ?? 0, $0.name) < ($1.ageSeconds ?? 0, $1.name) }
         return PoolReport(

@@ -28,7 +28,10 @@ public struct CellResult: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey { case cell, status, wallMilliseconds }
 
     public init(cell: UInt32, status: Status, wallMilliseconds: Double, inputBytesRead: UInt64 = 0) {
-        self.cell = cell; self.status = status; self.wallMilliseconds = wallMilliseconds; self.inputBytesRead = inputBytesRead
+        self.cell = cell
+        self.status = status
+        self.wallMilliseconds = wallMilliseconds
+        self.inputBytesRead = inputBytesRead
     }
 }
 
@@ -81,10 +84,16 @@ public actor KernelSession {
     private var cellDisplays = 0
     private var cellOverLimit = false
 
-    init(runtime: Runtime, session: String, containerID: String, connection: any ExecConnection, outputLimitBytes: UInt64 = 0,
-         onEvent: @escaping @Sendable (KernelEvent) async -> Void) {
-        self.runtime = runtime; self.session = session; self.containerID = containerID
-        self.connection = connection; self.outputLimitBytes = outputLimitBytes; self.onEvent = onEvent
+    init(
+        runtime: Runtime, session: String, containerID: String, connection: any ExecConnection, outputLimitBytes: UInt64 = 0,
+        onEvent: @escaping @Sendable (KernelEvent) async -> Void
+    ) {
+        self.runtime = runtime
+        self.session = session
+        self.containerID = containerID
+        self.connection = connection
+        self.outputLimitBytes = outputLimitBytes
+        self.onEvent = onEvent
     }
 
     /// Starts the runtime's kernel in `session` (reusing an idle session container or creating one), with `files` in its work dir.
@@ -105,11 +114,13 @@ public actor KernelSession {
             files: files.map { AgentFile(path: $0.path, contents: $0.contents, executable: $0.executable) },
             outputLimitBytes: limits.outputLimitBytes, maxFileSizeBytes: runner.settings.maxFileSize,
             maxOpenFiles: UInt32(runner.settings.maxOpenFiles))
-        return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) { containerID, _ throws(EngineError) in
+        return try await runner.withSessionContainer(session: session, runtime: runtime, limits: limits, processOwned: processOwned) {
+            containerID, _ throws(EngineError) in
             let connection = try await runner.engine.exec(containerID, argv: [CodeRunner.agentPath, "kernel"])
             try await connection.write(AgentWire.encode(EngineMessage.startKernel(request)))
-            let kernel = KernelSession(runtime: runtime, session: session, containerID: containerID, connection: connection,
-                                       outputLimitBytes: limits.outputLimitBytes, onEvent: onEvent)
+            let kernel = KernelSession(
+                runtime: runtime, session: session, containerID: containerID, connection: connection,
+                outputLimitBytes: limits.outputLimitBytes, onEvent: onEvent)
             switch await kernel.begin() {
             case .ready: return kernel
             case .busy:
@@ -122,7 +133,10 @@ public actor KernelSession {
         }
     }
 
-    enum StartOutcome { case ready, busy, failed(String) }
+    enum StartOutcome {
+        case ready, busy
+        case failed(String)
+    }
     private var startWaiter: CheckedContinuation<StartOutcome, Never>?
 
     /// Starts reading the agent's messages and waits for the first answer: ready, busy, or a failure.
@@ -148,14 +162,22 @@ public actor KernelSession {
         switch message {
         case .hello: break
         case .busy:
-            startWaiter?.resume(returning: .busy); startWaiter = nil
+            startWaiter?.resume(returning: .busy)
+            startWaiter = nil
         case .kernelReady:
-            if let startWaiter { startWaiter.resume(returning: .ready); self.startWaiter = nil }
+            if let startWaiter {
+                startWaiter.resume(returning: .ready)
+                self.startWaiter = nil
+            }
             readyFinished(true)
             alive = true
         case .failed(let reason):
-            if let startWaiter { startWaiter.resume(returning: .failed(reason)); self.startWaiter = nil }
-            else { await onEvent(.exited("kernel failed: \(reason)")) }
+            if let startWaiter {
+                startWaiter.resume(returning: .failed(reason))
+                self.startWaiter = nil
+            } else {
+                await onEvent(.exited("kernel failed: \(reason)"))
+            }
         case .output(let stream, let bytes):
             cellOutputBytes += UInt64(bytes.count)
             await onEvent(.output(cell: pendingCell?.id ?? sendingCell ?? 0, stream: stream == .stdout ? .stdout : .stderr, bytes: bytes))
@@ -170,8 +192,10 @@ public actor KernelSession {
             }
         case .kernelExited(let exitCode, let signal, let memory):
             alive = false
-            let reason = memory ? "the kernel ran out of memory (raise --memory)" :
-                signal.map { "the kernel was killed by \(SignalNames.name(of: $0))" } ?? "the kernel exited with code \(exitCode ?? 0)"
+            let reason =
+                memory
+                ? "the kernel ran out of memory (raise --memory)"
+                : signal.map { "the kernel was killed by \(SignalNames.name(of: $0))" } ?? "the kernel exited with code \(exitCode ?? 0)"
             cellLost()
             readyFinished(false)
             if !shuttingDown { await onEvent(.exited(reason)) }
@@ -191,8 +215,12 @@ public actor KernelSession {
         if cellDisplays > KernelDisplay.maxPerCell || (outputLimitBytes > 0 && total > outputLimitBytes) {
             cellOverLimit = true
             let limit = outputLimitBytes > 0 ? Quantity.formatBytes(outputLimitBytes) : "no byte limit"
-            await onEvent(.output(cell: cell, stream: .stderr, bytes: Array(
-                "coderunner: the cell's rich output passed the output limit (\(KernelDisplay.maxPerCell) displays, \(limit) with its text); the rest was dropped and the cell stopped\n".utf8)))
+            await onEvent(
+                .output(
+                    cell: cell, stream: .stderr,
+                    bytes: Array(
+                        "coderunner: the cell's rich output passed the output limit (\(KernelDisplay.maxPerCell) displays, \(limit) with its text); the rest was dropped and the cell stopped\n"
+                            .utf8)))
             await interrupt()
             return
         }
@@ -207,7 +235,10 @@ public actor KernelSession {
     private func connectionEnded() async {
         let wasAlive = alive
         alive = false
-        if let startWaiter { startWaiter.resume(returning: .failed("the agent closed the connection")); self.startWaiter = nil }
+        if let startWaiter {
+            startWaiter.resume(returning: .failed("the agent closed the connection"))
+            self.startWaiter = nil
+        }
         cellLost()
         readyFinished(false)
         if wasAlive && !shuttingDown { await onEvent(.exited("the connection to the kernel was lost")) }
@@ -215,14 +246,22 @@ public actor KernelSession {
 
     /// The running cell will not finish: its waiter (or, if it is still being sent, its sender) learns so.
     private func cellLost() {
-        if let pending = pendingCell { pendingCell = nil; pending.continuation.resume(returning: nil) }
-        else if sendingCell != nil, earlyResult == nil { earlyResult = .some(nil) }
+        if let pending = pendingCell {
+            pendingCell = nil
+            pending.continuation.resume(returning: nil)
+        } else if sendingCell != nil, earlyResult == nil {
+            earlyResult = .some(nil)
+        }
     }
 
     /// A kernel became ready (true) or went away (false): tells a waiting `restart`, or one still sending its request.
     private func readyFinished(_ ready: Bool) {
-        if let readyWaiter { readyWaiter.resume(returning: ready); self.readyWaiter = nil }
-        else if restarting, earlyReady == nil { earlyReady = ready }
+        if let readyWaiter {
+            readyWaiter.resume(returning: ready)
+            self.readyWaiter = nil
+        } else if restarting, earlyReady == nil {
+            earlyReady = ready
+        }
     }
 
     /// Most input sent with a cell at once (`execute(input:)`); the agent holds no more for a cell.
@@ -251,7 +290,10 @@ public actor KernelSession {
         cellOutputBytes = 0
         cellDisplays = 0
         cellOverLimit = false
-        defer { sendingCell = nil; earlyResult = nil }
+        defer {
+            sendingCell = nil
+            earlyResult = nil
+        }
         do {
             var message = AgentWire.encode(EngineMessage.execute(cell: cell, code: Array(code.utf8)))
             switch input {
@@ -292,9 +334,11 @@ public actor KernelSession {
             return CellResult(cell: cell, status: .timeout, wallMilliseconds: wall)
         }
         guard let result else { return CellResult(cell: cell, status: .kernelDied, wallMilliseconds: wall) }
-        let status: CellResult.Status = result.outputLimitExceeded || cellOverLimit ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
-        return CellResult(cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000,
-                          inputBytesRead: result.stdinBytesRead)
+        let status: CellResult.Status =
+            result.outputLimitExceeded || cellOverLimit ? .outputLimit : result.interrupted ? .interrupted : result.ok ? .ok : .error
+        return CellResult(
+            cell: cell, status: status, wallMilliseconds: Double(result.wallMicroseconds) / 1000,
+            inputBytesRead: result.stdinBytesRead)
     }
 
     /// Input for the running cell, e.g. a line the user typed (the agent drops what comes while no cell runs).
@@ -335,7 +379,10 @@ public actor KernelSession {
         cellLost()
         restarting = true
         earlyReady = nil
-        defer { restarting = false; earlyReady = nil }
+        defer {
+            restarting = false
+            earlyReady = nil
+        }
         do {
             try await connection.write(AgentWire.encode(EngineMessage.restartKernel))
         } catch {
@@ -371,7 +418,10 @@ public enum KernelDisplay {
         let parts = mime.split(separator: "/", omittingEmptySubsequences: false)
         guard mime.utf8.count <= 127, parts.count == 2 else { return false }
         return parts.allSatisfy { part in
-            !part.isEmpty && part.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "!#$&^_.+-".unicodeScalars.contains($0)) }
+            !part.isEmpty
+                && part.unicodeScalars.allSatisfy {
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "!#$&^_.+-".unicodeScalars.contains($0))
+                }
         }
     }
 }

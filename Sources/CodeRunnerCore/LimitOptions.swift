@@ -28,7 +28,9 @@ public enum LimitOptions {
 
     /// `--memory`: a size from 6m up to the host's memory (when known).
     public static func memory(_ text: String, host: HostCapacity?) throws(LimitOptionError) -> UInt64 {
-        let range = "\(Quantity.formatBytes(minimumMemoryBytes)) to " + (host.map { "\($0.memoryBytes >> 20)m (the engine's host memory)" } ?? "the host's memory")
+        let range =
+            "\(Quantity.formatBytes(minimumMemoryBytes)) to "
+            + (host.map { "\($0.memoryBytes >> 20)m (the engine's host memory)" } ?? "the host's memory")
         guard let bytes = try? Quantity.byteSize(text), bytes >= minimumMemoryBytes else { throw .badMemory(text, range: range) }
         if let host, host.memoryBytes > 0, bytes > host.memoryBytes { throw .memoryAboveHost(text, range: range) }
         return bytes
@@ -36,7 +38,9 @@ public enum LimitOptions {
 
     /// `--cpus`: a number from 0.01 up to the host's CPU count (when known).
     public static func cpus(_ text: String, host: HostCapacity?) throws(LimitOptionError) -> Double {
-        let range = "\(minimumCPUs) to " + (host.map { "\($0.cpus) (the engine's host has \($0.cpus) CPU\($0.cpus == 1 ? "" : "s"))" } ?? "the host's CPU count")
+        let range =
+            "\(minimumCPUs) to "
+            + (host.map { "\($0.cpus) (the engine's host has \($0.cpus) CPU\($0.cpus == 1 ? "" : "s"))" } ?? "the host's CPU count")
         let trimmed = text.trimmingWhitespace()
         guard let value = Double(trimmed), value.isFinite, value >= minimumCPUs else { throw .badCPUs(text, range: range) }
         if let host, host.cpus > 0, value > Double(host.cpus) { throw .cpusAboveHost(text, range: range) }

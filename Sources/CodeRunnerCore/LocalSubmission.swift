@@ -31,7 +31,10 @@ public struct LocalSubmission: Sendable, Equatable {
     struct FileIdentity: Equatable {
         var device: UInt64
         var inode: UInt64
-        init(_ info: stat) { device = UInt64(info.st_dev); inode = UInt64(info.st_ino) }
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
     }
 
     /// `currentDirectory` is for tests (the process's own by default).
@@ -67,8 +70,9 @@ public struct LocalSubmission: Sendable, Equatable {
         // Files named one by one keep their paths relative to the deepest folder that holds them all.
         let base = Submission.commonFolder(loose.map { FilePath.directory(of: $0.absolute) })
         let named = loose.map { file in
-            Planned(relative: base == "/" ? String(file.absolute.dropFirst()) : String(file.absolute.dropFirst(base.count + 1)),
-                    source: file.source, size: file.size, identity: file.identity)
+            Planned(
+                relative: base == "/" ? String(file.absolute.dropFirst()) : String(file.absolute.dropFirst(base.count + 1)),
+                source: file.source, size: file.size, identity: file.identity)
         }
         let planned = named + walker.planned
         try checkSizes(planned, limits: limits)
@@ -90,7 +94,8 @@ public struct LocalSubmission: Sendable, Equatable {
 /// Walks a submitted folder with `lstat`, classifying every entry before anything is read.
 struct LocalTree {
     enum Kind: Equatable, CustomStringConvertible {
-        case file, directory, symlink, other(String)
+        case file, directory, symlink
+        case other(String)
 
         init(mode: mode_t) {
             switch mode & S_IFMT {
@@ -133,11 +138,14 @@ struct LocalTree {
     typealias Planned = LocalSubmission.Planned
 
     init(limits: SubmissionLimits, followSymlinks: Bool) {
-        self.limits = limits; self.followSymlinks = followSymlinks
+        self.limits = limits
+        self.followSymlinks = followSymlinks
     }
 
     /// A regular file to read later, as `relative` in the upload; `entry` is what `lstat` said of `source`.
-    mutating func plan(_ relative: String, source: String, _ entry: (kind: Kind, size: UInt64, identity: LocalSubmission.FileIdentity)) throws(SubmissionError) {
+    mutating func plan(_ relative: String, source: String, _ entry: (kind: Kind, size: UInt64, identity: LocalSubmission.FileIdentity))
+        throws(SubmissionError)
+    {
         try count(1)
         planned.append(Planned(relative: relative, source: source, size: entry.size, identity: entry.identity))
     }
@@ -167,7 +175,11 @@ struct LocalTree {
             case .symlink:
                 guard let target = Self.realPath(path), let resolved = Self.lstatKind(target) else { throw .brokenSymlink(relative) }
                 let loops = resolved.kind == .directory && walking.contains(target)
-                switch loops ? .refuseLoop : Self.decide(link: path, target: target, targetIsDirectory: resolved.kind == .directory, root: root, followOutside: followSymlinks) {
+                switch loops
+                    ? .refuseLoop
+                    : Self.decide(
+                        link: path, target: target, targetIsDirectory: resolved.kind == .directory, root: root, followOutside: followSymlinks)
+                {
                 case .refuseOutside: throw .symlinkOutside(relative, target: target, root: "the submitted folder")
                 case .refuseLoop: throw .symlinkLoop(relative)
                 case .follow: break
@@ -213,7 +225,10 @@ struct LocalTree {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 { if errno == EINTR { continue }; throw .unreadable(file.relative) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(file.relative)
+            }
             if count == 0 { break }
             contents.append(contentsOf: buffer[0..<count])
             if UInt64(contents.count) > limits.maxFileBytes {  // grew since it was listed

@@ -2,16 +2,28 @@ import FoundationEssentials
 
 /// Any JSON value, so a notebook round-trips with every field we do not touch left as it was.
 public enum JSONValue: Codable, Sendable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -52,7 +64,10 @@ public enum JSONValue: Codable, Sendable, Equatable {
         var current = ""
         for character in text {
             current.append(character)
-            if character == "\n" { result.append(.string(current)); current = "" }
+            if character == "\n" {
+                result.append(.string(current))
+                current = ""
+            }
         }
         if !current.isEmpty { result.append(.string(current)) }
         return .array(result)
@@ -104,7 +119,8 @@ public struct NotebookRunner: Sendable {
         }
         guard case .array(var cells)? = root["cells"] else { throw NotebookError.invalid("no cells") }
         if let language = root["metadata"]?["kernelspec"]?["language"]?.stringValue ?? root["metadata"]?["language_info"]?["name"]?.stringValue,
-           language.lowercased() != "python" {
+            language.lowercased() != "python"
+        {
             throw NotebookError.unsupportedLanguage(language)
         }
         let collector = CellCollector()
@@ -143,7 +159,8 @@ public struct NotebookRunner: Sendable {
                     throw error
                 }
             }
-            let (outputs, images) = await collector.outputs(failed: !result.succeeded, status: result.status, imageBaseName: imageBaseName + "_cell\(index + 1)")
+            let (outputs, images) = await collector.outputs(
+                failed: !result.succeeded, status: result.status, imageBaseName: imageBaseName + "_cell\(index + 1)")
             for image in images { await onImage(image.name, image.data) }
             cell["outputs"] = .array(outputs)
             cell["execution_count"] = .number(Double(executionCount))
@@ -164,7 +181,10 @@ public struct NotebookRunner: Sendable {
 
 /// Gathers one cell's stream and rich outputs in arrival order, merging adjacent text of the same stream.
 actor CellCollector {
-    enum Item { case stream(OutputStream, [UInt8]), display(String, [UInt8]) }
+    enum Item {
+        case stream(OutputStream, [UInt8])
+        case display(String, [UInt8])
+    }
     private var items: [Item] = []
 
     func reset() { items = [] }
@@ -181,7 +201,8 @@ actor CellCollector {
 
     /// Everything the cell wrote on stdout and on stderr.
     func streams() -> (stdout: [UInt8], stderr: [UInt8]) {
-        var out: [UInt8] = [], err: [UInt8] = []
+        var out: [UInt8] = []
+        var err: [UInt8] = []
         for case .stream(let stream, let bytes) in items {
             if stream == .stdout { out += bytes } else { err += bytes }
         }
@@ -196,7 +217,10 @@ actor CellCollector {
             switch item {
             case .stream(let stream, let bytes):
                 let text = String(decoding: bytes, as: UTF8.self)
-                if failed && stream == .stderr { errorText += text; continue }
+                if failed && stream == .stderr {
+                    errorText += text
+                    continue
+                }
                 outputs.append(.object(["output_type": .string("stream"), "name": .string(stream.rawValue), "text": JSONValue.lines(text)]))
             case .display(let mime, let data):
                 var bundle = ["text/plain": JSONValue.string(mime.hasPrefix("image/") ? "<Figure>" : "<\(mime)>")]
@@ -211,10 +235,11 @@ actor CellCollector {
             let parts = last.split(separator: ":", maxSplits: 1)
             let name = parts.count == 2 && !parts[0].contains(" ") ? String(parts[0]) : (status == .ok ? "Error" : status.rawValue)
             let value = parts.count == 2 && !parts[0].contains(" ") ? parts[1].trimmingWhitespace() : last
-            outputs.append(.object([
-                "output_type": .string("error"), "ename": .string(name), "evalue": .string(value),
-                "traceback": .array(lines.map { .string($0) }),
-            ]))
+            outputs.append(
+                .object([
+                    "output_type": .string("error"), "ename": .string(name), "evalue": .string(value),
+                    "traceback": .array(lines.map { .string($0) }),
+                ]))
         }
         return (outputs, images)
     }
@@ -227,7 +252,8 @@ actor CellCollector {
             if let value = try? JSONGuard.decode(JSONValue.self, from: data) { return value }
             return .string(String(decoding: data, as: UTF8.self))  // still valid nbformat ("any type")
         }
-        let binary = (type.hasPrefix("image/") && type != "image/svg+xml") || type.hasPrefix("audio/") || type.hasPrefix("video/")
+        let binary =
+            (type.hasPrefix("image/") && type != "image/svg+xml") || type.hasPrefix("audio/") || type.hasPrefix("video/")
             || type == "application/pdf" || type == "application/octet-stream"
         return binary ? .string(Data(data).base64EncodedString()) : JSONValue.lines(String(decoding: data, as: UTF8.self))
     }

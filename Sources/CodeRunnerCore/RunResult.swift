@@ -22,9 +22,13 @@ public struct StageReport: Sendable, Codable, Equatable {
     public var cpuMilliseconds: Double
     public var peakMemoryBytes: UInt64
     public init(name: String, exitCode: Int32?, signal: Int32?, wallMilliseconds: Double, cpuMilliseconds: Double, peakMemoryBytes: UInt64) {
-        self.name = name; self.exitCode = exitCode; self.signal = signal
+        self.name = name
+        self.exitCode = exitCode
+        self.signal = signal
         self.signalName = signal.map(SignalNames.name(of:))
-        self.wallMilliseconds = wallMilliseconds; self.cpuMilliseconds = cpuMilliseconds; self.peakMemoryBytes = peakMemoryBytes
+        self.wallMilliseconds = wallMilliseconds
+        self.cpuMilliseconds = cpuMilliseconds
+        self.peakMemoryBytes = peakMemoryBytes
     }
 
     /// Every key always present (null when there is no value): a stable schema (docs/json.md).
@@ -61,12 +65,20 @@ public struct RunResult: Sendable, Codable, Equatable {
         case status, language, exitCode, signal, signalName, stages, truncated, totalMilliseconds, message, session
     }
 
-    public init(status: RunStatus, language: String, exitCode: Int32?, signal: Int32?, stages: [StageReport], truncated: Bool,
-                totalMilliseconds: Double, message: String?, session: String?) {
-        self.status = status; self.language = language; self.exitCode = exitCode; self.signal = signal
+    public init(
+        status: RunStatus, language: String, exitCode: Int32?, signal: Int32?, stages: [StageReport], truncated: Bool,
+        totalMilliseconds: Double, message: String?, session: String?
+    ) {
+        self.status = status
+        self.language = language
+        self.exitCode = exitCode
+        self.signal = signal
         self.signalName = signal.map(SignalNames.name(of:))
-        self.stages = stages; self.truncated = truncated; self.totalMilliseconds = totalMilliseconds
-        self.message = message; self.session = session
+        self.stages = stages
+        self.truncated = truncated
+        self.totalMilliseconds = totalMilliseconds
+        self.message = message
+        self.session = session
     }
 
     /// Every key always present (null when there is no value): a stable schema (docs/json.md).
@@ -111,7 +123,8 @@ public struct RunResult: Sendable, Codable, Equatable {
         case .timeout: return "coderunner: time limit exceeded (\(message ?? "wall clock")); the program was stopped"
         case .cpuLimit: return "coderunner: CPU time limit exceeded; the program was stopped"
         case .memoryLimit: return "coderunner: memory limit exceeded (\(message ?? "")); the program was killed (raise it with --memory)"
-        case .outputLimit: return "coderunner: output limit exceeded (\(message ?? "")); the program was stopped and the output cut (raise it with --output-limit)"
+        case .outputLimit:
+            return "coderunner: output limit exceeded (\(message ?? "")); the program was stopped and the output cut (raise it with --output-limit)"
         case .stopped: return "coderunner: stopped"
         case .internalError: return "coderunner: \(message ?? "internal error")"
         }

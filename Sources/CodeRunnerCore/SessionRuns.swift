@@ -7,10 +7,13 @@ extension CodeRunner {
     func runInNamedSession(
         _ session: String, request: RunRequest, input: AsyncStream<RunInput>?, onEvent: @escaping @Sendable (RunEvent) async -> Void
     ) async throws -> AgentConversation.Outcome {
-        try await withSessionContainer(session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned,
-                                       claimsForRun: true, onNotice: request.onNotice) { containerID, overStdio throws(EngineError) in
-            let outcome = try await self.converse(containerID: containerID, request: request, channel: overStdio ? .attach(shared: true) : .exec,
-                                                  input: input, onEvent: onEvent)
+        try await withSessionContainer(
+            session: session, runtime: request.runtime, limits: request.limits, processOwned: request.processOwned,
+            claimsForRun: true, onNotice: request.onNotice
+        ) { containerID, overStdio throws(EngineError) in
+            let outcome = try await self.converse(
+                containerID: containerID, request: request, channel: overStdio ? .attach(shared: true) : .exec,
+                input: input, onEvent: onEvent)
             if case .busy = outcome { return nil }
             return outcome
         }
@@ -118,8 +121,9 @@ extension CodeRunner {
             // The session was used before and nothing of it runs any more: its containers expired (a job's second run
             // would otherwise find its earlier files gone without a word).
             if !processOwned, sessionContainers.isEmpty {
-                onNotice?("session \(session): its containers expired (idle longer than container.ttl); starting fresh, "
-                          + "files from earlier runs are gone (run --ttl keeps a session's containers longer)")
+                onNotice?(
+                    "session \(session): its containers expired (idle longer than container.ttl); starting fresh, "
+                        + "files from earlier runs are gone (run --ttl keeps a session's containers longer)")
             }
         } else {
             network = try await networks.create(session: session, ephemeral: processOwned, image: runtime.image)
@@ -128,8 +132,9 @@ extension CodeRunner {
         var name = Self.newContainerName(session: session, language: runtime.language, existing: sessionContainers)
         func create(on network: SessionNetwork) async -> Result<String, EngineError> {
             await Self.result { () throws(EngineError) in
-                try await self.createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned,
-                                               name: claimsForRun ? name + Self.inUseSuffix : name)
+                try await self.createContainer(
+                    for: runtime, limits: limits, session: session, network: network, ephemeral: processOwned,
+                    name: claimsForRun ? name + Self.inUseSuffix : name)
             }
         }
         var created = await create(on: network)
@@ -197,7 +202,9 @@ extension CodeRunner {
     public func warm(session: String, runtime: Runtime, limits: RunLimits, count: Int) async throws -> [String] {
         try await checkCreator(session)
         let network: SessionNetwork
-        if let existing = try await networks.find(session: session) { network = existing } else {
+        if let existing = try await networks.find(session: session) {
+            network = existing
+        } else {
             network = try await networks.create(session: session, ephemeral: false, image: runtime.image)
         }
         let existing = try await engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"])
@@ -206,8 +213,10 @@ extension CodeRunner {
         var named = existing
         for _ in 0..<min(count, room) {
             let name = Self.newContainerName(session: session, language: runtime.language, existing: named)
-            created.append(try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: false,
-                                                     name: name))
+            created.append(
+                try await createContainer(
+                    for: runtime, limits: limits, session: session, network: network, ephemeral: false,
+                    name: name))
             named.append(ContainerInfo(id: created.last ?? "", name: name, image: runtime.image, labels: [:], state: "running", createdAt: nil))
         }
         return created
@@ -217,7 +226,8 @@ extension CodeRunner {
     /// its programs would share a network with this job's, and its clean-up would remove this job's containers.
     func checkCreator(_ session: String) async throws {
         guard !settings.joinOtherCreators, let network = try await networks.find(session: session),
-              let creator = network.creator, creator != settings.sessionCreator else { return }
+            let creator = network.creator, creator != settings.sessionCreator
+        else { return }
         throw SessionError.otherCreator(session: session, creator: creator, ours: settings.sessionCreator)
     }
 
@@ -272,8 +282,9 @@ extension CodeRunner {
         let started = ContinuousClock.now
         func elapsed() -> Double { Double((ContinuousClock.now - started).microseconds) / 1000 }
         func failure(_ message: String) -> RunResult {
-            RunResult(status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
-                      truncated: false, totalMilliseconds: elapsed(), message: message, session: request.session)
+            RunResult(
+                status: .internalError, language: request.runtime.language, exitCode: nil, signal: nil, stages: [],
+                truncated: false, totalMilliseconds: elapsed(), message: message, session: request.session)
         }
         if let zero = request.limits.zeroLimit {
             return failure("refusing to run with \(zero): a zero limit would mean no limit; this is a bug in the caller")

@@ -67,7 +67,8 @@ public actor SessionStandbys {
         guard wanted[language] != nil else { return nil }
         let usable = ready[language, default: []].filter { now - $0.madeAt < unusedTTL - Self.retireMargin }
         guard let index = usable.firstIndex(where: { Self.sameContainer($0.limits, requested) }),
-              let position = ready[language]?.firstIndex(where: { $0.containerID == usable[index].containerID }) else {
+            let position = ready[language]?.firstIndex(where: { $0.containerID == usable[index].containerID })
+        else {
             statistics.missed += 1
             return nil
         }
@@ -182,8 +183,9 @@ public actor SessionStandbys {
         for item in text.split(separator: ",").map({ $0.trimmingWhitespace() }) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard parts.count == 2, !parts[0].isEmpty, let count = Int(parts[1]), (0...10_000).contains(count) else {
-                throw .badValue(key: "server.standby", value: text, source: source,
-                                reason: "expected language=count pairs separated by commas, such as python=2,javascript=1 (count 0...10000)")
+                throw .badValue(
+                    key: "server.standby", value: text, source: source,
+                    reason: "expected language=count pairs separated by commas, such as python=2,javascript=1 (count 0...10000)")
             }
             counts[parts[0].lowercased()] = count
         }

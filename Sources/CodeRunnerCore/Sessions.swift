@@ -75,9 +75,11 @@ public actor SessionNetworks {
     /// What a lease's labels say about the network it holds.
     public static func sessionNetwork(lease: ContainerInfo) -> SessionNetwork? {
         guard let session = lease.labels[ResourceLabel.leaseSession], let id = lease.labels[ResourceLabel.lease],
-              let subnet = lease.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { return nil }
-        return SessionNetwork(session: session, name: lease.labels[ResourceLabel.leasedNetworkName] ?? id, id: id, subnet: subnet,
-                              creator: lease.labels[ResourceLabel.creator])
+            let subnet = lease.labels[ResourceLabel.subnet].flatMap(IPv4Network.init)
+        else { return nil }
+        return SessionNetwork(
+            session: session, name: lease.labels[ResourceLabel.leasedNetworkName] ?? id, id: id, subnet: subnet,
+            creator: lease.labels[ResourceLabel.creator])
     }
 
     /// Whether a lease's holder is gone for good: a process-owned session whose process (on this host) has exited.
@@ -148,7 +150,9 @@ public actor SessionNetworks {
                 var stranded = false
                 for lease in dead {
                     let session = lease.labels[ResourceLabel.leaseSession] ?? ""
-                    if try await !engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"]).isEmpty { stranded = true }
+                    if try await !engine.containers(labeled: [ResourceLabel.managed, "\(ResourceLabel.session)=\(session)"]).isEmpty {
+                        stranded = true
+                    }
                 }
                 if stranded { continue }
                 // By id: a lease another process made meanwhile (with a new id) is never removed.
@@ -225,8 +229,9 @@ public actor SessionNetworks {
             do {
                 let id = try created.get()
                 statistics.networksMade += 1
-                return NetworkInfo(id: id, name: name, subnets: [subnet.description], labels: labels, isInternal: !settings.allowEgress,
-                                   createdAt: Self.now(), containerCount: 0)
+                return NetworkInfo(
+                    id: id, name: name, subnets: [subnet.description], labels: labels, isInternal: !settings.allowEgress,
+                    createdAt: Self.now(), containerCount: 0)
             } catch .subnetTaken {
                 await allocator.scatter()  // allocator keeps it marked: someone else has it; others may be racing for the next
                 continue
@@ -277,14 +282,16 @@ public actor SessionNetworks {
     /// The pool's networks of this kind: ready, and leased by some session (every process's).
     public func occupancy() async throws(EngineError) -> (ready: Int, leased: Int) {
         let networks = try await engine.networks(labeled: [ResourceLabel.managed, "\(ResourceLabel.pool)=\(poolKind)"])
-        let leased = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        let leased = Set(
+            try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
         let held = networks.filter { leased.contains($0.id) }.count
         return (networks.count - held, held)
     }
 
     /// Session subnets no session holds: the pools' capacity less every process's leases.
     public func unleasedCapacity() async throws(EngineError) -> Int {
-        let leases = Set(try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        let leases = Set(
+            try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
         return allocator.capacity - leases.count
     }
 
@@ -301,9 +308,10 @@ public actor SessionNetworks {
 
     /// Removes a session's leases on a network that is gone (whatever is left of the session).
     public func dropLeases(session: String, networkID: String) async {
-        let leases = (try? await engine.containers(labeled: [
-            ResourceLabel.managed, "\(ResourceLabel.lease)=\(networkID)", "\(ResourceLabel.leaseSession)=\(session)",
-        ])) ?? []
+        let leases =
+            (try? await engine.containers(labeled: [
+                ResourceLabel.managed, "\(ResourceLabel.lease)=\(networkID)", "\(ResourceLabel.leaseSession)=\(session)",
+            ])) ?? []
         for lease in leases { try? await engine.removeContainer(lease.id) }
     }
 
@@ -353,8 +361,12 @@ public enum SessionCreator {
 public enum SessionName {
     public static func validate(_ name: String) throws(SessionError) {
         guard !name.isEmpty, name.count <= 48,
-              name.unicodeScalars.allSatisfy({ ($0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }),
-              name.first != "-" else {
+            name.unicodeScalars.allSatisfy({
+                ($0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+                    || $0 == "_")
+            }),
+            name.first != "-"
+        else {
             throw .badName(name)
         }
         if let prefix = reservedPrefix(of: name) { throw .reservedName(name, prefix: prefix) }
@@ -394,11 +406,13 @@ public enum SessionError: Error, Equatable, CustomStringConvertible {
         case .badName(let name):
             return "session name '\(name)' is not allowed: use 1-48 letters, digits, '-' or '_', not starting with '-'"
         case .reservedName(let name, let prefix):
-            return "session name '\(name)' starts with '\(prefix)', which coderunner keeps for the sessions it names itself (\(SessionName.reservedPrefixes.joined(separator: ", "))); pick another name, e.g. ci-$JOB_ID"
+            return
+                "session name '\(name)' starts with '\(prefix)', which coderunner keeps for the sessions it names itself (\(SessionName.reservedPrefixes.joined(separator: ", "))); pick another name, e.g. ci-$JOB_ID"
         case .tooManyContainers(let session, let limit):
             return "session \(session) already has \(limit) busy containers (session.maxContainers); wait for a run to end or raise the limit"
         case .otherCreator(let session, let creator, let ours):
-            return "session \(session) was created by \(creator), not by this job (\(ours)); to run in it anyway pass --join (its programs then share a network with yours), or pick another session name"
+            return
+                "session \(session) was created by \(creator), not by this job (\(ours)); to run in it anyway pass --join (its programs then share a network with yours), or pick another session name"
         }
     }
 }

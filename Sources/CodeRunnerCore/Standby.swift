@@ -69,7 +69,8 @@ extension CodeRunner {
             ResourceLabel.managed, "\(ResourceLabel.standby)=\(fingerprint)", "\(ResourceLabel.language)=\(runtime.language)",
         ])
         .filter { !$0.name.hasSuffix(Self.claimedSuffix) && $0.image == runtime.image }
-        let ready = unclaimed
+        let ready =
+            unclaimed
             .filter { $0.state == "running" && now - ($0.createdAt ?? now) < usableFor }
             .sorted { ($0.createdAt ?? 0, $0.name) < ($1.createdAt ?? 0, $1.name) }
         return (ready, unclaimed.filter { $0.state == "created" }.count)
@@ -99,17 +100,20 @@ extension CodeRunner {
             var network: SessionNetwork?
             if settings.oneShotRunsHaveNetwork {
                 guard let networkID = candidate.labels[ResourceLabel.standbyNetwork],
-                      let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) else { continue }
-                network = SessionNetwork(session: session, name: candidate.labels[ResourceLabel.leasedNetworkName] ?? networkID,
-                                         id: networkID, subnet: subnet)
+                    let subnet = candidate.labels[ResourceLabel.subnet].flatMap(IPv4Network.init)
+                else { continue }
+                network = SessionNetwork(
+                    session: session, name: candidate.labels[ResourceLabel.leasedNetworkName] ?? networkID,
+                    id: networkID, subnet: subnet)
             }
             do {
                 try await engine.renameContainer(candidate.id, to: candidate.name + Self.claimedSuffix)
             } catch {
                 continue  // another run took it, or it expired just now
             }
-            return StandbyContainer(containerID: candidate.id, name: candidate.name, session: session, network: network,
-                                    servesStdio: candidate.labels[ResourceLabel.stdio] == "1")
+            return StandbyContainer(
+                containerID: candidate.id, name: candidate.name, session: session, network: network,
+                servesStdio: candidate.labels[ResourceLabel.stdio] == "1")
         }
         return nil
     }
@@ -177,8 +181,9 @@ extension CodeRunner {
                     }.value
                 }
             }
-            let alive = Set((try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
-                .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
+            let alive = Set(
+                (try? await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.standby]))?
+                    .filter { $0.state == "running" || $0.state == "created" }.map(\.id) ?? remaining.map(\.containerID))
             for standby in remaining where !alive.contains(standby.containerID) {
                 // The container too: an exited one that auto-remove has not taken yet.
                 await cleanUp(container: standby.containerID, network: standby.network)
@@ -199,8 +204,9 @@ extension CodeRunner {
             labels[ResourceLabel.subnet] = network.subnet.description
         }
         do {
-            let id = try await createContainer(for: runtime, limits: limits, session: session, network: network, ephemeral: true,
-                                               extraLabels: labels, name: name, singleRun: true)
+            let id = try await createContainer(
+                for: runtime, limits: limits, session: session, network: network, ephemeral: true,
+                extraLabels: labels, name: name, singleRun: true)
             return StandbyContainer(containerID: id, name: name, session: session, network: network)
         } catch {
             // In a task of its own: when the keeper was told to stop, calls made from its cancelled task fail at once.
@@ -238,7 +244,10 @@ public struct StandbyDemand: Sendable {
     /// The file is rewritten with only the recent entries once it grows past this.
     static let compactAboveBytes = 16 << 10
 
-    public init(language: String, directory: String? = nil) { self.language = language; self.directory = directory }
+    public init(language: String, directory: String? = nil) {
+        self.language = language
+        self.directory = directory
+    }
 
     static func stateFile(language: String, suffix: String, directory: String? = nil) -> String {
         let directory = directory ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"

@@ -4,7 +4,9 @@ public struct SubmittedFile: Sendable, Equatable {
     public var contents: [UInt8]
     public var executable: Bool
     public init(path: String, contents: [UInt8], executable: Bool = false) {
-        self.path = path; self.contents = contents; self.executable = executable
+        self.path = path
+        self.contents = contents
+        self.executable = executable
     }
 }
 
@@ -16,7 +18,9 @@ public struct SubmissionLimits: Sendable, Equatable {
     public static let maxComponentBytes = 255
 
     public init(maxFileBytes: UInt64, maxFileCount: Int, maxTotalBytes: UInt64) {
-        self.maxFileBytes = maxFileBytes; self.maxFileCount = maxFileCount; self.maxTotalBytes = maxTotalBytes
+        self.maxFileBytes = maxFileBytes
+        self.maxFileCount = maxFileCount
+        self.maxTotalBytes = maxTotalBytes
     }
 }
 
@@ -57,9 +61,11 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
         case .tooManyFiles(let count, let limit):
             return "\(count) files is over the limit of \(limit) per run (files.maxCount)"
         case .tooManyFolders(let limit):
-            return "the submission has more than \(limit) folders to read (a folder reached through several symlinks counts each time); limit files.maxCount"
+            return
+                "the submission has more than \(limit) folders to read (a folder reached through several symlinks counts each time); limit files.maxCount"
         case .changedWhileReading(let path):
-            return "refusing \(path): it changed while the submission was read (a file or folder was replaced); run again on a tree nobody is changing"
+            return
+                "refusing \(path): it changed while the submission was read (a file or folder was replaced); run again on a tree nobody is changing"
         case .tooLarge(let total, let limit):
             return "the files add up to \(Quantity.formatBytes(total)), over the \(Quantity.formatBytes(limit)) limit per run (files.maxTotal)"
         case .entryNotInFiles(let entry):
@@ -70,7 +76,8 @@ public enum SubmissionError: Error, Equatable, CustomStringConvertible {
         case .fileAndFolder(let file, let inside):
             return "'\(file)' is a file, but '\(inside)' needs a folder of that name; rename one of them"
         case .symlinkOutside(let path, let target, let root):
-            return "refusing \(path): it is a symlink to \(target), outside \(root); copy the file in, or pass --follow-symlinks if you trust the tree"
+            return
+                "refusing \(path): it is a symlink to \(target), outside \(root); copy the file in, or pass --follow-symlinks if you trust the tree"
         case .brokenSymlink(let path):
             return "refusing \(path): it is a symlink to nothing; fix or remove it"
         case .symlinkLoop(let path):

@@ -13,7 +13,8 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible, Comparab
     public init?(_ text: String) {
         let parts = text.trimmingWhitespace().split(separator: "/")
         guard parts.count == 2, let prefix = Int(parts[1]), (0...32).contains(prefix),
-              let address = Self.parseAddress(String(parts[0])) else { return nil }
+            let address = Self.parseAddress(String(parts[0]))
+        else { return nil }
         self.init(address: address, prefixLength: prefix)
         if self.address != address { return nil }
     }
@@ -76,7 +77,8 @@ public enum SubnetError: Error, Equatable, CustomStringConvertible {
         case .overlappingPools(let a, let b):
             return "subnet pools \(a) and \(b) overlap; fix network.pools"
         case .exhausted(let pools, let capacity):
-            return "all \(capacity) session subnets of the pools \(pools.joined(separator: ", ")) are in use; end sessions, run `coderunner net gc` to collect orphans, or add a pool to network.pools"
+            return
+                "all \(capacity) session subnets of the pools \(pools.joined(separator: ", ")) are in use; end sessions, run `coderunner net gc` to collect orphans, or add a pool to network.pools"
         }
     }
 }

@@ -10,13 +10,13 @@
 public struct TerminalFilter: Sendable {
     enum State: Sendable, Equatable {
         case ground
-        case escape                 // after ESC
-        case escapeIntermediate     // ESC followed by 0x20-0x2F bytes: dropped up to its final byte
-        case csi                    // collecting a CSI sequence in `pending`
-        case csiDiscard             // a CSI sequence too long to keep: dropped up to its final byte
-        case string                 // OSC/DCS/SOS/PM/APC body: dropped up to BEL (OSC) or ST
-        case stringEscape           // ESC inside a string: `\` ends it
-        case c2                     // a 0xC2 lead byte: the next byte decides whether it is a C1 control
+        case escape  // after ESC
+        case escapeIntermediate  // ESC followed by 0x20-0x2F bytes: dropped up to its final byte
+        case csi  // collecting a CSI sequence in `pending`
+        case csiDiscard  // a CSI sequence too long to keep: dropped up to its final byte
+        case string  // OSC/DCS/SOS/PM/APC body: dropped up to BEL (OSC) or ST
+        case stringEscape  // ESC inside a string: `\` ends it
+        case c2  // a 0xC2 lead byte: the next byte decides whether it is a C1 control
     }
 
     private var state: State = .ground
@@ -45,7 +45,9 @@ public struct TerminalFilter: Sendable {
             ground(byte, into: &out)
         case .escape:
             switch byte {
-            case UInt8(ascii: "["): state = .csi; pending = [0x1B, byte]
+            case UInt8(ascii: "["):
+                state = .csi
+                pending = [0x1B, byte]
             case UInt8(ascii: "]"), UInt8(ascii: "P"), UInt8(ascii: "X"), UInt8(ascii: "^"), UInt8(ascii: "_"): state = .string
             case 0x1B: state = .escape
             case 0x18, 0x1A: state = .ground
@@ -55,17 +57,31 @@ public struct TerminalFilter: Sendable {
         case .escapeIntermediate:
             if byte == 0x1B { state = .escape } else if byte == 0x18 || byte == 0x1A || (0x30...0x7E).contains(byte) { state = .ground }
         case .csi, .csiDiscard:
-            if byte == 0x1B { pending = []; state = .escape; return }
-            if byte == 0x18 || byte == 0x1A { pending = []; state = .ground; return }
+            if byte == 0x1B {
+                pending = []
+                state = .escape
+                return
+            }
+            if byte == 0x18 || byte == 0x1A {
+                pending = []
+                state = .ground
+                return
+            }
             if (0x40...0x7E).contains(byte) {
-                if state == .csi { pending.append(byte); out += Self.allowedCSI(pending) }
+                if state == .csi {
+                    pending.append(byte)
+                    out += Self.allowedCSI(pending)
+                }
                 pending = []
                 state = .ground
                 return
             }
             if state == .csi {
                 pending.append(byte)
-                if pending.count > Self.maxSequenceBytes { pending = []; state = .csiDiscard }
+                if pending.count > Self.maxSequenceBytes {
+                    pending = []
+                    state = .csiDiscard
+                }
             }
         case .string:
             if byte == 0x07 || byte == 0x18 || byte == 0x1A { state = .ground } else if byte == 0x1B { state = .stringEscape }

@@ -5,7 +5,8 @@ public struct Workspace: Sendable {
     public let containerID: String
 
     public init(engine: any ContainerEngine, containerID: String) {
-        self.engine = engine; self.containerID = containerID
+        self.engine = engine
+        self.containerID = containerID
     }
 
     public struct Entry: Sendable, Equatable {
@@ -48,4 +49,3 @@ public struct Workspace: Sendable {
         }
     }
 }
-

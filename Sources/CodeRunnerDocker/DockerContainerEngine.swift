@@ -60,9 +60,10 @@ public struct DockerContainerEngine: ContainerEngine {
 
     public func buildImage(_ request: ImageBuildRequest, progress: @escaping @Sendable (String) -> Void) async throws(EngineError) {
         try await mapped {
-            let tar = try TarArchive.make(request.contextFiles.map {
-                TarEntry(path: $0.path, contents: $0.contents, mode: $0.executable ? 0o755 : 0o644)
-            })
+            let tar = try TarArchive.make(
+                request.contextFiles.map {
+                    TarEntry(path: $0.path, contents: $0.contents, mode: $0.executable ? 0o755 : 0o644)
+                })
             try await client.imageBuild(context: tar, tag: request.tag, buildArgs: request.buildArgs, labels: request.labels, progress: progress)
         }
     }
@@ -73,12 +74,13 @@ public struct DockerContainerEngine: ContainerEngine {
 
     public func createNetwork(_ spec: NetworkSpec) async throws(EngineError) -> String {
         try await mapped {
-            try await client.networkCreate(NetworkCreateRequest(
-                name: spec.name, driver: spec.driver, internal: spec.isInternal, checkDuplicate: true, labels: spec.labels,
-                ipam: IPAM(driver: "default", config: [IPAMPool(subnet: spec.subnet.description, gateway: spec.subnet.gateway)]),
-                // Without an address on the bridge, an internal session cannot reach services on the host's own
-                // addresses (Docker filters only forwarded traffic of internal networks).
-                options: spec.isInternal && spec.driver == "bridge" ? ["com.docker.network.bridge.inhibit_ipv4": "true"] : nil))
+            try await client.networkCreate(
+                NetworkCreateRequest(
+                    name: spec.name, driver: spec.driver, internal: spec.isInternal, checkDuplicate: true, labels: spec.labels,
+                    ipam: IPAM(driver: "default", config: [IPAMPool(subnet: spec.subnet.description, gateway: spec.subnet.gateway)]),
+                    // Without an address on the bridge, an internal session cannot reach services on the host's own
+                    // addresses (Docker filters only forwarded traffic of internal networks).
+                    options: spec.isInternal && spec.driver == "bridge" ? ["com.docker.network.bridge.inhibit_ipv4": "true"] : nil))
         }
     }
 
@@ -169,8 +171,10 @@ public struct DockerContainerEngine: ContainerEngine {
 
     public func exec(_ containerID: String, argv: [String]) async throws(EngineError) -> any ExecConnection {
         let stream = try await mapped {
-            let execID = try await client.execCreate(containerID, ExecCreateRequest(
-                cmd: argv, attachStdin: true, attachStdout: true, attachStderr: true, tty: false))
+            let execID = try await client.execCreate(
+                containerID,
+                ExecCreateRequest(
+                    cmd: argv, attachStdin: true, attachStdout: true, attachStderr: true, tty: false))
             return try await client.execStart(execID)
         }
         return DockerExecConnection(stream: stream, host: hostDescription)
@@ -246,7 +250,8 @@ enum Timestamp {
         guard scalars.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int? { Int(String(decoding: scalars[range], as: UTF8.self)) }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
         var index = 19
         var fraction = 0.0
         if index < scalars.count, scalars[index] == UInt8(ascii: ".") {
@@ -260,7 +265,8 @@ enum Timestamp {
         }
         var offset = 0
         if index < scalars.count, scalars[index] == UInt8(ascii: "+") || scalars[index] == UInt8(ascii: "-"),
-           index + 6 <= scalars.count, let h = number(index + 1..<index + 3), let m = number(index + 4..<index + 6) {
+            index + 6 <= scalars.count, let h = number(index + 1..<index + 3), let m = number(index + 4..<index + 6)
+        {
             offset = (h * 3600 + m * 60) * (scalars[index] == UInt8(ascii: "+") ? 1 : -1)
         }
         // Days from civil (Howard Hinnant's algorithm).

@@ -125,7 +125,8 @@ actor ClientSession: LiveSession {
         let settings = context.settings
         guard runs.count < settings.maxRunsPerSession else {
             context.metrics.busyRejected()
-            throw ProtocolError(code: "busy", message: "this session already has \(runs.count) runs going (server.maxRunsPerSession); stop one or wait for it")
+            throw ProtocolError(
+                code: "busy", message: "this session already has \(runs.count) runs going (server.maxRunsPerSession); stop one or wait for it")
         }
         var rate = recentStarts
         if let refusal = rate.admit(now: .now, settings: settings) {
@@ -152,7 +153,10 @@ actor ClientSession: LiveSession {
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
         if let stdin = spec.stdin {
             // Bounded by the message size; counted so that later `input` is refused until the program has read it.
-            if !stdin.isEmpty { backlog.add(stdin.count); continuation.yield(.data(stdin)) }
+            if !stdin.isEmpty {
+                backlog.add(stdin.count)
+                continuation.yield(.data(stdin))
+            }
             continuation.yield(.end)
         }
         let id = spec.id
@@ -164,7 +168,9 @@ actor ClientSession: LiveSession {
     /// The connection's engine session (see `sessionBinding`); the first caller chooses it, later ones wait for that choice.
     func engineSession(runtime: Runtime?, limits: RunLimits?) async -> String {
         if let sessionBinding { return await sessionBinding.value }
-        let standbys = context.standbys, own = name, logger = self.logger
+        let standbys = context.standbys
+        let own = name
+        let logger = self.logger
         let binding = Task { () -> String in
             guard let runtime, let limits, let taken = await standbys.take(language: runtime.language, limits: limits) else { return own }
             logger.debug("first run takes a ready session", metadata: ["engineSession": "\(taken)"])
@@ -177,13 +183,16 @@ actor ClientSession: LiveSession {
     private func execute(id: String, request: RunRequest, input: AsyncStream<RunInput>, continuation: AsyncStream<RunInput>.Continuation) async {
         var request = request
         request.session = await engineSession(runtime: request.runtime, limits: request.limits)
-        let outbox = self.outbox, encoder = self.encoder
+        let outbox = self.outbox
+        let encoder = self.encoder
         let batcher = OutputBatcher { stream, text in outbox.send(encoder.output(run: id, stream: stream, text: text)) }
         let runLogger = logger
-        runLogger.info("run started", metadata: [
-            "run": "\(id)", "language": "\(request.runtime.language)", "files": "\(request.submission.files.count)",
-            "entry": "\(request.submission.entry)", "engineSession": "\(request.session ?? name)",
-        ])
+        runLogger.info(
+            "run started",
+            metadata: [
+                "run": "\(id)", "language": "\(request.runtime.language)", "files": "\(request.submission.files.count)",
+                "entry": "\(request.submission.entry)", "engineSession": "\(request.session ?? name)",
+            ])
         let result = await context.runner.run(request, input: input) { event in
             guard case .output(let stream, let bytes) = event else { return }
             batcher.append(stream, bytes)
@@ -199,8 +208,9 @@ actor ClientSession: LiveSession {
             for message in encoder.exit(run: id, result: result) { outbox.send(message) }
         }
         context.releaseRun()
-        context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000,
-                                  firstOfConnection: !ranBefore)
+        context.metrics.recordRun(
+            language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000,
+            firstOfConnection: !ranBefore)
         ranBefore = true
         var metadata: Logger.Metadata = [
             "run": "\(id)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)",
@@ -209,7 +219,11 @@ actor ClientSession: LiveSession {
         if let code = result.exitCode { metadata["exitCode"] = "\(code)" }
         if let signal = result.signalName { metadata["signal"] = "\(signal)" }
         if let message = result.message { metadata["message"] = "\(message)" }
-        if result.status == .internalError { runLogger.warning("run failed", metadata: metadata) } else { runLogger.info("run finished", metadata: metadata) }
+        if result.status == .internalError {
+            runLogger.warning("run failed", metadata: metadata)
+        } else {
+            runLogger.info("run finished", metadata: metadata)
+        }
         runs[id] = nil
     }
 
@@ -218,13 +232,15 @@ actor ClientSession: LiveSession {
         if let id { target = runs[id] } else { target = runs.count == 1 ? runs.first?.value : nil }
         guard let target else {
             if let id { throw ProtocolError(code: "unknown-run", message: "no run \(id) is going; input is only taken while a program runs") }
-            throw ProtocolError(code: "unknown-run", message: runs.isEmpty ? "no program is running to take the input" : "several runs are going; say which with id")
+            throw ProtocolError(
+                code: "unknown-run", message: runs.isEmpty ? "no program is running to take the input" : "several runs are going; say which with id")
         }
         if !data.isEmpty {
             guard target.backlog.bytes == 0 || target.backlog.bytes + data.count <= Self.maxInputBacklogBytes else {
                 throw ProtocolError(
                     code: "input-backlog",
-                    message: "the program has not read the \(target.backlog.bytes) bytes of input sent before; send more once it reads, or stop the run")
+                    message:
+                        "the program has not read the \(target.backlog.bytes) bytes of input sent before; send more once it reads, or stop the run")
             }
             target.backlog.add(data.count)
             target.input.yield(.data(data))
@@ -263,9 +279,16 @@ actor ClientSession: LiveSession {
         for run in runs.values { run.input.yield(.stop) }
         let tasks = runs.values.map(\.task)
         for task in tasks { await task.value }
-        if let kernel { self.kernel = nil; kernelOutput.finishAll(); await kernel.shutdown() }
+        if let kernel {
+            self.kernel = nil
+            kernelOutput.finishAll()
+            await kernel.shutdown()
+        }
         await kernelTask?.value
-        if let kernel { self.kernel = nil; await kernel.shutdown() }  // one that finished starting meanwhile
+        if let kernel {  // one that finished starting meanwhile
+            self.kernel = nil
+            await kernel.shutdown()
+        }
         if touchedEngine {
             let started = ContinuousClock.now
             do {

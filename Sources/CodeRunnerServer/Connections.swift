@@ -53,13 +53,17 @@ enum WebSocketReader {
 
 /// One `/ws` connection: admission, the session's lifetime, the reader and the writer.
 enum NativeConnection {
-    static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: ServerContext, client: String, authorized: Bool) async {
+    static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: ServerContext, client: String, authorized: Bool)
+        async
+    {
         let encoder = NativeEncoder()
         guard authorized else {
             context.metrics.protocolError()
             context.logger.info("socket without a valid token refused", metadata: ["client": "\(client)"])
-            try? await outbound.write(.text(encoder.error(
-                run: nil, code: "unauthorized", message: "send the server token as ?token=<token> or 'Authorization: Bearer <token>'")))
+            try? await outbound.write(
+                .text(
+                    encoder.error(
+                        run: nil, code: "unauthorized", message: "send the server token as ?token=<token> or 'Authorization: Bearer <token>'")))
             try? await outbound.close(.policyViolation, reason: "unauthorized")
             return
         }
@@ -86,7 +90,8 @@ enum NativeConnection {
                 case .text(let text):
                     await NativeProtocol.handle(text, session: session)
                 case .binary:
-                    await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "binary messages are not part of the protocol; send JSON as text"))
+                    await session.sendError(
+                        run: nil, ProtocolError(code: "bad-message", message: "binary messages are not part of the protocol; send JSON as text"))
                 case .tooLarge(let size):
                     await session.sendError(run: nil, .tooLarge(size: size, limit: context.settings.maxMessageBytes))
                 }
@@ -121,14 +126,17 @@ enum NativeConnection {
     }
 
     static func hello(session: ClientSession, context: ServerContext) -> String {
-        JSON.encode(Hello(
-            session: session.name,
-            languages: context.catalog.runtimes.map {
-                .init(name: $0.language, displayName: $0.manifest.displayName, extensions: $0.manifest.extensions,
-                      kernel: $0.manifest.kernel?.isEmpty == false,
-                      exampleFile: context.examples[$0.language]?.file ?? "", example: context.examples[$0.language]?.source ?? "")
-            },
-            limits: .init(maxMessageBytes: context.settings.maxMessageBytes, maxRunsAtOnce: context.settings.maxRunsPerSession,
-                          runsPerMinute: context.settings.runsPerMinute, maxFiles: context.runner.settings.submissionLimits.maxFileCount)))
+        JSON.encode(
+            Hello(
+                session: session.name,
+                languages: context.catalog.runtimes.map {
+                    .init(
+                        name: $0.language, displayName: $0.manifest.displayName, extensions: $0.manifest.extensions,
+                        kernel: $0.manifest.kernel?.isEmpty == false,
+                        exampleFile: context.examples[$0.language]?.file ?? "", example: context.examples[$0.language]?.source ?? "")
+                },
+                limits: .init(
+                    maxMessageBytes: context.settings.maxMessageBytes, maxRunsAtOnce: context.settings.maxRunsPerSession,
+                    runsPerMinute: context.settings.runsPerMinute, maxFiles: context.runner.settings.submissionLimits.maxFileCount)))
     }
 }

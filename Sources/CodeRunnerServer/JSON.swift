@@ -1,5 +1,5 @@
-import FoundationEssentials
 import CodeRunnerCore
+import FoundationEssentials
 
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
@@ -83,7 +83,10 @@ enum StringOrNumber: Decodable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Double.self) { self = .number(number); return }
+        if let number = try? container.decode(Double.self) {
+            self = .number(number)
+            return
+        }
         self = .string(try container.decode(String.self))
     }
 

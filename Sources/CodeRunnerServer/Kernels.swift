@@ -34,7 +34,9 @@ extension ClientSession {
     /// Starts (or replaces) the connection's kernel in the background; the reply is `kernel.started` or an `error`.
     func kernelStart(language: String, files: [SubmittedFile]) throws(ProtocolError) {
         if closed { throw ProtocolError(code: "session-closed", message: closeReason ?? "this session was ended; open a new connection") }
-        guard !kernelStarting, !kernelBusy else { throw ProtocolError(code: "kernel-busy", message: "the kernel is starting or running a cell; wait or interrupt it") }
+        guard !kernelStarting, !kernelBusy else {
+            throw ProtocolError(code: "kernel-busy", message: "the kernel is starting or running a cell; wait or interrupt it")
+        }
         kernelStarting = true
         kernelTask = Task {
             do throws(ProtocolError) { try await self.startKernelNow(language: language, files: files) } catch { self.sendError(run: nil, error) }
@@ -61,7 +63,9 @@ extension ClientSession {
             await old.shutdown()
         }
         touchedEngine = true
-        let outbox = self.outbox, encoder = self.encoder, router = self.kernelOutput
+        let outbox = self.outbox
+        let encoder = self.encoder
+        let router = self.kernelOutput
         let started = ContinuousClock.now
         let engineSession = await engineSession(runtime: nil, limits: nil)
         do {
@@ -78,7 +82,8 @@ extension ClientSession {
                     await outbox.waitForRoom()
                 case .display(let cell, let mime, let data):
                     router.finish(cell: cell)
-                    let text = mime.hasPrefix("text/") || mime.hasSuffix("json") ? String(decoding: data, as: UTF8.self) : Data(data).base64EncodedString()
+                    let text =
+                        mime.hasPrefix("text/") || mime.hasSuffix("json") ? String(decoding: data, as: UTF8.self) : Data(data).base64EncodedString()
                     if let message = encoder.kernel(.display(cell: cell, mime: mime, data: text)) { outbox.send(message) }
                 case .exited(let reason):
                     router.finishAll()
@@ -102,7 +107,9 @@ extension ClientSession {
 
     /// Runs a cell in the background (so `kernel.interrupt` can arrive meanwhile); the reply is `kernel.result`.
     func kernelExecute(code: String, ref: String?) throws(ProtocolError) {
-        guard !kernelStarting else { throw ProtocolError(code: "kernel-busy", message: "the kernel is still starting; send the cell after kernel.started") }
+        guard !kernelStarting else {
+            throw ProtocolError(code: "kernel-busy", message: "the kernel is still starting; send the cell after kernel.started")
+        }
         guard let kernel else { throw ProtocolError(code: "no-kernel", message: "no kernel is running; send kernel.start first") }
         guard !kernelBusy else { throw ProtocolError(code: "kernel-busy", message: "a cell is still running; interrupt it or wait for its result") }
         kernelBusy = true
@@ -117,8 +124,11 @@ extension ClientSession {
         do {
             let result = try await kernel.execute(code, timeout: timeout)
             kernelOutput.finish(cell: result.cell)
-            logger.debug("cell ran", metadata: ["cell": "\(result.cell)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.wallMilliseconds))"])
-            if let message = encoder.kernel(.result(cell: result.cell, status: result.status.rawValue, milliseconds: result.wallMilliseconds, ref: ref)) {
+            logger.debug(
+                "cell ran", metadata: ["cell": "\(result.cell)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.wallMilliseconds))"])
+            if let message = encoder.kernel(
+                .result(cell: result.cell, status: result.status.rawValue, milliseconds: result.wallMilliseconds, ref: ref))
+            {
                 outbox.send(message)
             }
         } catch {

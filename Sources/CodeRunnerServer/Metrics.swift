@@ -62,7 +62,12 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    func sessionOpened() { state.withLock { $0.liveSessions += 1; $0.sessionsTotal += 1 } }
+    func sessionOpened() {
+        state.withLock {
+            $0.liveSessions += 1
+            $0.sessionsTotal += 1
+        }
+    }
     func sessionClosed() { state.withLock { $0.liveSessions -= 1 } }
     func runStarted() { state.withLock { $0.activeRuns += 1 } }
     func runEnded() { state.withLock { $0.activeRuns -= 1 } }
@@ -101,44 +106,64 @@ public final class ServerMetrics: Sendable {
             }
         }
         histograms("coderunner_run_duration_seconds", "Wall time of runs as the server saw them, container set-up included.", snapshot.latency)
-        histograms("coderunner_first_run_duration_seconds", "Wall time of each connection's first run (network lease and container included).",
-                   snapshot.firstRunLatency)
+        histograms(
+            "coderunner_first_run_duration_seconds", "Wall time of each connection's first run (network lease and container included).",
+            snapshot.firstRunLatency)
         func gauge(_ name: String, _ help: String, _ value: String, type: String = "gauge") {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
         }
         gauge("coderunner_sessions_live", "WebSocket sessions open now.", String(snapshot.liveSessions))
         gauge("coderunner_sessions_total", "WebSocket sessions opened since start.", String(snapshot.sessionsTotal), type: "counter")
         gauge("coderunner_runs_active", "Runs executing now.", String(snapshot.activeRuns))
-        if let containers = engine.containers { gauge("coderunner_containers", "coderunner containers on the engine (all processes).", String(containers)) }
+        if let containers = engine.containers {
+            gauge("coderunner_containers", "coderunner containers on the engine (all processes).", String(containers))
+        }
         if let subnets = engine.subnets { gauge("coderunner_subnets_used", "Session networks (one /24 each) on the engine.", String(subnets)) }
-        if let ready = engine.networksReady { gauge("coderunner_networks_ready", "Session networks ready for the next sessions (all processes).", String(ready)) }
-        if let leased = engine.networksLeased { gauge("coderunner_networks_leased", "Session networks a session holds (all processes).", String(leased)) }
+        if let ready = engine.networksReady {
+            gauge("coderunner_networks_ready", "Session networks ready for the next sessions (all processes).", String(ready))
+        }
+        if let leased = engine.networksLeased {
+            gauge("coderunner_networks_leased", "Session networks a session holds (all processes).", String(leased))
+        }
         gauge("coderunner_networks_creating", "Session networks this server is making for the pool now.", String(engine.networksCreating))
-        out += "# HELP coderunner_ready_sessions Sessions ready for connections' first runs (server.standby), by language.\n# TYPE coderunner_ready_sessions gauge\n"
+        out +=
+            "# HELP coderunner_ready_sessions Sessions ready for connections' first runs (server.standby), by language.\n# TYPE coderunner_ready_sessions gauge\n"
         for language in engine.readySessions.keys.sorted() {
             out += "coderunner_ready_sessions{language=\"\(escape(language))\"} \(engine.readySessions[language]!.ready)\n"
         }
-        out += "# HELP coderunner_ready_sessions_creating Ready sessions being made now, by language.\n# TYPE coderunner_ready_sessions_creating gauge\n"
+        out +=
+            "# HELP coderunner_ready_sessions_creating Ready sessions being made now, by language.\n# TYPE coderunner_ready_sessions_creating gauge\n"
         for language in engine.readySessions.keys.sorted() {
             out += "coderunner_ready_sessions_creating{language=\"\(escape(language))\"} \(engine.readySessions[language]!.creating)\n"
         }
         let taken = engine.readySessionStatistics
         gauge("coderunner_ready_sessions_taken_total", "First runs that took a ready session.", String(taken.taken), type: "counter")
-        gauge("coderunner_ready_sessions_missed_total", "First runs that found no ready session of their language and limits.", String(taken.missed), type: "counter")
-        gauge("coderunner_ready_sessions_expired_total", "Ready sessions replaced unused (server.standbyMaxAge).", String(taken.expired), type: "counter")
+        gauge(
+            "coderunner_ready_sessions_missed_total", "First runs that found no ready session of their language and limits.", String(taken.missed),
+            type: "counter")
+        gauge(
+            "coderunner_ready_sessions_expired_total", "Ready sessions replaced unused (server.standbyMaxAge).", String(taken.expired),
+            type: "counter")
         gauge("coderunner_ready_sessions_failed_total", "Ready sessions that could not be made.", String(taken.failed), type: "counter")
-        out += "# HELP coderunner_standby_containers Standby containers ready to be claimed, by language.\n# TYPE coderunner_standby_containers gauge\n"
+        out +=
+            "# HELP coderunner_standby_containers Standby containers ready to be claimed, by language.\n# TYPE coderunner_standby_containers gauge\n"
         for language in engine.standbys.keys.sorted() {
             out += "coderunner_standby_containers{language=\"\(escape(language))\"} \(engine.standbys[language]!)\n"
         }
         gauge("coderunner_network_leases_total", "Session networks this server leased.", String(engine.leases.count), type: "counter")
-        gauge("coderunner_network_lease_seconds_total", "Time spent leasing them (sum; divide by the count for the mean wait).",
-              String(engine.leases.seconds), type: "counter")
+        gauge(
+            "coderunner_network_lease_seconds_total", "Time spent leasing them (sum; divide by the count for the mean wait).",
+            String(engine.leases.seconds), type: "counter")
         gauge("coderunner_network_lease_slowest_seconds", "The slowest lease so far.", String(engine.leases.slowestSeconds))
-        gauge("coderunner_networks_made_total", "Session networks this server made for the pool.", String(engine.leases.networksMade), type: "counter")
+        gauge(
+            "coderunner_networks_made_total", "Session networks this server made for the pool.", String(engine.leases.networksMade), type: "counter")
         gauge("coderunner_cleanups_pending", "Closed sessions whose removal failed and is retried every sweep.", String(engine.cleanupsPending))
-        gauge("coderunner_cleanup_errors_total", "Failed removals of session containers or networks, and failed sweeps.", String(snapshot.cleanupErrors), type: "counter")
-        gauge("coderunner_busy_rejections_total", "Runs or connections refused by a global or per-client cap.", String(snapshot.busyRejections), type: "counter")
+        gauge(
+            "coderunner_cleanup_errors_total", "Failed removals of session containers or networks, and failed sweeps.",
+            String(snapshot.cleanupErrors), type: "counter")
+        gauge(
+            "coderunner_busy_rejections_total", "Runs or connections refused by a global or per-client cap.", String(snapshot.busyRejections),
+            type: "counter")
         gauge("coderunner_protocol_errors_total", "Client messages answered with an error.", String(snapshot.protocolErrors), type: "counter")
         return out
     }

@@ -37,7 +37,10 @@ enum NativeProtocol {
         }
 
         init(timeout: StringOrNumber? = nil, memory: StringOrNumber? = nil, cpus: Double? = nil, outputLimit: StringOrNumber? = nil) {
-            self.timeout = timeout; self.memory = memory; self.cpus = cpus; self.outputLimit = outputLimit
+            self.timeout = timeout
+            self.memory = memory
+            self.cpus = cpus
+            self.outputLimit = outputLimit
         }
 
         init(from decoder: any Decoder) throws {
@@ -111,11 +114,14 @@ enum NativeProtocol {
     static func limits(_ message: LimitsMessage?) throws(ProtocolError) -> RequestedLimits? {
         guard let message else { return nil }
         if let unknown = message.unknownKeys.first {
-            throw ProtocolError(code: "bad-request", message: "limits.\(unknown) is not a limit a client can set; use \(LimitsMessage.known.joined(separator: ", "))")
+            throw ProtocolError(
+                code: "bad-request", message: "limits.\(unknown) is not a limit a client can set; use \(LimitsMessage.known.joined(separator: ", "))")
         }
         func positive(_ value: Double, _ name: String, unit: String) throws(ProtocolError) -> Double {
             guard value.isFinite, value > 0 else {
-                throw ProtocolError(code: "bad-request", message: "limits.\(name) must be a positive number of \(unit), not \(value); a client can only tighten the server's limits")
+                throw ProtocolError(
+                    code: "bad-request",
+                    message: "limits.\(name) must be a positive number of \(unit), not \(value); a client can only tighten the server's limits")
             }
             return min(value, 1e15)
         }
@@ -154,7 +160,9 @@ enum NativeProtocol {
             environment.append("\(key)=\(value)")
         }
         let entry = message.entry.map { $0.hasPrefix("./") ? String($0.dropFirst(2)) : $0 }
-        guard !message.files.isEmpty else { throw ProtocolError(code: "bad-request", message: "run: files is empty; send at least one {path, content}") }
+        guard !message.files.isEmpty else {
+            throw ProtocolError(code: "bad-request", message: "run: files is empty; send at least one {path, content}")
+        }
         return RunSpec(
             id: id, language: message.language, files: try files(message.files), entry: entry,
             stdin: message.stdin.map { Array($0.utf8) }, arguments: message.args ?? [], environment: environment,
@@ -180,11 +188,12 @@ enum NativeProtocol {
         let data = Data(text.utf8)
         let envelope: Envelope
         do { envelope = try JSONGuard.decode(Envelope.self, from: data) } catch {
-            let message = if case .keyNotFound = error as? DecodingError {
-                "every message needs a \"type\" field (run, input, stop, kernel.start, ...)"
-            } else {
-                JSON.describe(error, message: "message")
-            }
+            let message =
+                if case .keyNotFound = error as? DecodingError {
+                    "every message needs a \"type\" field (run, input, stop, kernel.start, ...)"
+                } else {
+                    JSON.describe(error, message: "message")
+                }
             throw DecodeFailure(run: nil, error: ProtocolError(code: "bad-json", message: message))
         }
         // The nesting check above covered these bytes: the typed decode below may use the decoder directly.
@@ -217,7 +226,9 @@ enum NativeProtocol {
             case "kernel.restart": request = .kernelRestart
             case "kernel.shutdown": request = .kernelShutdown
             default:
-                throw ProtocolError(code: "unknown-type", message: "unknown message type '\(envelope.type)'; see PROTOCOL.md for run, input, stop, session.end, kernel.*")
+                throw ProtocolError(
+                    code: "unknown-type",
+                    message: "unknown message type '\(envelope.type)'; see PROTOCOL.md for run, input, stop, session.end, kernel.*")
             }
             return (id, request)
         } catch {
@@ -293,9 +304,11 @@ struct NativeEncoder: SessionEncoder {
         Exit(
             id: run, status: result.status.rawValue, code: result.exitCode, signal: result.signal, signalName: result.signalName,
             exitCode: result.processExitCode,
-            timing: Timing(totalMs: (result.totalMilliseconds * 1000).rounded() / 1000, stages: result.stages.map {
-                .init(name: $0.name, wallMs: $0.wallMilliseconds, cpuMs: $0.cpuMilliseconds, exitCode: $0.exitCode, signal: $0.signal)
-            }),
+            timing: Timing(
+                totalMs: (result.totalMilliseconds * 1000).rounded() / 1000,
+                stages: result.stages.map {
+                    .init(name: $0.name, wallMs: $0.wallMilliseconds, cpuMs: $0.cpuMilliseconds, exitCode: $0.exitCode, signal: $0.signal)
+                }),
             memory: Memory(peakBytes: result.stages.map(\.peakMemoryBytes).max() ?? 0),
             truncated: result.truncated, message: result.status == .ok ? nil : (result.summaryLine ?? result.message))
     }

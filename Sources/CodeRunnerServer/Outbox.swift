@@ -46,7 +46,10 @@ final class Outbox: Sendable {
     func drain(_ write: (String) async throws -> Void) async {
         for await text in stream {
             do { try await write(text) } catch {
-                state.withLock { $0.closed = true; $0.queuedBytes = 0 }
+                state.withLock {
+                    $0.closed = true
+                    $0.queuedBytes = 0
+                }
                 return
             }
             state.withLock { $0.queuedBytes -= text.utf8.count }
@@ -152,9 +155,17 @@ final class OutputBatcher: Sendable {
         guard index >= 0 else { return bytes.count }
         let lead = bytes[index]
         let expected: Int
-        if lead & 0x80 == 0 { expected = 1 } else if lead & 0xE0 == 0xC0 { expected = 2 } else if lead & 0xF0 == 0xE0 { expected = 3 }
-        else if lead & 0xF8 == 0xF0 { expected = 4 } else { return bytes.count }  // invalid: let the decoder replace it
+        if lead & 0x80 == 0 {
+            expected = 1
+        } else if lead & 0xE0 == 0xC0 {
+            expected = 2
+        } else if lead & 0xF0 == 0xE0 {
+            expected = 3
+        } else if lead & 0xF8 == 0xF0 {
+            expected = 4
+        } else {
+            return bytes.count  // invalid: let the decoder replace it
+        }
         return continuation + 1 < expected ? index : bytes.count
     }
 }
-

@@ -78,8 +78,9 @@ final class RestRun: LiveSession {
                 throw ProtocolError(code: error.isTooMany ? "too-many-files" : "bad-request", message: error.description)
             }
             let limits = try context.limits(for: runtime, requested: spec.limits)
-            request = RunRequest(submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
-                                 limits: limits, session: nil, fresh: true)
+            request = RunRequest(
+                submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
+                limits: limits, session: nil, fresh: true)
         } catch {
             return refusal(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error, context: context)
         }
@@ -125,30 +126,33 @@ final class RestRun: LiveSession {
 
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { run.markDelivered.finish() }
-            var clientGone = false
-            var answered = false
-            // However the body ends without the answer (the client left, the connection was cancelled), the run stops.
-            defer { if !answered { run.stop() } }
-            for await event in events {
-                switch event {
-                case .tick:
-                    guard !clientGone else { continue }
-                    do { try await writer.write(ByteBuffer(string: " ")) } catch {
-                        clientGone = true
-                        context.logger.info("rest client went away; stopping its run", metadata: ["client": "\(client)", "session": "\(run.name)"])
-                        run.stop()
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { run.markDelivered.finish() }
+                var clientGone = false
+                var answered = false
+                // However the body ends without the answer (the client left, the connection was cancelled), the run stops.
+                defer { if !answered { run.stop() } }
+                for await event in events {
+                    switch event {
+                    case .tick:
+                        guard !clientGone else { continue }
+                        do { try await writer.write(ByteBuffer(string: " ")) } catch {
+                            clientGone = true
+                            context.logger.info(
+                                "rest client went away; stopping its run", metadata: ["client": "\(client)", "session": "\(run.name)"])
+                            run.stop()
+                        }
+                    case .done(let answer):
+                        guard !clientGone else { return }
+                        answered = true
+                        try await writer.write(ByteBuffer(string: answer))
+                        try await writer.finish(nil)
+                        return
                     }
-                case .done(let answer):
-                    guard !clientGone else { return }
-                    answered = true
-                    try await writer.write(ByteBuffer(string: answer))
-                    try await writer.finish(nil)
-                    return
                 }
-            }
-        })
+            })
     }
 
     /// Runs the request and returns the answer's JSON. Output beyond the run's output limit (the server's, or lower) is
@@ -165,9 +169,12 @@ final class RestRun: LiveSession {
             }
         }
         context.metrics.recordRun(language: request.runtime.language, status: result.status.rawValue, seconds: result.totalMilliseconds / 1000)
-        context.logger.info("rest run finished", metadata: [
-            "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)", "ms": "\(Int(result.totalMilliseconds))",
-        ])
+        context.logger.info(
+            "rest run finished",
+            metadata: [
+                "client": "\(client)", "language": "\(request.runtime.language)", "status": "\(result.status.rawValue)",
+                "ms": "\(Int(result.totalMilliseconds))",
+            ])
         let (out, err) = collected.withLock { $0 }
         return JSON.encode(RunReport(result: result, stdout: out, stderr: err))
     }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,7 +74,8 @@ public final class CodeRunnerHTTPServer: Sendable {
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "coderunner"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.notice("listening", metadata: ["host": "\(settings.host)", "port": "\(port)", "token": "\(settings.token.isEmpty ? "off" : "on")"])
+                logger.notice(
+                    "listening", metadata: ["host": "\(settings.host)", "port": "\(port)", "token": "\(settings.token.isEmpty ? "off" : "on")"])
                 await onListening(port)
             },
             logger: settings.makeLogger(label: logger.label, quietCancellation: true))
@@ -153,15 +155,19 @@ public final class CodeRunnerHTTPServer: Sendable {
             let failed = outcomes.filter { $0.failed != nil }
             if !failed.isEmpty {
                 context.metrics.cleanupError()
-                context.logger.warning("sweep could not remove some networks; will retry", metadata: [
-                    "failed": "\(failed.count)", "first": "\(failed[0].name): \(failed[0].failed ?? "")",
-                ])
+                context.logger.warning(
+                    "sweep could not remove some networks; will retry",
+                    metadata: [
+                        "failed": "\(failed.count)", "first": "\(failed[0].name): \(failed[0].failed ?? "")",
+                    ])
             }
             if !removed.isEmpty || initial {
-                context.logger.info(initial ? "start-up sweep" : "sweep", metadata: [
-                    "removed": "\(removed.count)",
-                    "items": "\(removed.prefix(10).map { "\($0.kind) \($0.name) (\($0.reason))" }.joined(separator: "; "))",
-                ])
+                context.logger.info(
+                    initial ? "start-up sweep" : "sweep",
+                    metadata: [
+                        "removed": "\(removed.count)",
+                        "items": "\(removed.prefix(10).map { "\($0.kind) \($0.name) (\($0.reason))" }.joined(separator: "; "))",
+                    ])
             }
         } catch {
             context.metrics.cleanupError()
@@ -206,9 +212,12 @@ public final class CodeRunnerHTTPServer: Sendable {
             let engine = context.runner.engine
             var gauges = ServerMetrics.EngineGauges()
             if let containers = try? await engine.containers(labeled: [ResourceLabel.managed]) {
-                gauges.containers = containers.filter { $0.labels[ResourceLabel.lease] == nil && $0.labels[ResourceLabel.networkCreating] == nil }.count
-                for standby in containers where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix)
-                    && standby.labels[ResourceLabel.serveStandby] == nil {
+                gauges.containers =
+                    containers.filter { $0.labels[ResourceLabel.lease] == nil && $0.labels[ResourceLabel.networkCreating] == nil }.count
+                for standby in containers
+                where standby.labels[ResourceLabel.standby] != nil && !standby.name.hasSuffix(CodeRunner.claimedSuffix)
+                    && standby.labels[ResourceLabel.serveStandby] == nil
+                {
                     gauges.standbys[standby.labels[ResourceLabel.language] ?? "?", default: 0] += 1
                 }
             }
@@ -232,8 +241,9 @@ public final class CodeRunnerHTTPServer: Sendable {
             let contentType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters().lowercased() }
             guard contentType == "application/json" else {
                 context.metrics.protocolError()
-                return Self.json(RestError(code: "bad-content-type", message: "send the run as JSON with 'Content-Type: application/json'"),
-                                 status: .unsupportedMediaType)
+                return Self.json(
+                    RestError(code: "bad-content-type", message: "send the run as JSON with 'Content-Type: application/json'"),
+                    status: .unsupportedMediaType)
             }
             do throws(HTTPError) { try Self.checkOrigin(request, settings: context.settings) } catch {
                 context.metrics.protocolError()
@@ -242,42 +252,53 @@ public final class CodeRunnerHTTPServer: Sendable {
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: context.settings.maxMessageBytes) } catch {
-                return Self.json(RestError(code: "too-large", message: "the request body is over server.maxMessageSize (\(context.settings.maxMessageBytes) bytes)"),
-                                 status: .contentTooLarge)
+                return Self.json(
+                    RestError(
+                        code: "too-large", message: "the request body is over server.maxMessageSize (\(context.settings.maxMessageBytes) bytes)"),
+                    status: .contentTooLarge)
             }
             return RestRun.respond(body: Array(buffer: body), context: context, client: requestContext.clientAddress)
         }
-        router.ws("/ws", shouldUpgrade: { request, requestContext in
-            guard Self.isUpgrade(request) else { return .dontUpgrade }
-            try Self.checkOrigin(request, settings: context.settings)
-            return .upgrade([:])
-        }, onUpgrade: { inbound, outbound, wsContext in
-            wsContext.requestContext.webSocketHolder.release()
-            await NativeConnection.serve(
-                inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
-                authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
-        })
-        router.ws("/socket.io/", shouldUpgrade: { request, _ in
-            guard Self.isUpgrade(request) else { return .dontUpgrade }
-            try Self.checkOrigin(request, settings: context.settings)
-            let query = request.uri.queryParameters
-            guard query["EIO"] == "4" else {
-                throw HTTPError(.badRequest, message: "only Engine.IO v4 (Socket.IO v4) is supported: connect with EIO=4")
-            }
-            guard query["transport"] == "websocket" else {
-                throw HTTPError(.badRequest, message: "only the websocket transport is supported: connect with transports=['websocket']")
-            }
-            return .upgrade([:])
-        }, onUpgrade: { inbound, outbound, wsContext in
-            wsContext.requestContext.webSocketHolder.release()
-            await SocketIOConnection.serve(
-                inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
-                authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
-        })
+        router.ws(
+            "/ws",
+            shouldUpgrade: { request, requestContext in
+                guard Self.isUpgrade(request) else { return .dontUpgrade }
+                try Self.checkOrigin(request, settings: context.settings)
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, wsContext in
+                wsContext.requestContext.webSocketHolder.release()
+                await NativeConnection.serve(
+                    inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
+                    authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
+            })
+        router.ws(
+            "/socket.io/",
+            shouldUpgrade: { request, _ in
+                guard Self.isUpgrade(request) else { return .dontUpgrade }
+                try Self.checkOrigin(request, settings: context.settings)
+                let query = request.uri.queryParameters
+                guard query["EIO"] == "4" else {
+                    throw HTTPError(.badRequest, message: "only Engine.IO v4 (Socket.IO v4) is supported: connect with EIO=4")
+                }
+                guard query["transport"] == "websocket" else {
+                    throw HTTPError(.badRequest, message: "only the websocket transport is supported: connect with transports=['websocket']")
+                }
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, wsContext in
+                wsContext.requestContext.webSocketHolder.release()
+                await SocketIOConnection.serve(
+                    inbound: inbound, outbound: outbound, context: context, client: wsContext.requestContext.clientAddress,
+                    authorized: GuardMiddleware.hasValidToken(wsContext.request, token: context.settings.token))
+            })
         return router
     }
 
-    struct RestError: Encodable { var code: String; var message: String }
+    struct RestError: Encodable {
+        var code: String
+        var message: String
+    }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) -> Response {
         var headers = HTTPFields()
@@ -313,20 +334,25 @@ struct GuardMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
     let context: ServerContext
 
-    func handle(_ request: Request, context requestContext: ServerRequestContext, next: (Request, ServerRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context requestContext: ServerRequestContext, next: (Request, ServerRequestContext) async throws -> Response)
+        async throws -> Response
+    {
         if context.isDraining {
             throw HTTPError(.serviceUnavailable, message: "the server is shutting down")
         }
         let host = request.head.authority
         guard HostCheck.isAllowed(host, settings: context.settings) else {
             context.metrics.protocolError()
-            context.logger.info("request for a foreign Host refused", metadata: [
-                "host": "\(host ?? "")", "path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)",
-            ])
-            return CodeRunnerHTTPServer.json(CodeRunnerHTTPServer.RestError(
-                code: "wrong-host",
-                message: "this server does not answer to the name '\(HostCheck.hostName(host ?? ""))' (a guard against DNS rebinding); "
-                    + "use localhost or its address, or add the name to server.allowedHosts"), status: .misdirectedRequest)
+            context.logger.info(
+                "request for a foreign Host refused",
+                metadata: [
+                    "host": "\(host ?? "")", "path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)",
+                ])
+            return CodeRunnerHTTPServer.json(
+                CodeRunnerHTTPServer.RestError(
+                    code: "wrong-host",
+                    message: "this server does not answer to the name '\(HostCheck.hostName(host ?? ""))' (a guard against DNS rebinding); "
+                        + "use localhost or its address, or add the name to server.allowedHosts"), status: .misdirectedRequest)
         }
         let token = context.settings.token
         if !token.isEmpty, !Self.hasValidToken(request, token: token) {
@@ -337,9 +363,15 @@ struct GuardMiddleware: RouterMiddleware {
                 var headers = HTTPFields()
                 headers[.wwwAuthenticate] = "Bearer"
                 headers[.contentType] = "application/json"
-                context.logger.info("request without a valid token refused", metadata: ["path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)"])
-                return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(
-                    string: "{\"code\":\"unauthorized\",\"message\":\"send the server token as 'Authorization: Bearer <token>' or ?token=<token>\"}")))
+                context.logger.info(
+                    "request without a valid token refused", metadata: ["path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)"])
+                return Response(
+                    status: .unauthorized, headers: headers,
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string:
+                                "{\"code\":\"unauthorized\",\"message\":\"send the server token as 'Authorization: Bearer <token>' or ?token=<token>\"}"
+                        )))
             }
         }
         return try await next(request, requestContext)
@@ -348,7 +380,8 @@ struct GuardMiddleware: RouterMiddleware {
     static func hasValidToken(_ request: Request, token: String) -> Bool {
         if token.isEmpty { return true }
         if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-           constantTimeEqual(String(header.dropFirst(7)).trimmingTrailingSpaces(), token) {
+            constantTimeEqual(String(header.dropFirst(7)).trimmingTrailingSpaces(), token)
+        {
             return true
         }
         if let query = request.uri.queryParameters["token"], constantTimeEqual(String(query), token) { return true }
@@ -356,7 +389,8 @@ struct GuardMiddleware: RouterMiddleware {
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         var difference = UInt8(x.count == y.count ? 0 : 1)
         for index in 0..<max(x.count, y.count) {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
@@ -385,7 +419,9 @@ enum HostCheck {
         if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
             // `[v6]` or `[v6]:port`; anything else after the bracket is no address, kept whole so it matches nothing.
             let rest = name[name.index(after: close)...]
-            if rest.isEmpty || (rest.first == ":" && rest.dropFirst().allSatisfy(\.isNumber)) { name = name[name.index(after: name.startIndex)..<close] }
+            if rest.isEmpty || (rest.first == ":" && rest.dropFirst().allSatisfy(\.isNumber)) {
+                name = name[name.index(after: name.startIndex)..<close]
+            }
         } else if let colon = name.lastIndex(of: ":"), name.firstIndex(of: ":") == colon {
             name = name[..<colon]
         }
@@ -394,7 +430,8 @@ enum HostCheck {
     }
 
     static func isIPAddress(_ name: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
     }
 }
@@ -433,7 +470,8 @@ enum HealthCheck {
         }
         if body.images.values.contains(false) {
             body.status = "degraded"
-            body.error = "missing images for: \(body.images.filter { !$0.value }.keys.sorted().joined(separator: ", ")); run `coderunner images build`"
+            body.error =
+                "missing images for: \(body.images.filter { !$0.value }.keys.sorted().joined(separator: ", ")); run `coderunner images build`"
             return (false, body)
         }
         return (true, body)

@@ -32,7 +32,11 @@ public final class ServerContext: Sendable {
     let examples: [String: (file: String, source: String)]
 
     public init(runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, settings: ServerSettings, logger: Logger) {
-        self.runner = runner; self.catalog = catalog; self.configuration = configuration; self.settings = settings; self.logger = logger
+        self.runner = runner
+        self.catalog = catalog
+        self.configuration = configuration
+        self.settings = settings
+        self.logger = logger
         var examples: [String: (file: String, source: String)] = [:]
         for runtime in catalog.runtimes where !runtime.manifest.example.isEmpty {
             let path = runtime.directory + "/" + runtime.manifest.example
@@ -45,13 +49,15 @@ public final class ServerContext: Sendable {
         var limits: [String: RunLimits] = [:]
         for language in settings.standbyCounts.keys {
             guard let runtime = try? catalog.runtime(named: language),
-                  let configured = try? runner.settings.limits(for: runtime, configuration: configuration) else { continue }
+                let configured = try? runner.settings.limits(for: runtime, configuration: configuration)
+            else { continue }
             runtimes[runtime.language] = runtime
             limits[runtime.language] = configured
         }
-        let wanted = Dictionary(settings.standbyCounts.compactMap { language, count in
-            (try? catalog.runtime(named: language)).map { ($0.language, count) }
-        }, uniquingKeysWith: max)
+        let wanted = Dictionary(
+            settings.standbyCounts.compactMap { language, count in
+                (try? catalog.runtime(named: language)).map { ($0.language, count) }
+            }, uniquingKeysWith: max)
         standbys = SessionStandbys(runner: runner, wanted: wanted, runtimes: runtimes, limits: limits, unusedTTL: settings.standbyTTL)
         cleanups = SessionCleanups(runner: runner)
     }
@@ -72,10 +78,13 @@ public final class ServerContext: Sendable {
         let refusal: Refusal? = admission.withLock { state in
             if state.draining { return Refusal(code: "shutting-down", message: "the server is shutting down; reconnect later") }
             if state.sessions >= settings.maxSessions {
-                return Refusal(code: "busy", message: "the server is at its limit of \(settings.maxSessions) sessions (server.maxSessions); try again shortly")
+                return Refusal(
+                    code: "busy", message: "the server is at its limit of \(settings.maxSessions) sessions (server.maxSessions); try again shortly")
             }
             if state.sessionsByClient[client, default: 0] >= settings.maxSessionsPerClient {
-                return Refusal(code: "busy", message: "your address already has \(settings.maxSessionsPerClient) open sessions (server.maxSessionsPerClient); close one first")
+                return Refusal(
+                    code: "busy",
+                    message: "your address already has \(settings.maxSessionsPerClient) open sessions (server.maxSessionsPerClient); close one first")
             }
             state.sessions += 1
             state.sessionsByClient[client, default: 0] += 1
@@ -129,7 +138,9 @@ public final class ServerContext: Sendable {
         let refusal: Refusal? = admission.withLock { state in
             if state.draining { return Refusal(code: "shutting-down", message: "the server is shutting down; the run was not started") }
             if state.runs >= settings.maxConcurrentRuns {
-                return Refusal(code: "busy", message: "the server is running \(settings.maxConcurrentRuns) programs already (server.maxConcurrentRuns); try again in a moment")
+                return Refusal(
+                    code: "busy",
+                    message: "the server is running \(settings.maxConcurrentRuns) programs already (server.maxConcurrentRuns); try again in a moment")
             }
             state.runs += 1
             state.lastRunStarted = .now
@@ -198,8 +209,9 @@ public final class ServerContext: Sendable {
         let first = spec.files.first?.path ?? ""
         if spec.entry == nil && spec.files.count > 1 {
             do throws(EntryInferenceError) {
-                let choice = try EntryInference.choose(files: spec.files, catalog: catalog, language: spec.language?.nilIfEmpty, entry: nil,
-                                                       firstWhenAmbiguous: true)
+                let choice = try EntryInference.choose(
+                    files: spec.files, catalog: catalog, language: spec.language?.nilIfEmpty, entry: nil,
+                    firstWhenAmbiguous: true)
                 return (choice.runtime, choice.entry)
             } catch .noSourceFiles, .noSourceFilesFor {
                 // Not a question of inference: the old rule (first file, its extension) gives the usual error or runs it.
@@ -249,7 +261,8 @@ struct RunRate: Sendable {
     mutating func admit(now: ContinuousClock.Instant, settings: ServerSettings) -> ProtocolError? {
         forget(before: now)
         guard starts.count < settings.runsPerMinute else {
-            return ProtocolError(code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
+            return ProtocolError(
+                code: "rate-limited", message: "more than \(settings.runsPerMinute) runs in a minute (server.runsPerMinute); wait a little")
         }
         starts.append(now)
         return nil
@@ -263,7 +276,8 @@ struct ProtocolError: Error, Sendable {
 
     /// A WebSocket message over `server.maxMessageSize` (both protocols answer it the same way).
     static func tooLarge(size: Int, limit: Int) -> ProtocolError {
-        ProtocolError(code: "too-large", message: "the message has \(size) bytes, over the \(limit) bytes limit (server.maxMessageSize); it was dropped")
+        ProtocolError(
+            code: "too-large", message: "the message has \(size) bytes, over the \(limit) bytes limit (server.maxMessageSize); it was dropped")
     }
 }
 
@@ -290,7 +304,10 @@ struct RequestedLimits: Sendable, Equatable {
         if let memory, memory < Self.minimumMemory { throw refuse("limits.memory must be at least 6m (Docker's minimum)") }
         if let cpus, !(cpus.isFinite && cpus >= Self.minimumCPUs) { throw refuse("limits.cpus must be a number of at least 0.01, such as 0.5") }
         if let outputLimit, outputLimit == 0 { throw refuse("limits.outputLimit must be at least 1 byte") }
-        self.timeout = timeout; self.memory = memory; self.cpus = cpus; self.outputLimit = outputLimit
+        self.timeout = timeout
+        self.memory = memory
+        self.cpus = cpus
+        self.outputLimit = outputLimit
     }
 }
 

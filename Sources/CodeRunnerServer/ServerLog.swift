@@ -1,4 +1,5 @@
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,9 @@ public struct ServerLogHandler: LogHandler {
     var quietCancellation = false
 
     public init(label: String, level: Logger.Level, format: Format) {
-        self.label = label; self.logLevel = level; self.format = format
+        self.label = label
+        self.logLevel = level
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -37,7 +40,8 @@ public struct ServerLogHandler: LogHandler {
             Self.write(line + "\n")
             return
         }
-        var line = "{\"time\":\(JSON.quote(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(JSON.quote(label)),\"message\":\(JSON.quote(event.message.description))"
+        var line =
+            "{\"time\":\(JSON.quote(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(JSON.quote(label)),\"message\":\(JSON.quote(event.message.description))"
         for key in fields.keys.sorted() where !["time", "level", "label", "message"].contains(key) {
             line += ",\(JSON.quote(key)):\(JSON.quote(fields[key]!.description))"
         }
@@ -51,7 +55,10 @@ public struct ServerLogHandler: LogHandler {
             var offset = 0
             while offset < buffer.count {
                 let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { if errno == EINTR { continue }; return }
+                if written <= 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
                 offset += written
             }
         }
@@ -68,7 +75,8 @@ public struct ServerLogHandler: LogHandler {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+        return
+            "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
     }
 }
 

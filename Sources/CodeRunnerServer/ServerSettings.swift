@@ -34,8 +34,9 @@ public struct ServerSettings: Sendable {
         func integer(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             let text = value(key)
             guard let number = Int(text), range.contains(number) else {
-                throw .badValue(key: key, value: text, source: configuration.entry(key)?.source ?? .defaultValue,
-                                reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+                throw .badValue(
+                    key: key, value: text, source: configuration.entry(key)?.source ?? .defaultValue,
+                    reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
             }
             return number
         }
@@ -43,44 +44,51 @@ public struct ServerSettings: Sendable {
         port = try integer("server.port", 0...65535)
         let level = value("server.logLevel").lowercased()
         guard let parsed = Logger.Level(rawValue: level) else {
-            throw .badValue(key: "server.logLevel", value: level, source: configuration.entry("server.logLevel")?.source ?? .defaultValue,
-                            reason: "use trace, debug, info, notice, warning, error or critical")
+            throw .badValue(
+                key: "server.logLevel", value: level, source: configuration.entry("server.logLevel")?.source ?? .defaultValue,
+                reason: "use trace, debug, info, notice, warning, error or critical")
         }
         logLevel = parsed
         logFormat = value("server.logFormat").lowercased()
         guard logFormat == "text" || logFormat == "json" else {
-            throw .badValue(key: "server.logFormat", value: logFormat, source: configuration.entry("server.logFormat")?.source ?? .defaultValue,
-                            reason: "use text or json")
+            throw .badValue(
+                key: "server.logFormat", value: logFormat, source: configuration.entry("server.logFormat")?.source ?? .defaultValue,
+                reason: "use text or json")
         }
         token = value("server.token")
         allowedOrigins = value("server.allowedOrigins").split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
         allowedHosts = value("server.allowedHosts").split(separator: ",").map { $0.trimmingCharacters().lowercased() }.filter { !$0.isEmpty }
         handshakeTimeout = try configuration.duration("server.handshakeTimeout")
         guard handshakeTimeout >= .milliseconds(100), handshakeTimeout <= .seconds(600) else {
-            throw .badValue(key: "server.handshakeTimeout", value: value("server.handshakeTimeout"),
-                            source: configuration.entry("server.handshakeTimeout")?.source ?? .defaultValue, reason: "use 100ms to 10m, such as 5s")
+            throw .badValue(
+                key: "server.handshakeTimeout", value: value("server.handshakeTimeout"),
+                source: configuration.entry("server.handshakeTimeout")?.source ?? .defaultValue, reason: "use 100ms to 10m, such as 5s")
         }
         let sizeText = value("server.maxMessageSize")
         do {
             maxMessageBytes = Int(try Quantity.byteSize(sizeText))
         } catch {
-            throw .badValue(key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
-                            reason: error.description)
+            throw .badValue(
+                key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
+                reason: error.description)
         }
         guard maxMessageBytes >= 1024 else {
-            throw .badValue(key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
-                            reason: "must be at least 1k")
+            throw .badValue(
+                key: "server.maxMessageSize", value: sizeText, source: configuration.entry("server.maxMessageSize")?.source ?? .defaultValue,
+                reason: "must be at least 1k")
         }
         maxSessions = try integer("server.maxSessions", 1...100_000)
         maxSessionsPerClient = try integer("server.maxSessionsPerClient", 1...100_000)
         maxConcurrentRuns = try integer("server.maxConcurrentRuns", 1...100_000)
         maxRunsPerSession = try integer("server.maxRunsPerSession", 1...1000)
         runsPerMinute = try integer("server.runsPerMinute", 1...1_000_000)
-        standbyCounts = try SessionStandbys.parseCounts(value("server.standby"), source: configuration.entry("server.standby")?.source ?? .defaultValue)
+        standbyCounts = try SessionStandbys.parseCounts(
+            value("server.standby"), source: configuration.entry("server.standby")?.source ?? .defaultValue)
         standbyTTL = try configuration.duration("server.standbyMaxAge")
         guard standbyTTL >= .seconds(15), standbyTTL <= .seconds(24 * 3600) else {
-            throw .badValue(key: "server.standbyMaxAge", value: value("server.standbyMaxAge"),
-                            source: configuration.entry("server.standbyMaxAge")?.source ?? .defaultValue, reason: "use 15s to 24h, such as 10m")
+            throw .badValue(
+                key: "server.standbyMaxAge", value: value("server.standbyMaxAge"),
+                source: configuration.entry("server.standbyMaxAge")?.source ?? .defaultValue, reason: "use 15s to 24h, such as 10m")
         }
     }
 }

@@ -7,16 +7,28 @@ import Synchronization
 
 /// Any JSON value, for Socket.IO event arguments whose shapes vary between clients.
 enum JSONValue: Codable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -83,8 +95,9 @@ final class SocketIOEncoder: SessionEncoder {
         if result.status != .ok, let line = result.summaryLine {
             messages.append(Self.event("output", "{\"sessionId\":\(JSON.quote(run)),\"type\":\"system\",\"data\":\(JSON.quote(line + "\n"))}"))
         }
-        let exit = Exit(sessionId: run, code: result.processExitCode, executionTime: Int(result.totalMilliseconds.rounded()),
-                        status: result.status.rawValue, signal: result.signalName, truncated: result.truncated)
+        let exit = Exit(
+            sessionId: run, code: result.processExitCode, executionTime: Int(result.totalMilliseconds.rounded()),
+            status: result.status.rawValue, signal: result.signalName, truncated: result.truncated)
         messages.append(Self.event("exit", JSON.encode(exit)))
         return messages
     }
@@ -104,7 +117,8 @@ final class SocketIOEncoder: SessionEncoder {
             return Self.event("kernel:display", "{\(console)\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}")
         case .result(let cell, let status, let ms, let ref):
             let cellID = ref.map { ",\"cellId\":\(JSON.quote($0))" } ?? ""
-            return Self.event("kernel:result", "{\(console)\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"executionTime\":\(Int(ms.rounded()))\(cellID)}")
+            return Self.event(
+                "kernel:result", "{\(console)\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"executionTime\":\(Int(ms.rounded()))\(cellID)}")
         case .interrupted: return Self.event("kernel:interrupted", "{\(console.dropLast())}")
         case .restarted: return Self.event("kernel:restarted", "{\(console.dropLast())}")
         case .exited(let reason): return Self.event("kernel:exited", "{\(console)\"reason\":\(JSON.quote(reason))}")
@@ -157,9 +171,11 @@ enum SocketIOConnection {
                 try? await Task.sleep(for: context.settings.handshakeTimeout)
                 if Task.isCancelled || state.withLock({ $0.session != nil }) { return }
                 context.metrics.protocolError()
-                logger.info("socket.io client did not connect (CONNECT with a valid token) in time; closing", metadata: [
-                    "timeout": "\(context.settings.handshakeTimeout)",
-                ])
+                logger.info(
+                    "socket.io client did not connect (CONNECT with a valid token) in time; closing",
+                    metadata: [
+                        "timeout": "\(context.settings.handshakeTimeout)"
+                    ])
                 closeCode.withLock { $0 = 1008 }
                 outbox.finish()
             }
@@ -192,16 +208,26 @@ enum SocketIOConnection {
                         if let session {
                             await handlePacket(packet, session: session, encoder: encoder, state: state, context: context)
                         } else {
-                            connect(packet, outbox: outbox, encoder: encoder, state: state, closeCode: closeCode, context: context, client: client, logger: logger)
+                            connect(
+                                packet, outbox: outbox, encoder: encoder, state: state, closeCode: closeCode, context: context, client: client,
+                                logger: logger)
                         }
                     default: break
                     }
                 case .binary:
                     let error = ProtocolError(code: "bad-message", message: "binary Socket.IO packets are not supported; send JSON events")
-                    if let session { await session.sendError(run: nil, error) } else { outbox.send(encoder.error(run: nil, code: error.code, message: error.message)) }
+                    if let session {
+                        await session.sendError(run: nil, error)
+                    } else {
+                        outbox.send(encoder.error(run: nil, code: error.code, message: error.message))
+                    }
                 case .tooLarge(let size):
                     let error = ProtocolError.tooLarge(size: size, limit: context.settings.maxMessageBytes)
-                    if let session { await session.sendError(run: nil, error) } else { outbox.send(encoder.error(run: nil, code: error.code, message: error.message)) }
+                    if let session {
+                        await session.sendError(run: nil, error)
+                    } else {
+                        outbox.send(encoder.error(run: nil, code: error.code, message: error.message))
+                    }
                 }
             }
             let session = state.withLock { $0.session }
@@ -236,7 +262,8 @@ enum SocketIOConnection {
             guard let given = parsed.payload?["token"]?.text, GuardMiddleware.constantTimeEqual(given, context.settings.token) else {
                 context.metrics.protocolError()
                 logger.info("socket.io connect without a valid token refused")
-                outbox.send("44{\"message\":\"unauthorized: send the server token in the auth object ({token}) or as 'Authorization: Bearer <token>'\"}")
+                outbox.send(
+                    "44{\"message\":\"unauthorized: send the server token in the auth object ({token}) or as 'Authorization: Bearer <token>'\"}")
                 return
             }
         }
@@ -248,7 +275,11 @@ enum SocketIOConnection {
             return
         }
         let session = ClientSession(context: context, client: client, outbox: outbox, encoder: encoder, logger: context.logger)
-        state.withLock { $0.authorized = true; $0.connected = true; $0.session = session }
+        state.withLock {
+            $0.authorized = true
+            $0.connected = true
+            $0.session = session
+        }
         if !context.register(session) {
             Task { await session.shutDown(reason: "the server is shutting down") }
         }
@@ -298,9 +329,13 @@ enum SocketIOConnection {
         return parsed
     }
 
-    static func handlePacket(_ packet: String, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>, context: ServerContext) async {
+    static func handlePacket(_ packet: String, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>, context: ServerContext)
+        async
+    {
         guard let parsed = parsePacket(packet) else { return }
-        let namespace = parsed.namespace, ackID = parsed.ackID, payload = parsed.payload
+        let namespace = parsed.namespace
+        let ackID = parsed.ackID
+        let payload = parsed.payload
         let nsPrefix = namespace == "/" ? "" : namespace + ","
 
         switch parsed.type {
@@ -320,7 +355,8 @@ enum SocketIOConnection {
                 return
             }
             guard let arguments = payload?.array, let name = arguments.first?.text else {
-                await session.sendError(run: nil, ProtocolError(code: "bad-message", message: "an event packet must be a JSON array starting with the event name"))
+                await session.sendError(
+                    run: nil, ProtocolError(code: "bad-message", message: "an event packet must be a JSON array starting with the event name"))
                 return
             }
             let argument = arguments.count > 1 ? arguments[1] : JSONValue.null
@@ -340,10 +376,14 @@ enum SocketIOConnection {
         }
     }
 
-    static func handleEvent(_ name: String, _ argument: JSONValue, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>) async throws(ProtocolError) {
+    static func handleEvent(_ name: String, _ argument: JSONValue, session: ClientSession, encoder: SocketIOEncoder, state: Locked<AdapterState>)
+        async throws(ProtocolError)
+    {
         switch name {
         case "run":
-            guard case .object = argument else { throw ProtocolError(code: "bad-message", message: "run takes {sessionId, language, files: [{name, path, content, toBeExec}]}") }
+            guard case .object = argument else {
+                throw ProtocolError(code: "bad-message", message: "run takes {sessionId, language, files: [{name, path, content, toBeExec}]}")
+            }
             let console = argument["sessionId"]?.text ?? "default"
             guard let fileValues = argument["files"]?.array, !fileValues.isEmpty else {
                 throw ProtocolError(code: "bad-request", message: "run: files is empty; send [{name, path, content, toBeExec}]")
@@ -356,7 +396,9 @@ enum SocketIOConnection {
                 while path.hasPrefix("/") { path.removeFirst() }
                 while path.hasPrefix("./") { path.removeFirst(2) }
                 guard !path.isEmpty else { throw ProtocolError(code: "bad-request", message: "files[\(index)] needs a name or path") }
-                guard let content = file["content"]?.text else { throw ProtocolError(code: "bad-request", message: "files[\(index)] (\(path)) needs content") }
+                guard let content = file["content"]?.text else {
+                    throw ProtocolError(code: "bad-request", message: "files[\(index)] (\(path)) needs content")
+                }
                 files.append(SubmittedFile(path: path, contents: Array(content.utf8)))
                 if entry == nil, file["toBeExec"]?.bool == true { entry = path }
             }
@@ -383,7 +425,9 @@ enum SocketIOConnection {
             try await session.stop(run: console)
         case "kernel:start":
             encoder.kernelConsole.withLock { $0 = argument["sessionId"]?.text }
-            guard let language = argument["language"]?.text else { throw ProtocolError(code: "bad-message", message: "kernel:start takes {sessionId, language}") }
+            guard let language = argument["language"]?.text else {
+                throw ProtocolError(code: "bad-message", message: "kernel:start takes {sessionId, language}")
+            }
             var files: [SubmittedFile] = []
             for file in argument["files"]?.array ?? [] {
                 if let path = file["path"]?.text ?? file["name"]?.text, let content = file["content"]?.text {
@@ -393,8 +437,12 @@ enum SocketIOConnection {
             try await session.kernelStart(language: language, files: files)
         case "kernel:execute":
             let code: String
-            if case .string(let text) = argument { code = text } else {
-                guard let text = argument["code"]?.text else { throw ProtocolError(code: "bad-message", message: "kernel:execute takes {sessionId, code, cellId?}") }
+            if case .string(let text) = argument {
+                code = text
+            } else {
+                guard let text = argument["code"]?.text else {
+                    throw ProtocolError(code: "bad-message", message: "kernel:execute takes {sessionId, code, cellId?}")
+                }
                 code = text
             }
             try await session.kernelExecute(code: code, ref: argument["cellId"]?.text)
@@ -402,7 +450,11 @@ enum SocketIOConnection {
         case "kernel:restart": try await session.kernelRestart()
         case "kernel:shutdown": await session.kernelShutdown()
         default:
-            throw ProtocolError(code: "unknown-type", message: "unknown event '\(name)'; events: run, input, stop, kernel:start, kernel:execute, kernel:interrupt, kernel:restart, kernel:shutdown")
+            throw ProtocolError(
+                code: "unknown-type",
+                message:
+                    "unknown event '\(name)'; events: run, input, stop, kernel:start, kernel:execute, kernel:interrupt, kernel:restart, kernel:shutdown"
+            )
         }
     }
 }

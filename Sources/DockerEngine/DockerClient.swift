@@ -96,7 +96,7 @@ public struct DockerClient: Sendable {
         let response = try await call("POST", path, query: name.map { [("name", $0)] } ?? [], json: config)
         if response.status == 404 {
             let error = Self.apiError(status: response.status, body: response.body, path: path)
-            if case let .api(_, message, _) = error, message.lowercased().contains("image") {
+            if case .api(_, let message, _) = error, message.lowercased().contains("image") {
                 throw DockerError.imageNotFound(config.image)
             }
             throw error
@@ -147,7 +147,7 @@ public struct DockerClient: Sendable {
         let path = "/containers/\(pathSegment(id))"
         let response = try await call("DELETE", path, query: [("force", force ? "true" : "false"), ("v", "true")])
         if response.status == 404 { return }
-        if response.status == 409, case let .api(_, message, _) = Self.apiError(status: 409, body: response.body, path: path),
+        if response.status == 409, case .api(_, let message, _) = Self.apiError(status: 409, body: response.body, path: path),
             message.contains("already in progress")
         {
             let waitPath = path + "/wait"
@@ -265,7 +265,7 @@ public struct DockerClient: Sendable {
         let response = try await call("POST", path, json: request)
         if !(200..<300).contains(response.status) {
             let error = Self.apiError(status: response.status, body: response.body, path: path)
-            if case let .api(_, message, _) = error {
+            if case .api(_, let message, _) = error {
                 let lower = message.lowercased()
                 if lower.contains("overlap") || lower.contains("already used") { throw DockerError.subnetOverlaps(message) }
             }
@@ -297,13 +297,15 @@ public struct DockerClient: Sendable {
         try check(response, path: path)
     }
 
-
     // MARK: plumbing
 
     struct ExecStartBody: Encodable {
         var detach: Bool
         var tty: Bool
-        enum CodingKeys: String, CodingKey { case detach = "Detach", tty = "Tty" }
+        enum CodingKeys: String, CodingKey {
+            case detach = "Detach"
+            case tty = "Tty"
+        }
     }
 
     func call(_ method: String, _ path: String, query: [(String, String)] = []) async throws -> DockerHTTPResponse {

@@ -22,25 +22,25 @@ public enum DockerError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String {
         switch self {
-        case let .unreachable(host, reason):
+        case .unreachable(let host, let reason):
             return "cannot reach the Docker engine at \(host) (\(reason)). "
                 + "Start it with `sudo systemctl start docker` or `sudo dockerd &`, or set DOCKER_HOST."
-        case let .api(status, message, path):
+        case .api(let status, let message, let path):
             return "Docker engine error \(status) on \(path): \(message)"
-        case let .imageNotFound(name):
+        case .imageNotFound(let name):
             return "image \(name) is not available locally; run `coderunner images build` (or ./setup.sh) to create it."
-        case let .subnetOverlaps(message):
+        case .subnetOverlaps(let message):
             return "Docker refused the network because its subnet overlaps an existing one (\(message)). "
                 + "Remove stale networks with `coderunner net gc` or configure a different subnet pool."
-        case let .buildFailed(message):
+        case .buildFailed(let message):
             return "image build failed: \(message). Check the Dockerfile and the build output above."
-        case let .timeout(path):
+        case .timeout(let path):
             return "the Docker engine did not answer \(path) in time; check that dockerd is healthy (`docker info`) and not overloaded."
-        case let .protocolError(message):
+        case .protocolError(let message):
             return "unexpected answer from the Docker engine: \(message). Is DOCKER_HOST pointing at a Docker-compatible API?"
-        case let .invalidHost(message):
+        case .invalidHost(let message):
             return "invalid Docker host: \(message)"
-        case let .invalidArchive(message):
+        case .invalidArchive(let message):
             return "cannot build the upload archive: \(message)"
         }
     }

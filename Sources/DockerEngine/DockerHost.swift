@@ -15,8 +15,8 @@ public enum DockerHost: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unixSocket(path): return "unix://\(path)"
-        case let .tcp(host, port): return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        case .unixSocket(let path): return "unix://\(path)"
+        case .tcp(let host, let port): return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
         }
     }
 
@@ -24,7 +24,7 @@ public enum DockerHost: Sendable, Equatable, CustomStringConvertible {
     var httpHostHeader: String {
         switch self {
         case .unixSocket: return "docker"
-        case let .tcp(host, port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
     }
 
@@ -72,7 +72,9 @@ public enum DockerHost: Sendable, Equatable, CustomStringConvertible {
                 }
                 host = rest[rest.index(after: rest.startIndex)..<close]
                 let after = rest[rest.index(after: close)...]
-                if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+                if after.hasPrefix(":") {
+                    portText = after.dropFirst()
+                } else if !after.isEmpty {
                     throw .invalidHost("DOCKER_HOST=\(raw) must look like tcp://[ipv6]:port")
                 }
             } else if let colon = rest.lastIndex(of: ":") {

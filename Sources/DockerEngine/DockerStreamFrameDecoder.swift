@@ -46,7 +46,8 @@ public struct DockerStreamFrameDecoder: Sendable {
             guard buffer[index + 1] == 0, buffer[index + 2] == 0, buffer[index + 3] == 0 else {
                 throw .protocolError("invalid stream frame header (is the exec running with a TTY?)")
             }
-            let length = Int(buffer[index + 4]) << 24 | Int(buffer[index + 5]) << 16 | Int(buffer[index + 6]) << 8
+            let length =
+                Int(buffer[index + 4]) << 24 | Int(buffer[index + 5]) << 16 | Int(buffer[index + 6]) << 8
                 | Int(buffer[index + 7])
             let stream: ExecOutputStream
             switch kind {

@@ -219,13 +219,13 @@ final class ExecStreamHandler: ChannelDuplexHandler {
 
     private func consume(_ bytes: [UInt8], context: ChannelHandlerContext) throws {
         switch mode {
-        case var .awaitingHead(parser):
+        case .awaitingHead(var parser):
             parser.append(bytes)
             guard let event = try parser.next() else {
                 mode = .awaitingHead(parser)
                 return
             }
-            guard case let .head(head) = event else { throw DockerError.protocolError("no response head") }
+            guard case .head(let head) = event else { throw DockerError.protocolError("no response head") }
             if head.status == 101 || (200..<300).contains(head.status) {
                 mode = tty ? .raw : .multiplexed(DockerStreamFrameDecoder())
                 headPromise.succeed(head)
@@ -240,7 +240,7 @@ final class ExecStreamHandler: ChannelDuplexHandler {
             parser.append(bytes)
             while let event = try parser.next() {
                 switch event {
-                case let .body(part): body += part
+                case .body(let part): body += part
                 case .end:
                     mode = .closed
                     headPromise.fail(DockerClient.apiError(status: head.status, body: body, path: path))
@@ -251,7 +251,7 @@ final class ExecStreamHandler: ChannelDuplexHandler {
                 }
             }
             mode = .errorBody(parser, head, body)
-        case var .multiplexed(decoder):
+        case .multiplexed(var decoder):
             decoder.append(bytes)
             while let chunk = try decoder.next() { source.push(chunk) }
             mode = .multiplexed(decoder)
@@ -267,7 +267,7 @@ final class ExecStreamHandler: ChannelDuplexHandler {
         case .awaitingHead, .errorBody:
             headPromise.fail(DockerError.protocolError("the engine closed the exec connection before answering"))
             source.finish()
-        case let .multiplexed(decoder) where decoder.bufferedByteCount > 0:
+        case .multiplexed(let decoder) where decoder.bufferedByteCount > 0:
             source.finish(DockerError.protocolError("exec output ended in the middle of a frame"))
         default:
             source.finish()
@@ -279,7 +279,7 @@ final class ExecStreamHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // With remote half-closure allowed, the engine closing its side means the output is complete.
         if case ChannelEvent.inputClosed = event {
-            if case let .multiplexed(decoder) = mode, decoder.bufferedByteCount > 0 {
+            if case .multiplexed(let decoder) = mode, decoder.bufferedByteCount > 0 {
                 source.finish(DockerError.protocolError("exec output ended in the middle of a frame"))
             } else {
                 source.finish()

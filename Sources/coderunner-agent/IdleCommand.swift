@@ -50,7 +50,10 @@ enum IdleCommand {
 
         let state = StateDirectory.standard()
         if let code = state.ensure() {
-            Posix.writeAll(2, "coderunner-agent: cannot create \(state.path): \(Posix.errorString(code)); is /run/coderunner a tmpfs (containers made by an older coderunner lack it)?\n")
+            Posix.writeAll(
+                2,
+                "coderunner-agent: cannot create \(state.path): \(Posix.errorString(code)); is /run/coderunner a tmpfs (containers made by an older coderunner lack it)?\n"
+            )
             return 1
         }
         // What `pool` shows as the time left: the limit that applies now (the longer one until the first run).
@@ -91,8 +94,12 @@ enum IdleCommand {
                     // The run's supervisor was killed (the OOM killer, a crash): its program must not go on unsupervised,
                     // and the engine must not wait for a result that cannot come.
                     if ProcessSweep.isEnabled() { ProcessSweep.killStrays(protectedSessions: state.serviceSessions()) }
-                    _ = Posix.writeAll(1, AgentWire.encode(AgentMessage.failed(
-                        "the run's supervisor in the container was killed (signal \(Posix.decodeWaitStatus(status).signal ?? 0)); the program was stopped")))
+                    _ = Posix.writeAll(
+                        1,
+                        AgentWire.encode(
+                            AgentMessage.failed(
+                                "the run's supervisor in the container was killed (signal \(Posix.decodeWaitStatus(status).signal ?? 0)); the program was stopped"
+                            )))
                 }
                 // A container made for one run ends with it (Docker then removes it): nothing waits for the TTL.
                 if once { return 0 }
@@ -102,13 +109,19 @@ enum IdleCommand {
             if watchesStdin, fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 runner = serveRun(signalFD: signalFD)
                 used = true
-                if runner < 0 { runner = 0; stdioUsable = false }
+                if runner < 0 {
+                    runner = 0
+                    stdioUsable = false
+                }
                 continue
             }
             if runner != 0 || state.isBusy() { continue }
             let last = max(state.lastActivity() ?? started, started)
             if last > started { used = true }
-            if used, unusedTTL != nil, !recordedUsedTTL { state.recordTTL(ttl); recordedUsedTTL = true }
+            if used, unusedTTL != nil, !recordedUsedTTL {
+                state.recordTTL(ttl)
+                recordedUsedTTL = true
+            }
             if Posix.wallSeconds() - last >= (used ? ttl : unusedTTL ?? ttl) { return 0 }
         }
     }
@@ -168,7 +181,10 @@ enum IdleCommand {
     }
 
     static func usage(_ problem: String) -> Int32 {
-        Posix.writeAll(2, "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--unused-ttl SECONDS] [--stdio [--once]] [--service PROGRAM [ARGS...]]\n")
+        Posix.writeAll(
+            2,
+            "coderunner-agent idle: \(problem)\nusage: coderunner-agent idle --ttl SECONDS [--unused-ttl SECONDS] [--stdio [--once]] [--service PROGRAM [ARGS...]]\n"
+        )
         return 64
     }
 }

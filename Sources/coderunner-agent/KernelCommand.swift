@@ -162,8 +162,10 @@ final class KernelCommand {
                 state.touchActivity()
                 if driver == nil {
                     send(.output(.stderr, Array("coderunner: the kernel is not running; restart it\n".utf8)))
-                    send(.cellFinished(AgentCellResult(
-                        cell: cell, ok: false, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 0)))
+                    send(
+                        .cellFinished(
+                            AgentCellResult(
+                                cell: cell, ok: false, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 0)))
                 } else {
                     queued.append((cell, code))
                     startNextCell()
@@ -288,15 +290,19 @@ final class KernelCommand {
         let now = Posix.monotonicMicroseconds()
         if let cell = running {
             let stdinBytesRead = cellStdin?.finish() ?? 0
-            send(.cellFinished(AgentCellResult(
-                cell: cell.cell, ok: false, interrupted: interrupted || cell.interrupted,
-                outputLimitExceeded: cell.outputLimitExceeded, wallMicroseconds: now - cell.start, stdinBytesRead: stdinBytesRead)))
+            send(
+                .cellFinished(
+                    AgentCellResult(
+                        cell: cell.cell, ok: false, interrupted: interrupted || cell.interrupted,
+                        outputLimitExceeded: cell.outputLimitExceeded, wallMicroseconds: now - cell.start, stdinBytesRead: stdinBytesRead)))
             running = nil
         }
         cellStdin?.finish()
         for cell in queued {
-            send(.cellFinished(AgentCellResult(
-                cell: cell.cell, ok: false, interrupted: interrupted, outputLimitExceeded: false, wallMicroseconds: 0)))
+            send(
+                .cellFinished(
+                    AgentCellResult(
+                        cell: cell.cell, ok: false, interrupted: interrupted, outputLimitExceeded: false, wallMicroseconds: 0)))
         }
         queued.removeAll()
     }
@@ -372,10 +378,12 @@ final class KernelCommand {
         guard let r = running, r.cell == cell else { return }
         running = nil
         let stdinBytesRead = cellStdin?.finish() ?? 0
-        send(.cellFinished(AgentCellResult(
-            cell: cell, ok: ok && !r.outputLimitExceeded, interrupted: r.interrupted,
-            outputLimitExceeded: r.outputLimitExceeded, wallMicroseconds: Posix.monotonicMicroseconds() - r.start,
-            stdinBytesRead: stdinBytesRead)))
+        send(
+            .cellFinished(
+                AgentCellResult(
+                    cell: cell, ok: ok && !r.outputLimitExceeded, interrupted: r.interrupted,
+                    outputLimitExceeded: r.outputLimitExceeded, wallMicroseconds: Posix.monotonicMicroseconds() - r.start,
+                    stdinBytesRead: stdinBytesRead)))
         state.touchActivity()
         if var d = driver {
             // A child the cell started may have been OOM-killed while the driver survived: only later kills count.
@@ -420,7 +428,12 @@ final class KernelCommand {
             cell.outputLimitExceeded = true
             cell.limitDeadline = Posix.monotonicMicroseconds() + Self.limitGraceMicroseconds
             running = cell
-            send(.output(.stderr, Array("coderunner: the cell's rich output passed the output limit (\(limit) bytes with its text); the rest was dropped and the cell stopped\n".utf8)))
+            send(
+                .output(
+                    .stderr,
+                    Array(
+                        "coderunner: the cell's rich output passed the output limit (\(limit) bytes with its text); the rest was dropped and the cell stopped\n"
+                            .utf8)))
             if let driver { kill(-driver.pid, SIGINT) }
             return false
         }

@@ -105,8 +105,10 @@ final class RunCommand {
         // Attached, the request may never finish arriving (its sender killed mid-frame, and a shared stdin never ends):
         // a silence as long as the keepalive limit ends the wait, and the channel is not used again.
         let silence = attached ? Int32(AgentWire.engineSilenceLimit.components.seconds * 1000) : nil
-        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel,
-                                  silenceLimitMilliseconds: silence, silenceExit: Self.channelUnusable) {
+        switch SessionStart.begin(
+            state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel,
+            silenceLimitMilliseconds: silence, silenceExit: Self.channelUnusable)
+        {
         case .first(let message): first = message
         case .exit(let code): return code
         }
@@ -441,7 +443,8 @@ final class RunCommand {
             }
             // Judged after reading what is waiting: a write to a slow reader may have blocked us, not the engine.
             if attached, !engineGone,
-               Posix.monotonicMicroseconds() - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000 {
+                Posix.monotonicMicroseconds() - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000
+            {
                 engineGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
             }
             if fds[2].revents != 0 { drain(&outFD, .stdout) }

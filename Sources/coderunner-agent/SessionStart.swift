@@ -17,7 +17,10 @@ enum SessionStart {
         besideKernel: Bool = false, silenceLimitMilliseconds: Int32? = nil, silenceExit: Int32 = 1
     ) -> Outcome {
         if let code = state.ensure() {
-            return .exit(fail("cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"))
+            return .exit(
+                fail(
+                    "cannot create the agent state directory \(state.path): \(Posix.errorString(code)); is the container's /run/coderunner tmpfs missing (a container made by an older coderunner)?"
+                ))
         }
         if !(besideKernel && state.kernelAlive()) {
             switch state.tryLockRun() {

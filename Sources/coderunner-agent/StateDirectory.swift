@@ -128,9 +128,11 @@ struct StateDirectory {
         guard let text = Posix.readText(kernelPath) else { return nil }
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count >= 2, let pid = pid_t(fields[0]), let started = UInt64(fields[1]),
-              ProcessSweep.info(of: pid)?.startTime == started else { return nil }
+            ProcessSweep.info(of: pid)?.startTime == started
+        else { return nil }
         guard fields.count == 4, let driver = pid_t(fields[2]), let driverStarted = UInt64(fields[3]),
-              ProcessSweep.info(of: driver)?.startTime == driverStarted else { return .some(nil) }
+            ProcessSweep.info(of: driver)?.startTime == driverStarted
+        else { return .some(nil) }
         return .some(driver)
     }
 

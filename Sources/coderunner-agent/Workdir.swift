@@ -60,7 +60,7 @@ enum Workdir {
         if clear { try clearContents(of: workdir) }
         do {
             for file in files { try write(file, into: workdir) }
-        } catch where error.noSpace && !clear {
+        } catch  where error.noSpace && !clear {
             // An earlier run of the session filled the work dir: what it left is in the way. Start over empty rather
             // than make every later run of the session fail.
             try clearContents(of: workdir)

@@ -1,12 +1,16 @@
 import ArgumentParser
 import CodeRunnerCore
-import CodeRunnerServer
 import CodeRunnerDocker
+import CodeRunnerServer
 import FoundationEssentials
 
 /// Options every subcommand that talks to the engine accepts.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).", valueName: "path"), completion: .file(extensions: ["toml"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).",
+            valueName: "path"), completion: .file(extensions: ["toml"]))
     var config: String?
 }
 
@@ -158,7 +162,10 @@ enum JSONOutput {
     static func error(message: String, exitCode: Int32) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        struct Body: Encodable { var message: String; var exitCode: Int32 }
+        struct Body: Encodable {
+            var message: String
+            var exitCode: Int32
+        }
         struct Wrapper: Encodable { var error: Body }
         guard let data = try? encoder.encode(Wrapper(error: Body(message: message, exitCode: exitCode))) else { return "{}" }
         return String(decoding: data, as: UTF8.self)

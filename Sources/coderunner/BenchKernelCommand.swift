@@ -24,7 +24,8 @@ struct BenchKernelCommand: AsyncParsableCommand {
             let startClock = ContinuousClock.now
             let kernel: KernelSession
             do {
-                kernel = try await KernelSession.start(runner: runner, session: session, runtime: runtime, limits: limits, processOwned: true) { _ in }
+                kernel = try await KernelSession.start(runner: runner, session: session, runtime: runtime, limits: limits, processOwned: true) { _ in
+                }
             } catch { throw CommandFailure.internalFailure("\(error)") }
             let startup = Double((ContinuousClock.now - startClock).microseconds) / 1000
             var samples: [Double] = []
@@ -39,9 +40,10 @@ struct BenchKernelCommand: AsyncParsableCommand {
             try? await runner.endSession(session)
             samples.sort()
             func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count - 1) * p))] }
-            Terminal.out("language=\(runtime.language) cells=\(samples.count) code=\(code) kernel_start_ms=\(Format.fixed(startup, digits: 0)) "
-                + "median_ms=\(Format.fixed(percentile(0.5), digits: 2)) p90_ms=\(Format.fixed(percentile(0.9), digits: 2)) "
-                + "min_ms=\(Format.fixed(samples.first ?? 0, digits: 2)) max_ms=\(Format.fixed(samples.last ?? 0, digits: 2))\n")
+            Terminal.out(
+                "language=\(runtime.language) cells=\(samples.count) code=\(code) kernel_start_ms=\(Format.fixed(startup, digits: 0)) "
+                    + "median_ms=\(Format.fixed(percentile(0.5), digits: 2)) p90_ms=\(Format.fixed(percentile(0.9), digits: 2)) "
+                    + "min_ms=\(Format.fixed(samples.first ?? 0, digits: 2)) max_ms=\(Format.fixed(samples.last ?? 0, digits: 2))\n")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CodeRunnerCore
 import CodeRunnerDocker
 import FoundationEssentials
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,8 +55,12 @@ struct DoctorReport: Encodable {
     var hasFailure: Bool { checks.contains { $0.status == .fail } }
 
     mutating func ok(_ check: String, _ message: String) { checks.append(.init(check: check, status: .ok, message: message)) }
-    mutating func warn(_ check: String, _ message: String, hint: String?) { checks.append(.init(check: check, status: .warn, message: message, hint: hint)) }
-    mutating func fail(_ check: String, _ message: String, hint: String?) { checks.append(.init(check: check, status: .fail, message: message, hint: hint)) }
+    mutating func warn(_ check: String, _ message: String, hint: String?) {
+        checks.append(.init(check: check, status: .warn, message: message, hint: hint))
+    }
+    mutating func fail(_ check: String, _ message: String, hint: String?) {
+        checks.append(.init(check: check, status: .fail, message: message, hint: hint))
+    }
 
     /// Fixed columns: status, check name, message, then the hint after `->`.
     func text(colored: Bool) -> String {
@@ -63,7 +68,12 @@ struct DoctorReport: Encodable {
         var output = ""
         for check in checks {
             let status = check.status.rawValue
-            let code = switch check.status { case .ok: "32"; case .warn: "33"; case .fail: "31" }
+            let code =
+                switch check.status {
+                case .ok: "32"
+                case .warn: "33"
+                case .fail: "31"
+                }
             let painted = colored ? "\u{1B}[\(code)m\(status)\u{1B}[0m" : status
             var line = painted + String(repeating: " ", count: 6 - status.count)
             line += check.check + String(repeating: " ", count: width - check.check.count + 2) + check.message
@@ -77,7 +87,10 @@ struct DoctorReport: Encodable {
     }
 
     func json() -> String {
-        struct Document: Encodable { var ok: Bool; var checks: [DoctorCheck] }
+        struct Document: Encodable {
+            var ok: Bool
+            var checks: [DoctorCheck]
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(Document(ok: !hasFailure, checks: checks)) else { return "{}" }
@@ -98,11 +111,15 @@ enum Doctor {
             let loaded = try AppContext.load(options: options)
             context = loaded
             try loaded.validateEveryValue()
-            report.ok("config", "config file \(loaded.configuration.configFilePath ?? "none (defaults)"); runtimes \(loaded.runtimesDirectory) (\(loaded.catalog.runtimes.map(\.language).joined(separator: ", ")))")
+            report.ok(
+                "config",
+                "config file \(loaded.configuration.configFilePath ?? "none (defaults)"); runtimes \(loaded.runtimesDirectory) (\(loaded.catalog.runtimes.map(\.language).joined(separator: ", ")))"
+            )
         } catch {
             report.fail("config", error.message, hint: "fix the setting or file named above; `coderunner config --keys` lists every setting")
         }
-        let configuration = context?.configuration
+        let configuration =
+            context?.configuration
             ?? (try? Configuration.load(explicitFile: options.config, environment: Terminal.environment(), manifests: []))
             ?? Configuration()
 
@@ -115,18 +132,23 @@ enum Doctor {
             engine = candidate
             report.ok("docker", "Docker Engine \(info.version) (API \(info.apiVersion), \(info.os), kernel \(info.kernel)) at \(host)")
             if let api = parseVersion(info.apiVersion), api < minimumAPIVersion {
-                report.warn("docker", "API \(info.apiVersion) is older than \(minimumAPIVersion.0).\(minimumAPIVersion.1), the oldest version coderunner is tested with",
-                            hint: "upgrade to Docker Engine 20.10 or newer")
+                report.warn(
+                    "docker",
+                    "API \(info.apiVersion) is older than \(minimumAPIVersion.0).\(minimumAPIVersion.1), the oldest version coderunner is tested with",
+                    hint: "upgrade to Docker Engine 20.10 or newer")
             }
         } catch let error as EngineError {
             if case .unreachable(_, let reason) = error {
-                report.fail("docker", "cannot reach the Docker engine at \(host) (\(reason))",
-                            hint: "start it (`sudo systemctl start docker`, `sudo dockerd &` or `sudo ./setup.sh`) or point DOCKER_HOST at a running engine")
+                report.fail(
+                    "docker", "cannot reach the Docker engine at \(host) (\(reason))",
+                    hint: "start it (`sudo systemctl start docker`, `sudo dockerd &` or `sudo ./setup.sh`) or point DOCKER_HOST at a running engine")
             } else {
                 report.fail("docker", error.description, hint: "check that DOCKER_HOST / docker.host points at a Docker Engine API endpoint")
             }
         } catch {
-            report.fail("docker", "docker.host '\(host)' is not usable: \(error)", hint: "use unix:///var/run/docker.sock or tcp://host:port in docker.host or DOCKER_HOST")
+            report.fail(
+                "docker", "docker.host '\(host)' is not usable: \(error)",
+                hint: "use unix:///var/run/docker.sock or tcp://host:port in docker.host or DOCKER_HOST")
         }
 
         // Runtime images.
@@ -165,13 +187,15 @@ enum Doctor {
                 switch try await images.state(of: runtime) {
                 case .current: report.ok(name, "\(runtime.image) is current")
                 case .outdated: report.warn(name, "\(runtime.image) is older than runtimes/\(runtime.language) or the agent", hint: build)
-                case .missing: report.fail(name, "\(runtime.image) is missing, so \(runtime.language) programs cannot run", hint: build + " (or ./setup.sh)")
+                case .missing:
+                    report.fail(name, "\(runtime.image) is missing, so \(runtime.language) programs cannot run", hint: build + " (or ./setup.sh)")
                 }
             } catch let error as RuntimeImages.ImageError {
                 // Without the agent binary the inputs hash cannot be computed; presence is all we can tell.
                 if (try? await engine.image(runtime.image)) != nil {
-                    report.warn(name, "\(runtime.image) is present, but whether it is current is unknown: \(error.description)",
-                                hint: "build the agent with ./setup.sh or set CODERUNNER_AGENT to its path")
+                    report.warn(
+                        name, "\(runtime.image) is present, but whether it is current is unknown: \(error.description)",
+                        hint: "build the agent with ./setup.sh or set CODERUNNER_AGENT to its path")
                 } else {
                     report.fail(name, "\(runtime.image) is missing, so \(runtime.language) programs cannot run", hint: build + " (or ./setup.sh)")
                 }
@@ -192,7 +216,8 @@ enum Doctor {
             pools.append(pool)
         }
         guard !pools.isEmpty else {
-            report.fail(name, "network.pools is empty, so no session network can be created", hint: "set network.pools, e.g. 10.64.0.0/12,10.10.0.0/16")
+            report.fail(
+                name, "network.pools is empty, so no session network can be created", hint: "set network.pools, e.g. 10.64.0.0/12,10.10.0.0/16")
             return
         }
         do {
@@ -203,8 +228,9 @@ enum Doctor {
             return
         }
         for pool in pools where !pool.isPrivate {
-            report.warn(name, "\(pool) is not private address space (RFC 1918); hosts on the internet use it",
-                        hint: "use ranges inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 in network.pools")
+            report.warn(
+                name, "\(pool) is not private address space (RFC 1918); hosts on the internet use it",
+                hint: "use ranges inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 in network.pools")
         }
         if let routes {
             // Docker's own bridges (docker0, br-*) are networks, checked against Docker's list below;
@@ -214,13 +240,15 @@ enum Doctor {
             for pool in pools {
                 for route in relevant where pool.overlaps(route.network) {
                     overlapping = true
-                    report.warn(name, "\(pool) overlaps the host route \(route.network) via \(route.interface)",
-                                hint: "session networks there would shadow that route; move network.pools to a range the host does not use")
+                    report.warn(
+                        name, "\(pool) overlaps the host route \(route.network) via \(route.interface)",
+                        hint: "session networks there would shadow that route; move network.pools to a range the host does not use")
                 }
             }
             if !overlapping { report.ok(name, "no overlap with \(counted(relevant.count, "host route"))") }
         } else {
-            report.warn(name, "cannot read /proc/net/route, so overlap with host routes is not checked", hint: "run doctor on the Docker host (Linux)")
+            report.warn(
+                name, "cannot read /proc/net/route, so overlap with host routes is not checked", hint: "run doctor on the Docker host (Linux)")
         }
         if let dockerNetworks {
             var overlapping = false
@@ -228,8 +256,11 @@ enum Doctor {
                 for subnet in network.subnets.compactMap({ IPv4Network($0) }) {
                     for pool in pools where pool.overlaps(subnet) {
                         overlapping = true
-                        report.warn(name, "\(pool) overlaps Docker network \(network.name) (\(subnet)), which is not coderunner's",
-                                    hint: "sessions skip those subnets, but pick network.pools that avoid it (or remove that network) to keep the full capacity")
+                        report.warn(
+                            name, "\(pool) overlaps Docker network \(network.name) (\(subnet)), which is not coderunner's",
+                            hint:
+                                "sessions skip those subnets, but pick network.pools that avoid it (or remove that network) to keep the full capacity"
+                        )
                     }
                 }
             }
@@ -240,8 +271,9 @@ enum Doctor {
     static func checkCgroups(engineIsLocal: Bool, host: String, into report: inout DoctorReport) {
         let name = "limits"
         guard engineIsLocal else {
-            report.warn(name, "the engine at \(host) is remote, so its cgroup controllers are not checked here",
-                        hint: "run `coderunner doctor` on the engine's host")
+            report.warn(
+                name, "the engine at \(host) is remote, so its cgroup controllers are not checked here",
+                hint: "run `coderunner doctor` on the engine's host")
             return
         }
         let required = ["memory", "cpu", "pids"]
@@ -259,13 +291,16 @@ enum Doctor {
         if missing.isEmpty {
             report.ok(name, "cgroup \(version) controllers memory, cpu, pids are present, so memory, CPU and process limits are enforced")
         } else {
-            report.fail(name, "cgroup \(version) controller\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) missing, so those limits are not enforced",
-                        hint: "enable them in the kernel (boot with cgroup_enable=memory cgroup_memory=1 for memory) and restart Docker")
+            report.fail(
+                name,
+                "cgroup \(version) controller\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) missing, so those limits are not enforced",
+                hint: "enable them in the kernel (boot with cgroup_enable=memory cgroup_memory=1 for memory) and restart Docker")
         }
         // coderunner sets memory+swap = memory; without swap accounting Docker ignores that and a program can use swap.
         if version == "v1" && isDirectory(root + "/memory") && !exists(root + "/memory/memory.memsw.limit_in_bytes") {
-            report.warn(name, "swap accounting is off, so programs may use swap beyond their memory limit",
-                        hint: "boot with swapaccount=1 (or disable swap) and restart Docker")
+            report.warn(
+                name, "swap accounting is off, so programs may use swap beyond their memory limit",
+                hint: "boot with swapaccount=1 (or disable swap) and restart Docker")
         }
     }
 
@@ -316,7 +351,8 @@ struct HostRoute: Equatable {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 8, let destination = UInt32(fields[1], radix: 16), let mask = UInt32(fields[7], radix: 16) else { continue }
             let prefix = UInt32(bigEndian: mask).nonzeroBitCount
-            routes.append(HostRoute(interface: String(fields[0]), network: IPv4Network(address: UInt32(bigEndian: destination), prefixLength: prefix)))
+            routes.append(
+                HostRoute(interface: String(fields[0]), network: IPv4Network(address: UInt32(bigEndian: destination), prefixLength: prefix)))
         }
         return routes
     }

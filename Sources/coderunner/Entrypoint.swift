@@ -1,5 +1,6 @@
 import ArgumentParser
 import CodeRunnerCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

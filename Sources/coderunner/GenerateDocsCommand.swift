@@ -21,11 +21,13 @@ struct GenerateDocsCommand: ParsableCommand {
         shouldDisplay: false)
 
     @Flag(help: "Print the man page (roff, man(7) macros).") var man = false
-    @Option(help: ArgumentHelp("Print the completion script for a shell (bash, zsh, fish).", valueName: "shell"),
-            completion: .list(["bash", "zsh", "fish"]))
+    @Option(
+        help: ArgumentHelp("Print the completion script for a shell (bash, zsh, fish).", valueName: "shell"),
+        completion: .list(["bash", "zsh", "fish"]))
     var completions: String?
-    @Option(help: ArgumentHelp("Write every generated file below this folder (the repository root).", valueName: "dir"),
-            completion: .directory)
+    @Option(
+        help: ArgumentHelp("Write every generated file below this folder (the repository root).", valueName: "dir"),
+        completion: .directory)
     var outputDir: String?
     @Option(help: ArgumentHelp("Date printed in the man page; pinned so regenerating an unchanged page changes nothing.", valueName: "yyyy-mm-dd"))
     var date: String = ManualPage.pinnedDate
@@ -102,7 +104,10 @@ struct ToolInfo: Decodable {
     }
 
     struct ArgumentInfo: Decodable {
-        struct Name: Decodable { var kind: String; var name: String }
+        struct Name: Decodable {
+            var kind: String
+            var name: String
+        }
         var kind: String  // positional, option, flag
         var shouldDisplay: Bool
         var isOptional: Bool
@@ -177,7 +182,8 @@ enum ManualPage {
         }
 
         page.raw(".SH CONFIGURATION")
-        page.text("""
+        page.text(
+            """
             Settings come from, lowest precedence first: built-in defaults (and the runtime manifests for \
             `runtime.<language>.*`), the config file, `CODERUNNER_*` environment variables, then command-line flags. \
             The config file is TOML: a key `section.name` is written as `name = value` under `[section]` \
@@ -194,8 +200,9 @@ enum ManualPage {
         }
         for (suffix, help) in Configuration.runtimeKeySuffixes {
             page.raw(".TP")
-            page.raw(Roff.code("runtime.<language>.\(suffix)") + " (" + Roff.code("CODERUNNER_RUNTIME_<LANGUAGE>_\(suffix.uppercased())")
-                     + "; default from the runtime manifest)")
+            page.raw(
+                Roff.code("runtime.<language>.\(suffix)") + " (" + Roff.code("CODERUNNER_RUNTIME_<LANGUAGE>_\(suffix.uppercased())")
+                    + "; default from the runtime manifest)")
             page.text(capitalizedFirst(help) + ".")
         }
 
@@ -237,8 +244,14 @@ enum ManualPage {
         ("CODERUNNER_SESSION", "Session name for `coderunner run` when --session is not given: its warm container is reused between runs."),
         ("CODERUNNER_RUNTIMES_DIR", "Folder with the runtime definitions (the runtimes.dir setting)."),
         ("CODERUNNER_AGENT", "Path of the static in-container agent that `coderunner images build` copies into runtime images."),
-        ("CODERUNNER_BASE_IMAGE", "Base image the runtime Dockerfiles build on (default coderunner/base:bookworm); empty uses each Dockerfile's own default."),
-        ("CODERUNNER_TRACE", "When 1, `coderunner run` writes a line `coderunner-trace MS STEP` to stderr as each step of the run is done (MS from the command's start): where the time goes."),
+        (
+            "CODERUNNER_BASE_IMAGE",
+            "Base image the runtime Dockerfiles build on (default coderunner/base:bookworm); empty uses each Dockerfile's own default."
+        ),
+        (
+            "CODERUNNER_TRACE",
+            "When 1, `coderunner run` writes a line `coderunner-trace MS STEP` to stderr as each step of the run is done (MS from the command's start): where the time goes."
+        ),
         ("CODERUNNER_<KEY>", "Any configuration key, e.g. CODERUNNER_NETWORK_POOLS or CODERUNNER_RUNTIME_PYTHON_MEMORY; see CONFIGURATION."),
         ("DOCKER_HOST", "Docker Engine API endpoint (unix:///path or tcp://host:port); sets docker.host."),
         ("NO_COLOR", "When set (to anything), output has no colours. Colours are also off when the output is not a terminal or TERM is dumb."),
@@ -247,7 +260,10 @@ enum ManualPage {
 
     static let exitStatus: [(String, String)] = [
         ("0", "Success; for `coderunner run`, the program exited with 0."),
-        ("1-123", "For `coderunner run`, the program's own exit code, or the compiler's when compilation failed. `coderunner doctor` exits with 1 when a check failed."),
+        (
+            "1-123",
+            "For `coderunner run`, the program's own exit code, or the compiler's when compilation failed. `coderunner doctor` exits with 1 when a check failed."
+        ),
         ("64", "Bad usage: an unknown option, an invalid value or setting."),
         ("124", "The program ran longer than its timeout."),
         ("125", "coderunner itself failed (Docker unreachable, image missing, build failed)."),
@@ -259,9 +275,18 @@ enum ManualPage {
         ("$XDG_CONFIG_HOME/coderunner/config.toml", "User config file, read first when it exists."),
         ("~/.config/coderunner/config.toml", "User config file, when $XDG_CONFIG_HOME has none."),
         ("/etc/coderunner/config.toml", "System-wide config file, when no user config file exists. Only the first file found is read."),
-        ("/usr/local/share/coderunner/runtimes", "Runtime definitions (one folder per language with a Dockerfile and runtime.json) of an installed coderunner, found next to the binary as ../share/coderunner/runtimes."),
-        ("$TMPDIR/coderunner-standby-UID-LANGUAGE.runs", "Start times of this user's recent one-shot runs of a language (/tmp without TMPDIR): keepers keep as many standby containers as run.standbyWindow's runs need."),
-        ("/usr/local/lib/coderunner/coderunner-agent", "The static in-container agent copied into runtime images, found next to the binary as ../lib/coderunner/coderunner-agent."),
+        (
+            "/usr/local/share/coderunner/runtimes",
+            "Runtime definitions (one folder per language with a Dockerfile and runtime.json) of an installed coderunner, found next to the binary as ../share/coderunner/runtimes."
+        ),
+        (
+            "$TMPDIR/coderunner-standby-UID-LANGUAGE.runs",
+            "Start times of this user's recent one-shot runs of a language (/tmp without TMPDIR): keepers keep as many standby containers as run.standbyWindow's runs need."
+        ),
+        (
+            "/usr/local/lib/coderunner/coderunner-agent",
+            "The static in-container agent copied into runtime images, found next to the binary as ../lib/coderunner/coderunner-agent."
+        ),
     ]
 
     /// One command of the tree with the ArgumentParser type that defines it (for its usage line).
@@ -326,7 +351,10 @@ struct Roff {
         var span = ""
         for character in text {
             if character == "`" {
-                if inCode { line += Self.code(span); span = "" }
+                if inCode {
+                    line += Self.code(span)
+                    span = ""
+                }
                 inCode.toggle()
             } else if inCode {
                 span.append(character)

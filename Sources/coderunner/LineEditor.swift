@@ -1,5 +1,6 @@
 import CLibEdit
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +69,8 @@ final class LineEditor: @unchecked Sendable {
         let start = info.pointee.buffer!
         let cursor = info.pointee.cursor!
         let length = cursor - start
-        let line = String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(start).assumingMemoryBound(to: UInt8.self), count: length), as: UTF8.self)
+        let line = String(
+            decoding: UnsafeBufferPointer(start: UnsafeRawPointer(start).assumingMemoryBound(to: UInt8.self), count: length), as: UTF8.self)
         let word = String(line.split(separator: " ", omittingEmptySubsequences: false).last ?? "")
         let candidates = completer(line).filter { $0.hasPrefix(word) }
         guard !candidates.isEmpty else { return UInt8(CC_ERROR) }

@@ -59,8 +59,10 @@ struct PoolShowCommand: AsyncParsableCommand {
         var text = "POOLS\n"
         var rows = [["CIDR", "CAPACITY", "USED", "FREE", "READY", "LEASED", "CREATING", "WARNINGS"]]
         for pool in report.pools {
-            rows.append([pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", "\(pool.ready)", "\(pool.leased)", "\(pool.creating)",
-                         pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; ")])
+            rows.append([
+                pool.cidr, "\(pool.capacity)", "\(pool.used)", "\(pool.free)", "\(pool.ready)", "\(pool.leased)", "\(pool.creating)",
+                pool.warnings.isEmpty ? "-" : pool.warnings.joined(separator: "; "),
+            ])
         }
         text += TextTable.render(rows)
         text += "\nSESSIONS\n"
@@ -69,20 +71,26 @@ struct PoolShowCommand: AsyncParsableCommand {
         } else {
             var sessionRows = [["SESSION", "NETWORK", "SUBNET", "AGE", "CONTAINER", "LANGUAGE", "STATE", "TTL LEFT"]]
             for session in report.sessions {
-                let base = [session.name + (session.ephemeral ? (SessionName.isStandby(session.name) ? " (standby)" : " (one-shot)") : ""), session.network ?? "-", session.subnet ?? "-",
-                            session.ageSeconds.map(formatAge) ?? "-"]
+                let base = [
+                    session.name + (session.ephemeral ? (SessionName.isStandby(session.name) ? " (standby)" : " (one-shot)") : ""),
+                    session.network ?? "-", session.subnet ?? "-",
+                    session.ageSeconds.map(formatAge) ?? "-",
+                ]
                 if session.containers.isEmpty {
                     sessionRows.append(base + ["-", "-", "no containers", "-"])
                 }
                 for (index, container) in session.containers.enumerated() {
-                    let state = container.state != "running" ? container.state : (container.busy == true ? "busy" : (container.busy == false ? "idle" : "running"))
+                    let state =
+                        container.state != "running"
+                        ? container.state : (container.busy == true ? "busy" : (container.busy == false ? "idle" : "running"))
                     let ttl = container.busy == true ? "(running)" : container.ttlLeftSeconds.map { "\($0)s" } ?? "-"
                     sessionRows.append((index == 0 ? base : ["", "", "", ""]) + [container.name, container.language, state, ttl])
                 }
             }
             text += TextTable.render(sessionRows)
         }
-        text += "\nTOTALS: \(report.sessions.count) sessions, \(report.subnetsUsed)/\(report.totalCapacity) subnets used, "
+        text +=
+            "\nTOTALS: \(report.sessions.count) sessions, \(report.subnetsUsed)/\(report.totalCapacity) subnets used, "
             + "\(report.containerCount) containers (\(report.busyContainers) busy)\n"
         return text
     }
@@ -130,7 +138,8 @@ struct PoolWarmCommand: AsyncParsableCommand {
                 return
             }
             guard let language, let session else {
-                throw CommandFailure.usage("give a language and --session NAME (containers), or --networks N (networks); see `coderunner pool warm --help`")
+                throw CommandFailure.usage(
+                    "give a language and --session NAME (containers), or --networks N (networks); see `coderunner pool warm --help`")
             }
             let runtime: Runtime
             do {
@@ -140,7 +149,9 @@ struct PoolWarmCommand: AsyncParsableCommand {
             guard (1...100).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 100") }
             let runner = try context.codeRunner(join: join)
             let limits: RunLimits
-            do { limits = try runner.settings.limits(for: runtime, configuration: context.configuration) } catch { throw CommandFailure.usage("\(error)") }
+            do { limits = try runner.settings.limits(for: runtime, configuration: context.configuration) } catch {
+                throw CommandFailure.usage("\(error)")
+            }
             do {
                 let created = try await runner.warm(session: session, runtime: runtime, limits: limits, count: count)
                 Terminal.out("warmed \(created.count) \(runtime.language) container(s) in session \(session)\n")
@@ -184,10 +195,14 @@ struct PoolDrainCommand: AsyncParsableCommand {
             }
             if session == nil {
                 guard all else {
-                    throw CommandFailure.usage("pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
+                    throw CommandFailure.usage(
+                        "pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
                 }
-                guard try Confirmation.ask("Remove the idle containers of EVERY coderunner session, every user's? [y/N] ", yes: yes,
-                                           refusal: "--all removes every user's idle containers; add --yes to confirm") else { return }
+                guard
+                    try Confirmation.ask(
+                        "Remove the idle containers of EVERY coderunner session, every user's? [y/N] ", yes: yes,
+                        refusal: "--all removes every user's idle containers; add --yes to confirm")
+                else { return }
             }
             let context = try AppContext.load(options: global)
             let engine = try context.containerEngine()
@@ -281,8 +296,11 @@ struct NetGCCommand: AsyncParsableCommand {
             let context = try AppContext.load(options: global)
             let collector = GarbageCollector(engine: try context.containerEngine(), settings: try context.settings())
             if all && !dryRun {
-                guard try Confirmation.ask("Remove EVERY coderunner network and container, including running sessions? [y/N] ", yes: yes,
-                                           refusal: "--all removes every coderunner session, including running ones; add --yes to confirm") else { return }
+                guard
+                    try Confirmation.ask(
+                        "Remove EVERY coderunner network and container, including running sessions? [y/N] ", yes: yes,
+                        refusal: "--all removes every coderunner session, including running ones; add --yes to confirm")
+                else { return }
             }
             let removals: [GarbageCollector.Removal]
             let started = ContinuousClock.now
@@ -304,13 +322,15 @@ struct NetGCCommand: AsyncParsableCommand {
             for removal in done { Terminal.out("\(verb) \(removal.kind) \(removal.name) (\(removal.reason))\n") }
             for removal in failed { Terminal.err("could not remove \(removal.kind) \(removal.name): \(removal.failed ?? "")\n") }
             func count(_ kind: String) -> Int { done.filter { $0.kind == kind }.count }
-            Terminal.out("\(verb) \(count("container")) container(s), \(count("lease")) lease(s) and \(count("network")) network(s) in \(Format.fixed(seconds, digits: 1)) s\n")
+            Terminal.out(
+                "\(verb) \(count("container")) container(s), \(count("lease")) lease(s) and \(count("network")) network(s) in \(Format.fixed(seconds, digits: 1)) s\n"
+            )
             if !failed.isEmpty {
                 // dockerd can keep endpoints (or a container entry) of containers it has removed; a restart of the
                 // daemon clears them.
                 throw CommandFailure.internalFailure(
                     "\(failed.count) could not be removed (listed above); run `coderunner net gc` again, and if Docker still says "
-                    + "\"active endpoints\" with no container attached, restart dockerd and run it once more")
+                        + "\"active endpoints\" with no container attached, restart dockerd and run it once more")
             }
         }
     }

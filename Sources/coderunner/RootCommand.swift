@@ -18,5 +18,8 @@ struct RootCommand: AsyncParsableCommand {
               coderunner config
             """,
         version: version,
-        subcommands: [RunCommand.self, ServeCommand.self, SessionCommand.self, PoolCommand.self, NetCommand.self, RuntimesCommand.self, ImagesCommand.self, ConfigCommand.self, DoctorCommand.self, GenerateDocsCommand.self, BenchKernelCommand.self, StandbyCommand.self])
+        subcommands: [
+            RunCommand.self, ServeCommand.self, SessionCommand.self, PoolCommand.self, NetCommand.self, RuntimesCommand.self, ImagesCommand.self,
+            ConfigCommand.self, DoctorCommand.self, GenerateDocsCommand.self, BenchKernelCommand.self, StandbyCommand.self,
+        ])
 }

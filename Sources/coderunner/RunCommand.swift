@@ -2,6 +2,7 @@ import ArgumentParser
 import CodeRunnerCore
 import Dispatch
 import FoundationEssentials
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,12 +54,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Source files or folders to upload; the first file is the entry unless --entry says otherwise.", valueName: "file"),
-              completion: .file())
+    @Argument(
+        help: ArgumentHelp("Source files or folders to upload; the first file is the entry unless --entry says otherwise.", valueName: "file"),
+        completion: .file())
     var files: [String] = []
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Language (python, javascript, java, cpp, sql, or an alias); default: from the entry's extension.", valueName: "language"),
-            completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Language (python, javascript, java, cpp, sql, or an alias); default: from the entry's extension.", valueName: "language"),
+        completion: .list(["python", "javascript", "java", "cpp", "sql"]))
     var lang: String?
 
     @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"), completion: .file())
@@ -68,13 +72,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
     var timeout: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Memory limit, from 6m to the engine host's memory, e.g. 128m, 1g (swap is not added).", valueName: "size"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Memory limit, from 6m to the engine host's memory, e.g. 128m, 1g (swap is not added).", valueName: "size"))
     var memory: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota in CPUs, from 0.01 to the engine host's CPU count, e.g. 0.5.", valueName: "cpus"))
     var cpus: String?
 
-    @Option(name: .customLong("output-limit"), parsing: .unconditional, help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
+    @Option(
+        name: .customLong("output-limit"), parsing: .unconditional,
+        help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
     var outputLimit: String?
 
     @Option(name: [.short, .customLong("env")], help: ArgumentHelp("Environment variable for the program (repeatable).", valueName: "key=value"))
@@ -86,17 +94,27 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Empty the session's work dir before running.")
     var fresh = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With --session: how long the session's new containers stay after their last run, e.g. 10m (default container.ttl, 60s; at most 24h).", valueName: "duration"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "With --session: how long the session's new containers stay after their last run, e.g. 10m (default container.ttl, 60s; at most 24h).",
+            valueName: "duration"))
     var ttl: String?
 
     @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
     var json = false
 
-    @Option(name: [.short, .long], help: ArgumentHelp("For a notebook (.ipynb): write it back here with the outputs filled in (nbformat 4); plots are saved as PNG files next to it.", valueName: "out.ipynb"),
-            completion: .file(extensions: ["ipynb"]))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "For a notebook (.ipynb): write it back here with the outputs filled in (nbformat 4); plots are saved as PNG files next to it.",
+            valueName: "out.ipynb"),
+        completion: .file(extensions: ["ipynb"]))
     var output: String?
 
-    @Flag(name: .customLong("follow-symlinks"), help: "Read symlinks that lead outside the submitted folder (or, for named files, the current directory); refused by default.")
+    @Flag(
+        name: .customLong("follow-symlinks"),
+        help: "Read symlinks that lead outside the submitted folder (or, for named files, the current directory); refused by default.")
     var followSymlinks = false
 
     @Flag(help: "For a notebook: replace existing output and figure files (a symlink is replaced, never written through).")
@@ -161,7 +179,8 @@ struct RunCommand: AsyncParsableCommand {
         if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
             // The same checks as for programs (`--memory` against the host, no zero limits).
             let requested = try await checkedLimits(context: context)
-            return try await NotebookCommandRunner(path: files[0], output: output, force: force, json: json, context: context, requested: requested).run()
+            return try await NotebookCommandRunner(path: files[0], output: output, force: force, json: json, context: context, requested: requested)
+                .run()
         }
         if output != nil || force { throw .usage("--output and --force are for notebooks (.ipynb)") }
 
@@ -174,7 +193,9 @@ struct RunCommand: AsyncParsableCommand {
         do { local = try LocalSubmission.read(files, limits: settings.submissionLimits, followSymlinks: followSymlinks) } catch {
             // `run app.js one`: a later word that is no file is most likely meant for the program.
             if case .missingFile(let missing) = error, missing != files[0], FileSystemCheck.isFile(files[0]) {
-                throw .usage("\(error.description); arguments for the program go after `--`: coderunner run \(files[0]) -- \(files.dropFirst().joined(separator: " "))")
+                throw .usage(
+                    "\(error.description); arguments for the program go after `--`: coderunner run \(files[0]) -- \(files.dropFirst().joined(separator: " "))"
+                )
             }
             throw .usage(error.description)
         }
@@ -183,7 +204,9 @@ struct RunCommand: AsyncParsableCommand {
         if let note = choice.note { Terminal.err("coderunner: \(note) (--entry chooses another)\n") }
         let runtime = choice.runtime
         let submission: Submission
-        do { submission = try Submission(files: local.files, entry: choice.entry, limits: settings.submissionLimits) } catch { throw .usage(error.description) }
+        do { submission = try Submission(files: local.files, entry: choice.entry, limits: settings.submissionLimits) } catch {
+            throw .usage(error.description)
+        }
         let defaultLimits: RunLimits
         do { defaultLimits = try settings.limits(for: runtime, configuration: context.configuration) } catch { throw .usage(error.description) }
         var limits = defaultLimits
@@ -192,7 +215,8 @@ struct RunCommand: AsyncParsableCommand {
         if let value = requested.memory { limits.memoryBytes = value }
         if let value = requested.cpus { limits.cpus = value }
         guard limits.memoryBytes >= LimitOptions.minimumMemoryBytes else {
-            throw .usage("the memory limit \(Quantity.formatBytes(limits.memoryBytes)) (runtime.\(runtime.language).memory) is under Docker's minimum of 6m")
+            throw .usage(
+                "the memory limit \(Quantity.formatBytes(limits.memoryBytes)) (runtime.\(runtime.language).memory) is under Docker's minimum of 6m")
         }
         if let zero = limits.zeroLimit { throw .usage("\(zero) is not a limit: give a value above 0 (--timeout 2s, --output-limit 1m)") }
         for pair in env {
@@ -221,14 +245,16 @@ struct RunCommand: AsyncParsableCommand {
         request.inputBacklog = backlog
         request.onNotice = { notice in Terminal.status("coderunner: \(notice)") }
         // Only standbys with the runtime's default container limits are kept (a run with other limits starts cold).
-        let keepsStandby = sessionName == nil && runner.settings.standbyCount > 0
+        let keepsStandby =
+            sessionName == nil && runner.settings.standbyCount > 0
             && defaultLimits.memoryBytes == limits.memoryBytes && defaultLimits.cpus == limits.cpus && defaultLimits.pids == limits.pids
         // The next standby is prepared as soon as this run has its container, while the program runs, so that a CI
         // loop's next run finds it ready; the keeper keeps as many as recent runs need (`StandbyDemand`).
         let keeperStarted = Locked(false)
         if keepsStandby {
             StandbyDemand(language: runtime.language).recordRun()
-            let language = runtime.language, configPath = global.config
+            let language = runtime.language
+            let configPath = global.config
             request.whenContainerReady = {
                 let spawned = StandbyCommand.spawnKeeper(language: language, configPath: configPath, finishedRun: nil, keep: true)
                 keeperStarted.withLock { $0 = spawned }
@@ -281,7 +307,8 @@ struct RunCommand: AsyncParsableCommand {
             let folder = FilePath.directory(of: entryPath)
             if let hint = MissingFileHint.hint(
                 stderr: String(decoding: stderrTail.withLock { $0 }, as: UTF8.self), language: runtime.language,
-                entry: FilePath.baseName(entryPath), sent: files, folderEntries: LocalFiles.names(in: folder), folder: folder) {
+                entry: FilePath.baseName(entryPath), sent: files, folderEntries: LocalFiles.names(in: folder), folder: folder)
+            {
                 Terminal.status("coderunner: \(hint)")
             }
         }
@@ -366,7 +393,8 @@ final class StdinForwarder: Sendable {
     }
 
     func start() {
-        let continuation = self.continuation, backlog = self.backlog
+        let continuation = self.continuation
+        let backlog = self.backlog
         let thread = DispatchQueue(label: "coderunner.stdin")
         thread.async {
             var buffer = [UInt8](repeating: 0, count: 65536)
@@ -374,7 +402,10 @@ final class StdinForwarder: Sendable {
                 while backlog.bytes >= Self.maxBacklogBytes { usleep(10_000) }
                 let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
-                if count <= 0 { continuation.yield(.end); return }
+                if count <= 0 {
+                    continuation.yield(.end)
+                    return
+                }
                 backlog.add(count)
                 continuation.yield(.data(Array(buffer[0..<count])))
             }
@@ -487,14 +518,21 @@ struct NotebookCommandRunner {
         let failed = result.cells.filter { !($0.status == .ok) }
         let exitCode: Int32 = !failed.isEmpty || unsaved.withLock({ $0 }) > 0 ? 1 : 0
         if json {
-            Terminal.out(NotebookReport(notebook: path, output: outputPath, exitCode: exitCode, cells: result.cells.map { cell in
-                NotebookReport.Cell(index: cell.index + 1, status: cell.status.rawValue, stdout: String(decoding: cell.stdout, as: UTF8.self),
-                                    stderr: String(decoding: cell.stderr, as: UTF8.self), images: outputPath == nil ? [] : cell.images.map(\.name))
-            }).json() + "\n")
+            Terminal.out(
+                NotebookReport(
+                    notebook: path, output: outputPath, exitCode: exitCode,
+                    cells: result.cells.map { cell in
+                        NotebookReport.Cell(
+                            index: cell.index + 1, status: cell.status.rawValue, stdout: String(decoding: cell.stdout, as: UTF8.self),
+                            stderr: String(decoding: cell.stderr, as: UTF8.self), images: outputPath == nil ? [] : cell.images.map(\.name))
+                    }
+                ).json() + "\n")
             return exitCode
         }
         if !failed.isEmpty {
-            Terminal.status("coderunner: \(failed.count) of \(result.cells.count) code cells failed, as their kernel reported (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))")
+            Terminal.status(
+                "coderunner: \(failed.count) of \(result.cells.count) code cells failed, as their kernel reported (cells \(failed.map { String($0.index + 1) }.joined(separator: ", ")))"
+            )
             return 1
         }
         return unsaved.withLock { $0 } > 0 ? 1 : 0

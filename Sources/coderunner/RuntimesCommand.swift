@@ -26,7 +26,8 @@ struct RuntimesCommand: AsyncParsableCommand {
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
-            let images = RuntimeImages(engine: try context.containerEngine(), baseImage: context.baseImage(), agentBinaryPath: context.agentBinaryPath())
+            let images = RuntimeImages(
+                engine: try context.containerEngine(), baseImage: context.baseImage(), agentBinaryPath: context.agentBinaryPath())
             var rows: [Row] = []
             var engineProblem: String?
             for runtime in context.catalog.runtimes {
@@ -46,8 +47,10 @@ struct RuntimesCommand: AsyncParsableCommand {
                         throw CommandFailure.internalFailure("\(error)")
                     }
                 }
-                rows.append(Row(language: runtime.language, displayName: runtime.manifest.displayName,
-                                extensions: runtime.manifest.extensions, image: runtime.image, state: state))
+                rows.append(
+                    Row(
+                        language: runtime.language, displayName: runtime.manifest.displayName,
+                        extensions: runtime.manifest.extensions, image: runtime.image, state: state))
             }
             if json {
                 let encoder = JSONEncoder()
@@ -93,8 +96,9 @@ struct ImagesBuildCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Languages to build (default: all).", valueName: "language"),
-              completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    @Argument(
+        help: ArgumentHelp("Languages to build (default: all).", valueName: "language"),
+        completion: .list(["python", "javascript", "java", "cpp", "sql"]))
     var languages: [String] = []
     @Flag(help: "Rebuild even when the image is current.") var force = false
     @Flag(help: "Skip the smoke test after building.") var noSmokeTest = false
@@ -165,7 +169,9 @@ enum SmokeTest {
         let output = String(decoding: await collector.stdout, as: UTF8.self)
         guard result.status == .ok, output == runtime.manifest.exampleOutput else {
             let stderr = String(decoding: await collector.stderr, as: UTF8.self)
-            throw .internalFailure("smoke test of \(runtime.language) failed: status \(result.status.rawValue), output \(output.debugDescription), stderr \(stderr.prefix(500).debugDescription) \(result.message ?? "")")
+            throw .internalFailure(
+                "smoke test of \(runtime.language) failed: status \(result.status.rawValue), output \(output.debugDescription), stderr \(stderr.prefix(500).debugDescription) \(result.message ?? "")"
+            )
         }
         Terminal.err("    smoke test ok (\(Format.fixed(result.totalMilliseconds, digits: 0)) ms)\n")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CodeRunnerCore
 import CodeRunnerServer
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,13 +55,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let unknown = ServerContext.unknownStandbyLanguages(settings, catalog: context.catalog)
         if !unknown.isEmpty {
-            throw .usage("server.standby names \(unknown.joined(separator: ", ")), which no runtime answers to; languages: "
-                         + context.catalog.runtimes.map(\.language).joined(separator: ", "))
+            throw .usage(
+                "server.standby names \(unknown.joined(separator: ", ")), which no runtime answers to; languages: "
+                    + context.catalog.runtimes.map(\.language).joined(separator: ", "))
         }
         let runner = try context.codeRunner()
         let logger = settings.makeLogger()
-        let server = CodeRunnerHTTPServer(context: ServerContext(
-            runner: runner, catalog: context.catalog, configuration: context.configuration, settings: settings, logger: logger))
+        let server = CodeRunnerHTTPServer(
+            context: ServerContext(
+                runner: runner, catalog: context.catalog, configuration: context.configuration, settings: settings, logger: logger))
         let signals = ShutdownSignals(server: server)
         signals.start()
         defer { signals.stop() }
@@ -107,7 +110,12 @@ final class ShutdownSignals: @unchecked Sendable {
     final class Counter: @unchecked Sendable {
         private var value = 0
         private let lock = NSLockLike()
-        func increment() -> Int { lock.withLock { value += 1; return value } }
+        func increment() -> Int {
+            lock.withLock {
+                value += 1
+                return value
+            }
+        }
     }
 }
 

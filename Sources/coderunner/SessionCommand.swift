@@ -1,6 +1,7 @@
 import ArgumentParser
 import CodeRunnerCore
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,8 @@ struct SessionCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Language of the kernel.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
+    @Argument(
+        help: ArgumentHelp("Language of the kernel.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
     var language: String = "python"
 
     @Option(help: ArgumentHelp("Use (and keep) a named session instead of a throwaway one.", valueName: "name"))
@@ -45,7 +47,9 @@ struct SessionCommand: AsyncParsableCommand {
 
     @Flag(help: "Print each cell's wall time.") var time = false
 
-    @Flag(name: .customLong("meta-commands"), help: "With piped input: treat lines starting with ':' as meta commands (file commands stay inside the current folder).")
+    @Flag(
+        name: .customLong("meta-commands"),
+        help: "With piped input: treat lines starting with ':' as meta commands (file commands stay inside the current folder).")
     var metaCommands = false
 
     @Flag(help: "Pass the program's terminal control sequences through unfiltered (clipboard, title, queries).")
@@ -106,11 +110,20 @@ final class Shell: @unchecked Sendable {
     /// Ctrl-C while a cell runs: interrupt; a second one within 2 s: restart the kernel.
     var lastInterrupt: ContinuousClock.Instant?
 
-    init(runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, limits: RunLimits, sessionName: String,
-         keepSession: Bool, interactive: Bool, showTiming: Bool, environment: [String: String], pipedMetaCommands: Bool) {
-        self.runner = runner; self.catalog = catalog; self.configuration = configuration; self.limits = limits
-        self.sessionName = sessionName; self.keepSession = keepSession; self.interactive = interactive
-        self.showTiming = showTiming; self.environment = environment; self.pipedMetaCommands = pipedMetaCommands
+    init(
+        runner: CodeRunner, catalog: RuntimeCatalog, configuration: Configuration, limits: RunLimits, sessionName: String,
+        keepSession: Bool, interactive: Bool, showTiming: Bool, environment: [String: String], pipedMetaCommands: Bool
+    ) {
+        self.runner = runner
+        self.catalog = catalog
+        self.configuration = configuration
+        self.limits = limits
+        self.sessionName = sessionName
+        self.keepSession = keepSession
+        self.interactive = interactive
+        self.showTiming = showTiming
+        self.environment = environment
+        self.pipedMetaCommands = pipedMetaCommands
     }
 
     static let metaCommands = [":help", ":lang", ":load", ":put", ":get", ":files", ":reset", ":time", ":run", ":quit"]
@@ -121,7 +134,10 @@ final class Shell: @unchecked Sendable {
         let interrupts = installInterruptHandler()
         defer { interrupts.cancel() }
         if interactive {
-            Terminal.err(Terminal.paint("coderunner session: \(startLanguage.manifest.displayName) in session \(sessionName). :help for commands, Ctrl-D to leave.", "2", fd: 2) + "\n")
+            Terminal.err(
+                Terminal.paint(
+                    "coderunner session: \(startLanguage.manifest.displayName) in session \(sessionName). :help for commands, Ctrl-D to leave.", "2",
+                    fd: 2) + "\n")
             try await interactiveLoop()
         } else {
             try await pipedLoop()
@@ -142,7 +158,11 @@ final class Shell: @unchecked Sendable {
             let language = runtime?.language ?? "?"
             let prompt = lines.isEmpty ? "\(language)> " : String(repeating: " ", count: max(0, language.count - 2)) + "... "
             guard let line = await editor.readLine(prompt: prompt) else {
-                if !lines.isEmpty { lines = []; Terminal.out("\n"); continue }
+                if !lines.isEmpty {
+                    lines = []
+                    Terminal.out("\n")
+                    continue
+                }
                 Terminal.out("\n")
                 return
             }
@@ -224,10 +244,14 @@ final class Shell: @unchecked Sendable {
             if interactive { Terminal.err(Terminal.paint("interrupted", "33", fd: 2) + "\n") }
         case .timeout:
             anyFailed = true
-            Terminal.status("coderunner: the cell ran longer than \(Quantity.formatDuration(limits.timeout)) and was stopped (the kernel was restarted if it did not stop)")
+            Terminal.status(
+                "coderunner: the cell ran longer than \(Quantity.formatDuration(limits.timeout)) and was stopped (the kernel was restarted if it did not stop)"
+            )
         case .outputLimit:
             anyFailed = true
-            Terminal.status("coderunner: the cell printed more than \(Quantity.formatBytes(limits.outputLimitBytes)) (text and rich output together); its output was cut")
+            Terminal.status(
+                "coderunner: the cell printed more than \(Quantity.formatBytes(limits.outputLimitBytes)) (text and rich output together); its output was cut"
+            )
         case .kernelDied:
             anyFailed = true
             Terminal.status("coderunner: the kernel died; it restarts with the next input (state is lost)")
@@ -245,7 +269,8 @@ final class Shell: @unchecked Sendable {
         case ":quit", ":q", ":exit":
             return .quit
         case ":help", ":h", ":?":
-            Terminal.out("""
+            Terminal.out(
+                """
                 :help             this list
                 :lang LANGUAGE    switch language; each language keeps its kernel and state (\(catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language).joined(separator: ", ")))
                 :load FILE        run a local file's contents in the kernel
@@ -288,7 +313,10 @@ final class Shell: @unchecked Sendable {
                 Terminal.out("put \(target) (\(bytes.count) bytes)\n")
             } catch { fail("\(error)") }
         case ":get":
-            guard parts.count >= 2, let kernel else { fail(":get FILE [TO]"); return .handled }
+            guard parts.count >= 2, let kernel else {
+                fail(":get FILE [TO]")
+                return .handled
+            }
             do {
                 try Submission.validate(path: parts[1])
                 let bytes = try await Workspace(engine: runner.engine, containerID: kernel.containerID).get(parts[1])
@@ -307,7 +335,10 @@ final class Shell: @unchecked Sendable {
         case ":run":
             guard let path = localPath(argument) else { return .handled }
             // A folder's files are read following their symlinks (Submission), so confined input runs single files.
-            if confineFiles && FileSystemCheck.isDirectory(path) { fail("with piped input :run takes one file, not a folder"); return .handled }
+            if confineFiles && FileSystemCheck.isDirectory(path) {
+                fail("with piped input :run takes one file, not a folder")
+                return .handled
+            }
             await runFile(path)
         default:
             fail("unknown command \(parts.first ?? line); :help lists them")
@@ -322,8 +353,9 @@ final class Shell: @unchecked Sendable {
             let submission = try Submission.fromLocalPaths([path], limits: settings.submissionLimits)
             var limits = try settings.limits(for: runtime, configuration: configuration)
             limits.memoryBytes = max(limits.memoryBytes, self.limits.memoryBytes)
-            let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
-                                     session: sessionName, fresh: false, processOwned: !keepSession)
+            let request = RunRequest(
+                submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+                session: sessionName, fresh: false, processOwned: !keepSession)
             let show: @Sendable (RunEvent) async -> Void = { event in
                 if case .output(let stream, let bytes) = event { Terminal.program(bytes, to: stream == .stdout ? 1 : 2) }
             }
@@ -334,7 +366,10 @@ final class Shell: @unchecked Sendable {
             } else {
                 result = await runner.run(request, input: nil, onEvent: show)
             }
-            if let line = result.summaryLine { Terminal.status(line); anyFailed = true }
+            if let line = result.summaryLine {
+                Terminal.status(line)
+                anyFailed = true
+            }
         } catch {
             fail("\(error)")
         }
@@ -347,21 +382,35 @@ final class Shell: @unchecked Sendable {
 
     /// A local file a meta command names; with piped input it must resolve inside the current folder.
     func localPath(_ path: String) -> String? {
-        guard !path.isEmpty else { fail("give a file name"); return nil }
+        guard !path.isEmpty else {
+            fail("give a file name")
+            return nil
+        }
         guard confineFiles else { return path }
-        do { return try ConfinedPath.existing(path) } catch { fail("\(error)"); return nil }
+        do { return try ConfinedPath.existing(path) } catch {
+            fail("\(error)")
+            return nil
+        }
     }
 
     func readLocal(_ path: String) -> [UInt8]? {
-        guard !path.isEmpty else { fail("give a file name"); return nil }
-        guard let bytes = LocalFiles.read(path) else { fail("cannot read \(path)"); return nil }
+        guard !path.isEmpty else {
+            fail("give a file name")
+            return nil
+        }
+        guard let bytes = LocalFiles.read(path) else {
+            fail("cannot read \(path)")
+            return nil
+        }
         return bytes
     }
 
     func switchLanguage(to newRuntime: Runtime) async throws {
         guard newRuntime.manifest.kernel != nil else {
-            throw CommandFailure.usage(KernelError.noKernel(
-                language: newRuntime.language, available: catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language)).description)
+            throw CommandFailure.usage(
+                KernelError.noKernel(
+                    language: newRuntime.language, available: catalog.runtimes.filter { $0.manifest.kernel != nil }.map(\.language)
+                ).description)
         }
         // The current kernel keeps running (and its state) while another language is used.
         if let kept = kernels[newRuntime.language] {
@@ -411,7 +460,9 @@ final class Shell: @unchecked Sendable {
             Task {
                 try? await Task.sleep(for: .milliseconds(500))
                 if await self.output.isRunning(cell: cell), self.lastInterrupt == now {
-                    Terminal.err(Terminal.paint("\nthe cell is still running; Ctrl-C again within 2 s restarts the kernel (its state is lost)", "33", fd: 2) + "\n")
+                    Terminal.err(
+                        Terminal.paint("\nthe cell is still running; Ctrl-C again within 2 s restarts the kernel (its state is lost)", "33", fd: 2)
+                            + "\n")
                 }
             }
         }
@@ -448,7 +499,10 @@ actor ShellOutput {
     private(set) var cellNumber = 0
     private var imageCount = 0
 
-    func begin() { isRunning = true; cellNumber += 1 }
+    func begin() {
+        isRunning = true
+        cellNumber += 1
+    }
     func end() { isRunning = false }
     func isRunning(cell: Int) -> Bool { isRunning && cellNumber == cell }
 
@@ -482,7 +536,10 @@ enum LocalFiles {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 { if errno == EINTR { continue }; return nil }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
             if count == 0 { return result }
             result += buffer[0..<count]
             if result.count > 256 << 20 { return nil }
@@ -519,7 +576,11 @@ enum LocalFiles {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { String(decoding: UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))), as: UTF8.self) }
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) {
+                    String(
+                        decoding: UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))),
+                        as: UTF8.self)
+                }
             }
             if name == "." || name == ".." { continue }
             let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CodeRunnerCore
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,8 @@ struct StandbyCommand: AsyncParsableCommand {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()
             let finishedRun = OneShotResources(containerID: removeContainer, networkID: removeNetwork)
-            let keep = !noKeep, language = self.language
+            let keep = !noKeep
+            let language = self.language
             // Told to stop (a CI runner cleaning up, a logout): finish removing the run's resources (in a task of its
             // own, so the stop does not cancel those engine calls) and remove the unclaimed standbys instead of leaving
             // their networks behind.

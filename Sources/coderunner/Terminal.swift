@@ -1,4 +1,5 @@
 import CodeRunnerCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -6,9 +6,10 @@ import Testing
 /// The kernel messages (issue 4): fixed layouts the engine and agent both rely on, and hostile input.
 @Suite struct KernelWireTests {
     @Test func executeLayoutIsCellThenCode() {
-        #expect(AgentWire.encode(EngineMessage.execute(cell: 0x0102_0304, code: [0x41])) == [
-            0x06, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 1, 0x41,
-        ])
+        #expect(
+            AgentWire.encode(EngineMessage.execute(cell: 0x0102_0304, code: [0x41])) == [
+                0x06, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 1, 0x41,
+            ])
         #expect(AgentWire.encode(EngineMessage.interrupt) == [0x07, 0, 0, 0, 0])
         #expect(AgentWire.encode(EngineMessage.restartKernel) == [0x08, 0, 0, 0, 0])
         #expect(AgentWire.encode(EngineMessage.endOfRun) == [0x09, 0, 0, 0, 0])
@@ -17,13 +18,17 @@ import Testing
 
     @Test func cellFinishedLayout() throws {
         let bytes = AgentWire.encode(
-            AgentMessage.cellFinished(AgentCellResult(
-                cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
+            AgentMessage.cellFinished(
+                AgentCellResult(
+                    cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
         #expect(bytes == [0x8A, 0, 0, 0, 23, 0, 0, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 6])
         var decoder = AgentMessageDecoder()
         decoder.append(bytes)
-        #expect(try decoder.next() == .cellFinished(AgentCellResult(
-            cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
+        #expect(
+            try decoder.next()
+                == .cellFinished(
+                    AgentCellResult(
+                        cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
     }
 
     @Test func kernelTagsStayInTheirDirection() {
@@ -91,11 +96,15 @@ import Testing
     @Test func mutatedKernelFramesNeverCrash() {
         var rng = SeededRandom(seed: 2024)
         let valid: [[UInt8]] =
-            [AgentWire.encode(EngineMessage.startKernel(sampleKernelRequest)),
-             AgentWire.encode(EngineMessage.execute(cell: 9, code: Array("print(1)".utf8)))]
-            + [AgentMessage.display(cell: 1, mime: "image/png", data: [1, 2, 3]),
-               .cellFinished(AgentCellResult(cell: 1, ok: true, interrupted: true, outputLimitExceeded: false, wallMicroseconds: 3)),
-               .kernelExited(exitCode: 1, signal: nil, memoryLimitExceeded: false)].map { AgentWire.encode($0) }
+            [
+                AgentWire.encode(EngineMessage.startKernel(sampleKernelRequest)),
+                AgentWire.encode(EngineMessage.execute(cell: 9, code: Array("print(1)".utf8))),
+            ]
+            + [
+                AgentMessage.display(cell: 1, mime: "image/png", data: [1, 2, 3]),
+                .cellFinished(AgentCellResult(cell: 1, ok: true, interrupted: true, outputLimitExceeded: false, wallMicroseconds: 3)),
+                .kernelExited(exitCode: 1, signal: nil, memoryLimitExceeded: false),
+            ].map { AgentWire.encode($0) }
         for _ in 0..<5000 {
             var bytes = valid.randomElement(using: &rng)!
             for _ in 0..<Int.random(in: 1...4, using: &rng) {

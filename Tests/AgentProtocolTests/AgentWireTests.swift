@@ -1,7 +1,7 @@
+import SeededRandom
 import Testing
 
 @testable import AgentProtocol
-import SeededRandom
 
 let sampleRequest = AgentRunRequest(
     workdir: "/app", clearWorkdir: true,
@@ -29,16 +29,18 @@ let sampleKernelRequest = AgentKernelRequest(
 
 let engineMessages: [EngineMessage] = [
     .run(sampleRequest),
-    .run(AgentRunRequest(
-        workdir: "", clearWorkdir: false, files: [], environment: [], stages: [], outputLimitBytes: 0,
-        maxFileSizeBytes: 0, maxOpenFiles: 0)),
+    .run(
+        AgentRunRequest(
+            workdir: "", clearWorkdir: false, files: [], environment: [], stages: [], outputLimitBytes: 0,
+            maxFileSizeBytes: 0, maxOpenFiles: 0)),
     .stdin(Array("input line\n".utf8)),
     .stdin([]),
     .closeStdin,
     .stop,
     .startKernel(sampleKernelRequest),
-    .startKernel(AgentKernelRequest(
-        argv: [], environment: [], workdir: "", files: [], outputLimitBytes: 0, maxFileSizeBytes: 0, maxOpenFiles: 0)),
+    .startKernel(
+        AgentKernelRequest(
+            argv: [], environment: [], workdir: "", files: [], outputLimitBytes: 0, maxFileSizeBytes: 0, maxOpenFiles: 0)),
     .execute(cell: 1, code: Array("x = 1\nx + 1\n".utf8)),
     .execute(cell: UInt32.max, code: []),
     .interrupt,
@@ -54,22 +56,25 @@ let agentMessages: [AgentMessage] = [
     .output(.stdout, Array("hi\n".utf8)),
     .output(.stderr, [0, 0xff, 0x80]),
     .output(.stdout, []),
-    .stageFinished(AgentStageResult(
-        name: "run", exitCode: -3, signal: nil, wallMicroseconds: 1_234_567, userCPUMicroseconds: 1,
-        systemCPUMicroseconds: UInt64.max, maxResidentKiB: 4096, timedOut: true, cpuLimitExceeded: false,
-        outputLimitExceeded: true, memoryLimitExceeded: false, stopped: true)),
-    .stageFinished(AgentStageResult(
-        name: "", exitCode: nil, signal: 9, wallMicroseconds: 0, userCPUMicroseconds: 0, systemCPUMicroseconds: 0,
-        maxResidentKiB: 0, timedOut: false, cpuLimitExceeded: true, outputLimitExceeded: false,
-        memoryLimitExceeded: true, stopped: false)),
+    .stageFinished(
+        AgentStageResult(
+            name: "run", exitCode: -3, signal: nil, wallMicroseconds: 1_234_567, userCPUMicroseconds: 1,
+            systemCPUMicroseconds: UInt64.max, maxResidentKiB: 4096, timedOut: true, cpuLimitExceeded: false,
+            outputLimitExceeded: true, memoryLimitExceeded: false, stopped: true)),
+    .stageFinished(
+        AgentStageResult(
+            name: "", exitCode: nil, signal: 9, wallMicroseconds: 0, userCPUMicroseconds: 0, systemCPUMicroseconds: 0,
+            maxResidentKiB: 0, timedOut: false, cpuLimitExceeded: true, outputLimitExceeded: false,
+            memoryLimitExceeded: true, stopped: false)),
     .failed("cannot write \"a\": No space left on device ✗"),
     .finished,
     .kernelReady,
     .display(cell: 3, mime: "image/png", data: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
     .display(cell: 0, mime: "", data: []),
     .cellFinished(AgentCellResult(cell: 7, ok: true, interrupted: false, outputLimitExceeded: false, wallMicroseconds: 412)),
-    .cellFinished(AgentCellResult(
-        cell: UInt32.max, ok: false, interrupted: true, outputLimitExceeded: true, wallMicroseconds: UInt64.max)),
+    .cellFinished(
+        AgentCellResult(
+            cell: UInt32.max, ok: false, interrupted: true, outputLimitExceeded: true, wallMicroseconds: UInt64.max)),
     .kernelExited(exitCode: nil, signal: 9, memoryLimitExceeded: true),
     .kernelExited(exitCode: -1, signal: nil, memoryLimitExceeded: false),
     .stdinConsumed(1 << 20),

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CodeRunnerCore
 
 @Suite struct ConfigurationTests {
@@ -12,18 +13,21 @@ import Testing
         var configuration = Configuration()
         configuration.addRuntimeDefaults([Self.manifest])
         #expect(configuration.entry("runtime.python.memory")?.source == .runtimeManifest)
-        try configuration.apply(file: "test.toml", text: """
-            # comment
-            [container]
-            ttl = "90s"
-            [runtime.python]
-            memory = "256m"
-            [server]
-            port = 9000
-            """)
+        try configuration.apply(
+            file: "test.toml",
+            text: """
+                # comment
+                [container]
+                ttl = "90s"
+                [runtime.python]
+                memory = "256m"
+                [server]
+                port = 9000
+                """)
         #expect(configuration.string("container.ttl") == "90s")
         #expect(configuration.entry("runtime.python.memory")?.source == .configFile)
-        try configuration.apply(environment: ["CODERUNNER_SERVER_PORT": "9100", "CODERUNNER_RUNTIME_PYTHON_MEMORY": "64m", "HOME": "/root"], runtimeLanguages: ["python"])
+        try configuration.apply(
+            environment: ["CODERUNNER_SERVER_PORT": "9100", "CODERUNNER_RUNTIME_PYTHON_MEMORY": "64m", "HOME": "/root"], runtimeLanguages: ["python"])
         #expect(configuration.string("server.port") == "9100")
         #expect(configuration.entry("server.port")?.source == .environment)
         #expect(configuration.string("runtime.python.memory") == "64m")
@@ -99,8 +103,10 @@ import Testing
 
     /// Issue 17 (1): the agent and Docker read a zero limit as "no limit", so a zero limit setting is refused by name,
     /// and the engine's own check (`RunLimits.zeroLimit`) catches one that any face lets through.
-    @Test(arguments: [("run.outputLimit", "0"), ("container.maxFileSize", "0k"), ("run.compileTimeout", "0s"),
-                      ("runtime.python.timeout", "0"), ("runtime.python.memory", "0m")])
+    @Test(arguments: [
+        ("run.outputLimit", "0"), ("container.maxFileSize", "0k"), ("run.compileTimeout", "0s"),
+        ("runtime.python.timeout", "0"), ("runtime.python.memory", "0m"),
+    ])
     func aZeroLimitSettingIsRefused(_ key: String, _ value: String) throws {
         var configuration = Configuration()
         configuration.addRuntimeDefaults([Self.manifest])

@@ -1,6 +1,7 @@
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
 
 /// The engine's own deadline is absolute: a run whose agent never answers ends at its limits plus the supervisor's
 /// grace, even when removing the container does not end the agent's stream (an overloaded engine, an attachment the
@@ -13,16 +14,22 @@ struct EngineDeadlineTests {
         var limits = SessionStandbyTests.limits
         limits.timeout = .milliseconds(200)
         limits.compileTimeout = .milliseconds(200)
-        let container = try await runner.createContainer(for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
-                                                         ephemeral: true)
-        let submission = try Submission(files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
-                                        limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
-        let request = RunRequest(submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
-                                 limits: limits, session: "s", fresh: true)
+        let container = try await runner.createContainer(
+            for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
+            ephemeral: true)
+        let submission = try Submission(
+            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
+        let request = RunRequest(
+            submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
+            limits: limits, session: "s", fresh: true)
         let started = ContinuousClock.now
         let outcome = try await runner.converse(containerID: container, request: request, channel: .attach(shared: true), input: nil) { _ in }
         let took = ContinuousClock.now - started
-        guard case .finished(let stages) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .finished(let stages) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(stages.last?.timedOut == true, "\(stages)")
         let bound = CodeRunner.engineDeadline(for: runner.agentRequest(for: request))! + CodeRunner.streamEndWait + .seconds(2)
         #expect(took < bound, "the run took \(took)")
@@ -36,12 +43,15 @@ struct EngineDeadlineTests {
         let engine = InMemoryEngine(agents: .silent)
         let runner = try CodeRunner(engine: engine, settings: try NetworkLeaseTests.settings(ready: 0))
         let limits = SessionStandbyTests.limits  // 10 s: the deadline is 15 s away
-        let container = try await runner.createContainer(for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
-                                                         ephemeral: true, start: false)
-        let submission = try Submission(files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
-                                        limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
-        let request = RunRequest(submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
-                                 limits: limits, session: "s", fresh: true)
+        let container = try await runner.createContainer(
+            for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
+            ephemeral: true, start: false)
+        let submission = try Submission(
+            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
+        let request = RunRequest(
+            submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
+            limits: limits, session: "s", fresh: true)
         let started = ContinuousClock.now
         do {
             let outcome = try await runner.converse(containerID: container, request: request, channel: .attach(shared: true), input: nil) { _ in }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CodeRunnerCore
 
 /// Which language and entry a set of files means (`coderunner run DIR`, `serve` runs without `entry`). No Docker.
@@ -30,30 +31,38 @@ import Testing
     }
 
     @Test func cTranslationUnitsTheOneWithMain() throws {
-        let choice = try choose([("util.c", "int add(int a, int b) { return a + b; }"), ("util.h", "int add(int, int);"),
-                                 ("prog.c", "#include \"util.h\"\nint main(void) { return add(1, 2); }")])
+        let choice = try choose([
+            ("util.c", "int add(int a, int b) { return a + b; }"), ("util.h", "int add(int, int);"),
+            ("prog.c", "#include \"util.h\"\nint main(void) { return add(1, 2); }"),
+        ])
         #expect(choice.runtime.language == "cpp")
         #expect(choice.entry == "prog.c")
     }
 
     @Test func pythonPackageByConvention() throws {
-        let choice = try choose([("main.py", "from pkg import util\nutil.hi()"), ("pkg/__init__.py", ""),
-                                 ("pkg/util.py", "def hi(): print('hi')"), ("data.csv", "a,b")])
+        let choice = try choose([
+            ("main.py", "from pkg import util\nutil.hi()"), ("pkg/__init__.py", ""),
+            ("pkg/util.py", "def hi(): print('hi')"), ("data.csv", "a,b"),
+        ])
         #expect(choice.runtime.language == "python")
         #expect(choice.entry == "main.py")
         #expect(choice.note == nil)
     }
 
     @Test func javascriptIndexByConvention() throws {
-        let choice = try choose([("lib/greet.js", "module.exports = n => 'hi ' + n"), ("index.js", "console.log(require('./lib/greet')('x'))"),
-                                 ("package.json", "{}")])
+        let choice = try choose([
+            ("lib/greet.js", "module.exports = n => 'hi ' + n"), ("index.js", "console.log(require('./lib/greet')('x'))"),
+            ("package.json", "{}"),
+        ])
         #expect(choice.runtime.language == "javascript")
         #expect(choice.entry == "index.js")
     }
 
     @Test func severalMainsSettledByConventionWithANote() throws {
-        let choice = try choose([("Main.java", "class Main { public static void main(String[] a) {} }"),
-                                 ("Tool.java", "class Tool { static public void main(String... a) {} }")])
+        let choice = try choose([
+            ("Main.java", "class Main { public static void main(String[] a) {} }"),
+            ("Tool.java", "class Tool { static public void main(String... a) {} }"),
+        ])
         #expect(choice.entry == "Main.java")
         #expect(choice.note?.contains("Tool.java") == true)
     }
@@ -90,8 +99,9 @@ import Testing
     }
 
     @Test func serverTakesTheFirstWhenAmbiguous() throws {
-        let choice = try EntryInference.choose(files: files([("b.py", "print(2)"), ("a.py", "print(1)")]), catalog: catalog,
-                                               language: nil, entry: nil, firstWhenAmbiguous: true)
+        let choice = try EntryInference.choose(
+            files: files([("b.py", "print(2)"), ("a.py", "print(1)")]), catalog: catalog,
+            language: nil, entry: nil, firstWhenAmbiguous: true)
         #expect(choice.entry == "b.py")
     }
 
@@ -111,8 +121,9 @@ import Testing
     }
 
     @Test func commandLineNamedFilesComeFirst() throws {
-        let local = LocalSubmission(files: files([("data.txt", ""), ("tool.py", "print(1)"), ("main.py", "print(2)")]),
-                                    namedFiles: ["data.txt", "tool.py", "main.py"])
+        let local = LocalSubmission(
+            files: files([("data.txt", ""), ("tool.py", "print(1)"), ("main.py", "print(2)")]),
+            namedFiles: ["data.txt", "tool.py", "main.py"])
         // The first named file with a known extension, not the conventional main.py.
         #expect(try local.choose(catalog: catalog, language: nil, entry: nil).entry == "tool.py")
         #expect(try local.choose(catalog: catalog, language: nil, entry: "main.py").entry == "main.py")
@@ -133,12 +144,17 @@ import Testing
 
     @Test(arguments: ["0", "-1", "-1m", "12x", "lots", "", "5m", "1.5q"])
     func refusesBadMemory(_ text: String) {
-        #expect(throws: LimitOptionError.badMemory(text, range: "6m to 4096m (the engine's host memory)")) { try LimitOptions.memory(text, host: host) }
+        #expect(throws: LimitOptionError.badMemory(text, range: "6m to 4096m (the engine's host memory)")) {
+            try LimitOptions.memory(text, host: host)
+        }
     }
 
     @Test func refusesMemoryAboveTheHost() {
-        #expect(throws: LimitOptionError.memoryAboveHost("100t", range: "6m to 4096m (the engine's host memory)")) { try LimitOptions.memory("100t", host: host) }
-        #expect(LimitOptionError.memoryAboveHost("100t", range: "6m to 4096m (the engine's host memory)").description
+        #expect(throws: LimitOptionError.memoryAboveHost("100t", range: "6m to 4096m (the engine's host memory)")) {
+            try LimitOptions.memory("100t", host: host)
+        }
+        #expect(
+            LimitOptionError.memoryAboveHost("100t", range: "6m to 4096m (the engine's host memory)").description
                 == "--memory 100t is more than the engine's host has: use a size from 6m to 4096m (the engine's host memory)")
     }
 
@@ -149,6 +165,8 @@ import Testing
     }
 
     @Test func refusesCPUsAboveTheHost() {
-        #expect(throws: LimitOptionError.cpusAboveHost("3", range: "0.01 to 2 (the engine's host has 2 CPUs)")) { try LimitOptions.cpus("3", host: host) }
+        #expect(throws: LimitOptionError.cpusAboveHost("3", range: "0.01 to 2 (the engine's host has 2 CPUs)")) {
+            try LimitOptions.cpus("3", host: host)
+        }
     }
 }

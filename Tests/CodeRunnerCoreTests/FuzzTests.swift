@@ -1,6 +1,7 @@
-import Testing
-@testable import CodeRunnerCore
 import SeededRandom
+import Testing
+
+@testable import CodeRunnerCore
 
 /// The fuzz tests' own helpers on the shared seeded generator.
 extension SeededRandom {
@@ -58,13 +59,16 @@ struct FuzzTests {
     @Test func configParserNeverCrashesOnRandomOrMutatedText() {
         var random = SeededRandom(seed: 0xC0F1)
         for _ in 0..<Self.iterations {
-            let text = random.chance(50) ? random.text(from: Self.awkward, maxLength: 200)
+            let text =
+                random.chance(50)
+                ? random.text(from: Self.awkward, maxLength: 200)
                 : random.mutate(Self.exampleConfig, alphabet: Self.awkward, edits: 8)
             do {
                 let pairs = try ConfigFileParser.parse(text, file: "fuzz.toml")
                 for (key, _) in pairs {
-                    #expect(!key.isEmpty && !key.contains { $0.isWhitespace || $0 == "=" || $0 == "\"" || $0 == "#" },
-                            "key \(key.debugDescription) from \(text.debugDescription)")
+                    #expect(
+                        !key.isEmpty && !key.contains { $0.isWhitespace || $0 == "=" || $0 == "\"" || $0 == "#" },
+                        "key \(key.debugDescription) from \(text.debugDescription)")
                 }
             } catch {
                 guard case .syntax(let file, let line, let reason) = error else {
@@ -105,7 +109,8 @@ struct FuzzTests {
                     text += random.chance(50) ? "[\(section)]\n" : "  [ \(section) ]   # section\n"
                 }
                 let key = random.text(from: keyAlphabet, maxLength: 10) + "k"
-                let rendered: String, value: String
+                let rendered: String
+                let value: String
                 switch random.int(0...3) {
                 case 0:
                     value = random.text(from: valueAlphabet, maxLength: 20)
@@ -121,7 +126,8 @@ struct FuzzTests {
                     value = random.pick(["true", "false", "10.64.0.0/12", "128m", "1.5s"])
                     rendered = value
                 }
-                text += random.pick(["", "  ", "\t"]) + key + random.pick(["=", " = ", "\t=  "]) + rendered
+                text +=
+                    random.pick(["", "  ", "\t"]) + key + random.pick(["=", " = ", "\t=  "]) + rendered
                     + random.pick(["", "   ", " # a comment with \"quotes\" and = signs"]) + "\n"
                 if random.chance(20) { text += random.pick(["\n", "# only a comment\n", "   \n"]) }
                 expected.append((section.isEmpty ? key : section + "." + key, value))
@@ -136,7 +142,8 @@ struct FuzzTests {
 
     @Test func quantityParsersNeverCrash() {
         var random = SeededRandom(seed: 0x0A17)
-        let alphabet: [Character] = Array("0123456789.eE+-_ xnaifNAIF msuhkgbtiMSUHKGBTI\t\u{a0}İ🙂") + ["1e308", "1e400", "99999999999999999999"].flatMap(Array.init)
+        let alphabet: [Character] =
+            Array("0123456789.eE+-_ xnaifNAIF msuhkgbtiMSUHKGBTI\t\u{a0}İ🙂") + ["1e308", "1e400", "99999999999999999999"].flatMap(Array.init)
         let seeds = ["500ms", "2s", "1.5m", "1h", "10us", "128m", "1g", "512k", "1048576", "128MiB", "1gb", "0", "inf", "nan", "-1s", "1e18"]
         for _ in 0..<Self.iterations * 2 {
             let text = random.chance(50) ? random.text(from: alphabet, maxLength: 24) : random.mutate(random.pick(seeds), alphabet: alphabet)
@@ -176,13 +183,19 @@ struct FuzzTests {
         var random = SeededRandom(seed: 0xC1D2)
         let alphabet: [Character] = Array("0123456789./ -+x:abf\u{0}🙂")
         for _ in 0..<Self.iterations * 2 {
-            let text = random.chance(50) ? random.text(from: alphabet, maxLength: 22)
-                : random.mutate(random.pick(["10.64.0.0/12", "10.10.0.0/16", "192.168.1.0/24", "0.0.0.0/0", "255.255.255.255/32"]), alphabet: alphabet)
+            let text =
+                random.chance(50)
+                ? random.text(from: alphabet, maxLength: 22)
+                : random.mutate(
+                    random.pick(["10.64.0.0/12", "10.10.0.0/16", "192.168.1.0/24", "0.0.0.0/0", "255.255.255.255/32"]), alphabet: alphabet)
             if let network = IPv4Network(text) {
                 #expect((0...32).contains(network.prefixLength), "\(text.debugDescription)")
                 #expect(IPv4Network(network.description) == network, "\(text.debugDescription) -> \(network)")
                 #expect(network.contains(network))
-                _ = network.size; _ = network.lastAddress; _ = network.subnet24Count; _ = network.isPrivate
+                _ = network.size
+                _ = network.lastAddress
+                _ = network.subnet24Count
+                _ = network.isPrivate
             }
         }
         for _ in 0..<Self.iterations {
@@ -228,9 +241,14 @@ struct FuzzTests {
                 #expect(pools.contains { $0.contains(subnet) }, "\(subnet) outside \(pools)")
                 #expect(!foreign.contains(subnet), "\(subnet) is taken by someone else")
                 #expect(handed.insert(subnet).inserted, "\(subnet) handed out twice")
-                if handed.count > allocator.capacity { Issue.record("more subnets than capacity"); break }
+                if handed.count > allocator.capacity {
+                    Issue.record("more subnets than capacity")
+                    break
+                }
             }
-            #expect(handed.count == allocator.capacity - foreign.count, "round \(round): \(handed.count) of \(allocator.capacity) with \(foreign.count) foreign")
+            #expect(
+                handed.count == allocator.capacity - foreign.count,
+                "round \(round): \(handed.count) of \(allocator.capacity) with \(foreign.count) foreign")
             if let back = handed.randomElement(using: &random) {
                 await allocator.release(back)
                 #expect(try await allocator.allocate(excluding: foreign) == back)
@@ -242,7 +260,9 @@ struct FuzzTests {
         var random = SeededRandom(seed: 0xBAD0)
         for _ in 0..<Self.iterations {
             let texts = (0..<random.int(0...3)).map { _ in
-                random.chance(70) ? "10.\(random.int(0...255)).\(random.int(0...255)).0/\(random.int(8...30))" : random.text(from: Array("0123456789./x"), maxLength: 18)
+                random.chance(70)
+                    ? "10.\(random.int(0...255)).\(random.int(0...255)).0/\(random.int(8...30))"
+                    : random.text(from: Array("0123456789./x"), maxLength: 18)
             }
             do {
                 let allocator = try SubnetAllocator(poolTexts: texts)
@@ -268,7 +288,8 @@ struct FuzzTests {
                 #expect(!path.hasPrefix("/"), "\(path.debugDescription)")
                 #expect(!components.contains("..") && !components.contains(".") && !components.contains(""), "\(path.debugDescription)")
                 #expect(!path.utf8.contains(0) && !path.contains("\\"), "\(path.debugDescription)")
-                #expect(path.utf8.count <= SubmissionLimits.maxPathBytes && components.allSatisfy { $0.utf8.count <= SubmissionLimits.maxComponentBytes })
+                #expect(
+                    path.utf8.count <= SubmissionLimits.maxPathBytes && components.allSatisfy { $0.utf8.count <= SubmissionLimits.maxComponentBytes })
             }
         }
         // Plain relative names are always accepted.
@@ -285,10 +306,13 @@ struct FuzzTests {
     @Test func cellSplitterNeverCrashesAndKeepsEveryLine() {
         var random = SeededRandom(seed: 0xCE11)
         let alphabet: [Character] = Array("abc xy=:;,.()[]{}\"'`\\#/*-\n\n\n\t0123456789") + ["\u{0}", "é", "🙂"]
-        let snippets = ["def f(x):\n    return x\n\nf(1)\n", "for i in range(3):\n  print(i)\n", "s = '''a\nb'''\n", "x = [1,\n2]\n",
-                        "SELECT 1;\nSELECT 'a\nb';\n", "function f() {\n  return `x\ny`;\n}\n", "/* a\n b */ int x = 1;\n", "-- c\nSELECT 2;"]
+        let snippets = [
+            "def f(x):\n    return x\n\nf(1)\n", "for i in range(3):\n  print(i)\n", "s = '''a\nb'''\n", "x = [1,\n2]\n",
+            "SELECT 1;\nSELECT 'a\nb';\n", "function f() {\n  return `x\ny`;\n}\n", "/* a\n b */ int x = 1;\n", "-- c\nSELECT 2;",
+        ]
         for _ in 0..<Self.iterations {
-            let text = random.chance(50) ? random.text(from: alphabet, maxLength: 120) : random.mutate(random.pick(snippets), alphabet: alphabet, edits: 6)
+            let text =
+                random.chance(50) ? random.text(from: alphabet, maxLength: 120) : random.mutate(random.pick(snippets), alphabet: alphabet, edits: 6)
             for language in ["python", "sql", "javascript", "java", "cpp", "other"] {
                 let cells = CellSplitter(language: language).split(text)
                 let kept = cells.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }.filter { !$0.trimmingWhitespace().isEmpty }
@@ -302,7 +326,9 @@ struct FuzzTests {
                 while let unit = CellSplitter(language: language).next(in: &input, metaCommands: false), case .cell(let cell) = unit {
                     oneByOne.append(cell)
                 }
-                #expect(oneByOne == cells && input.isEmpty, "\(language): \(text.debugDescription) cut differently one at a time: \(oneByOne) vs \(cells)")
+                #expect(
+                    oneByOne == cells && input.isEmpty, "\(language): \(text.debugDescription) cut differently one at a time: \(oneByOne) vs \(cells)"
+                )
             }
         }
     }

@@ -1,6 +1,7 @@
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
 
 /// What `net gc` removes and what it leaves, and how a restarted process recovers the network state from Docker's
 /// labels alone. Against `InMemoryEngine` (no Docker); "another process" is another `CodeRunner` on the same engine.
@@ -9,12 +10,15 @@ struct GarbageCollectionTests {
     static let runtime = SessionStandbyTests.runtime
 
     /// A container as `CodeRunner` makes it, owned by `ownerPID` (a dead one makes it a crashed process's).
-    static func container(_ runner: CodeRunner, session: String, ephemeral: Bool, ownerPID: Int32? = nil, start: Bool = true,
-                          name: String? = nil) async throws -> String {
+    static func container(
+        _ runner: CodeRunner, session: String, ephemeral: Bool, ownerPID: Int32? = nil, start: Bool = true,
+        name: String? = nil
+    ) async throws -> String {
         var labels: [String: String] = [:]
         if let ownerPID { labels[ResourceLabel.ownerPID] = String(ownerPID) }
-        return try await runner.createContainer(for: runtime, limits: limits, session: session, network: nil, ephemeral: ephemeral,
-                                                extraLabels: labels, name: name, start: start)
+        return try await runner.createContainer(
+            for: runtime, limits: limits, session: session, network: nil, ephemeral: ephemeral,
+            extraLabels: labels, name: name, start: start)
     }
 
     @Test func onlyWhatDeadProcessesLeftIsCollectedAndADryRunRemovesNothing() async throws {
@@ -27,8 +31,9 @@ struct GarbageCollectionTests {
         let neverStarted = try await Self.container(runner, session: "run-half", ephemeral: true, ownerPID: dead, start: false)
         let starting = try await Self.container(runner, session: "run-starting", ephemeral: true, start: false)
         // A claimed standby is in use by a run whose process is not on its labels (its keeper's is): left alone.
-        let claimed = try await Self.container(runner, session: "standby-x", ephemeral: true, ownerPID: dead,
-                                               name: "coderunner-standby-x-python" + CodeRunner.claimedSuffix)
+        let claimed = try await Self.container(
+            runner, session: "standby-x", ephemeral: true, ownerPID: dead,
+            name: "coderunner-standby-x-python" + CodeRunner.claimedSuffix)
         let collector = GarbageCollector(engine: engine, settings: runner.settings)
 
         let planned = try await collector.collect(all: false, dryRun: true)
@@ -65,10 +70,11 @@ struct GarbageCollectionTests {
         try await engine.removeContainer(lease.id)
         var labels = lease.labels
         labels[ResourceLabel.created] = String(Int(SessionNetworks.now() - GarbageCollector.leaseGraceSeconds - 1))
-        _ = try await engine.createContainer(ContainerSpec(
-            name: lease.name, image: lease.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
-            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-            autoRemove: false))
+        _ = try await engine.createContainer(
+            ContainerSpec(
+                name: lease.name, image: lease.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+                autoRemove: false))
         let collected = try await collector.collect(all: false, dryRun: false)
         #expect(collected.filter { $0.kind == "lease" }.count == 1, "\(collected)")
         #expect(try await runner.networks.occupancy() == (ready: 1, leased: 0))
@@ -79,8 +85,10 @@ struct GarbageCollectionTests {
     @Test func aNewProcessRecoversEveryLeaseAndSubnetFromTheEngine() async throws {
         let engine = InMemoryEngine()
         // Another program's network inside our pools.
-        _ = try await engine.createNetwork(NetworkSpec(name: "someone-else", subnet: try #require(IPv4Network("10.64.0.0/24")),
-                                                       driver: "bridge", isInternal: false, labels: [:]))
+        _ = try await engine.createNetwork(
+            NetworkSpec(
+                name: "someone-else", subnet: try #require(IPv4Network("10.64.0.0/24")),
+                driver: "bridge", isInternal: false, labels: [:]))
         let first = try RunPathTests.runner(engine)
         var held: [String: SessionNetwork] = [:]
         for session in ["a", "b", "c"] {

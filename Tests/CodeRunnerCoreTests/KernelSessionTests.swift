@@ -1,5 +1,6 @@
 import AgentProtocol
 import Testing
+
 @testable import CodeRunnerCore
 
 /// An agent that answers each request before the engine's `write` has returned, as a fast kernel does (a `1+1` cell
@@ -47,13 +48,18 @@ final class InstantlyAnsweringAgent: ExecConnection, @unchecked Sendable {
 @Suite struct KernelSessionTests {
     static func session(_ agent: InstantlyAnsweringAgent) async throws -> KernelSession {
         let manifest = ConfigurationTests.manifest
-        let kernel = KernelSession(runtime: Runtime(manifest: manifest, directory: "/x", image: manifest.image), session: "s",
-                                   containerID: "c", connection: agent) { _ in }
+        let kernel = KernelSession(
+            runtime: Runtime(manifest: manifest, directory: "/x", image: manifest.image), session: "s",
+            containerID: "c", connection: agent
+        ) { _ in }
         guard case .ready = await kernel.begin() else { throw TestFailure("the kernel did not become ready") }
         return kernel
     }
 
-    struct TestFailure: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
+    struct TestFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
 
     /// Waits at most `seconds` for `body`: a lost answer leaves it suspended on a continuation that no cancellation can
     /// end, so it runs in a task of its own that a failing test leaves behind.

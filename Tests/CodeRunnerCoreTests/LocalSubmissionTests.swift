@@ -1,5 +1,7 @@
 import Testing
+
 @testable import CodeRunnerCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -112,7 +114,9 @@ import Glibc
         #expect(mkfifo(root + "/pipe", 0o600) == 0)
         let started = ContinuousClock.now
         #expect(throws: SubmissionError.specialFile("pipe", kind: "FIFO (named pipe)")) { try LocalSubmission.read([root], limits: limits) }
-        #expect(throws: SubmissionError.specialFile(root + "/pipe", kind: "FIFO (named pipe)")) { try LocalSubmission.read([root + "/pipe"], limits: limits) }
+        #expect(throws: SubmissionError.specialFile(root + "/pipe", kind: "FIFO (named pipe)")) {
+            try LocalSubmission.read([root + "/pipe"], limits: limits)
+        }
         #expect(ContinuousClock.now - started < .seconds(30), "a FIFO must be refused, not opened")
     }
 

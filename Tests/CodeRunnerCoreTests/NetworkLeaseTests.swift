@@ -1,6 +1,8 @@
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,8 +66,9 @@ struct NetworkLeaseTests {
             for index in 0..<12 {
                 group.addTask {
                     do {
-                        return .success(try await SessionNetworks(engine: engine, settings: settings)
-                            .create(session: "c\(index)", ephemeral: true, image: Self.image))
+                        return .success(
+                            try await SessionNetworks(engine: engine, settings: settings)
+                                .create(session: "c\(index)", ephemeral: true, image: Self.image))
                     } catch { return .failure(error) }
                 }
             }
@@ -91,7 +94,9 @@ struct NetworkLeaseTests {
         let settings = try Self.settings()
         let both = try await withThrowingTaskGroup(of: SessionNetwork.self) { group in
             for _ in 0..<2 {
-                group.addTask { try await SessionNetworks(engine: engine, settings: settings).create(session: "ci-42", ephemeral: false, image: Self.image) }
+                group.addTask {
+                    try await SessionNetworks(engine: engine, settings: settings).create(session: "ci-42", ephemeral: false, image: Self.image)
+                }
             }
             var all: [SessionNetwork] = []
             for try await network in group { all.append(network) }
@@ -114,15 +119,17 @@ struct NetworkLeaseTests {
         try await engine.removeContainer(lease.id)
         var labels = lease.labels
         labels[ResourceLabel.ownerPID] = String(Self.deadPID())
-        _ = try await engine.createContainer(ContainerSpec(
-            name: lease.name, image: Self.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
-            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-            autoRemove: false))
+        _ = try await engine.createContainer(
+            ContainerSpec(
+                name: lease.name, image: Self.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+                autoRemove: false))
         // A container of the dead session is still there (stranded): the network is not handed out.
-        let stranded = try await engine.createContainer(ContainerSpec(
-            name: "coderunner-run-dead-python", image: Self.image, command: [], environment: [],
-            labels: [ResourceLabel.managed: "1", ResourceLabel.session: "run-dead"], network: first.id, user: "0:0", workingDirectory: "/",
-            memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false))
+        let stranded = try await engine.createContainer(
+            ContainerSpec(
+                name: "coderunner-run-dead-python", image: Self.image, command: [], environment: [],
+                labels: [ResourceLabel.managed: "1", ResourceLabel.session: "run-dead"], network: first.id, user: "0:0", workingDirectory: "/",
+                memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false))
         await #expect(throws: (any Error).self) {
             _ = try await networks.create(session: "run-next", ephemeral: true, image: Self.image)
         }
@@ -141,10 +148,11 @@ struct NetworkLeaseTests {
         _ = try await networks.fill(count: 1)
         let ready = try #require(try await engine.networks(labeled: [ResourceLabel.pool]).first)
         // Something runs on the ready network without a lease (a foreign container, a bug elsewhere).
-        let intruder = try await engine.createContainer(ContainerSpec(
-            name: "someone", image: Self.image, command: [], environment: [], labels: [:], network: ready.id, user: "0:0",
-            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-            autoRemove: false))
+        let intruder = try await engine.createContainer(
+            ContainerSpec(
+                name: "someone", image: Self.image, command: [], environment: [], labels: [:], network: ready.id, user: "0:0",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+                autoRemove: false))
         try await engine.startContainer(intruder)
         let leased = try await networks.create(session: "careful", ephemeral: true, image: Self.image)
         #expect(leased.id != ready.id, "a network with a container attached was leased")
@@ -164,7 +172,8 @@ struct NetworkLeaseTests {
         #expect(removals.filter { $0.kind == "network" }.count == 2, "\(removals)")
         let all = try await GarbageCollector(engine: engine, settings: settings).collect(all: true, dryRun: false)
         #expect(all.filter { $0.kind == "lease" }.count == 1 && all.filter { $0.kind == "network" }.count == 3, "\(all)")
-        let networksLeft = try await engine.networks(labeled: []), containersLeft = try await engine.containers(labeled: [])
+        let networksLeft = try await engine.networks(labeled: [])
+        let containersLeft = try await engine.containers(labeled: [])
         #expect(networksLeft.isEmpty && containersLeft.isEmpty)
     }
 
@@ -175,10 +184,11 @@ struct NetworkLeaseTests {
         let settings = try Self.settings(ready: 0)
         _ = try await SessionNetworks(engine: engine, settings: settings).fill(count: 2)
         let stuck = try #require(try await engine.networks(labeled: [ResourceLabel.pool]).first)
-        _ = try await engine.createContainer(ContainerSpec(
-            name: "not-ours", image: Self.image, command: [], environment: [], labels: [:], network: stuck.id, user: "0:0",
-            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-            autoRemove: false))
+        _ = try await engine.createContainer(
+            ContainerSpec(
+                name: "not-ours", image: Self.image, command: [], environment: [], labels: [:], network: stuck.id, user: "0:0",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+                autoRemove: false))
         let removals = try await GarbageCollector(engine: engine, settings: settings).collect(all: true, dryRun: false)
         let networks = removals.filter { $0.kind == "network" }
         #expect(networks.count == 2 && networks.filter { $0.failed == nil }.count == 1, "\(removals)")
@@ -196,11 +206,12 @@ struct NetworkLeaseTests {
         #expect(markersSeen.count == 2 && markersSeen.allSatisfy { $0 >= 1 }, "\(markersSeen)")
         #expect(try await engine.containers(labeled: [ResourceLabel.networkCreating]).isEmpty, "a marker was left")
         // Another process's marker, as `pool` would find it mid-creation.
-        _ = try await engine.createContainer(ContainerSpec(
-            name: nil, image: Self.image, command: ["creating"], environment: [],
-            labels: [ResourceLabel.managed: "1", ResourceLabel.networkCreating: "10.99.1.0/24", ResourceLabel.ownerPID: "1"],
-            network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:],
-            readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false))
+        _ = try await engine.createContainer(
+            ContainerSpec(
+                name: nil, image: Self.image, command: ["creating"], environment: [],
+                labels: [ResourceLabel.managed: "1", ResourceLabel.networkCreating: "10.99.1.0/24", ResourceLabel.ownerPID: "1"],
+                network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:],
+                readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false))
         let report = try await Inventory(engine: engine, settings: settings).report(withAgentStatus: false)
         let pool = try #require(report.pools.first)
         #expect(pool.ready == 2 && pool.leased == 0 && pool.creating == 1, "\(pool)")

@@ -1,7 +1,8 @@
 import AgentProtocol
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
 
 /// `CodeRunner.run`'s set-up and clean-up paths, on `InMemoryEngine` with its fake agent (no Docker): one-shot runs
 /// with and without a network, set-up failures, an agent that dies, limits the agent reports, named sessions, and
@@ -24,16 +25,20 @@ struct RunPathTests {
         return try CodeRunner(engine: engine, settings: try EngineSettings(configuration))
     }
 
-    static func request(_ script: String, runtime: Runtime = runtime, session: String? = nil, fresh: Bool = false,
-                        timeout: Duration = .seconds(10), outputLimit: UInt64 = 1 << 20, arguments: [String] = [],
-                        file: String = "main.py") throws -> RunRequest {
-        let submission = try Submission(files: [SubmittedFile(path: file, contents: Array(script.utf8))], entry: file,
-                                        limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
+    static func request(
+        _ script: String, runtime: Runtime = runtime, session: String? = nil, fresh: Bool = false,
+        timeout: Duration = .seconds(10), outputLimit: UInt64 = 1 << 20, arguments: [String] = [],
+        file: String = "main.py"
+    ) throws -> RunRequest {
+        let submission = try Submission(
+            files: [SubmittedFile(path: file, contents: Array(script.utf8))], entry: file,
+            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
         var limits = SessionStandbyTests.limits
         limits.timeout = timeout
         limits.outputLimitBytes = outputLimit
-        var request = RunRequest(submission: submission, runtime: runtime, arguments: arguments, environment: [], limits: limits,
-                                 session: session, fresh: fresh)
+        var request = RunRequest(
+            submission: submission, runtime: runtime, arguments: arguments, environment: [], limits: limits,
+            session: session, fresh: fresh)
         request.useStandby = true
         return request
     }
@@ -55,7 +60,8 @@ struct RunPathTests {
     }
 
     /// Nothing of any run is left: no container (leases included) but what `keeping` names.
-    static func expectNothingLeft(_ engine: InMemoryEngine, keeping: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectNothingLeft(_ engine: InMemoryEngine, keeping: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation) async throws
+    {
         // A one-shot container leaves by itself (its agent exits after the run, and Docker removes it): give it a moment.
         for _ in 0..<200 {
             let left = try await engine.containers(labeled: [ResourceLabel.managed]).filter { !keeping.contains($0.id) }

@@ -1,21 +1,27 @@
 import AgentProtocol
 import Testing
+
 @testable import CodeRunnerCore
 
 @Suite struct RunResultTests {
-    static func stage(_ name: String = "run", exit: Int32? = 0, signal: Int32? = nil, timedOut: Bool = false, cpu: Bool = false,
-                      output: Bool = false, memory: Bool = false, stopped: Bool = false) -> AgentStageResult {
-        AgentStageResult(name: name, exitCode: exit, signal: signal, wallMicroseconds: 1500, userCPUMicroseconds: 700, systemCPUMicroseconds: 300,
-                         maxResidentKiB: 2048, timedOut: timedOut, cpuLimitExceeded: cpu, outputLimitExceeded: output,
-                         memoryLimitExceeded: memory, stopped: stopped)
+    static func stage(
+        _ name: String = "run", exit: Int32? = 0, signal: Int32? = nil, timedOut: Bool = false, cpu: Bool = false,
+        output: Bool = false, memory: Bool = false, stopped: Bool = false
+    ) -> AgentStageResult {
+        AgentStageResult(
+            name: name, exitCode: exit, signal: signal, wallMicroseconds: 1500, userCPUMicroseconds: 700, systemCPUMicroseconds: 300,
+            maxResidentKiB: 2048, timedOut: timedOut, cpuLimitExceeded: cpu, outputLimitExceeded: output,
+            memoryLimitExceeded: memory, stopped: stopped)
     }
 
     static let request: RunRequest = {
         let manifest = ConfigurationTests.manifest
         let runtime = Runtime(manifest: manifest, directory: "/x", image: manifest.image)
-        let submission = try! Submission(files: [SubmittedFile(path: "a.py", contents: [])], entry: "a.py",
-                                         limits: SubmissionLimits(maxFileBytes: 10, maxFileCount: 1, maxTotalBytes: 10))
-        let limits = RunLimits(timeout: .seconds(2), compileTimeout: .seconds(30), memoryBytes: 128 << 20, cpus: 1, pids: 64, outputLimitBytes: 1 << 20)
+        let submission = try! Submission(
+            files: [SubmittedFile(path: "a.py", contents: [])], entry: "a.py",
+            limits: SubmissionLimits(maxFileBytes: 10, maxFileCount: 1, maxTotalBytes: 10))
+        let limits = RunLimits(
+            timeout: .seconds(2), compileTimeout: .seconds(30), memoryBytes: 128 << 20, cpus: 1, pids: 64, outputLimitBytes: 1 << 20)
         return RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits, session: nil, fresh: false)
     }()
 

@@ -1,5 +1,6 @@
-@testable import CodeRunnerCore
 import Testing
+
+@testable import CodeRunnerCore
 
 /// A session's first container of a language has a name known in advance (a warm run claims it without waiting for
 /// the list); every further one gets a name of its own.

@@ -1,6 +1,7 @@
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
 
 /// `CodeRunner.endSession` under an engine that is slow to remove containers (Docker's "Removal In Progress"): the
 /// network goes back to the pool only once nothing of the session is left, and a removal that never ends is an error
@@ -8,11 +9,12 @@ import Testing
 struct SessionEndTests {
     static func sessionWithContainer(_ engine: InMemoryEngine, _ runner: CodeRunner, session: String) async throws -> SessionNetwork {
         let network = try await runner.networks.create(session: session, ephemeral: true, image: NetworkLeaseTests.image)
-        let container = try await engine.createContainer(ContainerSpec(
-            name: "\(session)-python", image: NetworkLeaseTests.image, command: [], environment: [],
-            labels: [ResourceLabel.managed: "1", ResourceLabel.session: session], network: network.id, user: "1000:1000",
-            workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true,
-            maxOpenFiles: 16, autoRemove: true))
+        let container = try await engine.createContainer(
+            ContainerSpec(
+                name: "\(session)-python", image: NetworkLeaseTests.image, command: [], environment: [],
+                labels: [ResourceLabel.managed: "1", ResourceLabel.session: session], network: network.id, user: "1000:1000",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true,
+                maxOpenFiles: 16, autoRemove: true))
         try await engine.startContainer(container)
         return network
     }

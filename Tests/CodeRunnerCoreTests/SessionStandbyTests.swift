@@ -1,20 +1,23 @@
-@testable import CodeRunnerCore
 import CodeRunnerTesting
 import Testing
+
+@testable import CodeRunnerCore
 
 /// `serve`'s ready sessions (`SessionStandbys`): each handed out once however many connections ask at once, only to a
 /// run whose container limits match, retired before its agent would exit, all removed on shutdown. Against
 /// `InMemoryEngine` (no Docker).
 struct SessionStandbyTests {
     static let runtime = Runtime(manifest: ConfigurationTests.manifest, directory: "/nonexistent", image: "coderunner/python:latest")
-    static let limits = RunLimits(timeout: .seconds(10), compileTimeout: .seconds(30), memoryBytes: 128 << 20, cpus: 1, pids: 128,
-                                  outputLimitBytes: 1 << 20)
+    static let limits = RunLimits(
+        timeout: .seconds(10), compileTimeout: .seconds(30), memoryBytes: 128 << 20, cpus: 1, pids: 128,
+        outputLimitBytes: 1 << 20)
 
     static func standbys(_ engine: InMemoryEngine, count: Int = 3, ttl: Duration = .seconds(600)) throws -> SessionStandbys {
         let settings = try NetworkLeaseTests.settings(ready: 0)
         let runner = try CodeRunner(engine: engine, settings: settings)
-        return SessionStandbys(runner: runner, wanted: ["python": count], runtimes: ["python": runtime], limits: ["python": limits],
-                               unusedTTL: ttl)
+        return SessionStandbys(
+            runner: runner, wanted: ["python": count], runtimes: ["python": runtime], limits: ["python": limits],
+            unusedTTL: ttl)
     }
 
     static func fill(_ standbys: SessionStandbys) async {
@@ -116,8 +119,9 @@ extension SessionStandbyTests {
         // Four /24s: two wanted ready, so at most two are made while more than two are free.
         let settings = try NetworkLeaseTests.settings(pools: "10.99.0.0/22", ready: 0)
         let runner = try CodeRunner(engine: engine, settings: settings)
-        let standbys = SessionStandbys(runner: runner, wanted: ["python": 2], runtimes: ["python": Self.runtime],
-                                       limits: ["python": Self.limits], unusedTTL: .seconds(600))
+        let standbys = SessionStandbys(
+            runner: runner, wanted: ["python": 2], runtimes: ["python": Self.runtime],
+            limits: ["python": Self.limits], unusedTTL: .seconds(600))
         await Self.fill(standbys)
         #expect(await standbys.counts["python"]?.ready == 2)
         // Real sessions take the other two /24s: nothing is free, so a ready one gives its network back.

@@ -1,6 +1,7 @@
-@testable import CodeRunnerCore
 import Foundation
 import Testing
+
+@testable import CodeRunnerCore
 
 /// How many standbys the keepers keep: the one-shot runs of the last window, between the floor and the ceiling.
 struct StandbyDemandTests {

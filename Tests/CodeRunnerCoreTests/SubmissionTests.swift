@@ -1,11 +1,14 @@
 import Testing
+
 @testable import CodeRunnerCore
 
 @Suite struct SubmissionTests {
     let limits = SubmissionLimits(maxFileBytes: 1000, maxFileCount: 3, maxTotalBytes: 1500)
 
-    @Test(arguments: ["../etc/passwd", "/etc/passwd", "a/../../b", "", "a//b", "./a", "a\0b", "a\nb", "dir\\file",
-                      String(repeating: "x", count: 300), String(repeating: "a/", count: 600) + "f"])
+    @Test(arguments: [
+        "../etc/passwd", "/etc/passwd", "a/../../b", "", "a//b", "./a", "a\0b", "a\nb", "dir\\file",
+        String(repeating: "x", count: 300), String(repeating: "a/", count: 600) + "f",
+    ])
     func rejectsBadPaths(_ path: String) {
         #expect(throws: SubmissionError.self) { try Submission.validate(path: path) }
     }
@@ -35,7 +38,10 @@ import Testing
         let files = paths.map { SubmittedFile(path: $0, contents: []) }
         #expect(throws: SubmissionError.self) { try Submission(files: files, entry: paths[0], limits: limits) }
         do { _ = try Submission(files: files, entry: paths[0], limits: limits) } catch {
-            guard case .fileAndFolder = error else { Issue.record("expected fileAndFolder, got \(error)"); return }
+            guard case .fileAndFolder = error else {
+                Issue.record("expected fileAndFolder, got \(error)")
+                return
+            }
             #expect(error.description.contains("rename one"))
         }
     }

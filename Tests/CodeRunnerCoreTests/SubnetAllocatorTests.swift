@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CodeRunnerCore
 
 @Suite struct SubnetAllocatorTests {

@@ -1,8 +1,9 @@
-@testable import CodeRunnerServer
 import CodeRunnerCore
 import Foundation
 import Synchronization
 import Testing
+
+@testable import CodeRunnerServer
 
 /// Pure pieces of `serve` (no Docker): output batching, UTF-8 boundaries, encoders, metrics text.
 @Suite("serve codecs")
@@ -38,8 +39,9 @@ struct ServerCodecTests {
     }
 
     @Test func socketIOExitCarriesTheOriginalFields() throws {
-        let result = RunResult(status: .timeout, language: "python", exitCode: nil, signal: 9, stages: [], truncated: false,
-                               totalMilliseconds: 2001.4, message: "run stage ran longer than 2s", session: nil)
+        let result = RunResult(
+            status: .timeout, language: "python", exitCode: nil, signal: 9, stages: [], truncated: false,
+            totalMilliseconds: 2001.4, message: "run stage ran longer than 2s", session: nil)
         let messages = SocketIOEncoder().exit(run: "c1", result: result)
         #expect(messages.count == 2)
         #expect(messages[0].hasPrefix("42[\"output\",") && messages[0].contains("\"type\":\"system\""))
@@ -84,14 +86,18 @@ struct HostCheckTests {
         return try ServerSettings(configuration)
     }
 
-    @Test(arguments: ["localhost", "localhost:8080", "LOCALHOST.:8080", "app.localhost", "127.0.0.1:8080", "10.1.2.3", "[::1]:8080",
-                      "[fe80::1]", "::1"])
+    @Test(arguments: [
+        "localhost", "localhost:8080", "LOCALHOST.:8080", "app.localhost", "127.0.0.1:8080", "10.1.2.3", "[::1]:8080",
+        "[fe80::1]", "::1",
+    ])
     func loopbackNamesAndAddressesAreAnswered(_ host: String) throws {
         #expect(HostCheck.isAllowed(host, settings: try Self.settings()))
     }
 
-    @Test(arguments: ["attacker.example", "attacker.example:8080", "127.0.0.1.attacker.example", "localhost.attacker.example",
-                      "1.2.3.4.nip.io", "[::1].evil"])
+    @Test(arguments: [
+        "attacker.example", "attacker.example:8080", "127.0.0.1.attacker.example", "localhost.attacker.example",
+        "1.2.3.4.nip.io", "[::1].evil",
+    ])
     func otherNamesAreRefused(_ host: String) throws {
         #expect(!HostCheck.isAllowed(host, settings: try Self.settings()))
     }

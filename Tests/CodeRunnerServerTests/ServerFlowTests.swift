@@ -1,9 +1,10 @@
-@testable import CodeRunnerCore
 import CodeRunnerServer
 import CodeRunnerTesting
 import Foundation
 import ServerTestSupport
 import Testing
+
+@testable import CodeRunnerCore
 
 /// `serve`'s protocol flows end to end over real sockets, on `InMemoryEngine` with its fake agent (no Docker): a run
 /// with its output and exit, input, stop, a set-up failure, `/api/run`, the session cap, and what a disconnect leaves
@@ -18,8 +19,9 @@ struct ServerFlowTests {
         try configuration.set("network.pools", "10.64.0.0/12", source: .environment)
         try configuration.set("network.ready", "0", source: .environment)
         let runner = try CodeRunner(engine: engine, settings: try EngineSettings(configuration))
-        return try await TestServer.start(runner: runner, catalog: RuntimeCatalog(runtimes: [runtime]), configuration: configuration,
-                                          overrides: overrides)
+        return try await TestServer.start(
+            runner: runner, catalog: RuntimeCatalog(runtimes: [runtime]), configuration: configuration,
+            overrides: overrides)
     }
 
     /// Waits until the engine holds nothing of any session (the server ends a closed connection's session right after).
@@ -136,8 +138,9 @@ struct ServerFlowTests {
         _ = try await client.run("r1", language: "python", files: [("main.py", "print 1")])
         let metrics = try await HTTP.request(port: server.port, "GET", "/metrics").body
         #expect(metrics.contains("coderunner_sessions_live 1"), "\(metrics)")
-        #expect(metrics.split(separator: "\n").contains { $0.hasPrefix("coderunner_runs_total{") && $0.contains("status=\"ok\"") && $0.hasSuffix(" 1") },
-                "\(metrics)")
+        #expect(
+            metrics.split(separator: "\n").contains { $0.hasPrefix("coderunner_runs_total{") && $0.contains("status=\"ok\"") && $0.hasSuffix(" 1") },
+            "\(metrics)")
         client.close()
         try await Self.expectEngineEmpty(engine)
         try await server.stop()

@@ -1,8 +1,9 @@
-@testable import CodeRunnerServer
 import CodeRunnerCore
 import Foundation
 import SeededRandom
 import Testing
+
+@testable import CodeRunnerServer
 
 /// Fuzz tests of the decoders `serve` runs on outside bytes (no Docker): the native protocol's message decoder (also
 /// behind `POST /api/run`) and the Socket.IO packet parser. Seeded, so a failure repeats; each prints its seed.
@@ -43,14 +44,22 @@ struct ServerProtocolFuzzTests {
             if case .run(let spec) = request {
                 #expect(!spec.files.isEmpty, "seed \(seed): a run without files was accepted: \(text.prefix(300))", sourceLocation: sourceLocation)
                 #expect(!spec.id.isEmpty || text.contains("\"id\":\"\""), "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation)
-                if let timeout = spec.limits?.timeout { #expect(timeout >= .milliseconds(1), "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let timeout = spec.limits?.timeout {
+                    #expect(timeout >= .milliseconds(1), "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation)
+                }
                 if let output = spec.limits?.outputLimit { #expect(output > 0, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
-                if let memory = spec.limits?.memory { #expect(memory >= 6 << 20, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
-                if let cpus = spec.limits?.cpus { #expect(cpus.isFinite && cpus >= 0.01, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation) }
+                if let memory = spec.limits?.memory {
+                    #expect(memory >= 6 << 20, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation)
+                }
+                if let cpus = spec.limits?.cpus {
+                    #expect(cpus.isFinite && cpus >= 0.01, "seed \(seed): \(text.prefix(300))", sourceLocation: sourceLocation)
+                }
                 #expect(!spec.environment.contains { !$0.contains("=") || $0.hasPrefix("=") }, sourceLocation: sourceLocation)
             }
         } catch {
-            #expect(Self.documentedCodes.contains(error.error.code), "seed \(seed): code \(error.error.code) for \(text.prefix(300))", sourceLocation: sourceLocation)
+            #expect(
+                Self.documentedCodes.contains(error.error.code), "seed \(seed): code \(error.error.code) for \(text.prefix(300))",
+                sourceLocation: sourceLocation)
             #expect(!error.error.message.isEmpty, sourceLocation: sourceLocation)
         }
     }
@@ -61,7 +70,10 @@ struct ServerProtocolFuzzTests {
         }
         let (id, request) = try NativeProtocol.decode(Self.validMessages[1])
         #expect(id == "7")
-        guard case .run(let spec) = request else { Issue.record("not a run"); return }
+        guard case .run(let spec) = request else {
+            Issue.record("not a run")
+            return
+        }
         #expect(spec.files.map(\.path) == ["a/b.js", "c.js"] && spec.entry == "a/b.js" && spec.arguments == ["-v", "x"])
         #expect(spec.environment == ["K=V"] && spec.stdin == Array("in".utf8) && !spec.fresh)
         #expect(spec.limits?.timeout == .seconds(2) && spec.limits?.memory == 64 << 20 && spec.limits?.outputLimit == 64 << 10)
@@ -95,12 +107,17 @@ struct ServerProtocolFuzzTests {
         }
     }
 
-    @Test(arguments: [(#""timeout":"1ms""#, "timeout"), (#""timeout":1500"#, "timeout"), (#""outputLimit":1"#, "outputLimit"),
-                      (#""memory":"6m""#, "memory"), (#""cpus":0.01"#, "cpus"), (#""timeout":1e300"#, "timeout")])
+    @Test(arguments: [
+        (#""timeout":"1ms""#, "timeout"), (#""timeout":1500"#, "timeout"), (#""outputLimit":1"#, "outputLimit"),
+        (#""memory":"6m""#, "memory"), (#""cpus":0.01"#, "cpus"), (#""timeout":1e300"#, "timeout"),
+    ])
     func aRealLimitIsAccepted(_ field: String, _ name: String) throws {
         let text = #"{"type":"run","id":"x","files":[{"path":"a.py","content":""}],"limits":{"# + field + "}}"
         let (_, request) = try NativeProtocol.decode(text)
-        guard case .run(let spec) = request, let limits = spec.limits else { Issue.record("no limits in \(request)"); return }
+        guard case .run(let spec) = request, let limits = spec.limits else {
+            Issue.record("no limits in \(request)")
+            return
+        }
         switch name {
         case "timeout": #expect(limits.timeout.map { $0 >= .milliseconds(1) } == true)
         case "outputLimit": #expect(limits.outputLimit == 1)
@@ -120,7 +137,8 @@ struct ServerProtocolFuzzTests {
         }
         #expect(JSONGuard.nestsTooDeeply(Array((String(repeating: "[", count: 65)).utf8)))
         #expect(!JSONGuard.nestsTooDeeply(Array(("[\"" + String(repeating: "[", count: 100) + "\"]").utf8)), "brackets in strings do not count")
-        #expect(!JSONGuard.nestsTooDeeply(Array(#"["\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["]"#.utf8)), "escaped quotes")
+        #expect(
+            !JSONGuard.nestsTooDeeply(Array(#"["\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["]"#.utf8)), "escaped quotes")
     }
 
     @Test(arguments: [UInt64(1), 2, 3, 4])
@@ -142,7 +160,8 @@ struct ServerProtocolFuzzTests {
                     }
                 default:  // duplicate a slice
                     if bytes.count > 2 {
-                        let a = Int.random(in: 0..<bytes.count - 1, using: &rng), b = Int.random(in: a..<bytes.count, using: &rng)
+                        let a = Int.random(in: 0..<bytes.count - 1, using: &rng)
+                        let b = Int.random(in: a..<bytes.count, using: &rng)
                         bytes.insert(contentsOf: bytes[a...b], at: Int.random(in: 0...bytes.count, using: &rng))
                     }
                 }
@@ -155,12 +174,16 @@ struct ServerProtocolFuzzTests {
     @Test(arguments: [UInt64(11), 12])
     func randomJSONObjectsNeverCrashTheDecoder(seed: UInt64) {
         var rng = SeededRandom(seed: seed)
-        let keys = ["type", "id", "files", "path", "name", "content", "encoding", "language", "entry", "stdin", "args", "env",
-                    "limits", "timeout", "memory", "cpus", "outputLimit", "fresh", "data", "eof", "code", "cell", "executable"]
+        let keys = [
+            "type", "id", "files", "path", "name", "content", "encoding", "language", "entry", "stdin", "args", "env",
+            "limits", "timeout", "memory", "cpus", "outputLimit", "fresh", "data", "eof", "code", "cell", "executable",
+        ]
         let types = ["\"run\"", "\"input\"", "\"stop\"", "\"kernel.start\"", "\"kernel.execute\"", "\"ping\"", "\"x\"", "1", "null"]
         func value(_ depth: Int) -> String {
             if depth > 3 || Bool.random(using: &rng) { return Self.awkwardValues.randomElement(using: &rng)! }
-            if Bool.random(using: &rng) { return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in value(depth + 1) }.joined(separator: ",") + "]" }
+            if Bool.random(using: &rng) {
+                return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
+            }
             return object(depth + 1)
         }
         func object(_ depth: Int) -> String {
@@ -174,15 +197,18 @@ struct ServerProtocolFuzzTests {
     @Test(arguments: [UInt64(21), 22])
     func socketIOPacketsNeverCrashTheParser(seed: UInt64) {
         var rng = SeededRandom(seed: seed)
-        let valid = ["0", "0{\"token\":\"t\"}", "0/admin,", "1", "2[\"run\",{\"sessionId\":\"c\",\"files\":[]}]", "213[\"input\",\"x\\n\"]",
-                     "2/other,5[\"stop\"]", "3", "3[]"]
+        let valid = [
+            "0", "0{\"token\":\"t\"}", "0/admin,", "1", "2[\"run\",{\"sessionId\":\"c\",\"files\":[]}]", "213[\"input\",\"x\\n\"]",
+            "2/other,5[\"stop\"]", "3", "3[]",
+        ]
         for _ in 0..<4000 {
             var bytes = Array(valid.randomElement(using: &rng)!.utf8)
             for _ in 0..<Int.random(in: 0...4, using: &rng) {
                 if Bool.random(using: &rng), !bytes.isEmpty {
                     bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                 } else {
-                    bytes.insert(contentsOf: Array(Self.awkwardValues.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
+                    bytes.insert(
+                        contentsOf: Array(Self.awkwardValues.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
                 }
             }
             let text = String(decoding: bytes, as: UTF8.self)

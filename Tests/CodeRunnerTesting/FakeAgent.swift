@@ -1,6 +1,7 @@
 import AgentProtocol
-@testable import CodeRunnerCore
 import Synchronization
+
+@testable import CodeRunnerCore
 
 /// The `coderunner-agent` of an `InMemoryEngine` container, in process: it speaks the real wire protocol
 /// (`AgentWire`), over an exec (`coderunner-agent run`) or over the container's own stdio (`idle --stdio`, with
@@ -105,7 +106,10 @@ public actor FakeAgent {
 
     private func stdioRunEnded(_ end: RunEnd) async {
         stdioRun = nil
-        if end == .crashed { await exit(); return }
+        if end == .crashed {
+            await exit()
+            return
+        }
         awaitingEndOfRun = true
     }
 

@@ -1,4 +1,5 @@
 import AgentProtocol
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,8 +20,10 @@ import Glibc
 /// Limits the agent enforces are enforced here too: the stage's timeout, the run's output limit, a stop.
 public enum FakeProgram {
     /// Runs one stage; nil when the program crashed the container.
-    static func run(_ stage: AgentStage, of request: AgentRunRequest, files: [String: [UInt8]], inbox: RunInbox,
-                    say: @Sendable (AgentMessage) async -> Void) async -> AgentStageResult? {
+    static func run(
+        _ stage: AgentStage, of request: AgentRunRequest, files: [String: [UInt8]], inbox: RunInbox,
+        say: @Sendable (AgentMessage) async -> Void
+    ) async -> AgentStageResult? {
         let started = ContinuousClock.now
         let deadline: ContinuousClock.Instant? = stage.timeoutMilliseconds == 0 ? nil : started + .milliseconds(Int64(stage.timeoutMilliseconds))
         let entry = request.environment.first { $0.hasPrefix("ENTRY=") }.map { String($0.dropFirst(6)) } ?? ""
@@ -30,11 +33,14 @@ public enum FakeProgram {
 
         func result(_ ending: Ending) -> AgentStageResult {
             let wall = UInt64(max(0, (ContinuousClock.now - started).microseconds))
-            var result = AgentStageResult(name: stage.name, exitCode: nil, signal: SIGKILL, wallMicroseconds: wall, userCPUMicroseconds: 0,
-                                          systemCPUMicroseconds: 0, maxResidentKiB: 1024, timedOut: false, cpuLimitExceeded: false,
-                                          outputLimitExceeded: false, memoryLimitExceeded: false, stopped: false)
+            var result = AgentStageResult(
+                name: stage.name, exitCode: nil, signal: SIGKILL, wallMicroseconds: wall, userCPUMicroseconds: 0,
+                systemCPUMicroseconds: 0, maxResidentKiB: 1024, timedOut: false, cpuLimitExceeded: false,
+                outputLimitExceeded: false, memoryLimitExceeded: false, stopped: false)
             switch ending {
-            case .exited(let code): result.exitCode = code; result.signal = nil
+            case .exited(let code):
+                result.exitCode = code
+                result.signal = nil
             case .timedOut: result.timedOut = true
             case .stopped: result.stopped = true
             case .outputLimit: result.outputLimitExceeded = true
@@ -71,7 +77,8 @@ public enum FakeProgram {
             return result(.exited(0))
         }
         lines: for line in source.split(separator: "\n", omittingEmptySubsequences: true) {
-            let (directive, argument) = line.firstIndex(of: " ").map { (String(line[..<$0]), String(line[line.index(after: $0)...])) }
+            let (directive, argument) =
+                line.firstIndex(of: " ").map { (String(line[..<$0]), String(line[line.index(after: $0)...])) }
                 ?? (String(line), "")
             var complete = true
             switch directive {
@@ -81,7 +88,10 @@ public enum FakeProgram {
             case "files": complete = await emit(.stdout, files.keys.sorted().map { $0 + "\n" }.joined())
             case "echo-input":
                 while true {
-                    if let end = await wait(until: nil, orInput: true) { ending = end; break lines }
+                    if let end = await wait(until: nil, orInput: true) {
+                        ending = end
+                        break lines
+                    }
                     let (chunk, closed) = inbox.update { state in
                         defer { state.stdin = [] }
                         return (state.stdin, state.stdinClosed)
@@ -90,9 +100,15 @@ public enum FakeProgram {
                     if !complete || (closed && chunk.isEmpty) { break }
                 }
             case "sleep":
-                if let end = await wait(until: ContinuousClock.now + .milliseconds(Int(argument) ?? 0)) { ending = end; break lines }
+                if let end = await wait(until: ContinuousClock.now + .milliseconds(Int(argument) ?? 0)) {
+                    ending = end
+                    break lines
+                }
             case "hang":
-                if let end = await wait(until: nil) { ending = end; break lines }
+                if let end = await wait(until: nil) {
+                    ending = end
+                    break lines
+                }
             case "exit":
                 ending = .exited(Int32(argument) ?? 1)
                 break lines
@@ -105,7 +121,10 @@ public enum FakeProgram {
                 ending = .exited(127)
                 break lines
             }
-            if !complete { ending = .outputLimit; break }
+            if !complete {
+                ending = .outputLimit
+                break
+            }
         }
         return result(ending)
     }

@@ -105,8 +105,9 @@ public actor InMemoryEngine: ContainerEngine {
             throw .subnetTaken("\(spec.subnet) is in use")
         }
         let id = newID()
-        networksByID[id] = NetworkInfo(id: id, name: spec.name, subnets: [spec.subnet.description], labels: spec.labels,
-                                       isInternal: spec.isInternal, createdAt: SessionNetworks.now(), containerCount: nil)
+        networksByID[id] = NetworkInfo(
+            id: id, name: spec.name, subnets: [spec.subnet.description], labels: spec.labels,
+            isInternal: spec.isInternal, createdAt: SessionNetworks.now(), containerCount: nil)
         return id
     }
 
@@ -181,7 +182,12 @@ public actor InMemoryEngine: ContainerEngine {
         let listed = containersByID.values.map(\.info).filter { Self.matches($0.labels, labels) }
         for (id, left) in removing {
             if left == Int.max { continue }
-            if left <= 1 { removing[id] = nil; containersByID[id] = nil } else { removing[id] = left - 1 }
+            if left <= 1 {
+                removing[id] = nil
+                containersByID[id] = nil
+            } else {
+                removing[id] = left - 1
+            }
         }
         return listed
     }

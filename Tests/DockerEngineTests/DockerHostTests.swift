@@ -18,9 +18,10 @@ import Testing
     }
 
     @Test func rejectsUnsupportedForms() {
-        for raw in ["ssh://me@host", "npipe:////./pipe/docker_engine", "fd://", "unix://relative.sock", "tcp://host:99999",
-            "tcp://host:2375/path", "tcp://", "http://localhost:2375"]
-        {
+        for raw in [
+            "ssh://me@host", "npipe:////./pipe/docker_engine", "fd://", "unix://relative.sock", "tcp://host:99999",
+            "tcp://host:2375/path", "tcp://", "http://localhost:2375",
+        ] {
             #expect(throws: DockerError.self, "\(raw)") { try DockerHost.fromEnvironment(["DOCKER_HOST": raw]) }
         }
         let long = "unix:///" + String(repeating: "a", count: 120)

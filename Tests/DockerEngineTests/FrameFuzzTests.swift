@@ -1,6 +1,7 @@
-import Testing
-@testable import DockerEngine
 import SeededRandom
+import Testing
+
+@testable import DockerEngine
 
 /// Docker's multiplexed stream is bytes from outside the process: whatever dockerd (or something pretending to be it)
 /// sends, the decoder must never crash, never buffer without bound, and must return valid frames exactly, however the
@@ -59,8 +60,12 @@ struct FrameFuzzTests {
             var decoder = DockerStreamFrameDecoder()
             let chunks = try Self.decode(Array(wire[..<cut]), decoder: &decoder, random: &random)
             // Exactly the frames wholly before the cut come out; the partial one stays buffered.
-            var whole = 0, end = 0
-            while whole < frames.count, end + 8 + frames[whole].count <= cut { end += 8 + frames[whole].count; whole += 1 }
+            var whole = 0
+            var end = 0
+            while whole < frames.count, end + 8 + frames[whole].count <= cut {
+                end += 8 + frames[whole].count
+                whole += 1
+            }
             #expect(chunks.map(\.bytes) == Array(frames.prefix(whole)), "seed \(seed)")
             #expect(decoder.bufferedByteCount == cut - end, "seed \(seed)")
         }
@@ -82,7 +87,10 @@ struct FrameFuzzTests {
                 wire = []
                 for _ in 0..<random.int(1...6) {
                     let length = UInt32([0, 1, 4095, 4096, 4097, 1 << 24, UInt32.max][random.int(0...6)])
-                    wire += [UInt8(random.int(0...3)), 0, 0, 0, UInt8(length >> 24), UInt8(length >> 16 & 255), UInt8(length >> 8 & 255), UInt8(length & 255)]
+                    wire += [
+                        UInt8(random.int(0...3)), 0, 0, 0, UInt8(length >> 24), UInt8(length >> 16 & 255), UInt8(length >> 8 & 255),
+                        UInt8(length & 255),
+                    ]
                     wire += random.bytes(random.int(0...64))
                 }
             }

@@ -17,7 +17,8 @@ import Testing
         let client = DockerClient(host: .default)
         let config = ContainerCreateRequest(
             image: "coderunner/base:bookworm", cmd: ["sleep", "1"], labels: ["coderunner": "1"],
-            hostConfig: HostConfig(networkMode: "none", readonlyRootfs: true, capDrop: ["ALL"], memory: 1 << 27, pidsLimit: 64,
+            hostConfig: HostConfig(
+                networkMode: "none", readonlyRootfs: true, capDrop: ["ALL"], memory: 1 << 27, pidsLimit: 64,
                 ulimits: [.init(name: "nofile", soft: 256, hard: 256)]))
         let body = try client.jsonBytes(config)
         let json = String(decoding: body, as: UTF8.self)
@@ -29,7 +30,8 @@ import Testing
             method: "POST", path: "/containers/create", query: [("name", "cr-1")],
             headers: [("Content-Type", "application/json")], body: body)
         let bytes = request.encoded(host: "docker")
-        let head = "POST /containers/create?name=cr-1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: coderunner\r\n"
+        let head =
+            "POST /containers/create?name=cr-1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: coderunner\r\n"
             + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n"
         #expect(bytes == Array(head.utf8) + body)
     }
@@ -75,8 +77,8 @@ import Testing
         var ended = false
         func drain(_ event: HTTPResponseParser.Event) {
             switch event {
-            case let .head(h): head = h
-            case let .body(b): body += b
+            case .head(let h): head = h
+            case .body(let b): body += b
             case .end: ended = true
             }
         }
@@ -102,7 +104,8 @@ import Testing
     }
 
     @Test func chunkedSplitAtEveryByte() throws {
-        let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let raw =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "5\r\nhello\r\n7;ext=1\r\n, world\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\n"
         let whole = try Self.events([Array(raw.utf8)])
         #expect(String(decoding: whole.body, as: UTF8.self) == "hello, worldabcdefghijklmnopqrstuvwxyz")
@@ -139,7 +142,7 @@ import Testing
     @Test func hijackKeepsBytesThatArriveWithTheHead() throws {
         var parser = HTTPResponseParser(stopAfterHead: true)
         parser.append(Array("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".utf8) + [1, 0, 0, 0, 0, 0, 0, 2, 104, 105])
-        guard case let .head(head) = try parser.next() else {
+        guard case .head(let head) = try parser.next() else {
             Issue.record("no head")
             return
         }

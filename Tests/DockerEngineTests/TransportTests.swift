@@ -73,7 +73,8 @@ final class CannedServer: Sendable {
         let json = #"{"Version":"20.10.24","ApiVersion":"1.41","Os":"linux","Arch":"amd64","KernelVersion":"6.1"}"#
         let first = String(json.prefix(10))
         let rest = String(json.dropFirst(10))
-        let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let response =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "\(String(first.utf8.count, radix: 16))\r\n\(first)\r\n\(String(rest.utf8.count, radix: 16))\r\n\(rest)\r\n0\r\n\r\n"
         try await withServer(response, close: false) { client in
             let version = try await client.version()
@@ -102,8 +103,10 @@ final class CannedServer: Sendable {
 
     @Test func hijackKeepsBytesSentWithTheHead() async throws {
         // Head and the first frames in one write, then the connection closes: nothing may be lost.
-        let head = Array("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".utf8)
-        let frames = FrameDecoderTests.frame(1, Array("out\n".utf8)) + FrameDecoderTests.frame(2, Array("err\n".utf8))
+        let head = Array(
+            "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".utf8)
+        let frames =
+            FrameDecoderTests.frame(1, Array("out\n".utf8)) + FrameDecoderTests.frame(2, Array("err\n".utf8))
             + FrameDecoderTests.frame(1, Array("more\n".utf8))
         try await withServer(head + frames) { client in
             let stream = try await client.execStart("abc")

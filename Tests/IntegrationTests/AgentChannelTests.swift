@@ -1,7 +1,9 @@
 import CodeRunnerCore
-@testable import DockerEngine
 import Foundation
 import Testing
+
+@testable import DockerEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,10 +47,16 @@ struct AgentChannelTests {
     static let sleepyHello: [(language: String, file: String, source: String, expected: String)] = [
         ("python", "a.py", "import time\ntime.sleep(1)\nprint('hello')\n", "hello\n"),
         ("javascript", "a.js", "setTimeout(() => console.log('hello'), 1000)\n", "hello\n"),
-        ("java", "Main.java", "public class Main { public static void main(String[] a) throws Exception { Thread.sleep(1000); System.out.println(\"hello\"); } }\n", "hello\n"),
+        (
+            "java", "Main.java",
+            "public class Main { public static void main(String[] a) throws Exception { Thread.sleep(1000); System.out.println(\"hello\"); } }\n",
+            "hello\n"
+        ),
         ("cpp", "a.cpp", "#include <cstdio>\n#include <unistd.h>\nint main() { sleep(1); std::puts(\"hello\"); }\n", "hello\n"),
-        ("sql", "a.sql", "SELECT SLEEP(1) INTO @x;\nSELECT 'hello' AS greeting;\n",
-         "+----------+\n| greeting |\n+----------+\n| hello    |\n+----------+\n"),
+        (
+            "sql", "a.sql", "SELECT SLEEP(1) INTO @x;\nSELECT 'hello' AS greeting;\n",
+            "+----------+\n| greeting |\n+----------+\n| hello    |\n+----------+\n"
+        ),
     ]
 
     /// Every language runs one-shot with no network at all: its container has network mode `none`, no session network is
@@ -243,10 +251,12 @@ struct AgentChannelTests {
         let runtime = try Live.catalog().runtime(named: "python")
         let limits = try runner.settings.limits(for: runtime, configuration: Live.configuration())
         _ = try await Live.run("python", [("a.py", "print(1)\n")], session: session, runner: runner)
-        let submission = try Submission(files: [SubmittedFile(path: "big.py", contents: Array("import sys\nsys.stdout.write('x' * 4_000_000)\n".utf8))],
-                                        entry: "big.py", limits: runner.settings.submissionLimits)
-        var request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
-                                 session: session, fresh: false)
+        let submission = try Submission(
+            files: [SubmittedFile(path: "big.py", contents: Array("import sys\nsys.stdout.write('x' * 4_000_000)\n".utf8))],
+            entry: "big.py", limits: runner.settings.submissionLimits)
+        var request = RunRequest(
+            submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+            session: session, fresh: false)
         request.limits.outputLimitBytes = 8 << 20
         request.limits.timeout = .seconds(60)  // a program blocked on its output still runs: not the point here
         let received = Locked(0)
@@ -278,8 +288,9 @@ struct AgentChannelTests {
         _ = try await Live.run("python", [("a.py", "print(1)\n")], session: session, runner: runner)
         let container = try #require(try await Self.sessionContainers(session).first)
         let started = ContinuousClock.now
-        async let long = Live.run("python", [("s.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")],
-                                  timeout: .seconds(60), session: session, runner: runner)
+        async let long = Live.run(
+            "python", [("s.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")],
+            timeout: .seconds(60), session: session, runner: runner)
         let engine = try Live.engine()
         let killer = #"""
             for d in /proc/[0-9]*; do

@@ -1,6 +1,7 @@
 import CodeRunnerCore
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,10 @@ extension CLIRunTests {
     @Test func javaFolderSaysWhichMainItChose() async throws {
         let outcome = try await CLI.run(["run", "runtimes/java/examples/multi"], cwd: Self.root)
         #expect(outcome.status == 0, "\(outcome)")
-        #expect(outcome.stderrLines == ["coderunner: several files have a main (Solution.java, shapes/Square.java); running Solution.java, the only one at the top (--entry chooses another)"])
+        #expect(
+            outcome.stderrLines == [
+                "coderunner: several files have a main (Solution.java, shapes/Square.java); running Solution.java, the only one at the top (--entry chooses another)"
+            ])
     }
 
     @Test func ambiguousFolderIsAnError() async throws {
@@ -105,7 +109,8 @@ extension CLIRunTests {
         (["--output-limit", "0"], ["--output-limit 0"]),
     ])
     func badNotebookLimit(option: [String], needles: [String]) async throws {
-        try await expectUsageError(["run"] + option + [try file("nb.ipynb", #"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#)],
-                                   mentioning: needles)
+        try await expectUsageError(
+            ["run"] + option + [try file("nb.ipynb", #"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#)],
+            mentioning: needles)
     }
 }

@@ -2,6 +2,7 @@ import CodeRunnerCore
 import CodeRunnerDocker
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,8 @@ struct CLIRunTests {
         #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)", sourceLocation: sourceLocation)
         let line = outcome.stderrLines.first ?? ""
         for needle in needles {
-            #expect(line.lowercased().contains(needle.lowercased()), "stderr line should mention '\(needle)': \(line)", sourceLocation: sourceLocation)
+            #expect(
+                line.lowercased().contains(needle.lowercased()), "stderr line should mention '\(needle)': \(line)", sourceLocation: sourceLocation)
         }
     }
 
@@ -127,8 +129,10 @@ struct CLIRunTests {
     }
 
     @Test func programArgumentsAfterDoubleDash() async throws {
-        let outcome = try await CLI.run(["run", try file("args.py", "import sys\nprint('|'.join(sys.argv[1:]))"),
-                                         "--", "plain", "--timeout", "x", "-e", "with space", "--"])
+        let outcome = try await CLI.run([
+            "run", try file("args.py", "import sys\nprint('|'.join(sys.argv[1:]))"),
+            "--", "plain", "--timeout", "x", "-e", "with space", "--",
+        ])
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "plain|--timeout|x|-e|with space|--\n")
         try await DockerProbe.expectNoLeaks()
@@ -244,14 +248,16 @@ struct CLIRunTests {
 
     @Test func fileOverMaxSize() async throws {
         let big = "# " + String(repeating: "a", count: 2000) + "\nprint(1)\n"
-        try await expectUsageError(["run", try file("big.py", big)], environment: ["CODERUNNER_FILES_MAX_SIZE": "1k"],
-                                   mentioning: ["files.maxSize"])
+        try await expectUsageError(
+            ["run", try file("big.py", big)], environment: ["CODERUNNER_FILES_MAX_SIZE": "1k"],
+            mentioning: ["files.maxSize"])
     }
 
     @Test func tooManyFiles() async throws {
         let dir = try CLI.folder([("a.py", "print(1)"), ("b.py", ""), ("c.py", "")])
-        try await expectUsageError(["run", "a.py", "b.py", "c.py"], environment: ["CODERUNNER_FILES_MAX_COUNT": "2"], cwd: dir,
-                                   mentioning: ["files.maxCount"])
+        try await expectUsageError(
+            ["run", "a.py", "b.py", "c.py"], environment: ["CODERUNNER_FILES_MAX_COUNT": "2"], cwd: dir,
+            mentioning: ["files.maxCount"])
     }
 
     @Test func badTimeout() async throws {
@@ -291,18 +297,21 @@ struct CLIRunTests {
     // MARK: coderunner's own failures (125)
 
     @Test func dockerNotRunning() async throws {
-        let outcome = try await CLI.run(["run", try file("x.py", "print(1)")], environment: ["DOCKER_HOST": "unix:///tmp/nope-\(DockerProbe.randomSuffix()).sock"],
-                                        timeout: .seconds(60))
+        let outcome = try await CLI.run(
+            ["run", try file("x.py", "print(1)")], environment: ["DOCKER_HOST": "unix:///tmp/nope-\(DockerProbe.randomSuffix()).sock"],
+            timeout: .seconds(60))
         #expect(outcome.status == 125, "\(outcome)")
         #expect(outcome.stdout.isEmpty)
         expectOneLine(outcome, containing: ["docker", "start"])
-        #expect(outcome.stderr.contains("dockerd") || outcome.stderr.contains("systemctl start docker"), "should say how to start Docker:\n\(outcome)")
+        #expect(
+            outcome.stderr.contains("dockerd") || outcome.stderr.contains("systemctl start docker"), "should say how to start Docker:\n\(outcome)")
         try await DockerProbe.expectNoLeaks()
     }
 
     @Test func imageMissing() async throws {
-        let outcome = try await CLI.run(["run", try file("x.py", "print(1)")],
-                                        environment: ["CODERUNNER_RUNTIME_PYTHON_IMAGE": "coderunner/does-not-exist:1"])
+        let outcome = try await CLI.run(
+            ["run", try file("x.py", "print(1)")],
+            environment: ["CODERUNNER_RUNTIME_PYTHON_IMAGE": "coderunner/does-not-exist:1"])
         #expect(outcome.status == 125, "\(outcome)")
         expectOneLine(outcome, containing: ["coderunner images build", "coderunner/does-not-exist:1"])
         try await DockerProbe.expectNoLeaks()
@@ -314,11 +323,14 @@ struct CLIRunTests {
         let used = Set(try await engine.networks(labeled: []).flatMap(\.subnets).compactMap { IPv4Network($0) })
         let candidates = (0..<256).map { IPv4Network(address: IPv4Network.parseAddress("10.99.\($0).0")!, prefixLength: 24) }
         let pool = try #require(candidates.shuffled().first { candidate in !used.contains { $0.overlaps(candidate) } })
-        let networkID = try await engine.createNetwork(NetworkSpec(
-            name: "coderunner-test-pool-holder-\(DockerProbe.randomSuffix())", subnet: pool, driver: "bridge", isInternal: true,
-            labels: ["dev.coderunner.test": "CLIRunTests.subnetPoolExhausted"]))
+        let networkID = try await engine.createNetwork(
+            NetworkSpec(
+                name: "coderunner-test-pool-holder-\(DockerProbe.randomSuffix())", subnet: pool, driver: "bridge", isInternal: true,
+                labels: ["dev.coderunner.test": "CLIRunTests.subnetPoolExhausted"]))
         do {
-            let outcome = try await CLI.run(["run", try file("x.py", "print(1)")], environment: ["CODERUNNER_NETWORK_POOLS": pool.description, "CODERUNNER_RUN_NETWORK": "session"])
+            let outcome = try await CLI.run(
+                ["run", try file("x.py", "print(1)")],
+                environment: ["CODERUNNER_NETWORK_POOLS": pool.description, "CODERUNNER_RUN_NETWORK": "session"])
             #expect(outcome.status == 125, "\(outcome)")
             expectOneLine(outcome, containing: [pool.description, "net gc", "add a pool"])
         } catch {

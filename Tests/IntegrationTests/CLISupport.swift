@@ -1,8 +1,10 @@
 import CodeRunnerCore
 import CodeRunnerDocker
-@testable import DockerEngine
 import Foundation
 import Testing
+
+@testable import DockerEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +15,10 @@ import Glibc
 /// `Live.cli` reads stdout to the end before stderr, which is fine for small output; this reads both pipes on their own
 /// threads, so a chatty stderr can never block the child.
 final class CLIProcess: @unchecked Sendable {
-    struct Chunk { var at: ContinuousClock.Instant; var bytes: Data }
+    struct Chunk {
+        var at: ContinuousClock.Instant
+        var bytes: Data
+    }
 
     let process = Process()
     let started: ContinuousClock.Instant
@@ -38,7 +43,9 @@ final class CLIProcess: @unchecked Sendable {
         for (key, value) in extra { env[key] = value }
         process.environment = env
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        let inPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = inPipe
@@ -141,7 +148,9 @@ struct CLIOutcome: CustomStringConvertible {
     var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     /// Non-empty stderr lines.
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty } }
-    var description: String { "exit \(status.map(String.init) ?? "none (killed after timeout)")\nstdout: \(stdoutText.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
+    var description: String {
+        "exit \(status.map(String.init) ?? "none (killed after timeout)")\nstdout: \(stdoutText.prefix(2000))\nstderr: \(stderr.prefix(2000))"
+    }
 }
 
 enum CLI {
@@ -194,7 +203,8 @@ enum DockerProbe {
     static func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let engine = try Live.engine()
         let ours = OwnedProcesses.shared.pids.union([getpid()]).map(String.init)
-        var mine: [String] = [], foreign: [String] = []
+        var mine: [String] = []
+        var foreign: [String] = []
         for attempt in 0..<50 {
             let networks = try await engine.networks(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }
             let containers = try await engine.containers(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }

@@ -121,7 +121,8 @@ struct ContainmentTests {
         let oneShot = try await Live.run("python", [("probe.py", Self.probe)])
         #expect(oneShot.result.status == .ok, "\(oneShot.result) \(oneShot.stderr)")
         let oneShotReport = try #require(try JSONSerialization.jsonObject(with: Data(oneShot.stdout.utf8)) as? [String: Any], "\(oneShot.stdout)")
-        #expect((oneShotReport["routes"] as? [[String: String]])?.isEmpty == true, "a one-shot run has loopback only: \(oneShotReport["routes"] ?? "-")")
+        #expect(
+            (oneShotReport["routes"] as? [[String: String]])?.isEmpty == true, "a one-shot run has loopback only: \(oneShotReport["routes"] ?? "-")")
         // In a session: its network, and no way out of it.
         let session = "t-" + DockerProbe.randomSuffix()
         defer { Task { await DockerProbe.removeSession(session) } }
@@ -161,8 +162,9 @@ struct ContainmentTests {
         let defaults = routes.filter { $0["destination"] == "0.0.0.0" }
         let api = try await Live.engine().info().apiVersion.split(separator: ".").compactMap { Int($0) }
         if api.lexicographicallyPrecedes([1, 44]) {
-            #expect(defaults.allSatisfy { $0["gateway"] == subnet.gateway }, "a default route leads off the session bridge: \(routes)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                defaults.allSatisfy { $0["gateway"] == subnet.gateway }, "a default route leads off the session bridge: \(routes)",
+                sourceLocation: sourceLocation)
         } else {
             #expect(defaults.isEmpty, "a default route exists: \(routes)", sourceLocation: sourceLocation)
         }

@@ -195,7 +195,9 @@ import Testing
                 id, path: "/tmp",
                 tar: try TarArchive.make([.directory("up"), .file("up/hello.txt", Array("uploaded\n".utf8), mode: 0o600, uid: 1000, gid: 1000)]))
             let uploaded = try await run(id, ["sh", "-c", "cat /tmp/up/hello.txt; stat -c '%u:%g %a' /tmp/up/hello.txt"], user: "1000:1000")
-            #expect(String(decoding: uploaded.stdout, as: UTF8.self) == "uploaded\n1000:1000 600\n", "\(String(decoding: uploaded.stderr, as: UTF8.self))")
+            #expect(
+                String(decoding: uploaded.stdout, as: UTF8.self) == "uploaded\n1000:1000 600\n", "\(String(decoding: uploaded.stderr, as: UTF8.self))"
+            )
 
             // Kill and wait report the signal's exit code.
             try await client.containerKill(id)
@@ -242,7 +244,7 @@ import Testing
                 try await client.putArchive(id, path: "/no/such/dir", tar: try TarArchive.make([.file("a", [1])]))
                 Issue.record("putArchive to a missing path succeeded")
             } catch let error as DockerError {
-                guard case let .api(status, _, _) = error else {
+                guard case .api(let status, _, _) = error else {
                     Issue.record("expected .api, got \(error)")
                     return
                 }
@@ -285,7 +287,7 @@ import Testing
                 context: broken, tag: "\(repository):broken", buildArgs: [:], labels: [:], progress: { _ in })
             Issue.record("a broken build succeeded")
         } catch let error as DockerError {
-            guard case let .buildFailed(message) = error else {
+            guard case .buildFailed(let message) = error else {
                 Issue.record("expected .buildFailed, got \(error)")
                 return
             }

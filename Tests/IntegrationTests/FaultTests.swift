@@ -1,8 +1,10 @@
 import CodeRunnerCore
 import CodeRunnerDocker
-@testable import DockerEngine
 import Foundation
 import Testing
+
+@testable import DockerEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -122,7 +124,9 @@ struct FaultTests {
 
         Self.trace("stopping dockerd")
         // By the pid dockerd wrote, never by name: other daemons on the machine are not ours to stop.
-        try Self.shell("pid=$(cat /var/run/docker.pid) && kill -TERM \"$pid\" || exit 1; for i in $(seq 1 100); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.2; done; exit 1")
+        try Self.shell(
+            "pid=$(cat /var/run/docker.pid) && kill -TERM \"$pid\" || exit 1; for i in $(seq 1 100); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.2; done; exit 1"
+        )
         Self.trace("dockerd stopped")
         let status = await process.finish(timeout: .seconds(60))
         Self.trace("cli finished \(status.map(String.init) ?? "none")")

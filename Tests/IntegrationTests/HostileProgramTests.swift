@@ -1,8 +1,10 @@
 import CodeRunnerCore
 import CodeRunnerDocker
-@testable import DockerEngine
 import Foundation
 import Testing
+
+@testable import DockerEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,15 +85,19 @@ struct HostileProgramTests {
             return worst
         }
         let value: T
-        do { value = try await body() } catch { probe.cancel(); throw error }
+        do { value = try await body() } catch {
+            probe.cancel()
+            throw error
+        }
         probe.cancel()
         return (value, await probe.value)
     }
 
     /// The exit code `coderunner run` gives for each status (README), to check what the user sees.
     func expectExitCode(_ result: RunResult, _ expected: Int32, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(result.processExitCode == expected, "status \(result.status.rawValue) exit \(result.processExitCode), expected \(expected)",
-                sourceLocation: sourceLocation)
+        #expect(
+            result.processExitCode == expected, "status \(result.status.rawValue) exit \(result.processExitCode), expected \(expected)",
+            sourceLocation: sourceLocation)
         if result.status != .ok {
             #expect(result.summaryLine != nil, sourceLocation: sourceLocation)
         }
@@ -223,7 +229,8 @@ struct HostileProgramTests {
             #expect(outcome.result.status == .outputLimit, "\(outcome.result)")
             #expect(outcome.result.truncated)
             expectExitCode(outcome.result, 128 + (outcome.result.signal ?? 9))
-            var stdout = 0, stderr = 0
+            var stdout = 0
+            var stderr = 0
             for case .output(let stream, let bytes) in outcome.events {
                 if stream == .stdout { stdout += bytes.count } else { stderr += bytes.count }
             }
@@ -256,7 +263,10 @@ struct HostileProgramTests {
     func cliMaxRSS(_ arguments: [String]) throws -> (status: Int32, maxRSSKiB: Int, stderr: String) {
         let report = FileManager.default.temporaryDirectory.appendingPathComponent("coderunner-rss-\(UUID().uuidString)").path
         let errFile = report + ".err"
-        defer { try? FileManager.default.removeItem(atPath: report); try? FileManager.default.removeItem(atPath: errFile) }
+        defer {
+            try? FileManager.default.removeItem(atPath: report)
+            try? FileManager.default.removeItem(atPath: errFile)
+        }
         _ = FileManager.default.createFile(atPath: errFile, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
@@ -280,20 +290,26 @@ struct HostileProgramTests {
     @Test func cliMemoryStaysBoundedWhileFlooded() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "GNU time is needed to measure the CLI's RSS")
         let dir = try CLI.folder([
-            ("flood.py", """
+            (
+                "flood.py",
+                """
                 import os
                 out, err = b'o' * 65536, b'e' * 65536
                 while True:
                     os.write(1, out)
                     os.write(2, err)
-                """),
-            ("line.py", """
+                """
+            ),
+            (
+                "line.py",
+                """
                 import sys
                 chunk = b'x' * (1 << 20)
                 for _ in range(50):
                     sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
-                """),
+                """
+            ),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 96 MB through the CLI on both streams, then the output limit.
@@ -313,7 +329,10 @@ struct HostileProgramTests {
     static let unstoppable: [(String, String)] = [
         ("loop", "while True:\n    pass\n"),
         ("sleep", "import time\ntime.sleep(10 ** 6)\n"),
-        ("sigterm", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"),
+        (
+            "sigterm",
+            "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+        ),
     ]
 
     @Test(arguments: unstoppable.map(\.0))
@@ -498,8 +517,10 @@ struct HostileProgramTests {
             if parts.count == 2 { report[parts[0]] = parts[1] }
         }
         let refused: Set<String> = ["EPERM", "EACCES", "ENOSYS", "EROFS"]
-        for key in ["read_shadow", "write_etc", "write_usr", "write_root", "mount", "remount_root", "chroot", "sethostname",
-                    "setuid0", "raw_socket", "packet_socket", "init_module", "finit_module", "unshare_user"] {
+        for key in [
+            "read_shadow", "write_etc", "write_usr", "write_root", "mount", "remount_root", "chroot", "sethostname",
+            "setuid0", "raw_socket", "packet_socket", "init_module", "finit_module", "unshare_user",
+        ] {
             #expect(refused.contains(report[key] ?? "missing"), "\(key) = \(report[key] ?? "missing") (expected refusal)\n\(outcome.stdout)")
         }
         #expect(report["pid1"]?.contains("coderunner-agent") == true, "pid 1 inside is \(report["pid1"] ?? "?"): not the agent")
@@ -525,10 +546,12 @@ struct HostileProgramTests {
         let runtime = try Live.catalog().runtime(named: language)
         var limits = try runner.settings.limits(for: runtime, configuration: configuration)
         limits.timeout = timeout
-        let submission = try Submission(files: files.map { SubmittedFile(path: $0.0, contents: Array($0.1.utf8)) }, entry: files[0].0,
-                                        limits: runner.settings.submissionLimits)
-        let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
-                                 session: session, fresh: false)
+        let submission = try Submission(
+            files: files.map { SubmittedFile(path: $0.0, contents: Array($0.1.utf8)) }, entry: files[0].0,
+            limits: runner.settings.submissionLimits)
+        let request = RunRequest(
+            submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+            session: session, fresh: false)
         let stream = Stream()
         let task = Task { await runner.run(request, input: nil) { await stream.add($0) } }
         return (stream, task)
@@ -575,9 +598,14 @@ struct HostileProgramTests {
             address.sin_port = 0
             let size = socklen_t(MemoryLayout<sockaddr_in>.size)
             let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listening, $0, size) } }
-            guard listening >= 0, bound == 0, listen(listening, 16) == 0 else { close(listening); throw POSIXError(.EADDRINUSE) }
+            guard listening >= 0, bound == 0, listen(listening, 16) == 0 else {
+                close(listening)
+                throw POSIXError(.EADDRINUSE)
+            }
             var length = size
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listening, $0, &length) } }
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listening, $0, &length) }
+            }
             fd = listening
             port = UInt16(bigEndian: address.sin_port)
             Thread {
@@ -589,7 +617,10 @@ struct HostileProgramTests {
                 }
             }.start()
         }
-        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        func stop() {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
     }
 
     @Test func sessionsCannotReachEachOtherNorTheHost() async throws {
@@ -633,8 +664,10 @@ struct HostileProgramTests {
             #expect(!crossResult.hasPrefix("ok"), "session B reached session A's server: \(crossResult)")
 
             // From A: the host's services on its bridge addresses (the session gateway and docker0).
-            let hostTargets = ["\(gatewayA):22", "\(gatewayA):80", "172.17.0.1:22", "172.17.0.1:80",
-                               "\(gatewayA):\(listener.port)", "172.17.0.1:\(listener.port)"]
+            let hostTargets = [
+                "\(gatewayA):22", "\(gatewayA):80", "172.17.0.1:22", "172.17.0.1:80",
+                "\(gatewayA):\(listener.port)", "172.17.0.1:\(listener.port)",
+            ]
             let fromA = try await probe(hostTargets, session: a)
             for target in hostTargets {
                 let result = fromA[target] ?? "missing"

@@ -1,6 +1,7 @@
 import CodeRunnerCore
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,8 @@ struct NetworkLeaseIntegrationTests {
         let pool = try await Live.privatePool("10.99.20.0/24")
         let environment = pool.environment
         let dir = try CLI.folder([("hello.py", "print('hello')")])
-        let first = "lease-a-" + DockerProbe.randomSuffix(), second = "lease-b-" + DockerProbe.randomSuffix()
+        let first = "lease-a-" + DockerProbe.randomSuffix()
+        let second = "lease-b-" + DockerProbe.randomSuffix()
         let ran = try await CLI.run(["run", "--session", first, dir + "/hello.py"], environment: environment)
         #expect(ran.status == 0 && ran.stdoutText == "hello\n", "\(ran)")
         let held = try await Live.sessionNetworks(first)
@@ -74,8 +76,10 @@ struct NetworkLeaseIntegrationTests {
         // The program stops (its stdin closed) and its container goes; the lease of the dead process stays.
         let engine = try Live.engine()
         let deadline = ContinuousClock.now + .seconds(20)
-        while try await !engine.containers(labeled: ["\(ResourceLabel.ownerPID)=\(holder.pid)"]).filter({ $0.labels[ResourceLabel.lease] == nil }).isEmpty,
-              ContinuousClock.now < deadline {
+        while try await !engine.containers(labeled: ["\(ResourceLabel.ownerPID)=\(holder.pid)"]).filter({ $0.labels[ResourceLabel.lease] == nil })
+            .isEmpty,
+            ContinuousClock.now < deadline
+        {
             try await Task.sleep(for: .milliseconds(200))
         }
         // The next session finds the pool's only network held by a dead process with nothing left, and takes it.
@@ -83,8 +87,9 @@ struct NetworkLeaseIntegrationTests {
         let next = try await CLI.run(["run", "--session", session, dir + "/hello.py"], environment: pool.environment)
         #expect(next.status == 0 && next.stdoutText == "hello\n", "\(next)")
         #expect(try await Live.sessionNetworks(session).count == 1)
-        #expect(try await engine.containers(labeled: [ResourceLabel.lease, "\(ResourceLabel.ownerPID)=\(holder.pid)"]).isEmpty,
-                "the dead holder's lease is still there")
+        #expect(
+            try await engine.containers(labeled: [ResourceLabel.lease, "\(ResourceLabel.ownerPID)=\(holder.pid)"]).isEmpty,
+            "the dead holder's lease is still there")
         await DockerProbe.removeSession(session)
         try await pool.removeNetworks()
         try await DockerProbe.expectNoLeaks()
@@ -99,8 +104,10 @@ struct NetworkLeaseIntegrationTests {
         let network = try #require(try await Live.sessionNetworks(first).first)
         // Something outside coderunner joins the session's network, then the session ends.
         let stranger = "lease-stranger-" + DockerProbe.randomSuffix()
-        let started = try Live.docker(["run", "-d", "--rm", "--network", network.name, "--name", stranger, "--entrypoint", "sleep",
-                                       "coderunner/python:latest", "300"])
+        let started = try Live.docker([
+            "run", "-d", "--rm", "--network", network.name, "--name", stranger, "--entrypoint", "sleep",
+            "coderunner/python:latest", "300",
+        ])
         #expect(started.status == 0, "\(started.stderr)")
         defer { _ = try? Live.docker(["rm", "-f", stranger]) }
         #expect(try await CLI.run(["pool", "drain", "--session", first], environment: environment).status == 0)

@@ -56,8 +56,10 @@ struct NewcomerTests {
     }
 
     /// `config` and `doctor` refuse a value exactly as `run` does, in the same words.
-    @Test(arguments: [["CODERUNNER_RUN_STANDBY": "abc"], ["CODERUNNER_CONTAINER_TTL": "-5s"], ["CODERUNNER_RUNTIME_PYTHON_MEMORY": "0"],
-                      ["CODERUNNER_RUN_NETWORK": "bridge"], ["CODERUNNER_SERVER_PORT": "99999"]])
+    @Test(arguments: [
+        ["CODERUNNER_RUN_STANDBY": "abc"], ["CODERUNNER_CONTAINER_TTL": "-5s"], ["CODERUNNER_RUNTIME_PYTHON_MEMORY": "0"],
+        ["CODERUNNER_RUN_NETWORK": "bridge"], ["CODERUNNER_SERVER_PORT": "99999"],
+    ])
     func configAndDoctorCheckValues(_ setting: [String: String]) throws {
         let dir = try Live.temporaryDirectory([("a.py", "print(1)\n")])
         let config = try Live.cli(["config"], environment: setting)
@@ -155,13 +157,17 @@ struct NewcomerTests {
     static func expectValid(_ json: String, schema name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
+        process.arguments = [
+            "python3", "-c",
+            """
             import json, sys, jsonschema
             schema = json.load(open(sys.argv[1]))
             jsonschema.validate(json.loads(sys.stdin.read()), schema, format_checker=None)
             print("valid")
-            """, Live.repositoryRoot + "/docs/schemas/" + name]
-        let input = Pipe(), output = Pipe()
+            """, Live.repositoryRoot + "/docs/schemas/" + name,
+        ]
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
@@ -170,8 +176,9 @@ struct NewcomerTests {
         try input.fileHandleForWriting.close()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && text.hasPrefix("valid"), "\(name): \(text.suffix(1500))\nJSON: \(json.prefix(1500))",
-                sourceLocation: sourceLocation)
+        #expect(
+            process.terminationStatus == 0 && text.hasPrefix("valid"), "\(name): \(text.suffix(1500))\nJSON: \(json.prefix(1500))",
+            sourceLocation: sourceLocation)
     }
 
     /// `--json` answers in JSON on every path, with every key present, as docs/json.md's schemas say.

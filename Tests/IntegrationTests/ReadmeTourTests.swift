@@ -1,6 +1,7 @@
 import CodeRunnerCore
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,11 +21,13 @@ struct ReadmeTourTests {
     /// Commands not run, and why.
     static let skipped: [String: String] = [
         "coderunner pool": "lists the sessions alive at that moment on a shared engine, with their ages",
-        "coderunner pool warm python --session ci --count 2": "leaves warm containers in a session other tests may use (the suite's leak check would flag them)",
+        "coderunner pool warm python --session ci --count 2":
+            "leaves warm containers in a session other tests may use (the suite's leak check would flag them)",
         "coderunner pool drain --session ci": "removes the idle containers of session ci, which the skipped `pool warm` above would have made",
         "coderunner net gc --all --yes": "removes every coderunner resource on the engine",
         "coderunner session python": "an interactive terminal transcript with Ctrl-C; SessionShellTests drives the shell in a pseudo-terminal",
-        "CODERUNNER_SERVER_TOKEN=secret coderunner serve --port 8080": "a server on a fixed port of a shared machine; ServerTests starts serve on a free port",
+        "CODERUNNER_SERVER_TOKEN=secret coderunner serve --port 8080":
+            "a server on a fixed port of a shared machine; ServerTests starts serve on a free port",
         #"curl -s -H 'Authorization: Bearer secret' -H 'Content-Type: application/json' -d '{"language":"python","files":[{"path":"a.py","content":"print(6*7)"}]}' localhost:8080/api/run"#:
             "needs the server above; ServerTests covers POST /api/run",
     ]
@@ -38,7 +41,10 @@ struct ReadmeTourTests {
         var commands: [Command] = []
         var inConsole = false
         for line in section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("```") { inConsole = line == "```console"; continue }
+            if line.hasPrefix("```") {
+                inConsole = line == "```console"
+                continue
+            }
             guard inConsole else { continue }
             if line.hasPrefix("$ ") {
                 var command = String(line.dropFirst(2))

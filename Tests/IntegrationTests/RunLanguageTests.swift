@@ -1,5 +1,5 @@
-import Foundation
 import CodeRunnerCore
+import Foundation
 import Testing
 
 /// One program per behaviour per language, run through the engine against real Docker.
@@ -8,17 +8,17 @@ struct LanguagePrograms: Sendable, CustomTestStringConvertible {
     var language: String
     var ext: String
     var hello: String
-    var stdin: String?                 // reads one line "name", prints "Hello, <name>!"
-    var arguments: String?             // prints its arguments joined by "|"
+    var stdin: String?  // reads one line "name", prints "Hello, <name>!"
+    var arguments: String?  // prints its arguments joined by "|"
     var exitSeven: String?
-    var runtimeError: String           // fails at run time with a non-zero exit
-    var compileError: String?          // refused by the compiler
+    var runtimeError: String  // fails at run time with a non-zero exit
+    var compileError: String?  // refused by the compiler
     var endlessLoop: String
     var memoryBomb: String?
     var segfault: String?
     var outputFlood: String
-    var unicode: String                // prints "héllo wörld ✓ 世界"
-    var twentyThousandLines: String    // prints 0...19999, one per line
+    var unicode: String  // prints "héllo wörld ✓ 世界"
+    var twentyThousandLines: String  // prints 0...19999, one per line
     var multiFile: [(String, String)]  // entry first; prints "sum=5"
 
     var testDescription: String { language }
@@ -39,7 +39,10 @@ let programs: [LanguagePrograms] = [
         outputFlood: "while True: print('x' * 1000)",
         unicode: "print('héllo wörld ✓ 世界')",
         twentyThousandLines: "for i in range(20000): print(i)",
-        multiFile: [("main.py", "from lib.util import add\nprint(f'sum={add(2, 3)}')"), ("lib/__init__.py", ""), ("lib/util.py", "def add(a, b): return a + b")]),
+        multiFile: [
+            ("main.py", "from lib.util import add\nprint(f'sum={add(2, 3)}')"), ("lib/__init__.py", ""),
+            ("lib/util.py", "def add(a, b): return a + b"),
+        ]),
     LanguagePrograms(
         language: "javascript", ext: "js",
         hello: "console.log('Hello, world!')",
@@ -55,11 +58,15 @@ let programs: [LanguagePrograms] = [
         outputFlood: "const s = 'x'.repeat(1000) + '\\n'; (function w() { process.stdout.write(s, w) })()",
         unicode: "console.log('héllo wörld ✓ 世界')",
         twentyThousandLines: "let s = ''; for (let i = 0; i < 20000; i++) s += i + '\\n'; process.stdout.write(s)",
-        multiFile: [("main.js", "const { add } = require('./lib/util.js')\nconsole.log(`sum=${add(2, 3)}`)"), ("lib/util.js", "exports.add = (a, b) => a + b")]),
+        multiFile: [
+            ("main.js", "const { add } = require('./lib/util.js')\nconsole.log(`sum=${add(2, 3)}`)"),
+            ("lib/util.js", "exports.add = (a, b) => a + b"),
+        ]),
     LanguagePrograms(
         language: "java", ext: "java",
         hello: "public class Greeter { public static void main(String[] a) { System.out.println(\"Hello, world!\"); } }",
-        stdin: "import java.util.Scanner;\npublic class Main { public static void main(String[] a) { String n = new Scanner(System.in).nextLine(); System.out.println(\"Hello, \" + n + \"!\"); } }",
+        stdin:
+            "import java.util.Scanner;\npublic class Main { public static void main(String[] a) { String n = new Scanner(System.in).nextLine(); System.out.println(\"Hello, \" + n + \"!\"); } }",
         arguments: "public class Main { public static void main(String[] a) { System.out.println(String.join(\"|\", a)); } }",
         exitSeven: "public class Main { public static void main(String[] a) { System.exit(7); } }",
         runtimeError: "public class Main { public static void main(String[] a) { throw new RuntimeException(\"boom\"); } }",
@@ -67,27 +74,40 @@ let programs: [LanguagePrograms] = [
         endlessLoop: "public class Main { public static void main(String[] a) { System.out.println(\"started\"); while (true) {} } }",
         memoryBomb: nil,  // the JVM's own heap limit answers first (OutOfMemoryError, runtime-error); see README
         segfault: nil,
-        outputFlood: "public class Main { public static void main(String[] a) { String s = \"x\".repeat(1000); while (true) System.out.println(s); } }",
+        outputFlood:
+            "public class Main { public static void main(String[] a) { String s = \"x\".repeat(1000); while (true) System.out.println(s); } }",
         unicode: "public class Main { public static void main(String[] a) { System.out.println(\"héllo wörld ✓ 世界\"); } }",
-        twentyThousandLines: "public class Main { public static void main(String[] a) { StringBuilder b = new StringBuilder(); for (int i = 0; i < 20000; i++) b.append(i).append('\\n'); System.out.print(b); } }",
-        multiFile: [("App.java", "import util.MathUtil;\npublic class Program { public static void main(String[] a) { System.out.println(\"sum=\" + MathUtil.add(2, 3)); } }"),
-                    ("util/MathUtil.java", "package util;\npublic class MathUtil { public static int add(int a, int b) { return a + b; } }")]),
+        twentyThousandLines:
+            "public class Main { public static void main(String[] a) { StringBuilder b = new StringBuilder(); for (int i = 0; i < 20000; i++) b.append(i).append('\\n'); System.out.print(b); } }",
+        multiFile: [
+            (
+                "App.java",
+                "import util.MathUtil;\npublic class Program { public static void main(String[] a) { System.out.println(\"sum=\" + MathUtil.add(2, 3)); } }"
+            ),
+            ("util/MathUtil.java", "package util;\npublic class MathUtil { public static int add(int a, int b) { return a + b; } }"),
+        ]),
     LanguagePrograms(
         language: "cpp", ext: "cpp",
         hello: "#include <iostream>\nint main() { std::cout << \"Hello, world!\" << std::endl; }",
-        stdin: "#include <iostream>\n#include <string>\nint main() { std::string n; std::getline(std::cin, n); std::cout << \"Hello, \" << n << \"!\" << std::endl; }",
-        arguments: "#include <cstdio>\nint main(int c, char** v) { for (int i = 1; i < c; i++) printf(i > 1 ? \"|%s\" : \"%s\", v[i]); printf(\"\\n\"); }",
+        stdin:
+            "#include <iostream>\n#include <string>\nint main() { std::string n; std::getline(std::cin, n); std::cout << \"Hello, \" << n << \"!\" << std::endl; }",
+        arguments:
+            "#include <cstdio>\nint main(int c, char** v) { for (int i = 1; i < c; i++) printf(i > 1 ? \"|%s\" : \"%s\", v[i]); printf(\"\\n\"); }",
         exitSeven: "int main() { return 7; }",
         runtimeError: "#include <stdexcept>\nint main() { throw std::runtime_error(\"boom\"); }",
         compileError: "int main() { return undefined_name; }",
         endlessLoop: "#include <cstdio>\nint main() { puts(\"started\"); fflush(stdout); volatile unsigned long x = 0; while (true) x++; }",
-        memoryBomb: "#include <cstdlib>\n#include <cstring>\nint main() { while (true) { char* p = (char*)malloc(10 << 20); memset(p, 1, 10 << 20); } }",
+        memoryBomb:
+            "#include <cstdlib>\n#include <cstring>\nint main() { while (true) { char* p = (char*)malloc(10 << 20); memset(p, 1, 10 << 20); } }",
         segfault: "int main() { volatile int* p = nullptr; return *p; }",
-        outputFlood: "#include <cstdio>\nint main() { for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); }",
+        outputFlood:
+            "#include <cstdio>\nint main() { for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); }",
         unicode: "#include <cstdio>\nint main() { puts(\"héllo wörld ✓ 世界\"); }",
         twentyThousandLines: "#include <cstdio>\nint main() { for (int i = 0; i < 20000; i++) printf(\"%d\\n\", i); }",
-        multiFile: [("main.cpp", "#include <cstdio>\n#include \"util.h\"\nint main() { printf(\"sum=%d\\n\", add(2, 3)); }"),
-                    ("util.h", "#pragma once\nint add(int a, int b);"), ("util.cpp", "#include \"util.h\"\nint add(int a, int b) { return a + b; }")]),
+        multiFile: [
+            ("main.cpp", "#include <cstdio>\n#include \"util.h\"\nint main() { printf(\"sum=%d\\n\", add(2, 3)); }"),
+            ("util.h", "#pragma once\nint add(int a, int b);"), ("util.cpp", "#include \"util.h\"\nint add(int a, int b) { return a + b; }"),
+        ]),
     LanguagePrograms(
         language: "sql", ext: "sql",
         hello: "SELECT 'Hello, world!' AS greeting;",
@@ -99,7 +119,10 @@ let programs: [LanguagePrograms] = [
         outputFlood: "SELECT seq, REPEAT('x', 100) FROM seq_1_to_100000;",
         unicode: "SELECT 'héllo wörld ✓ 世界' AS u;",
         twentyThousandLines: "SELECT seq AS i FROM seq_0_to_19999;",
-        multiFile: [("main.sql", "CREATE TABLE t (a INT); INSERT INTO t VALUES (2), (3); SELECT CONCAT('sum=', SUM(a)) AS s FROM t;"), ("unused.sql", "SELECT 1;")]),
+        multiFile: [
+            ("main.sql", "CREATE TABLE t (a INT); INSERT INTO t VALUES (2), (3); SELECT CONCAT('sum=', SUM(a)) AS s FROM t;"),
+            ("unused.sql", "SELECT 1;"),
+        ]),
 ]
 
 @Suite(.serialized, .docker)

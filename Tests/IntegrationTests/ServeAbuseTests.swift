@@ -2,6 +2,7 @@ import CodeRunnerCore
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +24,9 @@ struct ServeAbuseTests {
             #expect(stdout.hasPrefix("left=[]\n"), "processes of \(what) survived: \(stdout)", sourceLocation: sourceLocation)
         }
 
-        let bomb = try await run("forkbomb", """
+        let bomb = try await run(
+            "forkbomb",
+            """
             import errno, os
             origin = os.getpid()
             told = False
@@ -42,13 +45,16 @@ struct ServeAbuseTests {
         let memory = try await run("memory", "hog = []\nwhile True:\n    hog.append(b'x' * (10 << 20))\n", limits: ["memory": "64m"])
         #expect(memory.exit["status"] as? String == "memory-limit" && memory.exit["exitCode"] as? Int == 137, "\(memory.exit)")
 
-        let flood = try await run("flood", "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
-                                  limits: ["outputLimit": "256k"])
+        let flood = try await run(
+            "flood", "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
+            limits: ["outputLimit": "256k"])
         #expect(flood.exit["status"] as? String == "output-limit", "\(flood.exit)")
         #expect(flood.stdout.utf8.count + flood.stderr.utf8.count == 256 * 1024, "kept \(flood.stdout.utf8.count) + \(flood.stderr.utf8.count)")
         #expect(!flood.stdout.isEmpty && !flood.stderr.isEmpty && flood.stdout.allSatisfy { $0 == "o" } && flood.stderr.allSatisfy { $0 == "e" })
 
-        let stubborn = try await run("stubborn", """
+        let stubborn = try await run(
+            "stubborn",
+            """
             import os, signal, subprocess
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             subprocess.Popen(['sleep', '1000'], start_new_session=True)
@@ -59,8 +65,9 @@ struct ServeAbuseTests {
         #expect(stubborn.exit["status"] as? String == "timeout" && stubborn.exit["exitCode"] as? Int == 124, "\(stubborn.exit)")
         try await expectNothingLeftRunning(after: "stubborn")
 
-        let fill = try await run("fill", "i = 0\nwhile True:\n    open('/app/f%d' % i, 'wb').write(b'\\0' * (4 << 20))\n    i += 1\n",
-                                 limits: [:])
+        let fill = try await run(
+            "fill", "i = 0\nwhile True:\n    open('/app/f%d' % i, 'wb').write(b'\\0' * (4 << 20))\n    i += 1\n",
+            limits: [:])
         #expect(fill.exit["status"] as? String == "runtime-error", "\(fill.exit)")
         #expect(fill.stderr.contains("No space left on device"), "\(fill.stderr.prefix(300))")
 
@@ -68,7 +75,9 @@ struct ServeAbuseTests {
         #expect(binary.exit["status"] as? String == "ok", "\(binary.exit)")
         #expect(binary.stdout == "ok \u{FFFD}\u{FFFD} \u{FFFD} end\n", "invalid UTF-8 is replaced, the rest kept: \(binary.stdout.debugDescription)")
 
-        let privileged = try await run("privileged", """
+        let privileged = try await run(
+            "privileged",
+            """
             import socket
             for name, act in [('raw', lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)),
                               ('hostname', lambda: socket.sethostname('pwned')),
@@ -81,19 +90,23 @@ struct ServeAbuseTests {
             """, limits: [:])
         #expect(!privileged.stdout.contains("ALLOWED") && privileged.stdout.components(separatedBy: "refused").count == 5, "\(privileged.stdout)")
 
-        let leak = try await run("leak", "import time\nhog = []\nwhile True:\n    hog.append(b'x' * (5 << 20))\n    time.sleep(0.05)\n",
-                                 limits: ["memory": "64m"])
+        let leak = try await run(
+            "leak", "import time\nhog = []\nwhile True:\n    hog.append(b'x' * (5 << 20))\n    time.sleep(0.05)\n",
+            limits: ["memory": "64m"])
         #expect(leak.exit["status"] as? String == "memory-limit" && leak.exit["exitCode"] as? Int == 137, "\(leak.exit)")
 
-        let line = try await run("line", "import sys\nfor _ in range(8):\n    sys.stdout.buffer.write(b'x' * (1 << 20))\n",
-                                 limits: ["outputLimit": "256k"])
+        let line = try await run(
+            "line", "import sys\nfor _ in range(8):\n    sys.stdout.buffer.write(b'x' * (1 << 20))\n",
+            limits: ["outputLimit": "256k"])
         #expect(line.exit["status"] as? String == "output-limit", "\(line.exit)")
         #expect(line.stdout.utf8.count == 256 * 1024 && line.stdout.allSatisfy { $0 == "x" }, "kept \(line.stdout.utf8.count) bytes of one line")
 
         let sleeper = try await run("sleep", "import time\ntime.sleep(10 ** 6)\n", limits: ["timeout": "1500ms"])
         #expect(sleeper.exit["status"] as? String == "timeout" && sleeper.exit["exitCode"] as? Int == 124, "\(sleeper.exit)")
 
-        let orphans = try await run("orphans", """
+        let orphans = try await run(
+            "orphans",
+            """
             import os, subprocess
             os.system('sleep 1000 &')
             subprocess.Popen(['setsid', 'sleep', '1001'])
@@ -108,16 +121,20 @@ struct ServeAbuseTests {
         #expect(orphans.exit["status"] as? String == "ok" && orphans.stdout == "spawned\n", "\(orphans)")
         try await expectNothingLeftRunning(after: "orphans")
 
-        let closed = try await run("closed", "import os, sys\nprint('before', flush=True)\nos.close(1)\nsys.stderr.write('after\\n')\n",
-                                   limits: [:])
+        let closed = try await run(
+            "closed", "import os, sys\nprint('before', flush=True)\nos.close(1)\nsys.stderr.write('after\\n')\n",
+            limits: [:])
         #expect(closed.exit["status"] as? String == "ok" && closed.stdout == "before\n" && closed.stderr == "after\n", "\(closed)")
 
         // Without `stdin` in the message, stdin stays open for `input` messages: only the timeout ends a reader.
-        let reader = try await ws.run("reader", language: "python", files: [("r.py", "import sys\nprint('reading', flush=True)\nsys.stdin.read()\n")],
-                                      extra: ["limits": ["timeout": "1500ms"]])
+        let reader = try await ws.run(
+            "reader", language: "python", files: [("r.py", "import sys\nprint('reading', flush=True)\nsys.stdin.read()\n")],
+            extra: ["limits": ["timeout": "1500ms"]])
         #expect(reader.exit["status"] as? String == "timeout" && reader.stdout == "reading\n", "\(reader)")
 
-        let syscalls = try await run("syscalls", """
+        let syscalls = try await run(
+            "syscalls",
+            """
             import ctypes, errno, os
             libc = ctypes.CDLL(None, use_errno=True)
             def report(name, rc):
@@ -131,7 +148,9 @@ struct ServeAbuseTests {
         #expect(!syscalls.stdout.contains("ALLOWED") && syscalls.stdout.split(separator: "\n").count == 4, "\(syscalls.stdout)")
 
         // The host's services on its bridge addresses: refused or dropped, never reached (this machine's addresses only).
-        let reach = try await run("reach", """
+        let reach = try await run(
+            "reach",
+            """
             import socket
             targets = ['172.17.0.1']
             for line in open('/proc/net/route').read().splitlines()[1:]:
@@ -168,8 +187,10 @@ struct ServeAbuseTests {
         let warm = try await ws.run("warm", language: "python", files: [("warm.py", "print('warm')\n")])
         #expect(warm.exit["status"] as? String == "ok")
 
-        func expectRefused(_ id: String, _ files: [[String: Any]], code: String, language: String? = "python", entry: String? = nil,
-                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectRefused(
+            _ id: String, _ files: [[String: Any]], code: String, language: String? = "python", entry: String? = nil,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
             var message: [String: Any] = ["type": "run", "id": id, "files": files]
             if let language { message["language"] = language }
             if let entry { message["entry"] = entry }
@@ -199,8 +220,9 @@ struct ServeAbuseTests {
         let (tooLarge, _) = try await ws.waitFor("error", timeout: .seconds(30))
         #expect(tooLarge["code"] as? String == "too-large", "\(tooLarge)")
 
-        let listing = try await ws.run("list", language: "python",
-                                       files: [("list.py", "import os\nprint(sorted(os.listdir('/app')))\n")], extra: ["fresh": false])
+        let listing = try await ws.run(
+            "list", language: "python",
+            files: [("list.py", "import os\nprint(sorted(os.listdir('/app')))\n")], extra: ["fresh": false])
         #expect(listing.exit["status"] as? String == "ok", "\(listing)")
         #expect(listing.stdout == "['list.py', 'warm.py']\n", "the work dir holds files of refused runs: \(listing.stdout)")
         ws.close()
@@ -257,14 +279,17 @@ struct ServeAbuseTests {
         #expect(memory["status"] as? String == "memory-limit" && memory["signalName"] as? String == "SIGKILL", "\(memory)")
         let loop = try await python("while True:\n    pass\n", limits: ["timeout": "1500ms"])
         #expect(loop["status"] as? String == "timeout" && loop["signalName"] as? String == "SIGKILL", "\(loop)")
-        let flood = try await python("import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
-                                     limits: ["outputLimit": "128k"])
+        let flood = try await python(
+            "import os\nwhile True:\n    os.write(1, b'o' * 65536)\n    os.write(2, b'e' * 65536)\n",
+            limits: ["outputLimit": "128k"])
         #expect(flood["status"] as? String == "output-limit", "\(flood)")
         let kept = ((flood["stdout"] as? String)?.utf8.count ?? 0) + ((flood["stderr"] as? String)?.utf8.count ?? 0)
         #expect(kept == 128 * 1024, "kept \(kept) bytes")
         #expect(flood["truncated"] as? Bool == true)
 
-        func expectRefused(_ object: [String: Any], status expected: Int, code: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectRefused(_ object: [String: Any], status expected: Int, code: String, sourceLocation: SourceLocation = #_sourceLocation)
+            async throws
+        {
             let (status, body) = try await post(object)
             #expect(status == expected && body["code"] as? String == code, "\(status) \(body)", sourceLocation: sourceLocation)
             #expect((body["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
@@ -279,11 +304,13 @@ struct ServeAbuseTests {
         try await expectRefused(["language": "cobol", "files": files(["main.cob"])], status: 422, code: "unknown-language")
         try await expectRefused(["language": "python", "files": files(["a.py"]), "entry": "b.py"], status: 400, code: "bad-request")
         // 12 MB: under the 16m message limit, over files.maxSize (10m).
-        try await expectRefused(["language": "python", "files": files(["big.py"], content: String(repeating: "#", count: 12 << 20))],
-                                status: 400, code: "bad-request")
+        try await expectRefused(
+            ["language": "python", "files": files(["big.py"], content: String(repeating: "#", count: 12 << 20))],
+            status: 400, code: "bad-request")
         // 100 MB: over the message limit, refused while reading.
-        let huge = try await HTTP.request(port: server.port, "POST", "/api/run",
-                                          body: "{\"language\":\"python\",\"files\":[{\"path\":\"a.py\",\"content\":\"" + String(repeating: "#", count: 100 << 20) + "\"}]}")
+        let huge = try await HTTP.request(
+            port: server.port, "POST", "/api/run",
+            body: "{\"language\":\"python\",\"files\":[{\"path\":\"a.py\",\"content\":\"" + String(repeating: "#", count: 100 << 20) + "\"}]}")
         #expect(huge.status == 413 && huge.body.contains("too-large"), "\(huge.status) \(huge.body.prefix(300))")
         let bad = try await HTTP.request(port: server.port, "POST", "/api/run", body: "{\"language\": \"python\", \"files\": [{\"path\": 3}")
         #expect(bad.status == 400, "\(bad.status) \(bad.body)")
@@ -319,8 +346,10 @@ struct ServeAbuseTests {
         for index in 0..<4 {
             let ws = try await TestWebSocket.connect(port: port)
             _ = try await ws.nextJSON()
-            ws.send(json: ["type": "run", "id": "busy\(index)", "language": "python", "limits": ["timeout": "60s"],
-                           "files": [["path": "busy.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(600)\n"]]])
+            ws.send(json: [
+                "type": "run", "id": "busy\(index)", "language": "python", "limits": ["timeout": "60s"],
+                "files": [["path": "busy.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(600)\n"]],
+            ])
             clients.append(ws)
         }
         for (index, ws) in clients.enumerated() { _ = try await ws.waitFor("output", id: "busy\(index)") }
@@ -330,8 +359,9 @@ struct ServeAbuseTests {
         // Its 4 busy containers and any ready sessions it had made, each with the lease that holds its network.
         let orphans = try await Live.leftovers()
         let leases = orphans.containers.filter { $0.contains("-lease-") }
-        #expect(orphans.containers.count >= 8 && leases.count >= 4 && leases.count * 2 == orphans.containers.count,
-                "expected the dead server's containers (4 busy, ready ones) and a lease for each: \(orphans)")
+        #expect(
+            orphans.containers.count >= 8 && leases.count >= 4 && leases.count * 2 == orphans.containers.count,
+            "expected the dead server's containers (4 busy, ready ones) and a lease for each: \(orphans)")
         for ws in clients { ws.close() }
 
         let second = try ServeProcess(port: port)
@@ -393,7 +423,8 @@ struct ServeProcess {
     /// Resident memory (VmRSS) and open descriptors of the server process, from /proc.
     func usage() throws -> (rssKiB: Int, descriptors: Int) {
         let status = try String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        let rss =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
         let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count
         return (rss, descriptors)

@@ -23,8 +23,10 @@ struct ServeScaleTests {
     static var soakSeconds: Int { Int(ProcessInfo.processInfo.environment["CODERUNNER_SOAK_SECONDS"] ?? "") ?? 600 }
 
     /// Server limits high enough that one test client address may hold the load.
-    static let roomy = ["CODERUNNER_SERVER_MAX_SESSIONS": "10000", "CODERUNNER_SERVER_MAX_SESSIONS_PER_CLIENT": "10000",
-                        "CODERUNNER_SERVER_MAX_CONCURRENT_RUNS": "64", "CODERUNNER_SERVER_RUNS_PER_MINUTE": "100000"]
+    static let roomy = [
+        "CODERUNNER_SERVER_MAX_SESSIONS": "10000", "CODERUNNER_SERVER_MAX_SESSIONS_PER_CLIENT": "10000",
+        "CODERUNNER_SERVER_MAX_CONCURRENT_RUNS": "64", "CODERUNNER_SERVER_RUNS_PER_MINUTE": "100000",
+    ]
 
     static func report(_ text: String) {
         FileHandle.standardError.write(Data("[scale] \(text)\n".utf8))
@@ -41,18 +43,25 @@ struct ServeScaleTests {
         throw TestFailure("sessions still live after \(timeout)")
     }
 
-    struct Sample: Sendable { var seconds: Int; var rssKiB: Int; var descriptors: Int }
+    struct Sample: Sendable {
+        var seconds: Int
+        var rssKiB: Int
+        var descriptors: Int
+    }
 
     /// Samples the server's memory and descriptors every `interval` until cancelled; the task's value is every sample.
-    static func sampling(_ serve: ServeProcess, every interval: Duration,
-                         onSample: @escaping @Sendable (Sample) -> Void = { _ in }) -> Task<[Sample], Never> {
+    static func sampling(
+        _ serve: ServeProcess, every interval: Duration,
+        onSample: @escaping @Sendable (Sample) -> Void = { _ in }
+    ) -> Task<[Sample], Never> {
         Task {
             var samples: [Sample] = []
             let began = ContinuousClock.now
             while !Task.isCancelled {
                 if let usage = try? serve.usage() {
-                    let sample = Sample(seconds: Int((ContinuousClock.now - began).components.seconds), rssKiB: usage.rssKiB,
-                                        descriptors: usage.descriptors)
+                    let sample = Sample(
+                        seconds: Int((ContinuousClock.now - began).components.seconds), rssKiB: usage.rssKiB,
+                        descriptors: usage.descriptors)
                     samples.append(sample)
                     onSample(sample)
                 }
@@ -78,14 +87,20 @@ struct ServeScaleTests {
         try await serve.waitUntilHealthy()
         try await Self.warmUp(serve)
         let before = try serve.usage()
-        let result = try await Live.script("serve_stress.py", ["storm", "--url", "ws://127.0.0.1:\(serve.port)/ws",
-                                                                "--connections", "5000", "--concurrency", "50", "--run-every", "100"],
-                                           timeout: 1800)
+        let result = try await Live.script(
+            "serve_stress.py",
+            [
+                "storm", "--url", "ws://127.0.0.1:\(serve.port)/ws",
+                "--connections", "5000", "--concurrency", "50", "--run-every", "100",
+            ],
+            timeout: 1800)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         try await Self.waitForNoSessions(serve)
         try await Live.expectNoLeaksSoon()
         let after = try serve.usage()
-        Self.report("storm: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); server RSS \(before.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB, descriptors \(before.descriptors) -> \(after.descriptors)")
+        Self.report(
+            "storm: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); server RSS \(before.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB, descriptors \(before.descriptors) -> \(after.descriptors)"
+        )
         #expect(after.descriptors <= before.descriptors + 4, "descriptors leaked: \(before.descriptors) -> \(after.descriptors)")
         #expect(after.rssKiB <= before.rssKiB + 64 * 1024, "memory grew: \(before.rssKiB) -> \(after.rssKiB) KiB")
         // Still serving.
@@ -106,7 +121,9 @@ struct ServeScaleTests {
         let serve = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: Self.roomy)
         defer { serve.process.send(SIGKILL) }
         try await serve.waitUntilHealthy()
-        let url = protocolName == "native" ? "ws://127.0.0.1:\(serve.port)/ws"
+        let url =
+            protocolName == "native"
+            ? "ws://127.0.0.1:\(serve.port)/ws"
             : "ws://127.0.0.1:\(serve.port)/socket.io/?EIO=4&transport=websocket"
         var afterRound: [Int] = []
         for _ in 0..<4 {
@@ -118,7 +135,9 @@ struct ServeScaleTests {
             try await Task.sleep(for: .seconds(35))
             afterRound.append(try serve.usage().rssKiB)
         }
-        Self.report("churn (\(protocolName)): 4 rounds of 3000 connections, server RSS after each: \(afterRound.map { "\($0 / 1024) MiB" }.joined(separator: ", "))")
+        Self.report(
+            "churn (\(protocolName)): 4 rounds of 3000 connections, server RSS after each: \(afterRound.map { "\($0 / 1024) MiB" }.joined(separator: ", "))"
+        )
         #expect(afterRound[3] - afterRound[1] < 2 * 1024, "memory grew by \(afterRound[3] - afterRound[1]) KiB over 6000 connections")
     }
 
@@ -134,16 +153,23 @@ struct ServeScaleTests {
         try await serve.waitUntilHealthy()
         try await Self.warmUp(serve)
         let before = try serve.usage()
-        let clients = 24, seconds = 30
+        let clients = 24
+        let seconds = 30
         let sampler = Self.sampling(serve, every: .milliseconds(200))
-        let result = try await Live.script("serve_stress.py", ["slow-readers", "--url", "ws://127.0.0.1:\(serve.port)/ws",
-                                                                "--clients", String(clients), "--seconds", String(seconds)], timeout: 600)
+        let result = try await Live.script(
+            "serve_stress.py",
+            [
+                "slow-readers", "--url", "ws://127.0.0.1:\(serve.port)/ws",
+                "--clients", String(clients), "--seconds", String(seconds),
+            ], timeout: 600)
         try await Self.waitForNoSessions(serve)
         sampler.cancel()
         let peak = await sampler.value.map(\.rssKiB).max() ?? 0
         try await Live.expectNoLeaksSoon()
         let after = try serve.usage()
-        Self.report("slow readers: \(clients) clients flooding for \(seconds) s, never reading: server RSS \(before.rssKiB / 1024) MiB before, peak \(peak / 1024) MiB, \(after.rssKiB / 1024) MiB after; descriptors \(before.descriptors) -> \(after.descriptors)")
+        Self.report(
+            "slow readers: \(clients) clients flooding for \(seconds) s, never reading: server RSS \(before.rssKiB / 1024) MiB before, peak \(peak / 1024) MiB, \(after.rssKiB / 1024) MiB after; descriptors \(before.descriptors) -> \(after.descriptors)"
+        )
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         // 1 MiB of queued messages per connection plus what is in flight: far below what 24 printers produce in 30 s
         // (several GB) had the server buffered it.
@@ -171,10 +197,12 @@ struct ServeScaleTests {
         defer { serve.process.send(SIGKILL) }
         try await serve.waitUntilHealthy()
         try await Self.warmUp(serve)
-        let result = try await Live.script("serve_stress.py", [
-            "hold", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--connections", String(sessions), "--concurrency", "50",
-            "--serve-pid", String(serve.process.pid), "--coderunner", Live.cliPath,
-        ], timeout: 14_400)
+        let result = try await Live.script(
+            "serve_stress.py",
+            [
+                "hold", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--connections", String(sessions), "--concurrency", "50",
+                "--serve-pid", String(serve.process.pid), "--coderunner", Live.cliPath,
+            ], timeout: 14_400)
         Self.report("capacity: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
@@ -186,8 +214,9 @@ struct ServeScaleTests {
         let isolation = summary["isolation"] as? [[String: Any]] ?? []
         #expect(isolation.count == 2, "\(summary)")
         for pair in isolation {
-            #expect((pair["same_session"] as? String)?.hasPrefix("reached") == true && (pair["other_session"] as? String)?.hasPrefix("blocked") == true,
-                    "\(pair)")
+            #expect(
+                (pair["same_session"] as? String)?.hasPrefix("reached") == true && (pair["other_session"] as? String)?.hasPrefix("blocked") == true,
+                "\(pair)")
         }
         #expect(summary["managed_networks_left"] as? Int == 0, "\(summary)")
         try await Live.expectNoLeaksSoon()
@@ -200,7 +229,8 @@ struct ServeScaleTests {
     /// succeed (no `busy`); the first run's p50 should be within 1.5x of a warm run's.
     @Test func classroom() async throws {
         let clients = Int(ProcessInfo.processInfo.environment["CODERUNNER_CLASSROOM_CLIENTS"] ?? "") ?? 500
-        let python = (clients * 7 + 9) / 10, javascript = clients - python
+        let python = (clients * 7 + 9) / 10
+        let javascript = clients - python
         var environment = Self.roomy
         environment["CODERUNNER_SERVER_MAX_SESSIONS"] = String(clients + 10)
         environment["CODERUNNER_SERVER_MAX_SESSIONS_PER_CLIENT"] = String(clients + 10)
@@ -220,15 +250,18 @@ struct ServeScaleTests {
             try await Task.sleep(for: .seconds(1))
         }
         Self.report("classroom: \(clients) ready sessions made in \(ContinuousClock.now - prefill)")
-        let result = try await Live.script("serve_stress.py", [
-            "classroom", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--clients", String(clients), "--programs", "5",
-            "--think-min", "20", "--think-max", "60",
-        ], timeout: 3600)
+        let result = try await Live.script(
+            "serve_stress.py",
+            [
+                "classroom", "--url", "ws://127.0.0.1:\(serve.port)/ws", "--clients", String(clients), "--programs", "5",
+                "--think-min", "20", "--think-max", "60",
+            ], timeout: 3600)
         Self.report("classroom: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(summary["runs"] as? Int == clients * 5 && summary["busy"] as? Int == 0, "\(summary)")
-        let first = summary["first_p50_ms"] as? Double ?? .infinity, warm = summary["warm_p50_ms"] as? Double ?? 0
+        let first = summary["first_p50_ms"] as? Double ?? .infinity
+        let warm = summary["warm_p50_ms"] as? Double ?? 0
         #expect(first <= 1.5 * warm, "first-run p50 \(first) ms against a warm run's \(warm) ms (target 1.5x)")
         serve.process.send(SIGTERM)
         #expect(await serve.process.finish(timeout: .seconds(600)) == 0, "\(serve.process.stderrText.suffix(2000))")
@@ -245,15 +278,21 @@ struct ServeScaleTests {
         let sampler = Self.sampling(serve, every: .seconds(30)) { sample in
             Self.report("soak t=\(sample.seconds)s rss=\(sample.rssKiB / 1024)MiB fds=\(sample.descriptors)")
         }
-        let result = try await Live.script("serve_stress.py", ["soak", "--url", "ws://127.0.0.1:\(serve.port)/ws",
-                                                                "--clients", "8", "--seconds", String(seconds)],
-                                           timeout: TimeInterval(seconds + 600))
+        let result = try await Live.script(
+            "serve_stress.py",
+            [
+                "soak", "--url", "ws://127.0.0.1:\(serve.port)/ws",
+                "--clients", "8", "--seconds", String(seconds),
+            ],
+            timeout: TimeInterval(seconds + 600))
         try await Self.waitForNoSessions(serve)
         sampler.cancel()
         let samples = await sampler.value
         try await Live.expectNoLeaksSoon()
         let end = try serve.usage()
-        Self.report("soak: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); RSS \(start.rssKiB / 1024) MiB at start, \(end.rssKiB / 1024) MiB at the end; descriptors \(start.descriptors) -> \(end.descriptors)")
+        Self.report(
+            "soak: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); RSS \(start.rssKiB / 1024) MiB at start, \(end.rssKiB / 1024) MiB at the end; descriptors \(start.descriptors) -> \(end.descriptors)"
+        )
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         let settled = samples.filter { $0.seconds >= seconds / 5 }
         if let first = settled.first, let peak = settled.map(\.rssKiB).max() {

@@ -2,6 +2,7 @@ import CodeRunnerCore
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,8 +41,10 @@ struct ServeSecurityTests {
         _ = try await ws.nextJSON()
         for (index, limits) in refused.enumerated() {
             let id = "zero\(index)"
-            ws.send(json: ["type": "run", "id": id, "language": "python", "stdin": "", "limits": limits,
-                           "files": [["path": "main.py", "content": Self.sleeper]]])
+            ws.send(json: [
+                "type": "run", "id": id, "language": "python", "stdin": "", "limits": limits,
+                "files": [["path": "main.py", "content": Self.sleeper]],
+            ])
             var answer: [String: Any] = [:]
             while true {
                 answer = try await ws.nextJSON(timeout: .seconds(60))
@@ -54,7 +57,8 @@ struct ServeSecurityTests {
             #expect(status == 400 && body["code"] as? String == "bad-request", "/api/run limits \(limits): \(status) \(body)")
         }
         // A limit that tightens still works, and the server's limit holds without one.
-        let tight = try await ws.run("tight", language: "python", files: [("main.py", Self.sleeper)], stdin: "", extra: ["limits": ["timeout": "500ms"]])
+        let tight = try await ws.run(
+            "tight", language: "python", files: [("main.py", Self.sleeper)], stdin: "", extra: ["limits": ["timeout": "500ms"]])
         #expect(tight.exit["status"] as? String == "timeout", "\(tight.exit)")
         let (status, capped) = try await Self.post(server.port, Self.python("print('x' * 5000)\n", limits: ["outputLimit": 100]))
         #expect(status == 200 && capped["status"] as? String == "output-limit" && (capped["stdout"] as? String)?.utf8.count == 100, "\(capped)")
@@ -98,7 +102,10 @@ struct ServeSecurityTests {
         let server = try await TestServer.start(["runtime.python.timeout": "120s"])
         let body = try JSONSerialization.data(withJSONObject: Self.python("import time\nprint('up', flush=True)\ntime.sleep(100)\n"))
         let socket = try RawSocket(port: server.port)
-        socket.write(Array("POST /api/run HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + Array(body))
+        socket.write(
+            Array(
+                "POST /api/run HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+                    .utf8) + Array(body))
         try await Self.waitForContainers(1)
         socket.closeSocket()
         let gone = ContinuousClock.now
@@ -124,7 +131,10 @@ struct ServeSecurityTests {
         defer { serve.process.send(SIGKILL) }
         try await serve.waitUntilHealthy()
         let long = Task { () async -> String? in
-            guard let (status, body) = try? await Self.post(port, Self.python("import time\nprint('up', flush=True)\ntime.sleep(100)\n", limits: ["timeout": "60s"])) else { return nil }
+            guard
+                let (status, body) = try? await Self.post(
+                    port, Self.python("import time\nprint('up', flush=True)\ntime.sleep(100)\n", limits: ["timeout": "60s"]))
+            else { return nil }
             return "\(status) \(body["status"] as? String ?? "\(body)")"
         }
         try await Self.waitForContainers(1, owner: serve.process.pid)
@@ -132,7 +142,8 @@ struct ServeSecurityTests {
         #expect(await serve.process.finish(timeout: .seconds(30)) == 0, "\(serve.process.stderrText.suffix(2000))")
         let answer = await long.value
         #expect(answer == nil || answer == "200 stopped", "\(String(describing: answer))")
-        let containers = try await Self.ownedContainers(serve.process.pid), networks = try await Self.ownedNetworks(serve.process.pid)
+        let containers = try await Self.ownedContainers(serve.process.pid)
+        let networks = try await Self.ownedNetworks(serve.process.pid)
         #expect(containers.isEmpty && networks.isEmpty, "left after SIGTERM: \(containers) \(networks)")
     }
 
@@ -154,7 +165,9 @@ struct ServeSecurityTests {
             squatters.append(socket)
         }
         let user = try await Self.socketIOConnect(port: server.port, token: "s3cret")
-        user.send("42[\"run\",{\"sessionId\":\"c1\",\"language\":\"python\",\"files\":[{\"name\":\"m.py\",\"content\":\"print('hi')\",\"toBeExec\":true}]}]")
+        user.send(
+            "42[\"run\",{\"sessionId\":\"c1\",\"language\":\"python\",\"files\":[{\"name\":\"m.py\",\"content\":\"print('hi')\",\"toBeExec\":true}]}]"
+        )
         let exit = try await Self.socketIOEvent(user, "exit")
         #expect(exit.contains("\"code\":0"), "\(exit)")
         // The squatters are closed by the handshake timeout.
@@ -195,11 +208,14 @@ struct ServeSecurityTests {
             #expect(reply.status == 421 && reply.body.contains("server.allowedHosts"), "\(path): \(reply.status) \(reply.body.prefix(200))")
         }
         // The names it does answer to: loopback names, IP addresses, and server.allowedHosts.
-        for host in ["localhost:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "coderunner.test:\(server.port)", "app.localhost"] {
+        for host in [
+            "localhost:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "coderunner.test:\(server.port)", "app.localhost",
+        ] {
             let reply = try await HTTP.request(port: server.port, "GET", "/metrics", headers: ["Host": host])
             #expect(reply.status == 200, "\(host): \(reply.status) \(reply.body.prefix(200))")
         }
-        let local = try await TestWebSocket.connect(port: server.port, headers: ["Host": "localhost:\(server.port)", "Origin": "http://localhost:\(server.port)"])
+        let local = try await TestWebSocket.connect(
+            port: server.port, headers: ["Host": "localhost:\(server.port)", "Origin": "http://localhost:\(server.port)"])
         let hello = try await local.nextJSON()
         #expect(hello["type"] as? String == "hello")
         local.close()
@@ -217,7 +233,8 @@ struct ServeSecurityTests {
         #expect(form.status == 415, "\(form)")
         let crossSite = try await Self.post(server.port, message, headers: ["Origin": "http://evil.example"])
         #expect(crossSite.status == 403 && crossSite.body["code"] as? String == "forbidden-origin", "\(crossSite)")
-        let sameSite = try await Self.post(server.port, message, headers: ["Origin": "http://127.0.0.1:\(server.port)", "Content-Type": "application/json; charset=utf-8"])
+        let sameSite = try await Self.post(
+            server.port, message, headers: ["Origin": "http://127.0.0.1:\(server.port)", "Content-Type": "application/json; charset=utf-8"])
         #expect(sameSite.status == 200 && sameSite.body["stdout"] as? String == "ran\n", "\(sameSite)")
         try await Live.expectNoLeaksSoon()
         try await server.stop()
@@ -231,9 +248,14 @@ struct ServeSecurityTests {
         let server = try await TestServer.start()
         let ws = try await TestWebSocket.connect(port: server.port)
         _ = try await ws.nextJSON()
-        ws.send(json: ["type": "run", "id": "deaf", "language": "python", "limits": ["timeout": "8s"], "files": [[
-            "path": "deaf.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(60)\n",
-        ]]])
+        ws.send(json: [
+            "type": "run", "id": "deaf", "language": "python", "limits": ["timeout": "8s"],
+            "files": [
+                [
+                    "path": "deaf.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(60)\n",
+                ]
+            ],
+        ])
         _ = try await ws.waitFor("output", id: "deaf")
         let chunk = String(repeating: "x", count: 60_000)
         var refused: [String: Any]?
@@ -262,7 +284,9 @@ struct ServeSecurityTests {
         #expect(rest.status == 400 && rest.body["code"] as? String == "bad-request", "\(rest)")
 
         let sio = try await Self.socketIOConnect(port: server.port, token: nil)
-        sio.send("42[\"run\",{\"sessionId\":\"c1\",\"language\":\"python\",\"files\":[{\"name\":\"a\",\"content\":\"x\"},{\"name\":\"a/b\",\"content\":\"y\"},{\"name\":\"main.py\",\"content\":\"print(1)\",\"toBeExec\":true}]}]")
+        sio.send(
+            "42[\"run\",{\"sessionId\":\"c1\",\"language\":\"python\",\"files\":[{\"name\":\"a\",\"content\":\"x\"},{\"name\":\"a/b\",\"content\":\"y\"},{\"name\":\"main.py\",\"content\":\"print(1)\",\"toBeExec\":true}]}]"
+        )
         let error = try await Self.socketIOEvent(sio, "error")
         #expect(error.contains("\"code\":\"bad-request\"") && error.contains("is a file"), "\(error)")
         ws.close()
@@ -307,7 +331,8 @@ struct ServeSecurityTests {
 
     /// The program containers `owner` made (not the leases that hold its sessions' networks: `ownedNetworks`).
     static func ownedContainers(_ owner: Int32) async throws -> [String] {
-        try await Live.engine().containers(labeled: ["\(ResourceLabel.ownerPID)=\(owner)"]).filter { $0.labels[ResourceLabel.lease] == nil }.map(\.name)
+        try await Live.engine().containers(labeled: ["\(ResourceLabel.ownerPID)=\(owner)"]).filter { $0.labels[ResourceLabel.lease] == nil }.map(
+            \.name)
     }
 
     /// The networks `owner`'s sessions still hold (through their leases).

@@ -7,7 +7,8 @@ extension ServerTests {
     @Test func restRunWithoutEntryInfersIt() async throws {
         let server = try await TestServer.start()
         // No language, no entry, the module first: main.py runs by convention (the first file did before).
-        let body = #"{"files":[{"path":"lib.py","content":"X = 41"},{"path":"main.py","content":"import lib\nprint(lib.X + 1)"},{"path":"notes.txt","content":"data"}]}"#
+        let body =
+            #"{"files":[{"path":"lib.py","content":"X = 41"},{"path":"main.py","content":"import lib\nprint(lib.X + 1)"},{"path":"notes.txt","content":"data"}]}"#
         let reply = try await HTTP.request(port: server.port, "POST", "/api/run", body: body)
         #expect(reply.status == 200, "\(reply.body)")
         let result = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any] ?? [:]

@@ -31,7 +31,8 @@ extension Live {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["python3", path] + arguments
-                let outPipe = Pipe(), errPipe = Pipe()
+                let outPipe = Pipe()
+                let errPipe = Pipe()
                 process.standardOutput = outPipe
                 process.standardError = errPipe
                 try process.run()
@@ -46,8 +47,10 @@ extension Live {
                 process.waitUntilExit()
                 done.wait()
                 let err = box.data
-                return .success(CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                                          stderr: String(decoding: err, as: UTF8.self)))
+                return .success(
+                    CLIResult(
+                        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                        stderr: String(decoding: err, as: UTF8.self)))
             } catch {
                 return .failure(error)
             }

@@ -29,13 +29,19 @@ struct ServerTests {
         // Several files, an entry, arguments, environment and stdin in one run.
         let (exit, stdout, _) = try await ws.run(
             "multi", language: "python",
-            files: [("main.py", "import sys, os\nfrom lib.util import greet\nprint(greet(sys.stdin.read().strip()), sys.argv[1:], os.environ['GREETING'])\n"),
-                    ("lib/__init__.py", ""), ("lib/util.py", "def greet(n):\n    return 'hi ' + n\n")],
+            files: [
+                (
+                    "main.py",
+                    "import sys, os\nfrom lib.util import greet\nprint(greet(sys.stdin.read().strip()), sys.argv[1:], os.environ['GREETING'])\n"
+                ),
+                ("lib/__init__.py", ""), ("lib/util.py", "def greet(n):\n    return 'hi ' + n\n"),
+            ],
             entry: "main.py", stdin: "ann\n", extra: ["args": ["a", "b"], "env": ["GREETING": "hey"]])
         #expect(exit["status"] as? String == "ok")
         #expect(stdout == "hi ann ['a', 'b'] hey\n")
         // A failing program: exit code and status.
-        let (failed, _, failedErr) = try await ws.run("fail", language: "python", files: [("f.py", "import sys\nprint('bad', file=sys.stderr)\nsys.exit(3)\n")])
+        let (failed, _, failedErr) = try await ws.run(
+            "fail", language: "python", files: [("f.py", "import sys\nprint('bad', file=sys.stderr)\nsys.exit(3)\n")])
         #expect(failed["status"] as? String == "runtime-error")
         #expect(failed["code"] as? Int == 3)
         #expect(failedErr == "bad\n")
@@ -49,9 +55,14 @@ struct ServerTests {
         let server = try await TestServer.start()
         let ws = try await TestWebSocket.connect(port: server.port)
         _ = try await ws.nextJSON()
-        ws.send(json: ["type": "run", "id": "ask", "language": "python", "files": [[
-            "path": "ask.py", "content": "name = input('name? ')\nprint('hello', name)\nline = input()\nprint('and', line)\n",
-        ]]])
+        ws.send(json: [
+            "type": "run", "id": "ask", "language": "python",
+            "files": [
+                [
+                    "path": "ask.py", "content": "name = input('name? ')\nprint('hello', name)\nline = input()\nprint('and', line)\n",
+                ]
+            ],
+        ])
         let (prompt, _) = try await ws.waitFor("output", id: "ask")
         #expect(prompt["data"] as? String == "name? ")
         ws.send(json: ["type": "input", "id": "ask", "data": "Ada\n"])
@@ -64,9 +75,14 @@ struct ServerTests {
 
         // Streaming: the first tick arrives long before the program ends.
         let started = ContinuousClock.now
-        ws.send(json: ["type": "run", "id": "ticks", "language": "python", "files": [[
-            "path": "t.py", "content": "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.7)\n",
-        ]]])
+        ws.send(json: [
+            "type": "run", "id": "ticks", "language": "python",
+            "files": [
+                [
+                    "path": "t.py", "content": "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.7)\n",
+                ]
+            ],
+        ])
         let (first, _) = try await ws.waitFor("output", id: "ticks")
         let firstAt = ContinuousClock.now - started
         #expect((first["data"] as? String)?.hasPrefix("tick 0") == true)
@@ -76,8 +92,10 @@ struct ServerTests {
         #expect(endAt - firstAt > .seconds(1), "output was not streamed: first at \(firstAt), end at \(endAt)")
 
         // Stop an endless loop.
-        ws.send(json: ["type": "run", "id": "loop", "language": "python", "files": [["path": "l.py", "content": "while True:\n    print('x', flush=True)\n"]],
-                       "limits": ["outputLimit": "100m"]])
+        ws.send(json: [
+            "type": "run", "id": "loop", "language": "python", "files": [["path": "l.py", "content": "while True:\n    print('x', flush=True)\n"]],
+            "limits": ["outputLimit": "100m"],
+        ])
         _ = try await ws.waitFor("output", id: "loop")
         ws.send(json: ["type": "stop", "id": "loop"])
         let (stopped, _) = try await ws.waitFor("exit", id: "loop", timeout: .seconds(20))
@@ -260,9 +278,11 @@ struct ServerTests {
     /// container (its PID 1 is the agent started with `--unused-ttl`), the server makes another, the connection's later
     /// runs stay in the taken session, and a disconnect removes it.
     @Test func aConnectionsFirstRunTakesAReadySession() async throws {
-        let server = try ServeProcess(port: try ServeAbuseTests.freePort(), environment: [
-            "CODERUNNER_SERVER_STANDBY": "python=1", "CODERUNNER_SERVER_STANDBY_MAX_AGE": "10m",
-        ])
+        let server = try ServeProcess(
+            port: try ServeAbuseTests.freePort(),
+            environment: [
+                "CODERUNNER_SERVER_STANDBY": "python=1", "CODERUNNER_SERVER_STANDBY_MAX_AGE": "10m",
+            ])
         defer { server.process.send(SIGKILL) }
         try await server.waitUntilHealthy()
         func metric(_ line: String) async throws -> Int? {
@@ -299,8 +319,9 @@ struct ServerTests {
         while try await !Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(readySession)"]).isEmpty, ContinuousClock.now < gone {
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(try await Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(readySession)"]).isEmpty,
-                "the taken session outlived its connection")
+        #expect(
+            try await Live.engine().containers(labeled: ["\(ResourceLabel.session)=\(readySession)"]).isEmpty,
+            "the taken session outlived its connection")
         server.process.send(SIGTERM)
         #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
         try await Live.expectNoLeaksSoon()
@@ -308,10 +329,15 @@ struct ServerTests {
 
     /// Caps answer with `busy` instead of hanging: concurrent runs per session, global runs, sessions per client.
     @Test func capsAnswerBusy() async throws {
-        let server = try await TestServer.start(["server.maxRunsPerSession": "1", "server.maxConcurrentRuns": "1", "server.maxSessionsPerClient": "2"])
+        let server = try await TestServer.start([
+            "server.maxRunsPerSession": "1", "server.maxConcurrentRuns": "1", "server.maxSessionsPerClient": "2",
+        ])
         let first = try await TestWebSocket.connect(port: server.port)
         _ = try await first.nextJSON()
-        first.send(json: ["type": "run", "id": "long", "language": "python", "files": [["path": "s.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(30)\n"]]])
+        first.send(json: [
+            "type": "run", "id": "long", "language": "python",
+            "files": [["path": "s.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(30)\n"]],
+        ])
         _ = try await first.waitFor("output", id: "long")
         first.send(json: ["type": "run", "id": "second", "language": "python", "files": [["path": "a.py", "content": "print(1)"]]])
         let (sessionBusy, _) = try await first.waitFor("error", id: "second")
@@ -339,7 +365,10 @@ struct ServerTests {
         let server = try await TestServer.start()
         let ws = try await TestWebSocket.connect(port: server.port)
         _ = try await ws.nextJSON()
-        ws.send(json: ["type": "run", "id": "long", "language": "python", "files": [["path": "s.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(60)\n"]]])
+        ws.send(json: [
+            "type": "run", "id": "long", "language": "python",
+            "files": [["path": "s.py", "content": "import time\nprint('up', flush=True)\ntime.sleep(60)\n"]],
+        ])
         _ = try await ws.waitFor("output", id: "long")
         let started = ContinuousClock.now
         try await server.stop()

@@ -10,16 +10,27 @@ struct SessionShellTests {
     struct PipedCase: Sendable, CustomTestStringConvertible {
         var language: String
         var script: String
-        var expected: [String]   // substrings of stdout, in order
+        var expected: [String]  // substrings of stdout, in order
         var testDescription: String { language }
     }
 
     static let pipedCases: [PipedCase] = [
         PipedCase(language: "python", script: "x = 40\nx + 2\nraise ValueError('boom')\nprint('after', x)\n", expected: ["42", "after 40"]),
-        PipedCase(language: "javascript", script: "let x = 40\nx + 2\nthrow new Error('boom')\nconsole.log('after', x)\nawait Promise.resolve(5)\n", expected: ["42", "after 40", "5"]),
-        PipedCase(language: "java", script: "int x = 40;\nx + 2\nthrow new RuntimeException(\"boom\");\nSystem.out.println(\"after \" + x);\n", expected: ["42", "after 40"]),
-        PipedCase(language: "sql", script: "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (40);\nSET @x = 2;\nSELECT a + @x AS s FROM t;\nSELECT * FROM missing;\nSELECT CONCAT('after ', a) AS r FROM t;\n", expected: ["42", "after 40"]),
-        PipedCase(language: "cpp", script: "int twice(int a) { return a * 2; }\ncout << twice(21) << endl;\nthis is not c++;\ncout << \"after \" << twice(20) << endl;\n", expected: ["42", "after 40"]),
+        PipedCase(
+            language: "javascript", script: "let x = 40\nx + 2\nthrow new Error('boom')\nconsole.log('after', x)\nawait Promise.resolve(5)\n",
+            expected: ["42", "after 40", "5"]),
+        PipedCase(
+            language: "java", script: "int x = 40;\nx + 2\nthrow new RuntimeException(\"boom\");\nSystem.out.println(\"after \" + x);\n",
+            expected: ["42", "after 40"]),
+        PipedCase(
+            language: "sql",
+            script:
+                "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (40);\nSET @x = 2;\nSELECT a + @x AS s FROM t;\nSELECT * FROM missing;\nSELECT CONCAT('after ', a) AS r FROM t;\n",
+            expected: ["42", "after 40"]),
+        PipedCase(
+            language: "cpp",
+            script: "int twice(int a) { return a * 2; }\ncout << twice(21) << endl;\nthis is not c++;\ncout << \"after \" << twice(20) << endl;\n",
+            expected: ["42", "after 40"]),
     ]
 
     @Test(arguments: pipedCases)
@@ -49,42 +60,48 @@ struct SessionShellTests {
     /// Piped cells read the lines after their text, as a REPL reading a pipe does: what a cell reads is its input
     /// and never runs as code, what it leaves runs as the next cells, and the end of the stream is EOF.
     @Test func pipedCellsReadTheLinesAfterThem() async throws {
-        let python = try Live.cli(["session", "python"], stdin: """
-            name = input("name? ")
-            Alice
-            print(name.upper())
-            import sys, subprocess
-            first = sys.stdin.readline()
-            line one
-            print(repr(first))
-            subprocess.run(["cat"])
-            from cat
-            and the rest
-            """ + "\n")
+        let python = try Live.cli(
+            ["session", "python"],
+            stdin: """
+                name = input("name? ")
+                Alice
+                print(name.upper())
+                import sys, subprocess
+                first = sys.stdin.readline()
+                line one
+                print(repr(first))
+                subprocess.run(["cat"])
+                from cat
+                and the rest
+                """ + "\n")
         #expect(python.status == 0, "\(python.stderr)")
-        #expect(python.stdout == "name? ALICE\n'line one\\n'\nfrom cat\nand the rest\nCompletedProcess(args=['cat'], returncode=0)\n", "\(python.stdout)")
+        #expect(
+            python.stdout == "name? ALICE\n'line one\\n'\nfrom cat\nand the rest\nCompletedProcess(args=['cat'], returncode=0)\n", "\(python.stdout)")
 
         let atTheEnd = try Live.cli(["session", "python"], stdin: "print('before')\nx = input()\n")
         #expect(atTheEnd.status == 1 && atTheEnd.stdout == "before\n" && atTheEnd.stderr.contains("EOFError"), "\(atTheEnd)")
 
-        let javascript = try Live.cli(["session", "javascript"], stdin: """
-            const readline = require('readline/promises');
-            const answer = await (async () => {
-              const rl = readline.createInterface({ input: process.stdin });
-              const a = await rl.question('name? ');
-              rl.close();
-              return a;
-            })();
-            Bob
-            console.log(answer.toUpperCase());
-            """ + "\n")
+        let javascript = try Live.cli(
+            ["session", "javascript"],
+            stdin: """
+                const readline = require('readline/promises');
+                const answer = await (async () => {
+                  const rl = readline.createInterface({ input: process.stdin });
+                  const a = await rl.question('name? ');
+                  rl.close();
+                  return a;
+                })();
+                Bob
+                console.log(answer.toUpperCase());
+                """ + "\n")
         #expect(javascript.status == 0 && javascript.stdout == "BOB\n", "\(javascript)")
         try await Live.expectNoLeaks()
     }
 
     @Test func metaCommandsInPipedMode() async throws {
         let dir = try Live.temporaryDirectory([("data.txt", "payload\n"), ("prog.py", "print('loaded', 6 * 7)\n")])
-        let script = ":put data.txt\n:files\nprint(open('data.txt').read().strip())\n:load prog.py\n:lang javascript\nconsole.log('js')\n:quit\nprint('never')\n"
+        let script =
+            ":put data.txt\n:files\nprint(open('data.txt').read().strip())\n:load prog.py\n:lang javascript\nconsole.log('js')\n:quit\nprint('never')\n"
         let result = try Live.cli(["session", "python", "--meta-commands"], stdin: script, cwd: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("8\tdata.txt"))
@@ -122,7 +139,9 @@ struct SessionShellTests {
         // nbformat's own JSON-schema validation (the nbformat package, installed by setup.sh).
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", """
+        check.arguments = [
+            "python3", "-c",
+            """
             import base64, json, sys, nbformat
             nb = nbformat.read(sys.argv[1], as_version=4)
             nbformat.validate(nb)
@@ -133,8 +152,10 @@ struct SessionShellTests {
             assert base64.b64decode(png).startswith(b'\\x89PNG')
             assert nb.cells[2].outputs[0].ename == 'ZeroDivisionError', nb.cells[2].outputs
             print('valid')
-            """, dir + "/out.ipynb"]
-        let out = Pipe(), err = Pipe()
+            """, dir + "/out.ipynb",
+        ]
+        let out = Pipe()
+        let err = Pipe()
         check.standardOutput = out
         check.standardError = err
         try check.run()

@@ -141,11 +141,14 @@ struct SessionTests {
 
     @Test func gcNeverTouchesForeignNetworks() async throws {
         let engine = try Live.engine()
-        let unlabeled = try await engine.createNetwork(NetworkSpec(
-            name: "foreign-\(UUID().uuidString.prefix(6))", subnet: IPv4Network("10.99.7.0/24")!, driver: "bridge", isInternal: true, labels: [:]))
-        let otherLabel = try await engine.createNetwork(NetworkSpec(
-            name: "foreign-\(UUID().uuidString.prefix(6))", subnet: IPv4Network("10.99.8.0/24")!, driver: "bridge", isInternal: true,
-            labels: ["com.example.owner": "someone-else"]))
+        let unlabeled = try await engine.createNetwork(
+            NetworkSpec(
+                name: "foreign-\(UUID().uuidString.prefix(6))", subnet: IPv4Network("10.99.7.0/24")!, driver: "bridge", isInternal: true, labels: [:])
+        )
+        let otherLabel = try await engine.createNetwork(
+            NetworkSpec(
+                name: "foreign-\(UUID().uuidString.prefix(6))", subnet: IPv4Network("10.99.8.0/24")!, driver: "bridge", isInternal: true,
+                labels: ["com.example.owner": "someone-else"]))
         let gc = try Live.cli(["net", "gc", "--all", "--yes"])
         #expect(gc.status == 0, "\(gc.stderr)")
         #expect(try await engine.network(unlabeled) != nil)

@@ -1,8 +1,10 @@
-@testable import CodeRunnerCore
 import CodeRunnerDocker
 import Foundation
 import ServerTestSupport
 import Testing
+
+@testable import CodeRunnerCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,7 +56,9 @@ struct StandbyTests {
         let sessions = all.compactMap { $0.labels[ResourceLabel.session] }
         for session in sessions {
             // Normally the keeper does this; a keeper killed with an earlier test run would not.
-            for lease in try await engine.containers(labeled: ["\(ResourceLabel.leaseSession)=\(session)"]) { try? await engine.removeContainer(lease.id) }
+            for lease in try await engine.containers(labeled: ["\(ResourceLabel.leaseSession)=\(session)"]) {
+                try? await engine.removeContainer(lease.id)
+            }
         }
         try await expectGone(sessions: sessions)
     }
@@ -146,10 +150,12 @@ struct StandbyTests {
         let made = try await runner.makeStandby(runtime: runtime, limits: limits)
         let claimed = try #require(await runner.claimStandby(runtime: runtime, limits: limits))
         try await Live.engine().removeContainer(claimed.containerID)
-        let submission = try Submission(files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
-                                        limits: runner.settings.submissionLimits)
-        let request = RunRequest(submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
-                                 session: nil, fresh: true, useStandby: true)
+        let submission = try Submission(
+            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+            limits: runner.settings.submissionLimits)
+        let request = RunRequest(
+            submission: submission, runtime: runtime, arguments: [], environment: [], limits: limits,
+            session: nil, fresh: true, useStandby: true)
         let outcome = try await runner.converseInStandby(claimed, request: request, input: nil) { _ in }
         #expect(outcome == nil, "no outcome: the caller goes cold")
         try await Self.expectGone(sessions: [made.session], timeout: .seconds(10))
@@ -170,23 +176,29 @@ struct StandbyTests {
         var status: Int32 = 0
         waitpid(child, &status, 0)  // reaped: no process has this pid now
         func network(_ tag: String, subnet: String, ephemeral: Bool, owner: pid_t) async throws -> String {
-            var labels = [ResourceLabel.managed: "1", ResourceLabel.session: "gc-\(tag)-" + DockerProbe.randomSuffix(),
-                          ResourceLabel.ownerPID: String(owner), ResourceLabel.ownerHost: SessionNetworks.hostName]
+            var labels = [
+                ResourceLabel.managed: "1", ResourceLabel.session: "gc-\(tag)-" + DockerProbe.randomSuffix(),
+                ResourceLabel.ownerPID: String(owner), ResourceLabel.ownerHost: SessionNetworks.hostName,
+            ]
             if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
-            return try await engine.createNetwork(NetworkSpec(
-                name: "coderunner-test-\(tag)-" + DockerProbe.randomSuffix(), subnet: try #require(IPv4Network(subnet)), driver: "bridge",
-                isInternal: true, labels: labels))
+            return try await engine.createNetwork(
+                NetworkSpec(
+                    name: "coderunner-test-\(tag)-" + DockerProbe.randomSuffix(), subnet: try #require(IPv4Network(subnet)), driver: "bridge",
+                    isInternal: true, labels: labels))
         }
         let orphan = try await network("orphan", subnet: "10.99.9.0/24", ephemeral: true, owner: child)
         // A container that was created in it but never started (its run was killed in between).
         let (runner, runtime, limits) = try Self.pythonDefaults()
         let orphanSession = try #require(try await engine.network(orphan)?.labels[ResourceLabel.session])
-        let stranded = try await engine.createContainer(ContainerSpec(
-            name: "coderunner-test-stranded-" + DockerProbe.randomSuffix(), image: runtime.image, command: ["true"], environment: [],
-            labels: [ResourceLabel.managed: "1", ResourceLabel.ephemeral: "1", ResourceLabel.session: orphanSession,
-                     ResourceLabel.ownerPID: String(child), ResourceLabel.ownerHost: SessionNetworks.hostName],
-            network: orphan, user: "1000:1000", workingDirectory: "/", memoryBytes: limits.memoryBytes, nanoCPUs: 1_000_000_000,
-            pidsLimit: limits.pids, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: runner.settings.maxOpenFiles, autoRemove: false))
+        let stranded = try await engine.createContainer(
+            ContainerSpec(
+                name: "coderunner-test-stranded-" + DockerProbe.randomSuffix(), image: runtime.image, command: ["true"], environment: [],
+                labels: [
+                    ResourceLabel.managed: "1", ResourceLabel.ephemeral: "1", ResourceLabel.session: orphanSession,
+                    ResourceLabel.ownerPID: String(child), ResourceLabel.ownerHost: SessionNetworks.hostName,
+                ],
+                network: orphan, user: "1000:1000", workingDirectory: "/", memoryBytes: limits.memoryBytes, nanoCPUs: 1_000_000_000,
+                pidsLimit: limits.pids, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: runner.settings.maxOpenFiles, autoRemove: false))
         let live = try await network("live", subnet: "10.99.10.0/24", ephemeral: true, owner: getpid())
         let named = try await network("named", subnet: "10.99.11.0/24", ephemeral: false, owner: child)
         do {

@@ -2,6 +2,7 @@ import CodeRunnerCore
 import CodeRunnerDocker
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,14 +63,15 @@ extension HostileProgramTests {
                 """#
             let outcome = try await Live.run("python", [("probe.py", probe)], session: session)
             #expect(outcome.result.status == .ok, "\(outcome.result) \(outcome.stderr)")
-            #expect(outcome.stdout == """
-                /run/coderunner PermissionError
-                /run/coderunner/services PermissionError
-                /run/coderunner/activity PermissionError
-                uid 1000 1000 gid 1000
-                parent uid 0
+            #expect(
+                outcome.stdout == """
+                    /run/coderunner PermissionError
+                    /run/coderunner/services PermissionError
+                    /run/coderunner/activity PermissionError
+                    uid 1000 1000 gid 1000
+                    parent uid 0
 
-                """, "stdout: \(outcome.stdout)")
+                    """, "stdout: \(outcome.stdout)")
         }
     }
 
@@ -132,8 +134,9 @@ extension HostileProgramTests {
             let filled = try await Live.run("python", [("fill.py", fill)], memory: 256 << 20, session: session)
             let megabytes = Int(filled.stdout.split(separator: "\n").last { $0.hasPrefix("written ") }?.dropFirst(8) ?? "") ?? -1
             #expect(megabytes >= 0 && megabytes <= 16, "wrote \(megabytes) MiB into /dev/shm: \(filled.stdout) \(filled.stderr)")
-            let next = try await Live.run("python", [("list.py", "import os\nprint(os.listdir('/dev/shm'), os.listdir('/dev/mqueue'))\n")],
-                                          memory: 256 << 20, session: session)
+            let next = try await Live.run(
+                "python", [("list.py", "import os\nprint(os.listdir('/dev/shm'), os.listdir('/dev/mqueue'))\n")],
+                memory: 256 << 20, session: session)
             #expect(next.stdout == "[] []\n", "what the next run found: \(next.stdout) \(next.stderr)")
         }
     }
@@ -145,8 +148,9 @@ extension HostileProgramTests {
             let engine = try Live.engine()
             let finished = Locked<Live.Outcome?>(nil)
             let run = Task {
-                let outcome = try await Live.run("python", [("sleep.py", "import time\nprint('ready', flush=True)\ntime.sleep(60)\n")],
-                                                 timeout: .seconds(2), session: session)
+                let outcome = try await Live.run(
+                    "python", [("sleep.py", "import time\nprint('ready', flush=True)\ntime.sleep(60)\n")],
+                    timeout: .seconds(2), session: session)
                 finished.withLock { $0 = outcome }
             }
             let freeze = #"""
@@ -244,7 +248,8 @@ struct StdinFloodTests {
         environment["CODERUNNER_CONFIG"] = "/dev/null"
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let outPipe = Pipe(), errPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
         let started = ContinuousClock.now
@@ -256,7 +261,10 @@ struct StdinFloodTests {
             while !Task.isCancelled {
                 guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { break }
                 if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-                   let kib = Int(line.split(separator: " ").dropFirst().first ?? "") { highest = max(highest, kib) }
+                    let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+                {
+                    highest = max(highest, kib)
+                }
                 try? await Task.sleep(for: .milliseconds(100))
             }
             return highest

@@ -15,7 +15,8 @@ enum Live {
     static let environment: [String: String] = ProcessInfo.processInfo.environment
 
     static func configuration() throws -> Configuration {
-        var configuration = try Configuration.load(explicitFile: "/dev/null", environment: environment.filter { $0.key == "DOCKER_HOST" }, manifests: [])
+        var configuration = try Configuration.load(
+            explicitFile: "/dev/null", environment: environment.filter { $0.key == "DOCKER_HOST" }, manifests: [])
         configuration.addRuntimeDefaults(try catalog().runtimes.map(\.manifest))
         return configuration
     }
@@ -63,8 +64,9 @@ enum Live {
         let submission = try Submission(
             files: files.map { SubmittedFile(path: $0.0, contents: Array($0.1.utf8)) }, entry: entry ?? files[0].0,
             limits: runner.settings.submissionLimits)
-        let request = RunRequest(submission: submission, runtime: runtime, arguments: arguments, environment: environment,
-                                 limits: limits, session: session, fresh: fresh)
+        let request = RunRequest(
+            submission: submission, runtime: runtime, arguments: arguments, environment: environment,
+            limits: limits, session: session, fresh: fresh)
         let input: AsyncStream<RunInput>?
         if let stdin {
             input = AsyncStream { continuation in
@@ -78,12 +80,14 @@ enum Live {
         let recorder = Recorder()
         let result = await runner.run(request, input: input) { await recorder.add($0) }
         let events = await recorder.events
-        var out: [UInt8] = [], err: [UInt8] = []
+        var out: [UInt8] = []
+        var err: [UInt8] = []
         for case .output(let stream, let bytes) in events {
             if stream == .stdout { out += bytes } else { err += bytes }
         }
-        return Outcome(result: result, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                       stdoutBytes: out, events: events)
+        return Outcome(
+            result: result, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
+            stdoutBytes: out, events: events)
     }
 
     /// coderunner resources left on the engine (ephemeral sessions must leave none after a run).
@@ -103,13 +107,16 @@ enum Live {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["docker"] + arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return CLIResult(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// A subnet pool of a test's own (`CODERUNNER_NETWORK_POOLS`): ready networks an earlier run of the test left in it
@@ -161,7 +168,11 @@ enum Live {
         return repositoryRoot + "/.build/debug/coderunner"
     }
 
-    struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
+    struct CLIResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
 
     /// Runs the CLI as a user would.
     static func cli(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:], cwd: String? = nil) throws -> CLIResult {
@@ -174,7 +185,9 @@ enum Live {
         for (key, value) in extra { env[key] = value }
         process.environment = env
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        let inPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = inPipe
@@ -184,8 +197,9 @@ enum Live {
         let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
         let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+        return CLIResult(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// Runs a script of Tests/IntegrationTests/Scripts that drives the CLI through a pseudo-terminal (pexpect), with

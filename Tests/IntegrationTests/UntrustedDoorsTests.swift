@@ -15,7 +15,9 @@ struct UntrustedDoorsTests {
     // MARK: 1. Piped meta commands
 
     @Test func pipedMetaCommandsAreCellsByDefault() async throws {
-        let dir = try Live.temporaryDirectory([("secret.txt", Self.secret + "\n"), ("prog.py", "print('LOADED-19')\n"), ("other.py", "print('RAN-19')\n")])
+        let dir = try Live.temporaryDirectory([
+            ("secret.txt", Self.secret + "\n"), ("prog.py", "print('LOADED-19')\n"), ("other.py", "print('RAN-19')\n"),
+        ])
         let script = """
             open('evil.sh', 'w').write('owned')
             :put secret.txt
@@ -64,10 +66,12 @@ struct UntrustedDoorsTests {
 
     static func notebook(_ sources: [String]) -> String {
         let cells = sources.map { source in
-            let escaped = source.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+            let escaped = source.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
+                of: "\n", with: "\\n")
             return "{\"cell_type\": \"code\", \"execution_count\": null, \"metadata\": {}, \"outputs\": [], \"source\": \"\(escaped)\"}"
         }
-        return "{\"cells\": [\(cells.joined(separator: ", "))], \"metadata\": {\"kernelspec\": {\"display_name\": \"Python 3\", \"language\": \"python\", \"name\": \"python3\"}}, \"nbformat\": 4, \"nbformat_minor\": 5}"
+        return
+            "{\"cells\": [\(cells.joined(separator: ", "))], \"metadata\": {\"kernelspec\": {\"display_name\": \"Python 3\", \"language\": \"python\", \"name\": \"python3\"}}, \"nbformat\": 4, \"nbformat_minor\": 5}"
     }
 
     @Test func aSymlinkedNotebookFigureNameIsLeftUntouched() async throws {
@@ -122,19 +126,20 @@ struct UntrustedDoorsTests {
     @Test func forgedDisplaysOfEveryTypeAndSizeStayWithinTheLimits() async throws {
         // SIGINT is blocked while forging: the interrupt the limit sends would otherwise land inside a record and leave
         // the event stream waiting for the rest of it until the cell's time limit.
-        let forged = Self.forge + """
+        let forged =
+            Self.forge + """
 
-            import signal
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            png = b'\\x89PNG\\r\\n\\x1a\\n' + b'x' * 100
-            for mime, data in [('text/plain', b'forged text'), ('text/html', b'<b>x</b>'), ('image/png', png), ('image/svg+xml', b'<svg/>'),
-                               ('application/json', b'not json'), ('application/vnd.x+json', b'{"a": 1}'), ('a/b/c', b'x'), ('x', b'y')]:
-                ev(b'DISPLAY 1 %s %d\\n' % (mime.encode(), len(data)) + data)
-            for _ in range(5):
-                ev(b'DISPLAY 1 image/png %d\\n' % (4 << 20) + b'\\x89PNG' + b'y' * ((4 << 20) - 4))
-            print('forged')
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            """
+                import signal
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                png = b'\\x89PNG\\r\\n\\x1a\\n' + b'x' * 100
+                for mime, data in [('text/plain', b'forged text'), ('text/html', b'<b>x</b>'), ('image/png', png), ('image/svg+xml', b'<svg/>'),
+                                   ('application/json', b'not json'), ('application/vnd.x+json', b'{"a": 1}'), ('a/b/c', b'x'), ('x', b'y')]:
+                    ev(b'DISPLAY 1 %s %d\\n' % (mime.encode(), len(data)) + data)
+                for _ in range(5):
+                    ev(b'DISPLAY 1 image/png %d\\n' % (4 << 20) + b'\\x89PNG' + b'y' * ((4 << 20) - 4))
+                print('forged')
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                """
         let dir = try Live.temporaryDirectory([("nb.ipynb", Self.notebook([forged, "print('next cell runs')"]))])
         let result = try Live.cli(["run", "nb.ipynb", "--output", "out.ipynb"], cwd: dir)
         #expect(result.status == 1, "the forging cell ends as output-limit, the CLI does not crash: \(result.status) \(result.stderr)")
@@ -143,11 +148,15 @@ struct UntrustedDoorsTests {
         let size = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/out.ipynb")[.size] as? Int)
         #expect(size < 2 << 20, "the notebook holds \(size) bytes: forged displays passed the 1 MiB output limit")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-        let figureBytes = try files.filter { $0.hasSuffix(".png") }.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? Int ?? 0) }
+        let figureBytes = try files.filter { $0.hasSuffix(".png") }.reduce(0) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? Int ?? 0)
+        }
         #expect(figureBytes <= 1 << 20)
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import nbformat, sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print('valid')", dir + "/out.ipynb"]
+        check.arguments = [
+            "python3", "-c", "import nbformat, sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print('valid')", dir + "/out.ipynb",
+        ]
         let out = Pipe()
         check.standardOutput = out
         try check.run()
@@ -162,7 +171,9 @@ struct UntrustedDoorsTests {
     @Test func aForgedDoneIsDocumentedAndRunTakesTheStatusFromTheProcess() async throws {
         let help = try Live.cli(["run", "--help"])
         let words = help.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
-        #expect(words.contains("can lie about it") && words.contains("grade with `coderunner run`"), "run --help must say that cell statuses are self-reported")
+        #expect(
+            words.contains("can lie about it") && words.contains("grade with `coderunner run`"),
+            "run --help must say that cell statuses are self-reported")
         let program = """
             import os, sys
             for fd in (1, 2, 3, 4):

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,10 @@ public final class RawSocket: @unchecked Sendable {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else { close(fd); throw TestFailure("connect to port \(port) failed") }
+        guard result == 0 else {
+            close(fd)
+            throw TestFailure("connect to port \(port) failed")
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // A server may answer (413) and stop reading before a large body is sent: give up sending, then read.
@@ -57,14 +61,23 @@ public final class RawSocket: @unchecked Sendable {
         return count > 0 ? Array(buffer[0..<count]) : []
     }
 
-    public func closeSocket() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    public func closeSocket() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
 }
 
 /// Minimal HTTP/1.1 client (Connection: close).
 public enum HTTP {
-    public struct Reply: Sendable { public var status: Int; public var headers: String; public var body: String }
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: String
+        public var body: String
+    }
 
-    public static func request(port: Int, _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Reply {
+    public static func request(port: Int, _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws
+        -> Reply
+    {
         let result: Result<Reply, TestFailure> = await offPool {
             do {
                 let socket = try RawSocket(port: port, timeoutSeconds: 120)
@@ -154,7 +167,8 @@ public final class TestWebSocket: @unchecked Sendable {
                         guard status == 101 else {
                             let more = socket.read()
                             socket.closeSocket()
-                            return .failure(UpgradeRefused(status: status, response: headText + String(decoding: received[(end + 4)...] + more, as: UTF8.self)))
+                            return .failure(
+                                UpgradeRefused(status: status, response: headText + String(decoding: received[(end + 4)...] + more, as: UTF8.self)))
                         }
                         let client = TestWebSocket(socket: socket)
                         client.startReader(leftover: Array(received[(end + 4)...]))
@@ -191,10 +205,12 @@ public final class TestWebSocket: @unchecked Sendable {
                     var offset = 2
                     if length == 126 {
                         guard buffer.count >= 4 else { break }
-                        length = Int(buffer[2]) << 8 | Int(buffer[3]); offset = 4
+                        length = Int(buffer[2]) << 8 | Int(buffer[3])
+                        offset = 4
                     } else if length == 127 {
                         guard buffer.count >= 10 else { break }
-                        length = (2..<10).reduce(0) { $0 << 8 | Int(buffer[$1]) }; offset = 10
+                        length = (2..<10).reduce(0) { $0 << 8 | Int(buffer[$1]) }
+                        offset = 10
                     }
                     guard buffer.count >= offset + length else { break }
                     let payload = Array(buffer[offset..<(offset + length)])
@@ -208,7 +224,10 @@ public final class TestWebSocket: @unchecked Sendable {
                             lock.withLock { messages.append(text) }
                         }
                     case 8:
-                        lock.withLock { closed = true; closeCode = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : nil }
+                        lock.withLock {
+                            closed = true
+                            closeCode = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : nil
+                        }
                         socket.write(frame(opcode: 8, payload: Array(payload.prefix(2))))
                         return
                     case 9:
@@ -289,7 +308,9 @@ public final class TestWebSocket: @unchecked Sendable {
     }
 
     /// Messages until one of `type` (for run `id` when given) arrives; returns it and everything before it.
-    public func waitFor(_ type: String, id: String? = nil, timeout: Duration = .seconds(90)) async throws -> (match: [String: Any], before: [[String: Any]]) {
+    public func waitFor(_ type: String, id: String? = nil, timeout: Duration = .seconds(90)) async throws -> (
+        match: [String: Any], before: [[String: Any]]
+    ) {
         var before: [[String: Any]] = []
         let deadline = ContinuousClock.now + timeout
         while true {
@@ -302,8 +323,10 @@ public final class TestWebSocket: @unchecked Sendable {
     }
 
     /// Runs a program and collects its output until its exit message.
-    public func run(_ id: String, language: String?, files: [(String, String)], entry: String? = nil, stdin: String? = nil,
-             extra: [String: Any] = [:], timeout: Duration = .seconds(120)) async throws -> (exit: [String: Any], stdout: String, stderr: String) {
+    public func run(
+        _ id: String, language: String?, files: [(String, String)], entry: String? = nil, stdin: String? = nil,
+        extra: [String: Any] = [:], timeout: Duration = .seconds(120)
+    ) async throws -> (exit: [String: Any], stdout: String, stderr: String) {
         var message: [String: Any] = ["type": "run", "id": id, "files": files.map { ["path": $0.0, "content": $0.1] }]
         if let language { message["language"] = language }
         if let entry { message["entry"] = entry }
@@ -311,7 +334,8 @@ public final class TestWebSocket: @unchecked Sendable {
         for (key, value) in extra { message[key] = value }
         send(json: message)
         let (exit, before) = try await waitFor("exit", id: id, timeout: timeout)
-        var out = "", err = ""
+        var out = ""
+        var err = ""
         for event in before where event["type"] as? String == "output" && event["id"] as? String == id {
             if event["stream"] as? String == "stdout" { out += event["data"] as? String ?? "" } else { err += event["data"] as? String ?? "" }
         }

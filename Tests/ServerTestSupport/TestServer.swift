@@ -1,5 +1,6 @@
 import CodeRunnerCore
 import CodeRunnerServer
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,13 +12,17 @@ public final class TestServer: Sendable {
     public let task: Task<Void, any Error>
 
     private init(server: CodeRunnerHTTPServer, port: Int, task: Task<Void, any Error>) {
-        self.server = server; self.port = port; self.task = task
+        self.server = server
+        self.port = port
+        self.task = task
     }
 
     /// A server on `runner` (a Docker engine, or `InMemoryEngine`) with the runtimes of `catalog`. `overrides` are
     /// server settings by key, e.g. ["server.token": "secret", "server.maxConcurrentRuns": "1"].
-    public static func start(runner: CodeRunner, catalog: RuntimeCatalog, configuration base: Configuration,
-                             overrides: [String: String] = [:]) async throws -> TestServer {
+    public static func start(
+        runner: CodeRunner, catalog: RuntimeCatalog, configuration base: Configuration,
+        overrides: [String: String] = [:]
+    ) async throws -> TestServer {
         signal(SIGPIPE, SIG_IGN)
         // No ready sessions (server.standby) unless a test asks: they hold containers and networks while the server
         // runs, which tests that check a closed connection left nothing behind would count.
@@ -26,13 +31,17 @@ public final class TestServer: Sendable {
         var configuration = base
         for (key, value) in values { try configuration.set(key, value, source: .flag) }
         let settings = try ServerSettings(configuration)
-        let context = ServerContext(runner: runner, catalog: catalog, configuration: configuration,
-                                    settings: settings, logger: settings.makeLogger(label: "coderunner.serve.test"))
+        let context = ServerContext(
+            runner: runner, catalog: catalog, configuration: configuration,
+            settings: settings, logger: settings.makeLogger(label: "coderunner.serve.test"))
         let server = CodeRunnerHTTPServer(context: context)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task { try await server.run { port in continuation.yield(port) } }
         var port = 0
-        for await value in ports { port = value; break }
+        for await value in ports {
+            port = value
+            break
+        }
         guard port > 0 else { throw TestFailure("the server did not start") }
         return TestServer(server: server, port: port, task: task)
     }

@@ -85,9 +85,12 @@ struct HTTPResponseParser: Sendable {
                 if head.status == 100 { continue }  // 100 Continue: the real head follows
                 state = bodyState(for: head)
                 return .head(head)
-            case let .fixed(remaining):
+            case .fixed(let remaining):
                 let available = buffer.count - index
-                if remaining == 0 { state = .done; return .end }
+                if remaining == 0 {
+                    state = .done
+                    return .end
+                }
                 guard available > 0 else { return nil }
                 let take = min(available, remaining)
                 let slice = Array(buffer[index..<index + take])
@@ -112,7 +115,7 @@ struct HTTPResponseParser: Sendable {
                 }
                 index = lineEnd + 2
                 state = size == 0 ? .trailers : .chunkData(remaining: size)
-            case let .chunkData(remaining):
+            case .chunkData(let remaining):
                 let available = buffer.count - index
                 guard available > 0 else { return nil }
                 let take = min(available, remaining)
@@ -129,7 +132,10 @@ struct HTTPResponseParser: Sendable {
                 guard let lineEnd = find(crlf, from: index) else { return nil }
                 let empty = lineEnd == index
                 index = lineEnd + 2
-                if empty { state = .done; return .end }
+                if empty {
+                    state = .done
+                    return .end
+                }
             }
         }
     }
@@ -138,7 +144,9 @@ struct HTTPResponseParser: Sendable {
     mutating func finish() throws(DockerError) -> Event? {
         switch state {
         case .done: return nil
-        case .untilClose: state = .done; return .end
+        case .untilClose:
+            state = .done
+            return .end
         case .head where stopAfterHead == false && buffer.count == index:
             throw .protocolError("the engine closed the connection without answering")
         default:
@@ -169,8 +177,10 @@ struct HTTPResponseParser: Sendable {
         for line in lines where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { throw .protocolError("malformed header line '\(line.prefix(80))'") }
             headers.append(
-                (String(line[..<colon]).trimmedSpaces,
-                 String(line[line.index(after: colon)...]).trimmedSpaces))
+                (
+                    String(line[..<colon]).trimmedSpaces,
+                    String(line[line.index(after: colon)...]).trimmedSpaces
+                ))
         }
         return HTTPResponseHead(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
     }
@@ -185,7 +195,10 @@ struct HTTPResponseParser: Sendable {
         while i <= last {
             if buffer[i] == needle[0] {
                 var match = true
-                for j in 1..<needle.count where buffer[i + j] != needle[j] { match = false; break }
+                for j in 1..<needle.count where buffer[i + j] != needle[j] {
+                    match = false
+                    break
+                }
                 if match { return i }
             }
             i += 1

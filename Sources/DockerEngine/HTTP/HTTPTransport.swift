@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,15 +33,18 @@ struct DockerTransport: Sendable {
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) async throws -> any Channel {
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
-                + connectTimeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(
+                .nanoseconds(
+                    Int64(connectTimeout.components.seconds) * 1_000_000_000
+                        + connectTimeout.components.attoseconds / 1_000_000_000)
+            )
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: halfClosure)
             .channelInitializer(initializer)
         do {
             switch host {
-            case let .unixSocket(path):
+            case .unixSocket(let path):
                 return try await bootstrap.connect(unixDomainSocketPath: path).get()
-            case let .tcp(hostName, port):
+            case .tcp(let hostName, let port):
                 return try await bootstrap.connect(host: hostName, port: port).get()
             }
         } catch {
@@ -173,9 +177,9 @@ final class HTTPResponseCollector: ChannelInboundHandler {
 
     private func handle(_ event: HTTPResponseParser.Event, context: ChannelHandlerContext) {
         switch event {
-        case let .head(head):
+        case .head(let head):
             self.head = head
-        case let .body(bytes):
+        case .body(let bytes):
             if let onLine, let head, (200..<300).contains(head.status) {
                 lineBuffer += bytes
                 var start = 0

@@ -20,11 +20,24 @@ public struct ContainerCreateRequest: Codable, Sendable, Equatable {
     public var networkingConfig: NetworkingConfig?
 
     enum CodingKeys: String, CodingKey {
-        case image = "Image", cmd = "Cmd", entrypoint = "Entrypoint", env = "Env", user = "User"
-        case workingDir = "WorkingDir", labels = "Labels", attachStdin = "AttachStdin", attachStdout = "AttachStdout"
-        case attachStderr = "AttachStderr", openStdin = "OpenStdin", stdinOnce = "StdinOnce", tty = "Tty"
-        case networkDisabled = "NetworkDisabled", stopSignal = "StopSignal", hostname = "Hostname"
-        case hostConfig = "HostConfig", networkingConfig = "NetworkingConfig"
+        case image = "Image"
+        case cmd = "Cmd"
+        case entrypoint = "Entrypoint"
+        case env = "Env"
+        case user = "User"
+        case workingDir = "WorkingDir"
+        case labels = "Labels"
+        case attachStdin = "AttachStdin"
+        case attachStdout = "AttachStdout"
+        case attachStderr = "AttachStderr"
+        case openStdin = "OpenStdin"
+        case stdinOnce = "StdinOnce"
+        case tty = "Tty"
+        case networkDisabled = "NetworkDisabled"
+        case stopSignal = "StopSignal"
+        case hostname = "Hostname"
+        case hostConfig = "HostConfig"
+        case networkingConfig = "NetworkingConfig"
     }
 
     public init(
@@ -90,11 +103,25 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var logConfig: LogConfig?
 
     enum CodingKeys: String, CodingKey {
-        case networkMode = "NetworkMode", autoRemove = "AutoRemove", readonlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs"
-        case capDrop = "CapDrop", capAdd = "CapAdd", securityOpt = "SecurityOpt", memory = "Memory"
-        case memorySwap = "MemorySwap", nanoCpus = "NanoCpus", cpuQuota = "CpuQuota", cpuPeriod = "CpuPeriod"
-        case pidsLimit = "PidsLimit", ulimits = "Ulimits", `init` = "Init", binds = "Binds"
-        case maskedPaths = "MaskedPaths", shmSize = "ShmSize", logConfig = "LogConfig"
+        case networkMode = "NetworkMode"
+        case autoRemove = "AutoRemove"
+        case readonlyRootfs = "ReadonlyRootfs"
+        case tmpfs = "Tmpfs"
+        case capDrop = "CapDrop"
+        case capAdd = "CapAdd"
+        case securityOpt = "SecurityOpt"
+        case memory = "Memory"
+        case memorySwap = "MemorySwap"
+        case nanoCpus = "NanoCpus"
+        case cpuQuota = "CpuQuota"
+        case cpuPeriod = "CpuPeriod"
+        case pidsLimit = "PidsLimit"
+        case ulimits = "Ulimits"
+        case `init` = "Init"
+        case binds = "Binds"
+        case maskedPaths = "MaskedPaths"
+        case shmSize = "ShmSize"
+        case logConfig = "LogConfig"
     }
 
     public init(
@@ -129,7 +156,11 @@ public struct HostConfig: Codable, Sendable, Equatable {
         public var name: String
         public var soft: Int64
         public var hard: Int64
-        enum CodingKeys: String, CodingKey { case name = "Name", soft = "Soft", hard = "Hard" }
+        enum CodingKeys: String, CodingKey {
+            case name = "Name"
+            case soft = "Soft"
+            case hard = "Hard"
+        }
         public init(name: String, soft: Int64, hard: Int64) {
             self.name = name
             self.soft = soft
@@ -148,7 +179,10 @@ public struct NetworkingConfig: Codable, Sendable, Equatable {
 public struct EndpointSettings: Codable, Sendable, Equatable {
     public var aliases: [String]?
     public var ipamConfig: IPAMConfig?
-    enum CodingKeys: String, CodingKey { case aliases = "Aliases", ipamConfig = "IPAMConfig" }
+    enum CodingKeys: String, CodingKey {
+        case aliases = "Aliases"
+        case ipamConfig = "IPAMConfig"
+    }
     public init(aliases: [String]? = nil, ipamConfig: IPAMConfig? = nil) {
         self.aliases = aliases
         self.ipamConfig = ipamConfig
@@ -174,8 +208,14 @@ public struct ExecCreateRequest: Codable, Sendable, Equatable {
     public var tty: Bool
 
     enum CodingKeys: String, CodingKey {
-        case cmd = "Cmd", env = "Env", user = "User", workingDir = "WorkingDir", attachStdin = "AttachStdin"
-        case attachStdout = "AttachStdout", attachStderr = "AttachStderr", tty = "Tty"
+        case cmd = "Cmd"
+        case env = "Env"
+        case user = "User"
+        case workingDir = "WorkingDir"
+        case attachStdin = "AttachStdin"
+        case attachStdout = "AttachStdout"
+        case attachStderr = "AttachStderr"
+        case tty = "Tty"
     }
 
     public init(
@@ -204,8 +244,13 @@ public struct NetworkCreateRequest: Codable, Sendable, Equatable {
     public var options: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case name = "Name", driver = "Driver", `internal` = "Internal", checkDuplicate = "CheckDuplicate"
-        case labels = "Labels", ipam = "IPAM", options = "Options"
+        case name = "Name"
+        case driver = "Driver"
+        case `internal` = "Internal"
+        case checkDuplicate = "CheckDuplicate"
+        case labels = "Labels"
+        case ipam = "IPAM"
+        case options = "Options"
     }
 
     public init(
@@ -227,7 +272,10 @@ public struct IPAM: Codable, Sendable, Equatable {
     public var driver: String?
     public var config: [IPAMPool]
 
-    enum CodingKeys: String, CodingKey { case driver = "Driver", config = "Config" }
+    enum CodingKeys: String, CodingKey {
+        case driver = "Driver"
+        case config = "Config"
+    }
 
     public init(driver: String? = "default", config: [IPAMPool] = []) {
         self.driver = driver
@@ -247,7 +295,11 @@ public struct IPAMPool: Codable, Sendable, Equatable {
     public var gateway: String?
     public var ipRange: String?
 
-    enum CodingKeys: String, CodingKey { case subnet = "Subnet", gateway = "Gateway", ipRange = "IPRange" }
+    enum CodingKeys: String, CodingKey {
+        case subnet = "Subnet"
+        case gateway = "Gateway"
+        case ipRange = "IPRange"
+    }
 
     public init(subnet: String?, gateway: String? = nil, ipRange: String? = nil) {
         self.subnet = subnet

@@ -10,7 +10,11 @@ public struct DockerVersion: Codable, Sendable, Equatable {
     public var kernelVersion: String
 
     enum CodingKeys: String, CodingKey {
-        case version = "Version", apiVersion = "ApiVersion", minAPIVersion = "MinAPIVersion", os = "Os", arch = "Arch"
+        case version = "Version"
+        case apiVersion = "ApiVersion"
+        case minAPIVersion = "MinAPIVersion"
+        case os = "Os"
+        case arch = "Arch"
         case kernelVersion = "KernelVersion"
     }
 
@@ -31,7 +35,8 @@ public struct DockerSystemInfo: Codable, Sendable, Equatable {
     public var memoryTotal: Int64
 
     enum CodingKeys: String, CodingKey {
-        case cpuCount = "NCPU", memoryTotal = "MemTotal"
+        case cpuCount = "NCPU"
+        case memoryTotal = "MemTotal"
     }
 }
 
@@ -51,10 +56,20 @@ public struct DockerImage: Codable, Sendable, Equatable {
         public var env: [String]?
         public var user: String?
         public var workingDir: String?
-        enum CodingKeys: String, CodingKey { case labels = "Labels", env = "Env", user = "User", workingDir = "WorkingDir" }
+        enum CodingKeys: String, CodingKey {
+            case labels = "Labels"
+            case env = "Env"
+            case user = "User"
+            case workingDir = "WorkingDir"
+        }
     }
 
-    enum CodingKeys: String, CodingKey { case id = "Id", repoTags = "RepoTags", created = "Created", config = "Config" }
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case repoTags = "RepoTags"
+        case created = "Created"
+        case config = "Config"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -90,8 +105,14 @@ public struct ContainerInspect: Codable, Sendable, Equatable {
         public var error: String?
 
         enum CodingKeys: String, CodingKey {
-            case status = "Status", running = "Running", exitCode = "ExitCode", oomKilled = "OOMKilled", pid = "Pid"
-            case startedAt = "StartedAt", finishedAt = "FinishedAt", error = "Error"
+            case status = "Status"
+            case running = "Running"
+            case exitCode = "ExitCode"
+            case oomKilled = "OOMKilled"
+            case pid = "Pid"
+            case startedAt = "StartedAt"
+            case finishedAt = "FinishedAt"
+            case error = "Error"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -110,7 +131,10 @@ public struct ContainerInspect: Codable, Sendable, Equatable {
     public struct Config: Codable, Sendable, Equatable {
         public var image: String?
         public var labels: [String: String]?
-        enum CodingKeys: String, CodingKey { case image = "Image", labels = "Labels" }
+        enum CodingKeys: String, CodingKey {
+            case image = "Image"
+            case labels = "Labels"
+        }
     }
 
     public struct NetworkSettings: Codable, Sendable, Equatable {
@@ -121,12 +145,20 @@ public struct ContainerInspect: Codable, Sendable, Equatable {
             public var networkID: String?
             public var ipAddress: String?
             public var gateway: String?
-            enum CodingKeys: String, CodingKey { case networkID = "NetworkID", ipAddress = "IPAddress", gateway = "Gateway" }
+            enum CodingKeys: String, CodingKey {
+                case networkID = "NetworkID"
+                case ipAddress = "IPAddress"
+                case gateway = "Gateway"
+            }
         }
     }
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", name = "Name", created = "Created", state = "State", config = "Config"
+        case id = "Id"
+        case name = "Name"
+        case created = "Created"
+        case state = "State"
+        case config = "Config"
         case networkSettings = "NetworkSettings"
     }
 
@@ -156,7 +188,12 @@ public struct ContainerSummary: Codable, Sendable, Equatable {
     public var created: Int64
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", names = "Names", image = "Image", labels = "Labels", state = "State", status = "Status"
+        case id = "Id"
+        case names = "Names"
+        case image = "Image"
+        case labels = "Labels"
+        case state = "State"
+        case status = "Status"
         case created = "Created"
     }
 
@@ -182,7 +219,11 @@ public struct ExecInspect: Codable, Sendable, Equatable {
     public var containerID: String
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", running = "Running", exitCode = "ExitCode", pid = "Pid", containerID = "ContainerID"
+        case id = "ID"
+        case running = "Running"
+        case exitCode = "ExitCode"
+        case pid = "Pid"
+        case containerID = "ContainerID"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -211,15 +252,24 @@ public struct DockerNetwork: Codable, Sendable, Equatable {
     public struct NetworkContainer: Codable, Sendable, Equatable {
         public var name: String?
         public var ipv4Address: String?
-        enum CodingKeys: String, CodingKey { case name = "Name", ipv4Address = "IPv4Address" }
+        enum CodingKeys: String, CodingKey {
+            case name = "Name"
+            case ipv4Address = "IPv4Address"
+        }
     }
 
     /// The subnets of this network (usually one).
     public var subnets: [String] { ipam.config.compactMap(\.subnet) }
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", name = "Name", driver = "Driver", `internal` = "Internal", labels = "Labels", created = "Created"
-        case ipam = "IPAM", containers = "Containers"
+        case id = "Id"
+        case name = "Name"
+        case driver = "Driver"
+        case `internal` = "Internal"
+        case labels = "Labels"
+        case created = "Created"
+        case ipam = "IPAM"
+        case containers = "Containers"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -254,7 +304,10 @@ struct WaitResponse: Decodable {
         var message: String?
         enum CodingKeys: String, CodingKey { case message = "Message" }
     }
-    enum CodingKeys: String, CodingKey { case statusCode = "StatusCode", error = "Error" }
+    enum CodingKeys: String, CodingKey {
+        case statusCode = "StatusCode"
+        case error = "Error"
+    }
 }
 
 /// One line of a build/import progress stream.
