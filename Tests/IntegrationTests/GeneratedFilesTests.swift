@@ -51,6 +51,22 @@ struct GeneratedFilesTests {
 
     // MARK: Generated files match the binary
 
+    /// The tree follows `.swift-format` (the toolchain's `swift format`): `swift format --in-place --recursive Sources
+    /// Tests Package.swift` fixes what this finds.
+    @Test func theSourcesAreFormatted() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["swift", "format", "lint", "--strict", "--recursive", "Sources", "Tests", "Package.swift"]
+        process.currentDirectoryURL = URL(fileURLWithPath: Live.repositoryRoot)
+        let report = Pipe()
+        process.standardError = report
+        process.standardOutput = report
+        try process.run()
+        let findings = String(decoding: report.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && findings.isEmpty, "swift format lint found:\n\(findings.prefix(4000))")
+    }
+
     @Test("completions/ match `coderunner --generate-completion-script`", arguments: completionFiles)
     func completionsAreCurrent(shell: String, file: String) throws {
         let generated = try Live.cli(["--generate-completion-script", shell])
@@ -63,8 +79,9 @@ struct GeneratedFilesTests {
     func manPageIsCurrent() throws {
         let generated = try Live.cli(["generate-docs", "--man"])
         #expect(generated.status == 0, "\(generated.stderr)")
-        #expect(generated.stdout == (try Self.committed("man/coderunner.1")),
-                "man/coderunner.1 is out of date: run .ci/generate-docs and commit the result")
+        #expect(
+            generated.stdout == (try Self.committed("man/coderunner.1")),
+            "man/coderunner.1 is out of date: run .ci/generate-docs and commit the result")
     }
 
     @Test("generate-docs --completions prints the same script as --generate-completion-script", arguments: completionFiles)
@@ -99,8 +116,10 @@ struct GeneratedFilesTests {
             #expect(text.contains("runtime.<language>.\(suffix)"))
             #expect(text.contains("CODERUNNER_RUNTIME_<LANGUAGE>_\(suffix.uppercased())"))
         }
-        for variable in ["DOCKER_HOST", "NO_COLOR", "CODERUNNER_CONFIG", "CODERUNNER_SESSION", "CODERUNNER_RUNTIMES_DIR",
-                         "CODERUNNER_AGENT", "CODERUNNER_BASE_IMAGE"] {
+        for variable in [
+            "DOCKER_HOST", "NO_COLOR", "CODERUNNER_CONFIG", "CODERUNNER_SESSION", "CODERUNNER_RUNTIMES_DIR",
+            "CODERUNNER_AGENT", "CODERUNNER_BASE_IMAGE",
+        ] {
             #expect(text.contains(".TP\n\\fB\(variable)\\fR"), "\(variable) not in ENVIRONMENT")
         }
         for code in ["64", "124", "125", "128+N", "130"] { #expect(text.contains(".TP\n\\fB\(code)\\fR"), "exit code \(code) missing") }
@@ -110,7 +129,9 @@ struct GeneratedFilesTests {
         #expect(!page.contains(".Dd"), "man(7) macros only: `groff -man` does not know mdoc")
     }
 
-    @Test("the man page renders without warnings", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/groff"), "groff is not installed"))
+    @Test(
+        "the man page renders without warnings",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/groff"), "groff is not installed"))
     func manPageRendersCleanly() throws {
         let result = try Self.tool("/usr/bin/groff", ["-ww", "-man", "-Tutf8", "-P-bcou", Live.repositoryRoot + "/man/coderunner.1"])
         #expect(result.status == 0)
@@ -199,17 +220,22 @@ struct GeneratedFilesTests {
 
     @Test("no escape codes when stdout is not a terminal or NO_COLOR is set")
     func noEscapeCodesOffTerminal() throws {
-        let invocations: [[String]] = [["--help"], ["help", "run"], ["doctor"], ["doctor", "--json"], ["config"], ["run"], ["run", "--bogus"], ["nosuchcommand"]]
+        let invocations: [[String]] = [
+            ["--help"], ["help", "run"], ["doctor"], ["doctor", "--json"], ["config"], ["run"], ["run", "--bogus"], ["nosuchcommand"],
+        ]
         for environment in [Self.noDocker, Self.noDocker.merging(["NO_COLOR": "1"]) { $1 }] {
             for arguments in invocations {
                 let result = try Live.cli(arguments, environment: environment)
-                #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}"),
-                        "escape codes in `coderunner \(arguments.joined(separator: " "))` (\(environment))")
+                #expect(
+                    !result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}"),
+                    "escape codes in `coderunner \(arguments.joined(separator: " "))` (\(environment))")
             }
         }
     }
 
-    @Test("on a terminal doctor colours its status words, except with NO_COLOR", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script is not installed"))
+    @Test(
+        "on a terminal doctor colours its status words, except with NO_COLOR",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script is not installed"))
     func colourOnlyOnTerminal() throws {
         // `script` gives the CLI a pseudo-terminal as stdout.
         let command = "'\(Live.cliPath)' doctor"
@@ -251,7 +277,8 @@ struct GeneratedFilesTests {
     func doctorChecksPools() throws {
         let publicPool = try Live.cli(["doctor"], environment: Self.noDocker.merging(["CODERUNNER_NETWORK_POOLS": "172.80.0.0/12"]) { $1 })
         #expect(publicPool.stdout.contains("warn  subnet-pools  172.80.0.0/12 is not private"), "\(publicPool.stdout)")
-        let overlapping = try Live.cli(["doctor"], environment: Self.noDocker.merging(["CODERUNNER_NETWORK_POOLS": "10.64.0.0/12,10.64.0.0/16"]) { $1 })
+        let overlapping = try Live.cli(
+            ["doctor"], environment: Self.noDocker.merging(["CODERUNNER_NETWORK_POOLS": "10.64.0.0/12,10.64.0.0/16"]) { $1 })
         #expect(overlapping.status == 1)
         #expect(overlapping.stdout.contains("fail  subnet-pools"), "\(overlapping.stdout)")
     }
@@ -279,7 +306,8 @@ struct GeneratedFilesTests {
         process.waitUntilExit()
         try errHandle.close()
         let errData = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Live.CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                              stderr: String(decoding: errData, as: UTF8.self))
+        return Live.CLIResult(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 }
