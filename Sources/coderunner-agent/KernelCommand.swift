@@ -1,8 +1,12 @@
+// Over 400 lines on purpose: one single-threaded poll() loop and the private state it owns (the driver, its pipes, the
+// cell queue, the limits), read top to bottom; split, that state would have to be shared across files.
+
 import AgentProtocol
 import Glibc
 
 /// `coderunner-agent kernel`: hosts one persistent interpreter (a "kernel driver") for the engine, driven cell by cell
-/// through `docker exec` (stdin/stdout attached, framed AgentProtocol messages; see docs in KERNELS.md).
+/// through `docker exec` (stdin/stdout attached, framed AgentProtocol messages). The drivers are in
+/// `runtimes/<language>/kernel/`; this is their protocol.
 ///
 /// The driver gets fd 0 = commands (`EXEC <cell> <n>\n` + code), fd 1/2 = the cells' stdout/stderr, fd 3 = events
 /// (`READY`, `DONE <cell> ok|error`, `DISPLAY <cell> <mime> <n>` + bytes). The agent gives the driver one cell at a
@@ -187,78 +191,24 @@ final class KernelCommand {
     private func startDriver() throws(SetupError) {
         var environment = RunCommand.stageEnvironment(request.environment)
         if let cellStdin { environment.append("CODERUNNER_CELL_STDIN=\(cellStdin.path)") }
-        for s in request.argv + environment where s.utf8.contains(0) {
-            throw SetupError(message: "kernel: an argument or environment entry contains a NUL byte")
-        }
-        let program = request.argv[0]
-        let argv = request.argv.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
-        let candidates = ExecSearch.candidates(for: program, path: path).map { strdup($0) }
-        defer { candidates.forEach { free($0) } }
-        let workdir = request.workdir
-        let execFailurePrefix = Array("coderunner: cannot start the kernel \(program): ".utf8)
-        let fileSize = request.maxFileSizeBytes
-        let openFiles = UInt64(request.maxOpenFiles)
-
-        var commandPipe: [Int32] = [-1, -1]
-        var outPipe: [Int32] = [-1, -1]
-        var errPipe: [Int32] = [-1, -1]
-        var eventPipe: [Int32] = [-1, -1]
-        guard ProgramUser.makePipe(&commandPipe), ProgramUser.makePipe(&outPipe), ProgramUser.makePipe(&errPipe),
-            ProgramUser.makePipe(&eventPipe)
-        else {
-            let e = errno
-            for fd in commandPipe + outPipe + errPipe + eventPipe where fd >= 0 { close(fd) }
-            throw SetupError(message: "cannot create pipes for the kernel: \(Posix.errorString(e))")
-        }
+        let pipes = try ProgramSpawn.pipes(4, for: "the kernel")
+        let (commandPipe, outPipe, errPipe, eventPipe) = (pipes[0], pipes[1], pipes[2], pipes[3])
         let oomBaseline = CgroupMemory.oomKillCount()
-        let pid = fork()
-        if pid == 0 {
-            setsid()
-            signal(SIGPIPE, SIG_DFL)
-            signal(SIGCHLD, SIG_DFL)
-            var none = sigset_t()
-            sigemptyset(&none)
-            sigprocmask(SIG_SETMASK, &none, nil)
-            // The sources are all >= 3 (0-2 are the agent's own), so these cannot clobber each other.
-            dup2(commandPipe[0], 0)
-            dup2(outPipe[1], 1)
-            dup2(errPipe[1], 2)
-            if eventPipe[1] == 3 {
-                _ = fcntl(3, F_SETFD, 0)  // dup2 onto itself would keep close-on-exec
-            } else {
-                dup2(eventPipe[1], 3)
-            }
-            ProgramUser.becomeOrExit("the kernel \(program)")
-            if chdir(workdir) != 0 {
-                let e = errno
-                Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")
-                _exit(127)
-            }
-            if fileSize > 0 { Posix.setLimit(RLIMIT_FSIZE, soft: fileSize, hard: fileSize) }
-            if openFiles > 0 {
-                let hard = UInt64(Posix.getLimit(RLIMIT_NOFILE).rlim_max)
-                let n = min(openFiles, hard)
-                Posix.setLimit(RLIMIT_NOFILE, soft: n, hard: n)
-            }
-            let e = ExecSearch.exec(candidates: candidates, argv: argv, envp: envp)
-            Posix.writeAll(2, execFailurePrefix + Array((Posix.errorString(e) + "\n").utf8))
-            _exit(127)
+        let pid: pid_t
+        do {
+            pid = try ProgramSpawn.start(
+                request.argv, environment: environment, workdir: request.workdir,
+                descriptors: [commandPipe[0], outPipe[1], errPipe[1], eventPipe[1]],
+                limits: .init(fileSizeBytes: request.maxFileSizeBytes, openFiles: UInt64(request.maxOpenFiles)), what: "the kernel",
+                shownAs: "the kernel \(request.argv.first ?? "")", execFailure: "cannot start")
+        } catch {
+            for fd in pipes.joined() { close(fd) }
+            throw error
         }
-        let forkErrno = errno
         close(commandPipe[0])
         close(outPipe[1])
         close(errPipe[1])
         close(eventPipe[1])
-        if pid < 0 {
-            for fd in [commandPipe[1], outPipe[0], errPipe[0], eventPipe[0]] { close(fd) }
-            throw SetupError(message: "cannot start the kernel: \(Posix.errorString(forkErrno)) (too many processes?)")
-        }
         for fd in [commandPipe[1], outPipe[0], errPipe[0], eventPipe[0]] { Posix.setNonBlocking(fd) }
         driver = Driver(
             pid: pid, commandFD: commandPipe[1], outFD: outPipe[0], errFD: errPipe[0], eventFD: eventPipe[0],

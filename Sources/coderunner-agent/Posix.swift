@@ -110,13 +110,6 @@ enum Posix {
         return nil
     }
 
-    static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// Decodes a wait status (the W* macros are not imported into Swift).
     static func decodeWaitStatus(_ status: Int32) -> (exitCode: Int32?, signal: Int32?) {
         let low = status & 0x7f

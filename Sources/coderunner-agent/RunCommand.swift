@@ -1,25 +1,8 @@
+// Over 400 lines on purpose: one single-threaded poll() loop and the private state it owns (the engine channel, the
+// stage's pipes, its limits), read top to bottom; split, that state would have to be shared across files.
+
 import AgentProtocol
 import Glibc
-
-/// Write end of the SIGCHLD self-pipe. Set once before any child exists; the handler only reads it.
-nonisolated(unsafe) var childSignalPipeWriteFD: Int32 = -1
-
-/// SIGCHLD turned into a readable byte so one poll() loop can wait for output and child exit together.
-enum ChildSignalPipe {
-    /// Installs the handler once; returns the read end (-1 if no pipe could be made: the loops then poll once a second).
-    static func install() -> Int32 {
-        var fds: [Int32] = [-1, -1]
-        guard Posix.makePipe(&fds, nonBlocking: true) else { return -1 }
-        childSignalPipeWriteFD = fds[1]
-        signal(SIGCHLD) { _ in
-            let saved = errno
-            var byte: UInt8 = 1
-            _ = write(childSignalPipeWriteFD, &byte, 1)
-            errno = saved
-        }
-        return fds[0]
-    }
-}
 
 /// `coderunner-agent run`: one run, driven by the engine through `docker exec` (stdin attached), or, `attached`, one
 /// run that PID 1 (`idle --stdio`) started for a request that arrived on the container's own stdin (Docker attach).
@@ -255,80 +238,27 @@ final class RunCommand {
     }
 
     private func runStage(_ stage: AgentStage) throws(SetupError) -> AgentStageResult {
-        guard let program = stage.argv.first, !program.isEmpty else {
-            throw SetupError(message: "stage \(stage.name) has no program to run (empty argv)")
-        }
-        let environment = Self.stageEnvironment(request.environment)
-        for s in stage.argv + environment where s.utf8.contains(0) {
-            throw SetupError(message: "stage \(stage.name): an argument or environment entry contains a NUL byte")
-        }
-
-        // Everything the child needs is prepared before fork.
-        let argv = stage.argv.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
-        let candidates = ExecSearch.candidates(for: program, path: path).map { strdup($0) }
-        defer { candidates.forEach { free($0) } }
-        let workdir = request.workdir
-        let execFailurePrefix = Array("coderunner: cannot run \(program): ".utf8)
-        let cpuSeconds = UInt64(stage.cpuSeconds)
-        let fileSize = request.maxFileSizeBytes
-        let openFiles = UInt64(request.maxOpenFiles)
-
-        var outPipe: [Int32] = [-1, -1]
-        var errPipe: [Int32] = [-1, -1]
-        var inPipe: [Int32] = [-1, -1]
-        guard ProgramUser.makePipe(&outPipe), ProgramUser.makePipe(&errPipe), !stage.takesStdin || ProgramUser.makePipe(&inPipe)
-        else {
-            throw SetupError(message: "cannot create pipes for stage \(stage.name): \(Posix.errorString(errno))")
-        }
-
+        let what = "stage \(stage.name)"
+        let pipes = try ProgramSpawn.pipes(stage.takesStdin ? 3 : 2, for: what)
+        let (outPipe, errPipe) = (pipes[0], pipes[1])
+        let inPipe = stage.takesStdin ? pipes[2] : [-1, -1]
+        let limits = ProgramSpawn.Limits(
+            cpuSeconds: UInt64(stage.cpuSeconds), fileSizeBytes: request.maxFileSizeBytes, openFiles: UInt64(request.maxOpenFiles))
         let oomBefore = CgroupMemory.oomKillCount()
         let start = Posix.monotonicMicroseconds()
-        let pid = fork()
-        if pid == 0 {
-            // Child: own session and process group so the whole tree can be killed at once.
-            setsid()
-            signal(SIGPIPE, SIG_DFL)
-            signal(SIGCHLD, SIG_DFL)
-            var none = sigset_t()
-            sigemptyset(&none)
-            sigprocmask(SIG_SETMASK, &none, nil)
-            let stdinFD = stage.takesStdin ? inPipe[0] : open("/dev/null", O_RDONLY)
-            dup2(stdinFD, 0)
-            dup2(outPipe[1], 1)
-            dup2(errPipe[1], 2)
-            ProgramUser.becomeOrExit(program)
-            if chdir(workdir) != 0 {
-                let e = errno
-                Posix.writeAll(2, "coderunner: cannot enter the work directory \(workdir): \(Posix.errorString(e))\n")
-                _exit(127)
-            }
-            if cpuSeconds > 0 { Posix.setLimit(RLIMIT_CPU, soft: cpuSeconds, hard: cpuSeconds + 1) }
-            if fileSize > 0 { Posix.setLimit(RLIMIT_FSIZE, soft: fileSize, hard: fileSize) }
-            if openFiles > 0 {
-                let hard = UInt64(Posix.getLimit(RLIMIT_NOFILE).rlim_max)
-                let n = min(openFiles, hard)
-                Posix.setLimit(RLIMIT_NOFILE, soft: n, hard: n)
-            }
-            let e = ExecSearch.exec(candidates: candidates, argv: argv, envp: envp)
-            Posix.writeAll(2, execFailurePrefix + Array((Posix.errorString(e) + "\n").utf8))
-            _exit(127)
+        let pid: pid_t
+        do {
+            pid = try ProgramSpawn.start(
+                stage.argv, environment: Self.stageEnvironment(request.environment), workdir: request.workdir,
+                descriptors: [inPipe[0], outPipe[1], errPipe[1]], limits: limits, what: what, shownAs: stage.argv.first ?? "",
+                execFailure: "cannot run")
+        } catch {
+            for fd in pipes.joined() { close(fd) }
+            throw error
         }
-        let forkErrno = errno
         close(outPipe[1])
         close(errPipe[1])
         if stage.takesStdin { close(inPipe[0]) }
-        if pid < 0 {
-            close(outPipe[0])
-            close(errPipe[0])
-            if stage.takesStdin { close(inPipe[1]) }
-            throw SetupError(message: "cannot start stage \(stage.name): \(Posix.errorString(forkErrno)) (too many processes?)")
-        }
         send(.stageStarted(stage.name))
 
         var outFD = outPipe[0]
@@ -483,6 +413,7 @@ final class RunCommand {
         // A shell wrapper reports its OOM-killed child as exit code 128+9.
         let diedOfKill = signal == SIGKILL || exitCode == 128 + SIGKILL
         let memoryLimitExceeded = !killedByUs && diedOfKill && (oomAfter ?? 0) > (oomBefore ?? 0)
+        let cpuSeconds = limits.cpuSeconds
         let cpuUsed = userMicros + systemMicros >= cpuSeconds * 1_000_000
         let cpuLimitExceeded =
             cpuSeconds > 0 && !memoryLimitExceeded
@@ -500,57 +431,5 @@ final class RunCommand {
         var info = siginfo_t()
         guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return false }
         return info._sifields._kill.si_pid == pid
-    }
-}
-
-/// The container's cgroup OOM-kill counter (how `memoryLimitExceeded` is detected).
-enum CgroupMemory {
-    static func oomKillCount() -> UInt64? {
-        for path in ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"] {
-            guard let text = Posix.readText(path) else { continue }
-            for line in text.split(whereSeparator: { $0 == "\n" }) where line.hasPrefix("oom_kill ") {
-                return UInt64(line.dropFirst("oom_kill ".count))
-            }
-        }
-        return nil
-    }
-}
-
-/// execvpe is a GNU extension Swift does not import, and execvp would search the agent's own PATH:
-/// this searches the stage's PATH (like execvp does) and execs with the stage's environment.
-enum ExecSearch {
-    static func candidates(for program: String, path: String?) -> [String] {
-        if program.contains("/") { return [program] }
-        let dirs = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
-        return dirs.map { ($0.isEmpty ? "." : String($0)) + "/" + program }
-    }
-
-    /// Only returns when every candidate failed; the result is the errno to report.
-    static func exec(
-        candidates: [UnsafeMutablePointer<CChar>?], argv: [UnsafeMutablePointer<CChar>?], envp: [UnsafeMutablePointer<CChar>?]
-    ) -> Int32 {
-        var sawAccessDenied = false
-        var lastError = ENOENT
-        for candidate in candidates {
-            guard let candidate else { continue }
-            execve(candidate, argv, envp)
-            let e = errno
-            switch e {
-            case ENOEXEC:
-                // A script without "#!": run it with /bin/sh, as execvp does.
-                let sh = strdup("/bin/sh")
-                let shArgv: [UnsafeMutablePointer<CChar>?] = [sh, candidate] + argv.dropFirst()
-                execve("/bin/sh", shArgv, envp)
-                return errno
-            case EACCES:
-                sawAccessDenied = true
-            case ENOENT, ENOTDIR, ESTALE, ENODEV, ETIMEDOUT:
-                break
-            default:
-                return e
-            }
-            lastError = e
-        }
-        return sawAccessDenied ? EACCES : lastError
     }
 }
