@@ -159,6 +159,4 @@ public actor SubnetAllocator {
     public func release(_ subnet: IPv4Network) {
         inUse.remove(subnet)
     }
-
-    public func isAllocated(_ subnet: IPv4Network) -> Bool { inUse.contains(subnet) }
 }

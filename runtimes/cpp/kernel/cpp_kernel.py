@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""coderunner's C++ kernel driver (KERNELS.md protocol: EXEC on fd 0, output on fd 1/2, READY/DONE on fd 3).
+"""coderunner's C++ kernel driver (the protocol of the agent's KernelCommand.swift: EXEC on fd 0, output on fd 1/2, READY/DONE on fd 3).
 
 C++ has no interpreter, so every cell is compiled and run as a fresh program. What persists between cells is
 source, not memory: a growing "declarations prefix".

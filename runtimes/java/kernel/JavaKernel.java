@@ -27,7 +27,7 @@ import jdk.jshell.VarSnippet;
 /**
  * coderunner's Java kernel driver: a JShell (jdk.jshell API) kept alive across cells.
  *
- * Protocol (runtimes' KERNELS.md): commands `EXEC <cell> <nbytes>\n<code>` on fd 0 (the wrapper script moves it to
+ * Protocol (described in the agent's KernelCommand.swift): commands `EXEC <cell> <nbytes>\n<code>` on fd 0 (the wrapper script moves it to
  * fd 4 and gives fd 0 /dev/null, so user code cannot read commands), cell output on fd 1/2, events (READY, DONE) on fd 3.
  *
  * The execution engine is "local": snippets run in this JVM, because a second (remote) JVM does not fit in 128 MB.

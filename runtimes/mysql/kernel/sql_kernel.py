@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""coderunner's SQL kernel driver (KERNELS.md protocol: EXEC on fd 0, output on fd 1/2, READY/DONE on fd 3).
+"""coderunner's SQL kernel driver (the protocol of the agent's KernelCommand.swift: EXEC on fd 0, output on fd 1/2, READY/DONE on fd 3).
 
 One `mariadb --table --unbuffered --force` client process is kept for the whole session, so tables, user
 variables (@x), temporary tables and session settings survive between cells. A cell is written to the client
