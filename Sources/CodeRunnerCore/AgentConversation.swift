@@ -3,10 +3,11 @@ import AgentProtocol
 /// What the caller of a run receives while it runs.
 public enum RunEvent: Sendable, Equatable {
     case stageStarted(String)
-    case output(OutputStream, [UInt8])
+    case output(ProgramStream, [UInt8])
 }
 
-public enum OutputStream: String, Sendable, Codable { case stdout, stderr }
+/// Which of a program's output streams a chunk came from.
+public enum ProgramStream: String, Sendable, Codable { case stdout, stderr }
 
 /// What the caller may send into a running program.
 public enum RunInput: Sendable, Equatable {

@@ -4,10 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Thin wrappers over POSIX file calls: the engine reads a handful of small files and
-/// directory listings, which does not justify pulling in all of Foundation on Linux.
-enum FileSystem {
-    static func readFile(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
+/// Thin wrappers over POSIX file calls, for the engine and the CLI: they read a handful of small files and directory
+/// listings, which does not justify pulling in all of Foundation on Linux.
+public enum FileSystem {
+    /// The whole file, or nil when it cannot be read or is larger than `limit`.
+    public static func readFile(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -42,7 +43,8 @@ enum FileSystem {
         return true
     }
 
-    static func listDirectory(_ path: String) -> [String] {
+    /// The names in a folder (not `.` or `..`); empty when it cannot be listed.
+    public static func listDirectory(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -55,9 +57,10 @@ enum FileSystem {
         return names
     }
 
-    enum Kind { case file, directory, other }
+    public enum Kind { case file, directory, other }
 
-    static func kind(_ path: String) -> Kind? {
+    /// What a path is, following symbolic links; nil when nothing is there.
+    public static func kind(_ path: String) -> Kind? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         switch info.st_mode & S_IFMT {
@@ -75,7 +78,19 @@ enum FileSystem {
 
     static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
 
-    static func isDirectory(_ path: String) -> Bool { kind(path) == .directory }
+    public static func isDirectory(_ path: String) -> Bool { kind(path) == .directory }
+
+    public static func isFile(_ path: String) -> Bool { kind(path) == .file }
+
+    /// Makes `path` and its missing parents (mode 0755); false when one cannot be made.
+    public static func makeDirectories(_ path: String) -> Bool {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { return false }
+        }
+        return true
+    }
 
     static func hasManifests(_ path: String) -> Bool {
         listDirectory(path).contains { kind(path + "/" + $0 + "/runtime.json") == .file }

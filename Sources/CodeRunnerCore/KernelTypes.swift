@@ -20,7 +20,7 @@ public enum KernelDisplay {
 
 /// What a kernel reports while cells run.
 public enum KernelEvent: Sendable, Equatable {
-    case output(cell: UInt32, stream: OutputStream, bytes: [UInt8])
+    case output(cell: UInt32, stream: ProgramStream, bytes: [UInt8])
     /// Rich output, e.g. `image/png` bytes of a matplotlib figure.
     case display(cell: UInt32, mime: String, data: [UInt8])
     /// The kernel died (memory limit, crash); the next `execute` restarts it.

@@ -29,7 +29,7 @@ public struct NotebookRunner: Sendable {
     /// Every cell runs even after an error, like the session shell; the caller decides the exit code.
     public static func run(
         notebook data: [UInt8], runner: CodeRunner, runtime: Runtime, limits: RunLimits, imageBaseName: String,
-        onOutput: @escaping @Sendable (OutputStream, [UInt8]) async -> Void,
+        onOutput: @escaping @Sendable (ProgramStream, [UInt8]) async -> Void,
         onImage: @escaping @Sendable (String, [UInt8]) async -> Void
     ) async throws -> (notebook: [UInt8], cells: [CellReport]) {
         var root: [String: JSONValue]
@@ -108,14 +108,14 @@ public struct NotebookRunner: Sendable {
 /// Gathers one cell's stream and rich outputs in arrival order, merging adjacent text of the same stream.
 actor CellCollector {
     enum Item {
-        case stream(OutputStream, [UInt8])
+        case stream(ProgramStream, [UInt8])
         case display(String, [UInt8])
     }
     private var items: [Item] = []
 
     func reset() { items = [] }
 
-    func add(stream: OutputStream, bytes: [UInt8]) {
+    func add(stream: ProgramStream, bytes: [UInt8]) {
         if case .stream(let last, let existing)? = items.last, last == stream {
             items[items.count - 1] = .stream(stream, existing + bytes)
         } else {

@@ -3,7 +3,7 @@ import Logging
 
 /// How a protocol (native JSON or Socket.IO) spells the session's events as WebSocket text messages.
 protocol SessionEncoder: Sendable {
-    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String
+    func output(run: String, stream: ProgramStream, text: String) -> String
     func exit(run: String, result: RunResult) -> [String]
     func error(run: String?, code: String, message: String) -> String
     func kernel(_ event: KernelNotice) -> String?
@@ -12,7 +12,7 @@ protocol SessionEncoder: Sendable {
 /// Kernel happenings a protocol may report (kept apart from the engine's types so protocols stay simple).
 enum KernelNotice: Sendable {
     case started(language: String)
-    case output(cell: UInt32, stream: CodeRunnerCore.OutputStream, text: String)
+    case output(cell: UInt32, stream: ProgramStream, text: String)
     case display(cell: UInt32, mime: String, data: String)
     case result(cell: UInt32, status: String, milliseconds: Double, ref: String?)
     case interrupted

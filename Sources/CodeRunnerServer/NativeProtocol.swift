@@ -313,7 +313,7 @@ struct NativeEncoder: SessionEncoder {
             truncated: result.truncated, message: result.status == .ok ? nil : (result.summaryLine ?? result.message))
     }
 
-    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String {
+    func output(run: String, stream: ProgramStream, text: String) -> String {
         "{\"type\":\"output\",\"id\":\(JSON.quote(run)),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"
     }
 

@@ -65,22 +65,22 @@ final class OutputBatcher: Sendable {
     static let flushBytes = 32 * 1024
 
     struct State {
-        var chunks: [(stream: CodeRunnerCore.OutputStream, bytes: [UInt8])] = []
+        var chunks: [(stream: ProgramStream, bytes: [UInt8])] = []
         var pendingBytes = 0
         /// An incomplete UTF-8 sequence at the end of a stream's last chunk, held until its remaining bytes arrive.
-        var carry: [CodeRunnerCore.OutputStream: [UInt8]] = [:]
+        var carry: [ProgramStream: [UInt8]] = [:]
         var timer: Task<Void, Never>?
         var finished = false
         var totalBytes = 0
     }
     let state = Mutex(State())
-    let emit: @Sendable (CodeRunnerCore.OutputStream, String) -> Void
+    let emit: @Sendable (ProgramStream, String) -> Void
 
-    init(emit: @escaping @Sendable (CodeRunnerCore.OutputStream, String) -> Void) {
+    init(emit: @escaping @Sendable (ProgramStream, String) -> Void) {
         self.emit = emit
     }
 
-    func append(_ stream: CodeRunnerCore.OutputStream, _ bytes: [UInt8]) {
+    func append(_ stream: ProgramStream, _ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         state.withLock { state in
             guard !state.finished else { return }

@@ -14,7 +14,7 @@ final class SocketIOEncoder: SessionEncoder {
         "42[\(JSON.quote(name)),\(payload)]"
     }
 
-    func output(run: String, stream: CodeRunnerCore.OutputStream, text: String) -> String {
+    func output(run: String, stream: ProgramStream, text: String) -> String {
         Self.event("output", "{\"sessionId\":\(JSON.quote(run)),\"type\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}")
     }
 

@@ -19,7 +19,7 @@ struct NotebookCommandRunner {
     var requested: RunCommand.RequestedLimits
 
     func run() async throws(CommandFailure) -> Int32 {
-        guard let data = LocalFiles.read(path) else { throw .usage("no such file: \(path)") }
+        guard let data = FileSystem.readFile(path, limit: 256 << 20) else { throw .usage("no such file: \(path)") }
         let runner = try context.codeRunner()
         let runtime: Runtime
         var limits: RunLimits
@@ -48,7 +48,7 @@ struct NotebookCommandRunner {
         }
         if let outputPath {
             let folder = FilePath.directory(of: outputPath)
-            guard FileSystemCheck.isDirectory(folder.isEmpty ? "." : folder) else {
+            guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
                 throw .usage("--output \(outputPath): the folder \(folder) does not exist; create it first or choose another --output")
             }
         }

@@ -192,7 +192,7 @@ struct RunCommand: AsyncParsableCommand {
         let local: LocalSubmission
         do { local = try LocalSubmission.read(files, limits: settings.submissionLimits, followSymlinks: followSymlinks) } catch {
             // `run app.js one`: a later word that is no file is most likely meant for the program.
-            if case .missingFile(let missing) = error, missing != files[0], FileSystemCheck.isFile(files[0]) {
+            if case .missingFile(let missing) = error, missing != files[0], FileSystem.isFile(files[0]) {
                 throw .usage(
                     "\(error.description); arguments for the program go after `--`: coderunner run \(files[0]) -- \(files.dropFirst().joined(separator: " "))"
                 )
@@ -302,12 +302,12 @@ struct RunCommand: AsyncParsableCommand {
         } else if let line = result.summaryLine {
             Terminal.status(line)
         }
-        if !json, result.status == .compileError || result.status == .runtimeError, files.allSatisfy(FileSystemCheck.isFile) {
+        if !json, result.status == .compileError || result.status == .runtimeError, files.allSatisfy(FileSystem.isFile) {
             let entryPath = files.first { FilePath.baseName($0) == FilePath.baseName(submission.entry) } ?? files[0]
             let folder = FilePath.directory(of: entryPath)
             if let hint = MissingFileHint.hint(
                 stderr: String(decoding: stderrTail.withLock { $0 }, as: UTF8.self), language: runtime.language,
-                entry: FilePath.baseName(entryPath), sent: files, folderEntries: LocalFiles.names(in: folder), folder: folder)
+                entry: FilePath.baseName(entryPath), sent: files, folderEntries: Set(FileSystem.listDirectory(folder)), folder: folder)
             {
                 Terminal.status("coderunner: \(hint)")
             }
@@ -317,24 +317,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-enum FileSystemCheck {
-    static func isFile(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-}
-
 /// Collects output for `--json`, which prints a single object at the end.
 actor OutputCollector {
     var stdout: [UInt8] = []
     var stderr: [UInt8] = []
 
-    func append(_ stream: CodeRunnerCore.OutputStream, _ bytes: [UInt8]) {
+    func append(_ stream: ProgramStream, _ bytes: [UInt8]) {
         if stream == .stdout { stdout += bytes } else { stderr += bytes }
     }
 

@@ -258,7 +258,7 @@ final class Shell: @unchecked Sendable {
         case ":run":
             guard let path = localPath(argument) else { return .handled }
             // A folder's files are read following their symlinks (Submission), so confined input runs single files.
-            if confineFiles && FileSystemCheck.isDirectory(path) {
+            if confineFiles && FileSystem.isDirectory(path) {
                 fail("with piped input :run takes one file, not a folder")
                 return .handled
             }
@@ -321,7 +321,7 @@ final class Shell: @unchecked Sendable {
             fail("give a file name")
             return nil
         }
-        guard let bytes = LocalFiles.read(path) else {
+        guard let bytes = FileSystem.readFile(path, limit: 256 << 20) else {
             fail("cannot read \(path)")
             return nil
         }
@@ -400,7 +400,7 @@ final class Shell: @unchecked Sendable {
     func historyFile() -> String? {
         guard let home = environment["HOME"], !home.isEmpty else { return nil }
         let directory = (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/coderunner"
-        _ = LocalFiles.makeDirectories(directory)
+        _ = FileSystem.makeDirectories(directory)
         return directory + "/history"
     }
 

@@ -40,48 +40,9 @@ actor ShellOutput {
     }
 }
 
-/// Local file helpers for the shell (Glibc; the CLI avoids Foundation).
+/// Completion of local paths for the shell (Glibc; the CLI avoids Foundation). Reading and writing files: `FileSystem`.
 enum LocalFiles {
-    static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { return result }
-            result += buffer[0..<count]
-            if result.count > 256 << 20 { return nil }
-        }
-    }
-
-    static func makeDirectories(_ path: String) -> Bool {
-        var current = ""
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { return false }
-        }
-        return true
-    }
-
     /// File names in the directory of `prefix` that start with it (folders end with `/`).
-    /// The names in a folder (not `.` or `..`), without reading any file; empty when it cannot be listed.
-    static func names(in directory: String) -> Set<String> {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names = Set<String>()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.insert(name) }
-        }
-        return names
-    }
-
     static func completions(for prefix: String) -> [String] {
         let directory = prefix.contains("/") ? FilePath.directory(of: prefix) : "."
         let base = prefix.contains("/") ? (directory == "/" ? "/" : directory + "/") : ""

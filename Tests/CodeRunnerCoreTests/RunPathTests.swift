@@ -45,7 +45,7 @@ struct RunPathTests {
 
     /// What a run printed, by stream.
     final class Printed: Sendable {
-        private let text = Locked<[OutputStream: String]>([:])
+        private let text = Locked<[ProgramStream: String]>([:])
         func add(_ event: RunEvent) {
             if case .output(let stream, let bytes) = event { text.withLock { $0[stream, default: ""] += String(decoding: bytes, as: UTF8.self) } }
         }

@@ -18,7 +18,7 @@ struct ServerCodecTests {
     }
 
     @Test func batcherKeepsOrderMergesAndJoinsSplitCharacters() async throws {
-        let sent = Mutex<[(CodeRunnerCore.OutputStream, String)]>([])
+        let sent = Mutex<[(ProgramStream, String)]>([])
         let batcher = OutputBatcher { stream, text in sent.withLock { $0.append((stream, text)) } }
         let euro = Array("€".utf8)
         batcher.append(.stdout, Array("a".utf8) + euro.prefix(1))
