@@ -3,7 +3,9 @@ import FoundationEssentials
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -43,30 +45,66 @@ final class WebSocketReferenceHolder: Sendable {
 /// `/socket.io/` (Socket.IO v4 over WebSocket), `POST /api/run`, `GET /health`, `GET /metrics`.
 public final class CodeRunnerHTTPServer: Sendable {
     public let context: ServerContext
-    let shutdownRequest: AsyncStream<Void>
-    let shutdownContinuation: AsyncStream<Void>.Continuation
 
     public init(context: ServerContext) {
         self.context = context
-        (shutdownRequest, shutdownContinuation) = AsyncStream<Void>.makeStream()
     }
+
+    /// The service group of a running server (nil before `run` made it and after it returned), and whether
+    /// `shutdown()` came before it existed.
+    private let lifecycle = Mutex<(group: ServiceGroup?, shutdownRequested: Bool)>((nil, false))
 
     /// Asks a running server to shut down gracefully (SIGTERM does this): stop accepting, stop runs, clean up sessions.
     public func shutdown() {
-        shutdownContinuation.yield()
+        let group = lifecycle.withLock { state -> ServiceGroup? in
+            state.shutdownRequested = true
+            return state.group
+        }
+        Task { await group?.triggerGracefulShutdown() }
     }
 
-    struct ShutdownRequested: Error {}
+    /// Serves until `shutdown()` or one of `gracefulShutdownSignals` (then drains and returns), or until the listener
+    /// fails (then throws). `onListening` gets the bound port, which is how tests using port 0 find the server.
+    ///
+    /// The server is four services in one `ServiceGroup`, which shuts them down in reverse order: the standby refill
+    /// stops first, then every session is closed and cleaned up (`SessionDrainService`), then the sweeps stop, and
+    /// last the HTTP server, which by then has no WebSocket left to wait for.
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        await sweep(initial: true)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: buildApplication(onListening: onListening)),
+                    .init(service: MaintenanceService(server: self)),
+                    .init(service: SessionDrainService(context: context)),
+                    .init(service: StandbyRefillService(server: self)),
+                ],
+                gracefulShutdownSignals: gracefulShutdownSignals,
+                logger: context.logger))
+        let shutdownAlready = lifecycle.withLock { state in
+            state.group = group
+            return state.shutdownRequested
+        }
+        defer { lifecycle.withLock { $0.group = nil } }
+        if shutdownAlready { await group.triggerGracefulShutdown() }
+        do {
+            try await group.run()
+            context.logger.notice("stopped")
+        } catch {
+            await context.standbys.removeAll()
+            throw error
+        }
+    }
 
-    /// Serves until `shutdown()` (then drains and returns) or until the listener fails (then throws).
-    /// `onListening` gets the bound port, which is how tests using port 0 find the server.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// The Hummingbird application: routes, WebSocket upgrade and limits (the seam tests build on).
+    func buildApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let settings = context.settings
         let logger = context.logger
-        await sweep(initial: true)
         let router = buildRouter()
         let frameLimit = settings.maxMessageBytes * 2 + 64 * 1024
-        let app = Application(
+        return Application(
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: router,
@@ -79,39 +117,22 @@ public final class CodeRunnerHTTPServer: Sendable {
                 await onListening(port)
             },
             logger: settings.makeLogger(label: logger.label, quietCancellation: true))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            group.addTask {
-                // The first repeat comes soon: a killed server's containers may still be going away during the start-up
-                // sweep, and Docker refuses to remove a network with an endpoint left.
-                var interval = min(.seconds(5), self.context.runner.settings.cleanupInterval)
-                await self.topUpReadyNetworks()
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    interval = self.context.runner.settings.cleanupInterval
-                    if Task.isCancelled { break }
-                    await self.sweep(initial: false)
-                    await self.retryFailedCleanups()
-                    await self.topUpReadyNetworks()
-                }
-            }
-            group.addTask { await self.keepStandbysReady() }
-            group.addTask {
-                for await _ in self.shutdownRequest { break }
-                throw ShutdownRequested()
-            }
-            do {
-                try await group.next()
-                group.cancelAll()
-            } catch is ShutdownRequested {
-                await context.drain()
-                group.cancelAll()
-                logger.notice("stopped")
-            } catch {
-                group.cancelAll()
-                await context.standbys.removeAll()
-                throw error
-            }
+    }
+
+    /// The background upkeep, until shutdown: sweeps for what dead processes left, retries of failed clean-ups, and the
+    /// ready networks topped up.
+    func maintain() async {
+        // The first repeat comes soon: a killed server's containers may still be going away during the start-up
+        // sweep, and Docker refuses to remove a network with an endpoint left.
+        var interval = min(.seconds(5), context.runner.settings.cleanupInterval)
+        await topUpReadyNetworks()
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            interval = context.runner.settings.cleanupInterval
+            if Task.isCancelled { break }
+            await sweep(initial: false)
+            await retryFailedCleanups()
+            await topUpReadyNetworks()
         }
     }
 
@@ -120,11 +141,7 @@ public final class CodeRunnerHTTPServer: Sendable {
     /// (`SessionStandbys.removeAll` then removes it).
     func keepStandbysReady() async {
         let standbys = context.standbys
-        // Returns only when cancelled, also with nothing to keep: the server stops when any of its tasks ends.
-        guard !standbys.wanted.isEmpty else {
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            return
-        }
+        guard !standbys.wanted.isEmpty else { return }
         var failures = 0
         // Background work takes only idle CPU: no ready session is made while runs keep coming (`hostIsIdle`).
         let cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))

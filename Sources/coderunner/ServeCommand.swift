@@ -2,6 +2,9 @@ import ArgumentParser
 import CodeRunnerCore
 import CodeRunnerServer
 import Dispatch
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -64,12 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
         let server = CodeRunnerHTTPServer(
             context: ServerContext(
                 runner: runner, catalog: context.catalog, configuration: context.configuration, settings: settings, logger: logger))
-        let signals = ShutdownSignals(server: server)
-        signals.start()
-        defer { signals.stop() }
+        let escalation = SecondSignalExit()
+        escalation.start()
+        defer { escalation.stop() }
         let shownHost = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
         do {
-            try await server.run { port in
+            try await server.run(gracefulShutdownSignals: [.sigterm, .sigint]) { port in
                 Terminal.out("coderunner serve: listening on http://\(shownHost):\(port)/\n")
             }
         } catch {
@@ -78,24 +81,21 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGTERM/SIGINT start a graceful shutdown; a second one exits at once. One owner per signal (Dispatch sources).
-final class ShutdownSignals: @unchecked Sendable {
-    let server: CodeRunnerHTTPServer
+/// SIGTERM/SIGINT start the server's graceful shutdown (its `ServiceGroup` handles them); a second one exits at once,
+/// leaving the clean-up to `coderunner net gc`. Dispatch sources coexist with the group's own.
+final class SecondSignalExit: @unchecked Sendable {
+    /// Touched only by `start` and `stop`, both on the serving task.
     private var sources: [any DispatchSourceSignal] = []
-    init(server: CodeRunnerHTTPServer) { self.server = server }
+    private let signalsSeen = Atomic<Int>(0)
 
     func start() {
-        let count = Counter()
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            let server = self.server
-            source.setEventHandler {
-                if count.increment() > 1 {
-                    Terminal.err("coderunner serve: second signal, exiting without cleanup (`coderunner net gc` collects what is left)\n")
-                    exit(130)
-                }
-                server.shutdown()
+            source.setEventHandler { [self] in
+                guard signalsSeen.add(1, ordering: .relaxed).newValue > 1 else { return }
+                Terminal.err("coderunner serve: second signal, exiting without cleanup (`coderunner net gc` collects what is left)\n")
+                exit(130)
             }
             source.resume()
             sources.append(source)
@@ -105,28 +105,5 @@ final class ShutdownSignals: @unchecked Sendable {
     func stop() {
         for source in sources { source.cancel() }
         sources.removeAll()
-    }
-
-    final class Counter: @unchecked Sendable {
-        private var value = 0
-        private let lock = NSLockLike()
-        func increment() -> Int {
-            lock.withLock {
-                value += 1
-                return value
-            }
-        }
-    }
-}
-
-/// A tiny pthread mutex (Dispatch handlers run on arbitrary threads).
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
     }
 }

@@ -129,6 +129,26 @@ struct ServerFlowTests {
         try await server.stop()
     }
 
+    /// A graceful shutdown (SIGTERM in `coderunner serve`) with a program running: the run ends, the client is told
+    /// and disconnected, every session is cleaned up before the server returns, and new connections are refused meanwhile.
+    @Test func aShutdownStopsRunsClosesSessionsAndLeavesNothing() async throws {
+        let engine = InMemoryEngine()
+        let server = try await Self.start(engine)
+        let client = try await TestWebSocket.connect(port: server.port)
+        _ = try await client.nextJSON()
+        client.send(json: ["type": "run", "id": "forever", "files": [["path": "main.py", "content": "print started\nhang"]]])
+        _ = try await client.waitFor("output", id: "forever")
+        try await server.stop()
+        #expect(try await engine.containers(labeled: [ResourceLabel.managed]).isEmpty, "the shutdown left containers")
+        var told: [[String: Any]] = []
+        while let message = try? await client.nextJSON(timeout: .seconds(5)) { told.append(message) }
+        #expect(
+            told.contains { $0["type"] as? String == "exit" && $0["id"] as? String == "forever" }
+                || told.contains { $0["type"] as? String == "error" && $0["code"] as? String == "shutting-down" }, "\(told)")
+        #expect(client.isClosed)
+        await #expect(throws: (any Error).self) { _ = try await HTTP.request(port: server.port, "GET", "/health") }
+    }
+
     /// `/metrics` counts what happened on the fake engine as it would on Docker.
     @Test func metricsCountRunsAndSessions() async throws {
         let engine = InMemoryEngine()
