@@ -67,10 +67,12 @@ let package = Package(
         // SplitMix64 for the fuzz tests of every test target.
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: strictSwift6),
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "SeededRandom"], swiftSettings: strictSwift6),
+        // Docker Engine API calls only tests make (DockerClient's public API is what coderunner uses).
+        .target(name: "DockerEngineTesting", dependencies: ["DockerEngine"], path: "Tests/DockerEngineTesting", swiftSettings: strictSwift6),
         .testTarget(
             name: "DockerEngineTests",
             dependencies: [
-                "DockerEngine", "SeededRandom",
+                "DockerEngine", "DockerEngineTesting", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -93,7 +95,10 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "CodeRunnerServer", "ServerTestSupport", "SeededRandom"],
+            dependencies: [
+                "CodeRunnerCore", "CodeRunnerDocker", "DockerEngine", "DockerEngineTesting", "CodeRunnerServer", "ServerTestSupport",
+                "SeededRandom",
+            ],
             exclude: ["Scripts"],
             swiftSettings: strictSwift6
         ),

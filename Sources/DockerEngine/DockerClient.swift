@@ -23,12 +23,6 @@ public struct DockerClient: Sendable {
 
     // MARK: system
 
-    /// `GET /_ping`: cheap reachability check.
-    public func ping() async throws {
-        let response = try await call("GET", "/_ping")
-        try check(response, path: "/_ping")
-    }
-
     /// `GET /version`.
     public func version() async throws -> DockerVersion {
         try await decode(DockerVersion.self, from: call("GET", "/version"), path: "/version")
@@ -64,20 +58,6 @@ public struct DockerClient: Sendable {
         let response = try await transport.send(request, timeout: nil, onLine: Self.progressLine(progress))
         try check(response, path: "/build")
         if let error = response.streamError { throw DockerError.buildFailed(error) }
-    }
-
-    /// `POST /images/create?fromSrc=-`: creates an image from a root filesystem tarball (like `docker import`).
-    public func imageImport(tar: [UInt8], repository: String, tag: String, progress: (@Sendable (String) -> Void)? = nil)
-        async throws
-    {
-        let request = DockerHTTPRequest(
-            method: "POST", path: "/images/create", query: [("fromSrc", "-"), ("repo", repository), ("tag", tag)],
-            headers: [("Content-Type", "application/x-tar")], body: tar)
-        let response = try await transport.send(request, timeout: nil, onLine: Self.progressLine(progress ?? { _ in }))
-        try check(response, path: "/images/create")
-        if let error = response.streamError {
-            throw DockerError.api(status: response.status, message: error, path: "/images/create")
-        }
     }
 
     /// `DELETE /images/{name}`. A missing image is not an error (the goal, no image, is reached).
@@ -134,12 +114,6 @@ public struct DockerClient: Sendable {
         return try await decode([ContainerSummary].self, from: call("GET", "/containers/json", query: query), path: "/containers/json")
     }
 
-    /// `POST /containers/{id}/kill`. Killing a container that is not running throws `.api(status: 409, ...)`.
-    public func containerKill(_ id: String, signal: String = "KILL") async throws {
-        let path = "/containers/\(pathSegment(id))/kill"
-        try check(try await call("POST", path, query: [("signal", signal)]), path: path)
-    }
-
     /// `DELETE /containers/{id}` (with its anonymous volumes). A container that is already gone is not an error; one
     /// whose removal is already in progress (auto-remove: its main process just exited) is waited for, up to
     /// `requestTimeout`, so that it is gone when this returns, as for any other removal.
@@ -156,28 +130,6 @@ public struct DockerClient: Sendable {
             return
         }
         try check(response, path: path)
-    }
-
-    /// `POST /containers/{id}/wait`: waits (without timeout) until the condition holds and returns the exit code.
-    /// Conditions: "not-running" (default), "next-exit", "removed".
-    public func containerWait(_ id: String, condition: String = "not-running") async throws -> Int {
-        let path = "/containers/\(pathSegment(id))/wait"
-        let request = DockerHTTPRequest(method: "POST", path: path, query: [("condition", condition)])
-        let response = try await transport.send(request, timeout: nil)
-        let wait = try decode(WaitResponse.self, from: response, path: path)
-        if let message = wait.error?.message, !message.isEmpty {
-            throw DockerError.api(status: response.status, message: message, path: path)
-        }
-        return wait.statusCode
-    }
-
-    /// `PUT /containers/{id}/archive?path=`: extracts a tar archive into the container at `path` (which must exist).
-    /// Note that Docker writes into the container's own filesystem: a tmpfs mounted over `path` hides the files.
-    public func putArchive(_ id: String, path: String, tar: [UInt8]) async throws {
-        let apiPath = "/containers/\(pathSegment(id))/archive"
-        let request = DockerHTTPRequest(
-            method: "PUT", path: apiPath, query: [("path", path)], headers: [("Content-Type", "application/x-tar")], body: tar)
-        try check(try await transport.send(request, timeout: requestTimeout), path: apiPath)
     }
 
     // MARK: exec
@@ -248,12 +200,6 @@ public struct DockerClient: Sendable {
             throw error
         }
         return ExecStream(channel: channel, source: source)
-    }
-
-    /// `GET /exec/{id}/json`.
-    public func execInspect(_ execID: String) async throws -> ExecInspect {
-        let path = "/exec/\(pathSegment(execID))/json"
-        return try await decode(ExecInspect.self, from: call("GET", path), path: path)
     }
 
     // MARK: networks

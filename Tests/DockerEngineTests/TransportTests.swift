@@ -1,3 +1,4 @@
+import DockerEngineTesting
 import Foundation
 import NIOCore
 import NIOPosix

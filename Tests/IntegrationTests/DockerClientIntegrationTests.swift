@@ -1,4 +1,5 @@
 import DockerEngine
+import DockerEngineTesting
 import Foundation
 import Testing
 
