@@ -93,7 +93,7 @@ public final class CodeRunner: Sendable {
     }
 
     /// Like `run`, but a one-shot run that finished hands its container and network back instead of removing them
-    /// (about 130 ms of Docker calls after the program has ended): `coderunner run` reports the result first and leaves
+    /// (Docker calls after the program has ended, which the user need not wait for): `coderunner run` reports the result first and leaves
     /// the removal to a detached process (`removeOneShotResources`). Runs that failed to set up are cleaned up here.
     public func run(
         _ request: RunRequest,

@@ -45,7 +45,7 @@ public struct GarbageCollector: Sendable {
     /// - Pool networks: the ready ones beyond `network.ready` (the oldest first); with `all`, every one.
     /// - Networks of sessions made before pooling: no running container and older than `gc.orphanAge`, or ephemeral
     ///   with the owner gone; with `all`, every one.
-    /// Removals run several at a time (a network costs about 1 s to remove when thousands exist); `progress` hears of each.
+    /// Removals run several at a time (a network's removal gets slow when thousands exist); `progress` hears of each.
     public func collect(all: Bool, dryRun: Bool, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
         let now = SessionNetworks.now()
         let orphanAge = Double(settings.orphanAge.microseconds) / 1e6

@@ -34,7 +34,7 @@ extension CodeRunner {
         onNotice: (@Sendable (String) -> Void)? = nil, attempt: (String, Bool) async throws(EngineError) -> T?
     ) async throws -> T {
         // The creator check (a network lookup), the container list and the claim of the session's first container
-        // (known by its name) side by side: a warm run is about 30 ms and each Docker call one to three of them. Nothing
+        // (known by its name) side by side: each Docker call costs about as much as a whole warm run. Nothing
         // is sent to a container before the check has passed and the list has vouched for it.
         let preferred = Self.preferredContainerName(session: session, language: runtime.language)
         let engine = self.engine

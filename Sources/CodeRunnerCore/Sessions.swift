@@ -13,9 +13,9 @@ public struct SessionNetwork: Sendable, Equatable {
     public var creator: String? = nil
 }
 
-/// Session networks, leased from a pool: creating a bridge costs 80 ms with few networks and 490 ms near 4,000, and
-/// removing one about 1 s at 4,000 (Docker's iptables bookkeeping grows with every network), so networks are made once
-/// and handed from session to session instead.
+/// Session networks, leased from a pool: creating and removing a bridge network gets slower with every network that
+/// exists (Docker's iptables bookkeeping; figures in docs/capacity.md), so networks are made once and handed from
+/// session to session instead.
 ///
 /// A pool network is an internal (unless egress is allowed) bridge on its own /24, labelled `ResourceLabel.pool`,
 /// with nothing of any session on its labels. A session holds one through a **lease**: a container that is created
@@ -107,9 +107,9 @@ public actor SessionNetworks {
 
     private var inFlight: [String: Task<SessionNetwork, any Error>] = [:]
 
-    /// Network creations this process has in Docker at once. dockerd makes networks largely one after another (about
-    /// 0.5 s each near 4,000 networks), so fifty sent at once wait there past `engine.timeout` and fail (the 4,352
-    /// capacity run of 2026-12-01 lost a third of its first runs so); queued here, they only wait.
+    /// Network creations this process has in Docker at once. dockerd makes networks largely one after another, slower
+    /// the more exist, so fifty sent at once wait there past `engine.timeout` and fail (docs/capacity.md); queued here,
+    /// they only wait.
     static let creationsInDocker = 4
     private let creationSlots = AsyncSlots(width: SessionNetworks.creationsInDocker)
 

@@ -4,10 +4,9 @@ import Glibc
 
 /// Standby containers: one-shot runs without the start-up cost.
 ///
-/// `docker run --rm` of a tiny program takes about 340 ms here. A one-shot run that makes its own session takes about
-/// 580 ms: it creates an internal network on a fresh /24 (about 100 ms), starts a container on it (an internal bridge
-/// starts about 100 ms slower than Docker's default one) and removes both at the end. A standby is that network and
-/// container made ahead of need: after a one-shot run, `coderunner run` starts a detached keeper process
+/// Most of a cold one-shot run is Docker's: making its container (and, with `run.network = session`, leasing a network,
+/// on which a container starts slower than on none), starting it, and removing both at the end (docs/benchmarks.md). A
+/// standby is that container (and network) made ahead of need: after a one-shot run, `coderunner run` starts a detached keeper process
 /// (`coderunner standby`) that removes that run's container and network (the run reported its result without waiting for
 /// that) and prepares a standby for the next run (`run.standby` per language). The next one-shot run whose container
 /// settings match claims it, runs in it and leaves it to its own keeper to remove, exactly as it would its own.

@@ -22,7 +22,7 @@ enum Entrypoint {
             if JSONOutput.requested { Terminal.out(JSONOutput.error(message: mistake, exitCode: 64) + "\n") }
             exit(64)
         }
-        // Parsed once (a warm run takes about 35 ms; parsing costs more than one of them). Usage mistakes get the same
+        // Parsed once (parsing is a noticeable share of a warm run). Usage mistakes get the same
         // single `coderunner: …` line as every other failure (exit 64); --help, --version and completion requests,
         // and the commands' own exit codes, go through ArgumentParser's exit.
         var command: any ParsableCommand

@@ -274,7 +274,7 @@ struct RunCommand: AsyncParsableCommand {
         // The end of what the build and program wrote on stderr, for `MissingFileHint`.
         let stderrTail = Locked<[UInt8]>([])
         // A one-shot run's container and network are removed by the detached keeper after this process has reported
-        // the result (about 130 ms sooner for the user); if the keeper cannot be started, they are removed here.
+        // the result (so the user sees it sooner); if the keeper cannot be started, they are removed here.
         let (result, leftToRemove) = await runner.run(request, input: input, deferringCleanup: sessionName == nil) { event in
             guard case .output(let stream, let bytes) = event else { return }
             if stream == .stderr {
