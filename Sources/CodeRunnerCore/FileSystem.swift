@@ -31,16 +31,21 @@ public enum FileSystem {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        return writeAll(fd, bytes) == nil
+    }
+
+    /// Writes every byte (retrying interrupted and short writes); the errno of a failed write, nil when all went out.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
-                return false
+                return errno
             }
             offset += written
         }
-        return true
+        return nil
     }
 
     /// The names in a folder (not `.` or `..`); empty when it cannot be listed.
@@ -218,16 +223,9 @@ public enum HostFile {
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String, removeOnFailure: String) throws(WriteError) {
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                unlink(removeOnFailure)
-                throw .failed(path, reason: errnoText(code))
-            }
-            offset += written
+        if let code = FileSystem.writeAll(fd, bytes) {
+            unlink(removeOnFailure)
+            throw .failed(path, reason: errnoText(code))
         }
     }
 

@@ -222,16 +222,21 @@ final class KernelCommand {
     @discardableResult
     private func killDriver() -> Int32? {
         guard let d = driver else { return nil }
+        let status = killAndReap(d)
+        for fd in [d.commandFD, d.outFD, d.errFD, d.eventFD] where fd >= 0 { close(fd) }
+        driver = nil
+        return status
+    }
+
+    /// Kills the driver's process group and everything of this kernel that its code moved to other process groups of
+    /// its session, then reaps the driver; returns its wait status. Called while the driver is at worst a zombie, so
+    /// its pid (= group id) cannot have been reused: the group kill cannot hit a stranger.
+    private func killAndReap(_ d: Driver) -> Int32 {
         kill(-d.pid, SIGKILL)
-        if ProcessSweep.isEnabled() {
-            // Everything of this kernel goes, also what its code moved to other process groups of its session.
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
-        }
+        if ProcessSweep.isEnabled() { ProcessSweep.killStrays(protectedSessions: state.serviceSessions()) }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(d.pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        for fd in [d.commandFD, d.outFD, d.errFD, d.eventFD] where fd >= 0 { close(fd) }
-        driver = nil
         return status
     }
 
@@ -272,15 +277,7 @@ final class KernelCommand {
     /// The driver exited on its own (crash, `os._exit`, OOM kill): report what it left and how it died.
     private func driverDied() {
         guard var d = driver else { return }
-        // Still a zombie here, so its pid (= group id) cannot have been reused: the group kill cannot hit a stranger.
-        kill(-d.pid, SIGKILL)
-        if ProcessSweep.isEnabled() {
-            // Everything of this kernel goes, also what its code moved to other process groups of its session.
-            ProcessSweep.killStrays(protectedSessions: state.serviceSessions())
-        }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(d.pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let status = killAndReap(d)  // still a zombie here
         // Every writer is dead: the pipes end in EOF, so read what is left (a last DONE and its output included).
         readEvents(&d, untilEOF: true)
         driver = d

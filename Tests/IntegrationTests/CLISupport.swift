@@ -36,12 +36,8 @@ final class CLIProcess: @unchecked Sendable {
     init(_ arguments: [String], environment extra: [String: String] = [:], cwd: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: Live.cliPath)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") || $0.key == "CODERUNNER_BIN" }
-        env["CODERUNNER_RUNTIMES_DIR"] = Live.repositoryRoot + "/runtimes"
-        env["CODERUNNER_CONFIG"] = "/dev/null"
-        env["CODERUNNER_RUN_STANDBY"] = "0"  // standby keepers would outlive the test (StandbyTests turns them on)
-        for (key, value) in extra { env[key] = value }
-        process.environment = env
+        // Standby keepers would outlive the test (StandbyTests turns them on).
+        process.environment = Live.cliEnvironment(["CODERUNNER_RUN_STANDBY": "0"].merging(extra) { _, given in given })
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let outPipe = Pipe()
         let errPipe = Pipe()

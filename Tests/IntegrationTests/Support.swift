@@ -174,16 +174,22 @@ enum Live {
         var stderr: String
     }
 
+    /// The environment every CLI the tests start gets: no stray CODERUNNER_* from the caller, the checkout's runtimes,
+    /// no config file; then `extra`.
+    static func cliEnvironment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") || $0.key == "CODERUNNER_BIN" }
+        env["CODERUNNER_RUNTIMES_DIR"] = repositoryRoot + "/runtimes"
+        env["CODERUNNER_CONFIG"] = "/dev/null"
+        env.merge(extra) { _, given in given }
+        return env
+    }
+
     /// Runs the CLI as a user would.
     static func cli(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:], cwd: String? = nil) throws -> CLIResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cliPath)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CODERUNNER_") || $0.key == "CODERUNNER_BIN" }
-        env["CODERUNNER_RUNTIMES_DIR"] = repositoryRoot + "/runtimes"
-        env["CODERUNNER_CONFIG"] = "/dev/null"
-        for (key, value) in extra { env[key] = value }
-        process.environment = env
+        process.environment = cliEnvironment(extra)
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let outPipe = Pipe()
         let errPipe = Pipe()
