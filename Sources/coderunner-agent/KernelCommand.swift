@@ -15,10 +15,8 @@ import Glibc
 /// ok == false). Single-threaded, one poll() loop, like `run`.
 final class KernelCommand {
     private let state = StateDirectory.standard()
-    private var decoder = EngineMessageDecoder()
+    private var engine = EngineLink()
     private var request: AgentKernelRequest!
-    /// stdin EOF or a failed write to stdout: nobody is listening any more.
-    private var engineGone = false
     private var stopRequested = false
     private var protocolFailure: String?
     private var signalPipeRead: Int32 = -1
@@ -72,7 +70,7 @@ final class KernelCommand {
         send(.hello(version: AgentWire.version))
 
         let first: EngineMessage
-        switch SessionStart.begin(state: state, decoder: &decoder, send: send, fail: fail) {
+        switch SessionStart.begin(state: state, engine: &engine) {
         case .first(let message): first = message
         case .exit(let code): return code
         }
@@ -116,10 +114,7 @@ final class KernelCommand {
 
     // MARK: Engine channel
 
-    private func send(_ message: AgentMessage) {
-        guard !engineGone else { return }
-        if !Posix.writeAll(1, AgentWire.encode(message)) { engineGone = true }
-    }
+    private func send(_ message: AgentMessage) { engine.send(message) }
 
     private func fail(_ reason: String) -> Int32 {
         send(.failed(reason))
@@ -127,13 +122,11 @@ final class KernelCommand {
     }
 
     private func readEngine() {
-        guard let chunk = Posix.readChunk(0, max: 65536) else { return }
-        if chunk.isEmpty {
-            engineGone = true
+        guard let received = engine.receive() else { return }
+        guard received else {
             stopRequested = true
             return
         }
-        decoder.append(chunk)
         drainDecodedMessages()
     }
 
@@ -142,7 +135,7 @@ final class KernelCommand {
         while protocolFailure == nil && !stopRequested {
             let message: EngineMessage?
             do {
-                message = try decoder.next()
+                message = try engine.decoder.next()
             } catch {
                 protocolFailure = error.description
                 stopRequested = true
@@ -500,7 +493,7 @@ final class KernelCommand {
     // MARK: Main loop
 
     private func loop() {
-        while !stopRequested && !engineGone && protocolFailure == nil {
+        while !stopRequested && !engine.isGone && protocolFailure == nil {
             let now = Posix.monotonicMicroseconds()
             if let deadline = running?.limitDeadline, now >= deadline {
                 // The cell ignored the interrupt the output limit sent: the kernel cannot take cells any more.

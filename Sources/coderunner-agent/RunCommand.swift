@@ -34,10 +34,8 @@ final class RunCommand {
     /// The engine sent `closeStdin`: close the program's stdin once `stdinPending` is written.
     private var stdinCloseRequested = false
     private var stopRequested = false
-    /// stdin EOF or a failed write to stdout: nobody is listening any more.
-    private var engineGone = false
     private var protocolFailure: String?
-    private var decoder = EngineMessageDecoder()
+    private var engine = EngineLink()
     private var outputUsed: UInt64 = 0
     private var request: AgentRunRequest!
     private let state = StateDirectory.standard()
@@ -52,7 +50,7 @@ final class RunCommand {
     /// `endOfRun`, so nothing of this run reaches the next one and the next request starts on a frame boundary.
     private func awaitEndOfRun() -> Bool {
         guard readEndOfRun() else { return false }
-        engineGone = false  // the acknowledgement goes out even after a silence: the engine is back to read it
+        engine.isGone = false  // the acknowledgement goes out even after a silence: the engine is back to read it
         send(.runClosed)
         return true
     }
@@ -62,7 +60,7 @@ final class RunCommand {
         var waited: Int32 = 0
         while true {
             do {
-                while let message = try decoder.next() {
+                while let message = try engine.decoder.next() {
                     if case .endOfRun = message { return true }
                     waited = 0  // the engine is there (a keepalive, late input): it sends endOfRun after them
                 }
@@ -76,7 +74,7 @@ final class RunCommand {
             waited += Int32(clamping: (Posix.monotonicMicroseconds() - started) / 1000)
             guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
             if chunk.isEmpty { return false }
-            decoder.append(chunk)
+            engine.decoder.append(chunk)
         }
     }
 
@@ -89,7 +87,7 @@ final class RunCommand {
         // a silence as long as the keepalive limit ends the wait, and the channel is not used again.
         let silence = attached ? Int32(AgentWire.engineSilenceLimit.components.seconds * 1000) : nil
         switch SessionStart.begin(
-            state: state, decoder: &decoder, send: send, fail: fail, besideKernel: besideKernel,
+            state: state, engine: &engine, besideKernel: besideKernel,
             silenceLimitMilliseconds: silence, silenceExit: Self.channelUnusable)
         {
         case .first(let message): first = message
@@ -113,7 +111,7 @@ final class RunCommand {
         installChildSignalPipe()
         for stage in request.stages {
             pollEngine(timeoutMilliseconds: 0)
-            if engineGone { return 0 }
+            if engine.isGone { return 0 }
             if let protocolFailure { return fail(protocolFailure) }
             if stopRequested { break }
             let result: AgentStageResult
@@ -122,7 +120,7 @@ final class RunCommand {
             } catch {
                 return fail(error.message)
             }
-            if engineGone { return 0 }
+            if engine.isGone { return 0 }
             send(.stageFinished(result))
             if let protocolFailure { return fail(protocolFailure) }
             if !result.succeeded { break }
@@ -133,10 +131,7 @@ final class RunCommand {
 
     // MARK: Engine channel
 
-    private func send(_ message: AgentMessage) {
-        guard !engineGone else { return }
-        if !Posix.writeAll(1, AgentWire.encode(message)) { engineGone = true }
-    }
+    private func send(_ message: AgentMessage) { engine.send(message) }
 
     private func fail(_ reason: String) -> Int32 {
         send(.failed(reason))
@@ -145,21 +140,19 @@ final class RunCommand {
 
     /// Reads what the engine sent (if anything within the timeout) and applies it.
     private func pollEngine(timeoutMilliseconds: Int32) {
-        guard !engineGone else { return }
+        guard !engine.isGone else { return }
         var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
         guard poll(&p, 1, timeoutMilliseconds) > 0 else { return }
         readEngine()
     }
 
     private func readEngine() {
-        guard let chunk = Posix.readChunk(0, max: 65536) else { return }
+        guard let received = engine.receive() else { return }
         lastHeardFromEngine = Posix.monotonicMicroseconds()
-        if chunk.isEmpty {
-            engineGone = true
+        guard received else {
             stopRequested = true
             return
         }
-        decoder.append(chunk)
         drainDecodedMessages()
     }
 
@@ -167,7 +160,7 @@ final class RunCommand {
         while protocolFailure == nil {
             let message: EngineMessage?
             do {
-                message = try decoder.next()
+                message = try engine.decoder.next()
             } catch {
                 protocolFailure = error.description
                 stopRequested = true
@@ -334,7 +327,7 @@ final class RunCommand {
 
             var fds: [pollfd] = []
             fds.append(pollfd(fd: childDone ? -1 : signalPipeRead, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: engineGone ? -1 : 0, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: engine.isGone ? -1 : 0, events: Int16(POLLIN), revents: 0))
             fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0))
             fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0))
             fds.append(pollfd(fd: stdinPending.isEmpty ? -1 : inFD, events: Int16(POLLOUT), revents: 0))
@@ -372,10 +365,10 @@ final class RunCommand {
                 readEngine()
             }
             // Judged after reading what is waiting: a write to a slow reader may have blocked us, not the engine.
-            if attached, !engineGone,
+            if attached, !engine.isGone,
                 Posix.monotonicMicroseconds() - lastHeardFromEngine > UInt64(AgentWire.engineSilenceLimit.components.seconds) * 1_000_000
             {
-                engineGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
+                engine.isGone = true  // nobody sends keepalives any more: the engine is gone, and the program stops
             }
             if fds[2].revents != 0 { drain(&outFD, .stdout) }
             if fds[3].revents != 0 { drain(&errFD, .stderr) }
@@ -393,7 +386,7 @@ final class RunCommand {
             // Input for a stdin this stage no longer has (closed by the program) is dropped, so the sender is not
             // left waiting for credit.
             if stage.takesStdin && inFD < 0 && !stdinPending.isEmpty { dropPendingStdin() }
-            if engineGone && !childDone && !killedByUs {
+            if engine.isGone && !childDone && !killedByUs {
                 stopped = true
                 killGroup()
             }

@@ -13,9 +13,13 @@ enum SessionStart {
     /// `besideKernel`: a run the session shell starts in its kernel's container (`:run`), which shares the container
     /// with the kernel that holds the run lock; without a live kernel it takes the lock like any run.
     static func begin(
-        state: StateDirectory, decoder: inout EngineMessageDecoder, send: (AgentMessage) -> Void, fail: (String) -> Int32,
-        besideKernel: Bool = false, silenceLimitMilliseconds: Int32? = nil, silenceExit: Int32 = 1
+        state: StateDirectory, engine: inout EngineLink, besideKernel: Bool = false, silenceLimitMilliseconds: Int32? = nil,
+        silenceExit: Int32 = 1
     ) -> Outcome {
+        func fail(_ reason: String) -> Int32 {
+            engine.send(.failed(reason))
+            return 1
+        }
         if let code = state.ensure() {
             return .exit(
                 fail(
@@ -27,7 +31,7 @@ enum SessionStart {
             case .locked:
                 break
             case .busy:
-                send(.busy)
+                engine.send(.busy)
                 return .exit(75)
             case .failed(let code):
                 return .exit(fail("cannot open the run lock \(state.lockPath): \(Posix.errorString(code))"))
@@ -36,7 +40,7 @@ enum SessionStart {
         state.touchActivity()
         while true {
             do {
-                if let message = try decoder.next() { return .first(message) }
+                if let message = try engine.decoder.next() { return .first(message) }
             } catch {
                 return .exit(fail(error.description))
             }
@@ -47,9 +51,8 @@ enum SessionStart {
                 if ready == 0 { return .exit(silenceExit) }
                 if ready < 0 { continue }
             }
-            guard let chunk = Posix.readChunk(0, max: 65536) else { continue }
-            if chunk.isEmpty { return .exit(1) }  // the engine went away before asking for anything
-            decoder.append(chunk)
+            guard let received = engine.receive() else { continue }
+            if !received { return .exit(1) }  // the engine went away before asking for anything
         }
     }
 }

@@ -1,0 +1,27 @@
+import AgentProtocol
+
+/// The agent's side of its channel to the engine (its stdin and stdout), for `run` and `kernel`: messages go out as
+/// frames, bytes come in to a decoder.
+struct EngineLink {
+    /// stdin EOF or a failed write to stdout: nobody is listening any more.
+    var isGone = false
+    var decoder = EngineMessageDecoder()
+
+    /// Sends a message unless the engine is gone; a failed write means it is.
+    mutating func send(_ message: AgentMessage) {
+        guard !isGone else { return }
+        if !Posix.writeAll(1, AgentWire.encode(message)) { isGone = true }
+    }
+
+    /// Reads what stdin has into the decoder: nil when nothing was there, false at EOF (the engine is gone), true when
+    /// bytes arrived.
+    mutating func receive() -> Bool? {
+        guard let chunk = Posix.readChunk(0, max: 65536) else { return nil }
+        if chunk.isEmpty {
+            isGone = true
+            return false
+        }
+        decoder.append(chunk)
+        return true
+    }
+}
