@@ -67,14 +67,9 @@ struct GarbageCollectionTests {
         #expect(try await collector.collect(all: false, dryRun: true).filter { $0.kind == "lease" }.isEmpty)
         // ...past it, it goes, and the network is ready again.
         let lease = try #require(try await engine.containers(labeled: [ResourceLabel.lease]).first)
-        try await engine.removeContainer(lease.id)
-        var labels = lease.labels
-        labels[ResourceLabel.created] = String(Int(SessionNetworks.now() - GarbageCollector.leaseGraceSeconds - 1))
-        _ = try await engine.createContainer(
-            ContainerSpec(
-                name: lease.name, image: lease.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
-                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-                autoRemove: false))
+        try await NetworkLeaseTests.replaceLease(lease, in: engine) {
+            $0[ResourceLabel.created] = String(Int(SessionNetworks.now() - GarbageCollector.leaseGraceSeconds - 1))
+        }
         let collected = try await collector.collect(all: false, dryRun: false)
         #expect(collected.filter { $0.kind == "lease" }.count == 1, "\(collected)")
         #expect(try await runner.networks.occupancy() == (ready: 1, leased: 0))

@@ -34,6 +34,18 @@ struct NetworkLeaseTests {
         try await engine.containers(labeled: [ResourceLabel.lease])
     }
 
+    /// Swaps a lease for one with other labels (a holder that died, a lease made long ago), as Docker would list it.
+    static func replaceLease(_ lease: ContainerInfo, in engine: InMemoryEngine, change: (inout [String: String]) -> Void) async throws {
+        try await engine.removeContainer(lease.id)
+        var labels = lease.labels
+        change(&labels)
+        _ = try await engine.createContainer(
+            ContainerSpec(
+                name: lease.name, image: lease.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
+                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
+                autoRemove: false))
+    }
+
     @Test func manyConcurrentClaimersNeverShareANetwork() async throws {
         let engine = InMemoryEngine()
         let settings = try Self.settings()
@@ -116,14 +128,7 @@ struct NetworkLeaseTests {
         let first = try await networks.create(session: "run-dead", ephemeral: true, image: Self.image)
         // The holder dies (its lease says so): swap the lease for one owned by a pid that is gone.
         let lease = try #require(try await Self.leases(engine).first)
-        try await engine.removeContainer(lease.id)
-        var labels = lease.labels
-        labels[ResourceLabel.ownerPID] = String(Self.deadPID())
-        _ = try await engine.createContainer(
-            ContainerSpec(
-                name: lease.name, image: Self.image, command: ["lease"], environment: [], labels: labels, network: nil, user: "0:0",
-                workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 0, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16,
-                autoRemove: false))
+        try await Self.replaceLease(lease, in: engine) { $0[ResourceLabel.ownerPID] = String(Self.deadPID()) }
         // A container of the dead session is still there (stranded): the network is not handed out.
         let stranded = try await engine.createContainer(
             ContainerSpec(

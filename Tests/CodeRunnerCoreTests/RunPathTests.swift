@@ -59,19 +59,6 @@ struct RunPathTests {
         return (result, printed)
     }
 
-    /// Nothing of any run is left: no container (leases included) but what `keeping` names.
-    static func expectNothingLeft(_ engine: InMemoryEngine, keeping: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation) async throws
-    {
-        // A one-shot container leaves by itself (its agent exits after the run, and Docker removes it): give it a moment.
-        for _ in 0..<200 {
-            let left = try await engine.containers(labeled: [ResourceLabel.managed]).filter { !keeping.contains($0.id) }
-            if left.isEmpty { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        let left = try await engine.containers(labeled: [ResourceLabel.managed]).filter { !keeping.contains($0.id) }
-        Issue.record("left behind: \(left.map { "\($0.name) (\($0.state))" })", sourceLocation: sourceLocation)
-    }
-
     @Test(arguments: [false, true])
     func aOneShotRunReportsItsOutputAndExitCodeAndLeavesNothing(network: Bool) async throws {
         let engine = InMemoryEngine()
@@ -79,7 +66,7 @@ struct RunPathTests {
         let (result, printed) = await Self.run(runner, try Self.request("print hello\neprint warning\nargs\nexit 3", arguments: ["a b", "c"]))
         #expect(result.status == .runtimeError && result.exitCode == 3, "\(result)")
         #expect(printed.stdout == "hello\na b\nc\n" && printed.stderr == "warning\n")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
         let networks = try await engine.networks(labeled: [ResourceLabel.managed])
         // With a network, it went back to the pool (ready for the next session), not away.
         #expect(networks.count == (network ? 1 : 0))
@@ -94,7 +81,7 @@ struct RunPathTests {
         #expect(printed.stderr == "fake: compile error\n" && printed.stdout.isEmpty)
         let (ok, _) = await Self.run(runner, try Self.request("print built", runtime: Self.compiled, file: "main.c"))
         #expect(ok.status == .ok && ok.stages.map(\.name) == ["compile", "run"], "\(ok)")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
     }
 
     /// Every engine call of the set-up can fail; each failure is an internal error that names it, and leaves nothing.
@@ -109,7 +96,7 @@ struct RunPathTests {
         }
         let (result, _) = await Self.run(runner, try Self.request("print hello"))
         #expect(result.status == .internalError && result.message?.contains("refused by the test") == true, "\(result)")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
         #expect(try await runner.networks.occupancy().leased == 0)
         // And the next run works.
         let (next, printed) = await Self.run(runner, try Self.request("print again"))
@@ -122,7 +109,7 @@ struct RunPathTests {
         let (result, printed) = await Self.run(runner, try Self.request("print before\ncrash\nprint after"))
         #expect(result.status == .internalError, "\(result)")
         #expect(printed.stdout == "before\n")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
         #expect(try await runner.networks.occupancy().leased == 0)
     }
 
@@ -155,7 +142,7 @@ struct RunPathTests {
         feed.finish()
         try await stopper.value
         #expect(stopped.status == .stopped, "\(stopped)")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
     }
 
     @Test func aNamedSessionKeepsItsContainerAndFilesAndFreshEmptiesThem() async throws {
@@ -170,7 +157,7 @@ struct RunPathTests {
         #expect(await engine.programContainersMade == 1, "a session's runs share its container")
         #expect(try await runner.networks.occupancy().leased == 1)
         try await runner.endSession("notes")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
         #expect(try await runner.networks.occupancy().leased == 0)
     }
 
@@ -185,7 +172,7 @@ struct RunPathTests {
         #expect(resultA.status == .ok && printedA.stdout == "a\n", "\(resultA)")
         #expect(resultB.status == .ok && printedB.stdout == "b\n", "\(resultB)")
         try await runner.endSession("pair")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
     }
 
     @Test func aStandbyIsTakenByExactlyOneRunAndNeverUsedTwice() async throws {
@@ -201,7 +188,7 @@ struct RunPathTests {
         let taken = await agent.requests.count
         #expect(taken == 1, "the standby took \(taken) runs")
         #expect(await engine.programContainersMade == 4, "one standby and three cold containers")
-        try await Self.expectNothingLeft(engine)
+        await expectNothingLeft(engine)
         #expect(try await runner.networks.occupancy().leased == 0)
     }
 
@@ -229,6 +216,6 @@ struct RunPathTests {
         let (result, _) = await Self.run(runner, try Self.request("print mine"))
         #expect(result.status == .ok)
         #expect(await engine.agent(of: standby.containerID)?.requests.isEmpty == true)
-        try await Self.expectNothingLeft(engine, keeping: [standby.containerID])
+        await expectNothingLeft(engine, keeping: [standby.containerID])
     }
 }

@@ -24,16 +24,6 @@ struct ServerFlowTests {
             overrides: overrides)
     }
 
-    /// Waits until the engine holds nothing of any session (the server ends a closed connection's session right after).
-    static func expectEngineEmpty(_ engine: InMemoryEngine, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        for _ in 0..<500 {
-            if try await engine.containers(labeled: [ResourceLabel.managed]).isEmpty { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let left = try await engine.containers(labeled: [ResourceLabel.managed]).map(\.name)
-        Issue.record("left behind: \(left)", sourceLocation: sourceLocation)
-    }
-
     @Test func aRunStreamsItsOutputAndExitAndADisconnectLeavesNothing() async throws {
         let engine = InMemoryEngine()
         let server = try await Self.start(engine)
@@ -48,7 +38,7 @@ struct ServerFlowTests {
         #expect(listed == "other.py\n", "\(listed)")
         #expect(await engine.programContainersMade == 1)
         client.close()
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         try await server.stop()
     }
 
@@ -70,7 +60,7 @@ struct ServerFlowTests {
         let (stopped, _) = try await client.waitFor("exit", id: "forever", timeout: .seconds(20))
         #expect(stopped["status"] as? String == "stopped", "\(stopped)")
         client.close()
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         try await server.stop()
     }
 
@@ -87,7 +77,7 @@ struct ServerFlowTests {
         let (ok, stdout, _) = try await client.run("r2", language: "python", files: [("main.py", "print after")])
         #expect(ok["status"] as? String == "ok" && stdout == "after\n", "\(ok)")
         client.close()
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         try await server.stop()
     }
 
@@ -99,7 +89,7 @@ struct ServerFlowTests {
         #expect(reply.status == 200, "\(reply.body)")
         let result = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any] ?? [:]
         #expect(result["status"] as? String == "ok" && result["stdout"] as? String == "rest\n", "\(result)")
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         try await server.stop()
     }
 
@@ -117,7 +107,7 @@ struct ServerFlowTests {
         let (exit, stdout, _) = try await first.run("r1", language: "python", files: [("main.py", "print still here")])
         #expect(exit["status"] as? String == "ok" && stdout == "still here\n")
         first.close()
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         var admitted = false
         for _ in 0..<100 where !admitted {
             let next = try await TestWebSocket.connect(port: server.port)
@@ -162,7 +152,7 @@ struct ServerFlowTests {
             metrics.split(separator: "\n").contains { $0.hasPrefix("coderunner_runs_total{") && $0.contains("status=\"ok\"") && $0.hasSuffix(" 1") },
             "\(metrics)")
         client.close()
-        try await Self.expectEngineEmpty(engine)
+        await expectNothingLeft(engine)
         try await server.stop()
     }
 }

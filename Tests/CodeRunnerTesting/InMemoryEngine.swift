@@ -1,3 +1,5 @@
+import Testing
+
 @testable import CodeRunnerCore
 
 /// An in-memory `ContainerEngine` with Docker's compare-and-set rules, for testing the engine's logic without Docker:
@@ -166,6 +168,17 @@ public actor InMemoryEngine: ContainerEngine {
         await containersByID[id]?.agent?.start()
     }
 
+    /// Waits up to `timeout` for every coderunner container but those in `keeping` to be gone (a one-shot container
+    /// leaves by itself after its run, a closed session's after its clean-up); returns what is left.
+    public func leftovers(keeping: Set<String> = [], within timeout: Duration = .seconds(5)) async -> [ContainerInfo] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = containersByID.values.map(\.info).filter { $0.labels[ResourceLabel.managed] != nil && !keeping.contains($0.id) }
+            if left.isEmpty || ContinuousClock.now >= deadline { return left }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// The agent of a container, for tests that look at what it received or its work directory.
     public func agent(of id: String) -> FakeAgent? { containersByID[id]?.agent }
 
@@ -251,4 +264,12 @@ public final class SilentConnection: ExecConnection {
     public func write(_ bytes: [UInt8]) async throws(EngineError) {}
     public func closeWrite() async {}
     public func close() async { continuation.finish() }
+}
+
+/// The fake engine's leak check: nothing of any run or session is left (leases included) but what `keeping` names.
+public func expectNothingLeft(
+    _ engine: InMemoryEngine, keeping: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation
+) async {
+    let left = await engine.leftovers(keeping: keeping)
+    #expect(left.isEmpty, "left behind: \(left.map { "\($0.name) (\($0.state))" })", sourceLocation: sourceLocation)
 }
