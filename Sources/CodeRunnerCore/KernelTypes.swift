@@ -5,6 +5,10 @@ public enum KernelDisplay {
     /// Displays per cell: a cell that draws this many figures is runaway or forging them.
     public static let maxPerCell = 64
 
+    /// A cell's error (traceback) as the Python and JavaScript kernels report it: text that clients may show as an
+    /// error (the original web client's `error` output); everything else treats it as the cell's stderr.
+    public static let tracebackMIME = "text/vnd.coderunner.traceback"
+
     /// `type/subtype` of RFC 6838 characters, at most 127 bytes: the type becomes a JSON key and a file extension.
     public static func isValidMIME(_ mime: String) -> Bool {
         let parts = mime.split(separator: "/", omittingEmptySubsequences: false)

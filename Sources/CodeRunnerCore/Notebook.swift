@@ -57,6 +57,9 @@ public struct NotebookRunner: Sendable {
             case .output(_, let stream, let bytes):
                 await collector.add(stream: stream, bytes: bytes)
                 await onOutput(stream, bytes)
+            case .display(_, KernelDisplay.tracebackMIME, let data):
+                await collector.add(stream: .stderr, bytes: data)
+                await onOutput(.stderr, data)
             case .display(_, let mime, let data):
                 await collector.add(mime: mime, data: data)
             case .exited(let reason):

@@ -24,6 +24,8 @@ actor ShellOutput {
         switch event {
         case .output(_, let stream, let bytes):
             Terminal.program(bytes, to: stream == .stdout ? 1 : 2)
+        case .display(_, KernelDisplay.tracebackMIME, let data):
+            Terminal.program(data, to: 2)
         case .display(let cell, let mime, let data):
             imageCount += 1
             let ext = mime == "image/png" ? "png" : mime == "image/svg+xml" ? "svg" : "bin"

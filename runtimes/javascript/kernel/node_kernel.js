@@ -7,7 +7,8 @@
 //         write synchronously: node's own pipe streams queue in memory once the pipe is full, so a tight printing
 //         loop would never yield its output (and would exhaust memory before the output limit could stop it).
 //         Everything a cell printed is in the pipe before its DONE.
-//   fd 3  events to the agent: READY, DONE <cell> ok|error
+//   fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes (a cell's error
+//         is sent as text/vnd.coderunner.traceback, so clients can show it as an error rather than as stderr)
 //   $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell, fed with what the user types (or, piped, the
 //         lines after the cell): what process.stdin reads while the cell runs (see below). fd 0 stays the commands.
 //
@@ -189,6 +190,13 @@ function reportError(error) {
   process.stderr.write('Uncaught ' + cleanStack(error) + '\n');
 }
 
+/** A cell's own error: its text as a traceback display of that cell (stdout and stderr are written synchronously,
+ *  so everything the cell printed before is already in the pipes, ahead of this event). */
+function reportCellError(cell, error) {
+  const text = Buffer.from('Uncaught ' + cleanStack(error) + '\n');
+  writeAllSync(EVENTS_FD, Buffer.concat([Buffer.from(`DISPLAY ${cell} text/vnd.coderunner.traceback ${text.length}\n`), text]));
+}
+
 // Errors of callbacks and promises that outlive their cell are shown instead of ending the kernel.
 process.on('uncaughtException', (error) => reportError(error));
 process.on('unhandledRejection', (reason) => reportError(reason));
@@ -244,7 +252,7 @@ async function execute(cell, code) {
   try {
     compiled = compile(cell, code);
   } catch (error) {
-    reportError(error);
+    reportCellError(cell, error);
     return false;
   }
   try {
@@ -256,7 +264,7 @@ async function execute(cell, code) {
     if (value !== undefined) process.stdout.write(util.inspect(value, { colors: false }) + '\n');
     return true;
   } catch (error) {
-    reportError(error);
+    reportCellError(cell, error);
     return false;
   }
 }

@@ -3,7 +3,8 @@
 Protocol (see the agent's KernelCommand.swift):
   fd 0  commands from the agent: b"EXEC <cell> <nbytes>\\n" + <nbytes> bytes of UTF-8 code
   fd 1  the cells' stdout, fd 2 their stderr
-  fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes
+  fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes; a cell's traceback
+        is a display of type text/vnd.coderunner.traceback, so clients can show it as an error rather than as stderr
   $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell: the cell's fd 0 (and sys.stdin) while it runs,
         fed with what the user types (or, piped, the lines after the cell); /dev/null between cells
 
@@ -81,14 +82,22 @@ def _without_driver_frames(te: traceback.TracebackException, seen: set) -> None:
             _without_driver_frames(chained, seen)
 
 
-def _print_exception(exc: BaseException) -> None:
-    """Prints a traceback like the REPL does, without this driver's frames."""
+def _send_traceback(cell: int, text: str) -> None:
+    """The cell's error as a traceback display, after what the cell printed (flushed first, so it comes before)."""
+    _flush()
+    data = text.encode("utf-8", errors="replace")
+    _event(f"DISPLAY {cell} text/vnd.coderunner.traceback {len(data)}\n".encode() + data)
+
+
+def _print_exception(cell: int, exc: BaseException) -> None:
+    """Reports a traceback like the REPL prints it, without this driver's frames."""
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
         _without_driver_frames(te, set())
-        sys.stderr.write("".join(te.format()))
+        text = "".join(te.format())
     except Exception:
-        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        text = f"{type(exc).__name__}: {exc}\n"
+    _send_traceback(cell, text)
 
 
 _main = types.ModuleType("__main__")
@@ -134,9 +143,9 @@ def _execute(cell: int, source: str) -> bool:
             codes.append(compile(ast.Interactive(body=[last]), filename, "single", flags=flags))
     except (SyntaxError, ValueError, OverflowError) as exc:
         if isinstance(exc, SyntaxError):
-            sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+            _send_traceback(cell, "".join(traceback.format_exception_only(type(exc), exc)))
         else:
-            _print_exception(exc)
+            _print_exception(cell, exc)
         return False
     try:
         _executing = True
@@ -148,11 +157,11 @@ def _execute(cell: int, source: str) -> bool:
         # exit() in a cell does not end the session; a non-zero status is reported like an error.
         if exc.code in (None, 0):
             return True
-        sys.stderr.write(f"SystemExit: {exc.code}\n")
+        _send_traceback(cell, f"SystemExit: {exc.code}\n")
         return False
     except BaseException as exc:
         _executing = False
-        _print_exception(exc)
+        _print_exception(cell, exc)
         return False
     return True
 
@@ -230,7 +239,7 @@ def main() -> None:
         except KeyboardInterrupt:
             # The interrupt landed in driver code right around the cell: report it like the cell's own.
             _executing = False
-            sys.stderr.write("KeyboardInterrupt\n")
+            _send_traceback(cell, "KeyboardInterrupt\n")
             ok = False
         _detach_cell_stdin()
         _send_figures(cell)
