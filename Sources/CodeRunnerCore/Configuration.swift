@@ -79,13 +79,23 @@ public struct Configuration: Sendable {
         .init(name: "server.token", defaultValue: "", help: "bearer token `serve` requires on every route and socket (empty: none)"),
         .init(
             name: "server.allowedOrigins", defaultValue: "",
-            help: "origins allowed to open WebSockets and POST /api/run (empty: same host only, *: any)"),
+            help: "origins allowed to open WebSockets and POST /api/run besides the server's own (*: any)"),
         .init(
             name: "server.allowedHosts", defaultValue: "",
             help: "extra Host names `serve` answers to besides loopback names, IP addresses and server.host (guards against DNS rebinding; *: any)"),
         .init(
             name: "server.handshakeTimeout", defaultValue: "5s",
             help: "time a Socket.IO client has to authenticate (CONNECT) before its socket is closed"),
+        .init(
+            name: "server.drainGrace", defaultValue: "30s",
+            help: "on SIGTERM or POST /admin/drain: how long running programs may finish before sessions are closed (1012)"),
+        .init(
+            name: "server.agentCheckPort", defaultValue: "",
+            help: "TCP port answering HAProxy's agent-check (ready and a weight from free capacity, drain, down); empty: off"),
+        .init(name: "server.pingInterval", defaultValue: "25s", help: "how often `serve` pings Socket.IO clients (Engine.IO pingInterval)"),
+        .init(
+            name: "server.pingTimeout", defaultValue: "20s",
+            help: "how long a Socket.IO client has to answer a ping before its socket is closed (Engine.IO pingTimeout)"),
         .init(name: "server.maxMessageSize", defaultValue: "4m", help: "largest WebSocket message `serve` accepts"),
         .init(name: "server.maxSessions", defaultValue: "1000", help: "connections (sessions) `serve` holds at once"),
         .init(name: "server.maxSessionsPerClient", defaultValue: "50", help: "connections one client address may hold at once"),

@@ -29,7 +29,7 @@ public struct SessionNetwork: Sendable, Equatable {
 public actor SessionNetworks {
     let engine: any ContainerEngine
     let settings: EngineSettings
-    public let allocator: SubnetAllocator
+    public nonisolated let allocator: SubnetAllocator
 
     public init(engine: any ContainerEngine, settings: EngineSettings) throws(SubnetError) {
         self.engine = engine

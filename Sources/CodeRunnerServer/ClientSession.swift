@@ -6,19 +6,8 @@ protocol SessionEncoder: Sendable {
     func output(run: String, stream: ProgramStream, text: String) -> String
     func exit(run: String, result: RunResult) -> [String]
     func error(run: String?, code: String, message: String) -> String
-    func kernel(_ event: KernelNotice) -> String?
-}
-
-/// Kernel happenings a protocol may report (kept apart from the engine's types so protocols stay simple).
-enum KernelNotice: Sendable {
-    case started(language: String)
-    case output(cell: UInt32, stream: ProgramStream, text: String)
-    case display(cell: UInt32, mime: String, data: String)
-    case result(cell: UInt32, status: String, milliseconds: Double, ref: String?)
-    case interrupted
-    case restarted
-    case exited(String)
-    case shutdown
+    /// The messages for one kernel happening, in order (none when the protocol has no such message).
+    func kernel(_ event: KernelNotice) -> [String]
 }
 
 /// A run as a client describes it, parsed but not yet checked against limits.
@@ -66,16 +55,12 @@ actor ClientSession: LiveSession {
     private var sessionBinding: Task<String, Never>?
     /// Whether a run of this connection has finished (the first one is measured on its own: /metrics).
     var ranBefore = false
-    var kernel: KernelSession?
-    var kernelBusy = false
-    var kernelStarting = false
-    var kernelTask: Task<Void, Never>?
-    let kernelOutput = KernelOutputRouter()
+    /// The connection's kernels by id: the native protocol's one (`KernelRef.native`), or one per notebook (Socket.IO).
+    var kernels: [String: KernelSlot] = [:]
+    var kernelGenerations = 0
 
     init(context: ServerContext, client: String, outbox: Outbox, encoder: any SessionEncoder, logger: Logger) {
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdef")
-        name = "ws-" + String((0..<12).map { _ in alphabet[Int(generator.next() % 16)] })
+        name = "ws-" + Self.randomHex(12)
         self.client = client
         self.context = context
         self.outbox = outbox
@@ -279,16 +264,7 @@ actor ClientSession: LiveSession {
         for run in runs.values { run.input.yield(.stop) }
         let tasks = runs.values.map(\.task)
         for task in tasks { await task.value }
-        if let kernel {
-            self.kernel = nil
-            kernelOutput.finishAll()
-            await kernel.shutdown()
-        }
-        await kernelTask?.value
-        if let kernel {  // one that finished starting meanwhile
-            self.kernel = nil
-            await kernel.shutdown()
-        }
+        await shutDownAllKernels()
         if touchedEngine {
             let started = ContinuousClock.now
             do {
@@ -302,10 +278,10 @@ actor ClientSession: LiveSession {
     }
 
     /// Server shutdown: tells the client, ends the session, closes the outgoing queue (which closes the socket).
-    func shutDown(reason: String) async {
+    func shutDown(reason: String, closeCode: UInt16) async {
         if !closed { outbox.send(encoder.error(run: nil, code: "shutting-down", message: reason)) }
         await end(reason: reason)
-        outbox.finish()
+        outbox.finish(closeCode: closeCode)
     }
 }
 

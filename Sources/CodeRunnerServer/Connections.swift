@@ -83,7 +83,7 @@ enum NativeConnection {
             group.addTask {
                 await outbox.drain { try await outbound.write(.text($0)) }
                 // The queue was closed by a server shutdown: close the socket too, which ends the reader.
-                try? await outbound.close(.goingAway, reason: "server shutting down")
+                try? await outbound.close(outbox.closeCode.map { .unknown($0) } ?? .goingAway, reason: "server shutting down")
             }
             await WebSocketReader.read(inbound, maxBytes: context.settings.maxMessageBytes) { message in
                 switch message {

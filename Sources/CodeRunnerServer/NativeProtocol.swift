@@ -330,20 +330,24 @@ struct NativeEncoder: SessionEncoder {
         "{\"type\":\"session.ended\",\"session\":\(JSON.quote(name))}"
     }
 
-    func kernel(_ event: KernelNotice) -> String? {
+    func kernel(_ event: KernelNotice) -> [String] {
         switch event {
-        case .started(let language): return "{\"type\":\"kernel.started\",\"language\":\(JSON.quote(language))}"
-        case .output(let cell, let stream, let text):
-            return "{\"type\":\"kernel.output\",\"cell\":\(cell),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"
-        case .display(let cell, let mime, let data):
-            return "{\"type\":\"kernel.display\",\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}"
-        case .result(let cell, let status, let ms, let ref):
-            let refField = ref.map { ",\"ref\":\(JSON.quote($0))" } ?? ""
-            return "{\"type\":\"kernel.result\",\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"wallMs\":\(ms)\(refField)}"
-        case .interrupted: return "{\"type\":\"kernel.interrupted\"}"
-        case .restarted: return "{\"type\":\"kernel.restarted\"}"
-        case .exited(let reason): return "{\"type\":\"kernel.exited\",\"reason\":\(JSON.quote(reason))}"
-        case .shutdown: return "{\"type\":\"kernel.shutdown\"}"
+        case .starting, .executing: return []
+        case .started(_, let language): return ["{\"type\":\"kernel.started\",\"language\":\(JSON.quote(language))}"]
+        case .output(_, let cell, _, let stream, let text):
+            return ["{\"type\":\"kernel.output\",\"cell\":\(cell),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"]
+        case .display(_, let cell, _, KernelDisplay.tracebackMIME, let text):
+            return ["{\"type\":\"kernel.output\",\"cell\":\(cell),\"stream\":\"stderr\",\"data\":\(JSON.quote(text))}"]
+        case .display(_, let cell, _, let mime, let data):
+            return ["{\"type\":\"kernel.display\",\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}"]
+        case .result(_, let cell, let cellRef, let status, let ms):
+            let refField = cellRef.map { ",\"ref\":\(JSON.quote($0))" } ?? ""
+            return ["{\"type\":\"kernel.result\",\"cell\":\(cell),\"status\":\(JSON.quote(status.rawValue)),\"wallMs\":\(ms)\(refField)}"]
+        case .interrupted: return ["{\"type\":\"kernel.interrupted\"}"]
+        case .restarted: return ["{\"type\":\"kernel.restarted\"}"]
+        case .exited(_, let reason): return ["{\"type\":\"kernel.exited\",\"reason\":\(JSON.quote(reason))}"]
+        case .shutdown: return ["{\"type\":\"kernel.shutdown\"}"]
+        case .failed(_, _, _, let error): return [self.error(run: nil, code: error.code, message: error.message)]
         }
     }
 }

@@ -10,6 +10,8 @@ final class Outbox: Sendable {
     struct State {
         var queuedBytes = 0
         var closed = false
+        /// The WebSocket close code the server chose when it finished the queue (nil: the connection's default).
+        var closeCode: UInt16?
     }
     let state = Mutex(State())
     let stream: AsyncStream<String>
@@ -28,11 +30,17 @@ final class Outbox: Sendable {
         if accepted { continuation.yield(text) }
     }
 
-    /// No more messages: the writer ends after sending what is queued.
-    func finish() {
-        state.withLock { $0.closed = true }
+    /// No more messages: the writer ends after sending what is queued, then closes with `closeCode` when given
+    /// (1012, service restart, when a draining server ends the session: clients reconnect elsewhere).
+    func finish(closeCode: UInt16? = nil) {
+        state.withLock {
+            $0.closed = true
+            if let closeCode { $0.closeCode = closeCode }
+        }
         continuation.finish()
     }
+
+    var closeCode: UInt16? { state.withLock { $0.closeCode } }
 
     func waitForRoom() async {
         while true {

@@ -40,7 +40,7 @@ final class RestRun: LiveSession {
     /// Stops the program (its `exit` becomes `stopped`); the engine then removes the run's container and network.
     func stop() { input.yield(.stop) }
 
-    func shutDown(reason: String) async {
+    func shutDown(reason: String, closeCode: UInt16) async {
         stop()
         for await _ in finished {}
         let delivered = self.delivered

@@ -53,6 +53,11 @@ public final class CodeRunnerHTTPServer: Sendable {
     /// The service group of a running server (nil before `run` made it and after it returned), and whether
     /// `shutdown()` came before it existed.
     private let lifecycle = Mutex<(group: ServiceGroup?, shutdownRequested: Bool)>((nil, false))
+    /// The agent-check responder while the server runs (`server.agentCheckPort`).
+    private let agentCheck = Mutex<AgentCheckService?>(nil)
+
+    /// The port HAProxy's agent-check is answered on, once listening (nil when `server.agentCheckPort` is unset).
+    public var agentCheckPort: Int? { agentCheck.withLock { $0 }?.boundPort.withLock { $0 } }
 
     /// Asks a running server to shut down gracefully (SIGTERM does this): stop accepting, stop runs, clean up sessions.
     public func shutdown() {
@@ -66,17 +71,22 @@ public final class CodeRunnerHTTPServer: Sendable {
     /// Serves until `shutdown()` or one of `gracefulShutdownSignals` (then drains and returns), or until the listener
     /// fails (then throws). `onListening` gets the bound port, which is how tests using port 0 find the server.
     ///
-    /// The server is four services in one `ServiceGroup`, which shuts them down in reverse order: the standby refill
+    /// The server is four services (five with the agent-check responder) in one `ServiceGroup`, which shuts them down in reverse order: the standby refill
     /// stops first, then every session is closed and cleaned up (`SessionDrainService`), then the sweeps stop, and
     /// last the HTTP server, which by then has no WebSocket left to wait for.
     public func run(
         gracefulShutdownSignals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         await sweep(initial: true)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: buildApplication(onListening: onListening))]
+        if let port = context.settings.agentCheckPort {
+            let responder = AgentCheckService(context: context, port: port)
+            agentCheck.withLock { $0 = responder }
+            services.append(.init(service: responder))  // before the drain service: it says `drain` until the end
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: buildApplication(onListening: onListening)),
+                services: services + [
                     .init(service: MaintenanceService(server: self)),
                     .init(service: SessionDrainService(context: context)),
                     .init(service: StandbyRefillService(server: self)),
@@ -213,6 +223,7 @@ public final class CodeRunnerHTTPServer: Sendable {
     func buildRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: GuardMiddleware(context: context))
+        addAdminRoutes(to: router)
         let context = self.context
 
         router.get("/") { _, _ in
@@ -221,9 +232,12 @@ public final class CodeRunnerHTTPServer: Sendable {
             headers[.cacheControl] = "no-store"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
         }
-        router.get("/health") { _, _ in
-            let (healthy, body) = await HealthCheck.run(context: context)
-            return Self.json(body, status: healthy ? .ok : .serviceUnavailable)
+        // `/api/health` is the original server's name for the same check (its deployments probe it).
+        for path in ["/health", "/api/health"] {
+            router.get(RouterPath(path)) { _, _ in
+                let (healthy, body) = await HealthCheck.run(context: context)
+                return Self.json(body, status: healthy ? .ok : .serviceUnavailable)
+            }
         }
         router.get("/metrics") { _, _ in
             let engine = context.runner.engine
@@ -329,18 +343,26 @@ public final class CodeRunnerHTTPServer: Sendable {
         request.headers[.upgrade]?.lowercased() == "websocket"
     }
 
+    /// Whether an Origin names the server the request came to. A Host without a port (a proxy such as nginx with
+    /// `proxy_set_header Host $host` drops it) matches the origin's host name at any port.
+    static func sameHost(origin: String, host: String) -> Bool {
+        let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+        guard !host.isEmpty, !originHost.isEmpty else { return false }
+        if originHost.lowercased() == host.lowercased() { return true }
+        // `name:port` or `[v6]:port` (an IPv6 literal is always bracketed in Host).
+        let hostHasPort = host.hasPrefix("[") ? host.contains("]:") : host.contains(":")
+        return !hostHasPort && HostCheck.hostName(originHost) == HostCheck.hostName(host)
+    }
+
     /// Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so the server must check it; the same
     /// rule applies to `POST /api/run` (a cross-site form or fetch would otherwise start a run).
-    /// Allowed: no Origin (not a browser), `*`, a listed origin, or (with no list) an origin whose host matches Host.
+    /// Allowed: no Origin (not a browser), `*`, a listed origin, or an origin whose host matches Host (the server's own
+    /// page; the list adds origins to it).
     static func checkOrigin(_ request: Request, settings: ServerSettings) throws(HTTPError) {
         guard let origin = request.headers[.origin], !origin.isEmpty else { return }
         let allowed = settings.allowedOrigins
         if allowed.contains("*") || allowed.contains(origin) { return }
-        if allowed.isEmpty {
-            let host = request.head.authority ?? ""
-            let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
-            if !host.isEmpty, originHost == host { return }
-        }
+        if sameHost(origin: origin, host: request.head.authority ?? "") { return }
         throw HTTPError(.forbidden, message: "origin \(origin) may not use this server; add it to server.allowedOrigins")
     }
 }

@@ -170,15 +170,28 @@ public final class ServerContext: Sendable {
         }
     }
 
-    /// Stops taking work and closes every live session (their runs are stopped, containers and networks removed).
-    public func drain() async {
-        let sessions = admission.withLock { state -> [any LiveSession] in
-            state.draining = true
-            return Array(state.live.values)
+    /// WebSocket close code 1012 (service restart): the server is going away; the client should reconnect (through
+    /// the load balancer, to another node). The original web client reconnects by itself.
+    static let serviceRestart: UInt16 = 1012
+
+    /// Drains the node: no new sessions (and `drain` on the agent-check port) and no new runs at once; runs already
+    /// going may finish for up to `grace`; then every live session is closed (1012) and its runs stopped, containers
+    /// and networks removed.
+    public func drain(grace: Duration = .zero) async {
+        admission.withLock { $0.draining = true }
+        let deadline = ContinuousClock.now.advanced(by: grace)
+        if runsGoing > 0 {
+            logger.notice("draining: letting running programs finish", metadata: ["runs": "\(runsGoing)", "grace": "\(grace)"])
         }
-        logger.notice("shutting down", metadata: ["sessions": "\(sessions.count)"])
+        while runsGoing > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let sessions = admission.withLock { Array($0.live.values) }
+        logger.notice("shutting down", metadata: ["sessions": "\(sessions.count)", "runsStillGoing": "\(runsGoing)"])
         await withTaskGroup(of: Void.self) { group in
-            for session in sessions { group.addTask { await session.shutDown(reason: "the server is shutting down") } }
+            for session in sessions {
+                group.addTask { await session.shutDown(reason: "the server is shutting down", closeCode: Self.serviceRestart) }
+            }
             group.addTask { await self.standbys.removeAll() }
         }
         // Sessions whose clean-up failed (now or earlier): a few more tries before the process, and with it the
@@ -243,8 +256,9 @@ protocol LiveSession: Sendable {
     var name: String { get }
     /// The peer address it is counted under (`server.maxSessionsPerClient`).
     var client: String { get }
-    /// Stops its runs and removes its containers and network; returns when that is done.
-    func shutDown(reason: String) async
+    /// Stops its runs and removes its containers and network, then closes the socket with `closeCode`; returns when
+    /// that is done.
+    func shutDown(reason: String, closeCode: UInt16) async
 }
 
 /// The runs started in the last minute, for `server.runsPerMinute` (a WebSocket session's, or one address's REST runs).

@@ -21,12 +21,12 @@ struct StandbyRefillService: Service {
     }
 }
 
-/// Does nothing until shutdown, then refuses new sessions, stops every run and closes and cleans up every session
-/// (`ServerContext.drain`), before the HTTP server itself stops.
+/// Does nothing until shutdown, then drains (`ServerContext.drain`): refuses new sessions and runs, lets running
+/// programs finish for `server.drainGrace`, then closes and cleans up every session, before the HTTP server stops.
 struct SessionDrainService: Service {
     let context: ServerContext
     func run() async throws {
         try? await gracefulShutdown()
-        await context.drain()
+        await context.drain(grace: context.settings.drainGrace)
     }
 }

@@ -10,12 +10,19 @@ public struct ServerSettings: Sendable {
     public var logFormat: String
     /// Bearer token every route and socket must present when non-empty.
     public var token: String
-    /// Origins allowed to open WebSockets: empty = same host as the request (or no Origin header), `*` = any.
+    /// Origins allowed to open WebSockets besides the request's own host (and requests without Origin); `*` = any.
     public var allowedOrigins: [String]
     /// Host names the server answers to besides loopback names, IP literals and `host` (DNS rebinding guard); `*` = any.
     public var allowedHosts: [String]
     /// How long a Socket.IO socket may stay without a successful CONNECT before it is closed.
     public var handshakeTimeout: Duration
+    /// Engine.IO heartbeat: the server pings every `pingInterval`; a pong must come within `pingTimeout` of its ping.
+    public var pingInterval: Duration
+    public var pingTimeout: Duration
+    /// How long a draining server lets running programs finish before it closes the sessions.
+    public var drainGrace: Duration
+    /// The HAProxy agent-check port (`AgentCheck`); nil: none. 0 binds any free port (tests).
+    public var agentCheckPort: Int?
     /// Largest WebSocket message accepted; bigger ones get an `error` reply and are dropped.
     public var maxMessageBytes: Int
     public var maxSessions: Int
@@ -64,6 +71,23 @@ public struct ServerSettings: Sendable {
                 key: "server.handshakeTimeout", value: value("server.handshakeTimeout"),
                 source: configuration.entry("server.handshakeTimeout")?.source ?? .defaultValue, reason: "use 100ms to 10m, such as 5s")
         }
+        func heartbeat(_ key: String) throws(ConfigurationError) -> Duration {
+            let duration = try configuration.duration(key)
+            guard duration >= .milliseconds(100), duration <= .seconds(600) else {
+                throw .badValue(
+                    key: key, value: value(key), source: configuration.entry(key)?.source ?? .defaultValue, reason: "use 100ms to 10m, such as 25s")
+            }
+            return duration
+        }
+        pingInterval = try heartbeat("server.pingInterval")
+        pingTimeout = try heartbeat("server.pingTimeout")
+        drainGrace = try configuration.duration("server.drainGrace")
+        guard drainGrace <= .seconds(3600) else {
+            throw .badValue(
+                key: "server.drainGrace", value: value("server.drainGrace"),
+                source: configuration.entry("server.drainGrace")?.source ?? .defaultValue, reason: "use 0s to 1h, such as 30s")
+        }
+        agentCheckPort = value("server.agentCheckPort").isEmpty ? nil : try integer("server.agentCheckPort", 0...65535)
         let sizeText = value("server.maxMessageSize")
         do {
             maxMessageBytes = Int(try Quantity.byteSize(sizeText))

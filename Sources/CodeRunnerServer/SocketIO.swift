@@ -7,9 +7,6 @@ import Synchronization
 
 /// The original Node implementation's event names, spoken over Socket.IO v4 / Engine.IO v4 on WebSocket only.
 final class SocketIOEncoder: SessionEncoder {
-    /// The `sessionId` (console id) the client used for its kernel, echoed in kernel replies.
-    let kernelConsole = Mutex<String?>(nil)
-
     static func event(_ name: String, _ payload: String) -> String {
         "42[\(JSON.quote(name)),\(payload)]"
     }
@@ -43,38 +40,16 @@ final class SocketIOEncoder: SessionEncoder {
         let id = run.map { "\"sessionId\":\(JSON.quote($0))," } ?? ""
         return Self.event("error", "{\(id)\"code\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}")
     }
-
-    func kernel(_ event: KernelNotice) -> String? {
-        let console = kernelConsole.withLock { $0 }.map { "\"sessionId\":\(JSON.quote($0))," } ?? ""
-        switch event {
-        case .started(let language): return Self.event("kernel:started", "{\(console)\"language\":\(JSON.quote(language))}")
-        case .output(let cell, let stream, let text):
-            return Self.event("kernel:output", "{\(console)\"cell\":\(cell),\"type\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}")
-        case .display(let cell, let mime, let data):
-            return Self.event("kernel:display", "{\(console)\"cell\":\(cell),\"mime\":\(JSON.quote(mime)),\"data\":\(JSON.quote(data))}")
-        case .result(let cell, let status, let ms, let ref):
-            let cellID = ref.map { ",\"cellId\":\(JSON.quote($0))" } ?? ""
-            return Self.event(
-                "kernel:result", "{\(console)\"cell\":\(cell),\"status\":\(JSON.quote(status)),\"executionTime\":\(Int(ms.rounded()))\(cellID)}")
-        case .interrupted: return Self.event("kernel:interrupted", "{\(console.dropLast())}")
-        case .restarted: return Self.event("kernel:restarted", "{\(console.dropLast())}")
-        case .exited(let reason): return Self.event("kernel:exited", "{\(console)\"reason\":\(JSON.quote(reason))}")
-        case .shutdown: return Self.event("kernel:shutdown", "{\(console.dropLast())}")
-        }
-    }
 }
 
 /// One Socket.IO connection (`/socket.io/?EIO=4&transport=websocket`): Engine.IO open/ping/pong/close around
 /// Socket.IO CONNECT, EVENT (with acks) and DISCONNECT on the default namespace.
 enum SocketIOConnection {
-    static let pingInterval: Duration = .seconds(25)
-    static let pingTimeout: Duration = .seconds(20)
-
     struct Open: Encodable {
         var sid: String
         var upgrades: [String] = []
-        var pingInterval = 25000
-        var pingTimeout = 20000
+        var pingInterval: Int
+        var pingTimeout: Int
         var maxPayload: Int
     }
 
@@ -88,7 +63,13 @@ enum SocketIOConnection {
         let encoder = SocketIOEncoder()
         let sid = randomID()
         let outbox = Outbox()
-        outbox.send("0" + JSON.encode(Open(sid: sid, maxPayload: context.settings.maxMessageBytes)))
+        let settings = context.settings
+        outbox.send(
+            "0"
+                + JSON.encode(
+                    Open(
+                        sid: sid, pingInterval: Int(milliseconds(settings.pingInterval)), pingTimeout: Int(milliseconds(settings.pingTimeout)),
+                        maxPayload: settings.maxMessageBytes)))
         let lastPong = Locked(ContinuousClock.now)
         let state = Locked(AdapterState(authorized: authorized))
         let closeCode = Locked(1001)  // WebSocket close code: going away; 1008 policy violation; 1013 try again later
@@ -102,7 +83,8 @@ enum SocketIOConnection {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await outbox.drain { try await outbound.write(.text($0)) }
-                try? await outbound.close(.init(codeNumber: closeCode.withLock { $0 }), reason: "closing")
+                let code = outbox.closeCode.map(Int.init) ?? closeCode.withLock { $0 }
+                try? await outbound.close(.init(codeNumber: code), reason: "closing")
             }
             group.addTask {
                 try? await Task.sleep(for: context.settings.handshakeTimeout)
@@ -117,17 +99,26 @@ enum SocketIOConnection {
                 outbox.finish()
             }
             group.addTask {
-                // Engine.IO v4: the server pings, the client must answer within pingTimeout.
+                // Engine.IO v4: a ping every pingInterval, on a fixed schedule (the client allows pingInterval +
+                // pingTimeout between pings); each must be answered within pingTimeout of being sent.
+                let clock = ContinuousClock()
+                var nextPing = clock.now.advanced(by: settings.pingInterval)
+                var unanswered: [ContinuousClock.Instant] = []  // pings sent and not yet followed by a pong
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: pingInterval)
+                    let deadline = unanswered.first?.advanced(by: settings.pingTimeout)
+                    try? await Task.sleep(until: min(nextPing, deadline ?? nextPing), clock: clock)
                     if Task.isCancelled { return }
-                    outbox.send("2")
-                    try? await Task.sleep(for: pingTimeout)
-                    if Task.isCancelled { return }
-                    if ContinuousClock.now - lastPong.withLock({ $0 }) > pingInterval + pingTimeout {
-                        logger.info("socket.io client stopped answering pings; closing")
+                    let pong = lastPong.withLock { $0 }
+                    unanswered.removeAll { $0 <= pong }
+                    if let oldest = unanswered.first, clock.now >= oldest.advanced(by: settings.pingTimeout) {
+                        logger.info("socket.io client did not answer a ping in time; closing", metadata: ["pingTimeout": "\(settings.pingTimeout)"])
                         outbox.finish()
                         return
+                    }
+                    if clock.now >= nextPing {
+                        unanswered.append(clock.now)
+                        outbox.send("2")
+                        nextPing = nextPing.advanced(by: settings.pingInterval)
                     }
                 }
             }
@@ -218,7 +209,7 @@ enum SocketIOConnection {
             $0.session = session
         }
         if !context.register(session) {
-            Task { await session.shutDown(reason: "the server is shutting down") }
+            Task { await session.shutDown(reason: "the server is shutting down", closeCode: ServerContext.serviceRestart) }
         }
         session.logger.info("session opened", metadata: ["protocol": "socket.io"])
         outbox.send("40{\"sid\":\(JSON.quote(session.name))}")
@@ -302,7 +293,13 @@ enum SocketIOConnection {
                 try await handleEvent(name, argument, session: session, encoder: encoder, state: state)
             } catch {
                 failure = error
-                await session.sendError(run: argument["sessionId"]?.text, error)
+                if name.hasPrefix("kernel:") {
+                    await session.sendKernelFailure(
+                        nil, kernelID: argument["kernelId"]?.text, cellRef: argument["cellId"]?.text,
+                        notebook: argument["notebookId"]?.text, error)
+                } else {
+                    await session.sendError(run: argument["sessionId"]?.text, error)
+                }
             }
             if let ackID {
                 let reply = failure.map { "{\"ok\":false,\"code\":\(JSON.quote($0.code)),\"error\":\(JSON.quote($0.message))}" } ?? "{\"ok\":true}"
@@ -360,32 +357,8 @@ enum SocketIOConnection {
             let console = argument["sessionId"]?.text
             if let console, !(await session.runIDs.contains(console)) { return }  // already finished: nothing to stop
             try await session.stop(run: console)
-        case "kernel:start":
-            encoder.kernelConsole.withLock { $0 = argument["sessionId"]?.text }
-            guard let language = argument["language"]?.text else {
-                throw ProtocolError(code: "bad-message", message: "kernel:start takes {sessionId, language}")
-            }
-            var files: [SubmittedFile] = []
-            for file in argument["files"]?.array ?? [] {
-                if let path = file["path"]?.text ?? file["name"]?.text, let content = file["content"]?.text {
-                    files.append(SubmittedFile(path: path, contents: Array(content.utf8)))
-                }
-            }
-            try await session.kernelStart(language: language, files: files)
-        case "kernel:execute":
-            let code: String
-            if case .string(let text) = argument {
-                code = text
-            } else {
-                guard let text = argument["code"]?.text else {
-                    throw ProtocolError(code: "bad-message", message: "kernel:execute takes {sessionId, code, cellId?}")
-                }
-                code = text
-            }
-            try await session.kernelExecute(code: code, ref: argument["cellId"]?.text)
-        case "kernel:interrupt": try await session.kernelInterrupt()
-        case "kernel:restart": try await session.kernelRestart()
-        case "kernel:shutdown": await session.kernelShutdown()
+        case let kernelEvent where kernelEvent.hasPrefix("kernel:"):
+            try await handleKernelEvent(kernelEvent, argument, session: session)
         default:
             throw ProtocolError(
                 code: "unknown-type",

@@ -284,6 +284,9 @@ public final class TestWebSocket: @unchecked Sendable {
 
     public var isClosed: Bool { lock.withLock { closed } }
 
+    /// The code of the server's close frame, once one came.
+    public var receivedCloseCode: Int? { lock.withLock { closeCode } }
+
     /// The next message, waiting up to `timeout`.
     public func next(timeout: Duration = .seconds(60)) async throws -> String {
         let deadline = ContinuousClock.now + timeout

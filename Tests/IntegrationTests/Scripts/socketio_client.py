@@ -27,7 +27,8 @@ if args.token:
 
 recorder = Recorder()
 sio = socketio.Client(reconnection=False)
-recorder.listen(sio, ["output", "exit", "error", "kernel:started", "kernel:output", "kernel:result", "kernel:shutdown", "kernel:interrupted"])
+recorder.listen(sio, ["output", "exit", "error", "kernel:started", "kernel:output", "kernel:cell_complete", "kernel:shutdown_complete",
+                     "kernel:error"])
 
 auth = {"token": args.token} if args.token else None
 sio.connect(args.url, transports=["websocket"], auth=auth, wait_timeout=10)
@@ -71,21 +72,22 @@ sio.emit("stop", {"sessionId": "console-4"})
 exit4 = recorder.wait(lambda n, d: n == "exit" and d.get("sessionId") == "console-4", timeout=20)
 check(exit4 is not None and exit4[1]["code"] == 130 and exit4[1]["status"] == "stopped", "stop ends the run: %r" % (exit4,))
 
-# 6. Kernel events: state survives between cells.
-sio.emit("kernel:start", {"sessionId": "repl", "language": "python"})
-started = recorder.wait(lambda n, d: n in ("kernel:started", "error"), timeout=60)
+# 6. Kernel events (socketio_notebook.py checks every one of them): state survives between cells.
+sio.emit("kernel:start", {"notebookId": "repl", "language": "python"})
+started = recorder.wait(lambda n, d: n in ("kernel:started", "kernel:error"), timeout=60)
 check(started is not None and started[0] == "kernel:started", "kernel:started: %r" % (started,))
 if started is not None and started[0] == "kernel:started":
-    sio.emit("kernel:execute", {"sessionId": "repl", "code": "x = 41", "cellId": "c1"})
-    r1 = recorder.wait(lambda n, d: n == "kernel:result" and d.get("cellId") == "c1")
-    check(r1 is not None and r1[1]["status"] == "ok", "first cell ok: %r" % (r1,))
-    sio.emit("kernel:execute", {"sessionId": "repl", "code": "print(x + 1)", "cellId": "c2"})
-    r2 = recorder.wait(lambda n, d: n == "kernel:result" and d.get("cellId") == "c2")
-    check(r2 is not None and r2[1]["status"] == "ok", "second cell ok")
-    out = recorder.wait(lambda n, d: n == "kernel:output" and d.get("data") == "42\n", timeout=5)
+    kernel = started[1]["kernelId"]
+    sio.emit("kernel:execute", {"kernelId": kernel, "code": "x = 41", "cellId": "c1"})
+    r1 = recorder.wait(lambda n, d: n == "kernel:cell_complete" and d.get("cellId") == "c1")
+    check(r1 is not None, "first cell complete: %r" % (r1,))
+    sio.emit("kernel:execute", {"kernelId": kernel, "code": "print(x + 1)", "cellId": "c2"})
+    r2 = recorder.wait(lambda n, d: n == "kernel:cell_complete" and d.get("cellId") == "c2")
+    check(r2 is not None, "second cell complete")
+    out = recorder.wait(lambda n, d: n == "kernel:output" and d.get("content") == "42\n", timeout=5)
     check(out is not None, "kernel state survived between cells (42)")
-    sio.emit("kernel:shutdown", {"sessionId": "repl"})
-    check(recorder.wait(lambda n, d: n == "kernel:shutdown", timeout=20) is not None, "kernel:shutdown reply")
+    sio.emit("kernel:shutdown", {"kernelId": kernel})
+    check(recorder.wait(lambda n, d: n == "kernel:shutdown_complete", timeout=20) is not None, "kernel:shutdown_complete reply")
 
 # 7. Unknown events get an error event, the connection stays.
 sio.emit("launch-rockets", {"sessionId": "x"})

@@ -44,11 +44,12 @@ class Recorder:
         for name in names:
             client.on(name, (lambda n: lambda data=None: self.add(n, data))(name))
 
-    def wait(self, predicate, timeout=90):
+    def wait(self, predicate, timeout=90, start=0):
+        """The first event from index `start` on that matches, or None after `timeout` seconds."""
         deadline = time.time() + timeout
         with self.lock:
             while True:
-                for event in self.events:
+                for event in self.events[start:]:
                     if predicate(*event):
                         return event
                 remaining = deadline - time.time()

@@ -1,0 +1,35 @@
+import Hummingbird
+
+/// Routes for whoever runs the server (behind `server.token` like every route): draining a node for a rolling restart.
+extension CodeRunnerHTTPServer {
+    struct DrainAnswer: Encodable {
+        var status = "draining"
+        var graceSeconds: Double
+        var sessions: Int
+        var runs: Int
+    }
+
+    func addAdminRoutes(to router: Router<ServerRequestContext>) {
+        let context = self.context
+        // `POST /admin/drain`: what SIGTERM does (stop taking sessions, let runs finish for server.drainGrace, close the
+        // sessions with 1012, clean up, exit). JSON and the origin rule, like /api/run, so no web page can trigger it.
+        router.post("/admin/drain") { request, _ in
+            guard request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters().lowercased() == "application/json" else {
+                return Self.json(
+                    RestError(code: "bad-content-type", message: "send 'Content-Type: application/json' (the body may be {})"),
+                    status: .unsupportedMediaType)
+            }
+            do throws(HTTPError) { try Self.checkOrigin(request, settings: context.settings) } catch {
+                return Self.json(RestError(code: "forbidden-origin", message: error.body ?? "this origin may not use the server"), status: .forbidden)
+            }
+            let capacity = context.capacity(engineReachable: true)
+            context.logger.notice("drain requested over HTTP", metadata: ["sessions": "\(capacity.sessions)", "runs": "\(capacity.runs)"])
+            self.shutdown()
+            let grace = context.settings.drainGrace.components
+            return Self.json(
+                DrainAnswer(
+                    graceSeconds: Double(grace.seconds) + Double(grace.attoseconds) / 1e18, sessions: capacity.sessions, runs: capacity.runs),
+                status: .accepted)
+        }
+    }
+}
