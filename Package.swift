@@ -56,8 +56,9 @@ let package = Package(
         ),
         // Debian's libedit for the interactive shell's line editing and history.
         .systemLibrary(name: "CLibEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        .executableTarget(
-            name: "coderunner",
+        // Every command of the `coderunner` CLI, so command lines can be parsed and checked in tests without a process.
+        .target(
+            name: "CodeRunnerCLI",
             dependencies: [
                 "CodeRunnerCore", "CodeRunnerDocker", "CodeRunnerServer", "CLibEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,6 +67,8 @@ let package = Package(
             ],
             swiftSettings: strictSwift6
         ),
+        // The binary: only `main.swift`, which hands the process to CodeRunnerCLI.
+        .executableTarget(name: "coderunner", dependencies: ["CodeRunnerCLI"], swiftSettings: strictSwift6),
         // SplitMix64 for the fuzz tests of every test target.
         .target(name: "SeededRandom", path: "Tests/SeededRandom", swiftSettings: strictSwift6),
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "SeededRandom"], swiftSettings: strictSwift6),
@@ -95,6 +98,11 @@ let package = Package(
             dependencies: ["CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting", "ServerTestSupport", "SeededRandom"],
             swiftSettings: strictSwift6
         ),
+        // The CLI's parsing and validation through the library (no Docker, no process).
+        .testTarget(
+            name: "CodeRunnerCLITests",
+            dependencies: ["CodeRunnerCLI", "CodeRunnerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

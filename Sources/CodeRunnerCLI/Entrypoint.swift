@@ -5,9 +5,10 @@ import CodeRunnerCore
 import Glibc
 #endif
 
-@main
-enum Entrypoint {
-    static func main() async {
+/// The process's entry point: `Sources/coderunner/main.swift` calls `main()` and nothing else.
+public enum Entrypoint {
+    /// Parses the process's arguments, runs the command and exits with its code.
+    public static func main() async {
         RunTrace.mark("main")
         var arguments = Array(CommandLine.arguments.dropFirst())
         // Program arguments after `--` belong to the user's program, not to us. ArgumentParser cannot take a second

@@ -1,9 +1,12 @@
 import ArgumentParser
 
-struct RootCommand: AsyncParsableCommand {
+/// `coderunner`: the root of every command; `RootCommand.parseAsRoot(arguments)` parses a command line.
+public struct RootCommand: AsyncParsableCommand {
     static let version = "0.1.0"
 
-    static let configuration = CommandConfiguration(
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "coderunner",
         abstract: "Run code in isolated containers and stream the output live.",
         discussion: """
