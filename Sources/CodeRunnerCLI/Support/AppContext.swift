@@ -1,34 +1,10 @@
-import ArgumentParser
 import CodeRunnerCore
 import CodeRunnerDocker
 import CodeRunnerServer
-import FoundationEssentials
 
-/// Options every subcommand that talks to the engine accepts.
-struct GlobalOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Config file to read (default: $XDG_CONFIG_HOME/coderunner/config.toml, ~/.config/coderunner/config.toml, /etc/coderunner/config.toml).",
-            valueName: "path"), completion: .file(extensions: ["toml"]))
-    var config: String?
-}
-
-/// Exit codes of coderunner itself (the program's own pass through `run`).
-enum ExitStatus {
-    static let usage: Int32 = 64
-    static let internalFailure: Int32 = 125
-}
-
-/// A failure that ends the command with one clear line and a given exit code.
-struct CommandFailure: Error, CustomStringConvertible {
-    var message: String
-    var exitCode: Int32
-    var description: String { message }
-
-    static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: ExitStatus.usage) }
-    static func internalFailure(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: ExitStatus.internalFailure) }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Configuration, runtimes and the engine, loaded once per command in the documented order
 /// (defaults < config file < CODERUNNER_* environment < flags).
@@ -135,39 +111,5 @@ struct AppContext {
     func baseImage() -> String? {
         if let base = environment["CODERUNNER_BASE_IMAGE"] { return base.isEmpty ? nil : base }
         return "coderunner/base:bookworm"
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Runs a command body and turns failures into one line on stderr and the right exit code.
-func withFailureHandling(_ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let failure as CommandFailure {
-        Terminal.status("coderunner: \(failure.message)")
-        if JSONOutput.requested { Terminal.out(JSONOutput.error(message: failure.message, exitCode: failure.exitCode) + "\n") }
-        throw ExitCode(failure.exitCode)
-    }
-}
-
-/// `--json` on the command line (before a `run`'s `--`): every answer, errors included, is one JSON object on stdout
-/// (docs/json.md), so a script never has to parse a message meant for people. The message still goes to stderr too.
-enum JSONOutput {
-    nonisolated(unsafe) static var requested = false
-
-    /// `{"error": {"message": "...", "exitCode": N}}`.
-    static func error(message: String, exitCode: Int32) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        struct Body: Encodable {
-            var message: String
-            var exitCode: Int32
-        }
-        struct Wrapper: Encodable { var error: Body }
-        guard let data = try? encoder.encode(Wrapper(error: Body(message: message, exitCode: exitCode))) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
     }
 }
