@@ -31,7 +31,7 @@ import Testing
 
     @Test func poolWarmTakesItsCounts() throws {
         let warm = try #require(try RootCommand.parseAsRoot(["pool", "warm", "python", "--session", "ci", "--count", "2"]) as? PoolWarmCommand)
-        #expect(warm.language == "python")
+        #expect(warm.language?.name == "python")
         #expect(warm.session == "ci")
         #expect(warm.count == 2)
     }

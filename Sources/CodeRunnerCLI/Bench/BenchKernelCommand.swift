@@ -11,7 +11,7 @@ struct BenchKernelCommand: AsyncParsableCommand {
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Language.") var language = "python"
+    @Argument(help: "Language.") var language = LanguageArgument("python")
     @Option(help: "Cells to time.") var cells = 200
     @Option(help: "The cell's code.") var code = "1+1"
 
@@ -19,7 +19,7 @@ struct BenchKernelCommand: AsyncParsableCommand {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let runner = try context.codeRunner()
-            let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
+            let (runtime, limits) = try context.runtimeWithDefaultLimits(language, runner: runner)
             let session = "bench-" + String(SessionName.ephemeral().dropFirst(4))
             let startClock = ContinuousClock.now
             let kernel: KernelSession

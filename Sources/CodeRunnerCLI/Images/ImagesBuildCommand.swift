@@ -17,10 +17,8 @@ struct ImagesBuildCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(
-        help: ArgumentHelp("Languages to build (default: all).", valueName: "language"),
-        completion: .list(["python", "javascript", "java", "cpp", "sql"]))
-    var languages: [String] = []
+    @Argument(help: ArgumentHelp("Languages to build (default: all).", valueName: "language"))
+    var languages: [LanguageArgument] = []
     @Flag(help: "Rebuild even when the image is current.") var force = false
     @Flag(help: "Skip the smoke test after building.") var noSmokeTest = false
     @Flag(help: "Show every line of Docker's build output.") var verbose = false
@@ -32,7 +30,7 @@ struct ImagesBuildCommand: AsyncParsableCommand {
             let images = RuntimeImages(engine: engine, baseImage: context.baseImage(), agentBinaryPath: context.agentBinaryPath())
             var selected: [Runtime] = []
             do {
-                selected = languages.isEmpty ? context.catalog.runtimes : try languages.map { try context.catalog.runtime(named: $0) }
+                selected = languages.isEmpty ? context.catalog.runtimes : try languages.map { try $0.runtime(in: context.catalog) }
             } catch {
                 throw CommandFailure.usage("\(error)")
             }

@@ -13,8 +13,8 @@ struct PoolWarmCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Language to warm.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
-    var language: String?
+    @Argument(help: ArgumentHelp("Language to warm.", valueName: "language"))
+    var language: LanguageArgument?
     @Option(help: ArgumentHelp("Session to warm (as used with `run --session`).", valueName: "name")) var session: String?
     @Option(help: "How many containers.") var count = 1
     @Option(help: ArgumentHelp("Make this many session networks ready ahead of need (new sessions lease them at once).", valueName: "n"))
@@ -43,7 +43,7 @@ struct PoolWarmCommand: AsyncParsableCommand {
             let runtime: Runtime
             do {
                 try SessionName.validate(session)
-                runtime = try context.catalog.runtime(named: language)
+                runtime = try language.runtime(in: context.catalog)
             } catch { throw CommandFailure.usage("\(error)") }
             guard (1...100).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 100") }
             let runner = try context.codeRunner(join: join)

@@ -59,29 +59,34 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: [.short, .long],
-        help: ArgumentHelp("Language (python, javascript, java, cpp, sql, or an alias); default: from the entry's extension.", valueName: "language"),
-        completion: .list(["python", "javascript", "java", "cpp", "sql"]))
-    var lang: String?
+        help: ArgumentHelp("Language (python, javascript, java, cpp, sql, or an alias); default: from the entry's extension.", valueName: "language"))
+    var lang: LanguageArgument?
 
     @Option(help: ArgumentHelp("The file to run, relative to the uploaded folder.", valueName: "path"), completion: .file())
     var entry: String?
 
     // `.unconditional`: a value such as `-1` is taken as the value (and refused with the allowed range), not as an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"))
-    var timeout: String?
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Wall-clock limit of the run stage, e.g. 500ms, 2s, 1m.", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var timeout: DurationArgument?
 
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Memory limit, from 6m to the engine host's memory, e.g. 128m, 1g (swap is not added).", valueName: "size"))
-    var memory: String?
+        help: ArgumentHelp("Memory limit, from 6m to the engine host's memory, e.g. 128m, 1g (swap is not added).", valueName: "size"),
+        transform: MemoryLimitArgument.init(parsing:))
+    var memory: MemoryLimitArgument?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("CPU quota in CPUs, from 0.01 to the engine host's CPU count, e.g. 0.5.", valueName: "cpus"))
-    var cpus: String?
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("CPU quota in CPUs, from 0.01 to the engine host's CPU count, e.g. 0.5.", valueName: "cpus"),
+        transform: CPUCountArgument.init(parsing:))
+    var cpus: CPUCountArgument?
 
     @Option(
         name: .customLong("output-limit"), parsing: .unconditional,
-        help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"))
-    var outputLimit: String?
+        help: ArgumentHelp("Stop the program after this much output, e.g. 1m.", valueName: "size"),
+        transform: ByteSizeArgument.init(parsing:))
+    var outputLimit: ByteSizeArgument?
 
     @Option(name: [.short, .customLong("env")], help: ArgumentHelp("Environment variable for the program (repeatable).", valueName: "key=value"))
     var env: [String] = []
@@ -96,8 +101,9 @@ struct RunCommand: AsyncParsableCommand {
         parsing: .unconditional,
         help: ArgumentHelp(
             "With --session: how long the session's new containers stay after their last run, e.g. 10m (default container.ttl, 60s; at most 24h).",
-            valueName: "duration"))
-    var ttl: String?
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var ttl: DurationArgument?
 
     @Flag(help: "Print one JSON object (status, exit code, timings, output) instead of streaming.")
     var json = false
@@ -139,26 +145,16 @@ struct RunCommand: AsyncParsableCommand {
     /// The limits asked for on the command line, checked before any file is read: `--memory` and `--cpus` against the
     /// engine host's size (when the engine answers; otherwise the run reports the engine's problem).
     func checkedLimits(context: AppContext) async throws(CommandFailure) -> RequestedLimits {
-        var requested = RequestedLimits()
+        var requested = RequestedLimits(timeout: timeout?.value, outputLimit: outputLimit?.value)
         if memory != nil || cpus != nil {
             let host = try? await context.containerEngine().hostCapacity()
             do {
-                requested.memory = try memory.map { text throws(LimitOptionError) in try LimitOptions.memory(text, host: host) }
-                requested.cpus = try cpus.map { text throws(LimitOptionError) in try LimitOptions.cpus(text, host: host) }
+                requested.memory = try memory?.checked(against: host)
+                requested.cpus = try cpus?.checked(against: host)
             } catch { throw .usage(error.description) }
         }
-        var duration: Duration?
-        var output: UInt64?
-        do { duration = try timeout.map { text throws(QuantityParseError) in try Quantity.duration(text) } } catch {
-            throw .usage("--timeout: \(error.description)")
-        }
-        do { output = try outputLimit.map { text throws(QuantityParseError) in try Quantity.byteSize(text) } } catch {
-            throw .usage("--output-limit: \(error.description)")
-        }
-        if let duration, duration <= .zero { throw .usage("--timeout \(timeout ?? "") is too short: use a duration above 0, such as 500ms or 2s") }
-        if output == 0 { throw .usage("--output-limit 0 would stop every program at once: use a size such as 64k or 1m") }
-        requested.timeout = duration
-        requested.outputLimit = output
+        if let timeout, timeout.value <= .zero { throw .usage("--timeout \(timeout.text) is too short: use a duration above 0, such as 500ms or 2s") }
+        if requested.outputLimit == 0 { throw .usage("--output-limit 0 would stop every program at once: use a size such as 64k or 1m") }
         return requested
     }
 
@@ -198,7 +194,7 @@ struct RunCommand: AsyncParsableCommand {
             throw .usage(error.description)
         }
         let choice: EntryChoice
-        do { choice = try local.choose(catalog: context.catalog, language: lang, entry: entry) } catch { throw .usage(error.description) }
+        do { choice = try local.choose(catalog: context.catalog, language: lang?.name, entry: entry) } catch { throw .usage(error.description) }
         if let note = choice.note { Terminal.err("coderunner: \(note) (--entry chooses another)\n") }
         let runtime = choice.runtime
         let submission: Submission
@@ -229,10 +225,8 @@ struct RunCommand: AsyncParsableCommand {
         var containerTTL: Duration?
         if let ttl {
             guard sessionName != nil else { throw .usage("--ttl is for a named session (--session NAME): a one-shot run's container ends with it") }
-            let value: Duration
-            do { value = try Quantity.duration(ttl) } catch { throw .usage("--ttl: \(error)") }
-            guard value >= .seconds(1), value <= .seconds(86_400) else { throw .usage("--ttl must be between 1s and 24h, not \(ttl)") }
-            containerTTL = value
+            guard ttl.value >= .seconds(1), ttl.value <= .seconds(86_400) else { throw .usage("--ttl must be between 1s and 24h, not \(ttl.text)") }
+            containerTTL = ttl.value
         }
         let runner = try context.codeRunner(join: join, containerTTL: containerTTL)
         RunTrace.mark("settings and submission loaded")

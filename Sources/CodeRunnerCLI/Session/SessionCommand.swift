@@ -32,18 +32,19 @@ struct SessionCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(
-        help: ArgumentHelp("Language of the kernel.", valueName: "language"), completion: .list(["python", "javascript", "java", "cpp", "sql"]))
-    var language: String = "python"
+    @Argument(help: ArgumentHelp("Language of the kernel.", valueName: "language"))
+    var language = LanguageArgument("python")
 
     @Option(help: ArgumentHelp("Use (and keep) a named session instead of a throwaway one.", valueName: "name"))
     var session: String?
 
-    @Option(help: ArgumentHelp("Per-cell time limit, e.g. 30s (default: the runtime's timeout).", valueName: "duration"))
-    var timeout: String?
+    @Option(
+        help: ArgumentHelp("Per-cell time limit, e.g. 30s (default: the runtime's timeout).", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var timeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("Memory limit of the session's containers, e.g. 256m.", valueName: "size"))
-    var memory: String?
+    @Option(help: ArgumentHelp("Memory limit of the session's containers, e.g. 256m.", valueName: "size"), transform: ByteSizeArgument.init(parsing:))
+    var memory: ByteSizeArgument?
 
     @Flag(help: "Print each cell's wall time.") var time = false
 
@@ -65,12 +66,12 @@ struct SessionCommand: AsyncParsableCommand {
             let runner = try context.codeRunner(join: join)
             Terminal.filterProgramOutput(raw: raw)
             let runtime: Runtime
-            do { runtime = try context.catalog.runtime(named: language) } catch { throw CommandFailure.usage("\(error)") }
+            do { runtime = try language.runtime(in: context.catalog) } catch { throw CommandFailure.usage("\(error)") }
             var limits: RunLimits
             do {
                 limits = try runner.settings.limits(for: runtime, configuration: context.configuration)
-                if let timeout { limits.timeout = try Quantity.duration(timeout) }
-                if let memory { limits.memoryBytes = try Quantity.byteSize(memory) }
+                if let timeout { limits.timeout = timeout.value }
+                if let memory { limits.memoryBytes = memory.value }
                 if let session { try SessionName.validate(session) }
             } catch {
                 throw CommandFailure.usage("\(error)")

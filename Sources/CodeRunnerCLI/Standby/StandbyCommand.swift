@@ -19,7 +19,7 @@ struct StandbyCommand: AsyncParsableCommand {
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Language.") var language: String
+    @Argument(help: "Language.") var language: LanguageArgument
     @Option(help: "A finished one-shot run's container to remove first.") var removeContainer: String?
     @Option(help: "A finished one-shot run's network to remove first.") var removeNetwork: String?
     @Flag(help: "Only remove the finished run's container and network; keep no standby.") var noKeep = false
@@ -44,7 +44,7 @@ struct StandbyCommand: AsyncParsableCommand {
                         .collectWhatDeadProcessesLeft(olderThan: runner.settings.containerTTL)
                 }.value
                 guard keep, !Task.isCancelled else { return [String]() }
-                let (runtime, limits) = try context.runtimeWithDefaultLimits(named: language, runner: runner)
+                let (runtime, limits) = try context.runtimeWithDefaultLimits(language, runner: runner)
                 return try await runner.keepStandby(runtime: runtime, limits: limits)
             }
             let stops = [SIGTERM, SIGHUP, SIGINT].map { signalNumber in

@@ -88,9 +88,9 @@ struct AppContext {
     }
 
     /// A runtime by name or alias and its configured default limits; an unknown name is a usage error.
-    func runtimeWithDefaultLimits(named language: String, runner: CodeRunner) throws(CommandFailure) -> (runtime: Runtime, limits: RunLimits) {
+    func runtimeWithDefaultLimits(_ language: LanguageArgument, runner: CodeRunner) throws(CommandFailure) -> (runtime: Runtime, limits: RunLimits) {
         do {
-            let runtime = try catalog.runtime(named: language)
+            let runtime = try language.runtime(in: catalog)
             return (runtime, try runner.settings.limits(for: runtime, configuration: configuration))
         } catch { throw .usage("\(error)") }
     }
