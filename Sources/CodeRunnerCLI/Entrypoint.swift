@@ -31,8 +31,8 @@ public enum Entrypoint {
             command = try RootCommand.parseAsRoot(arguments)
         } catch {
             if RootCommand.exitCode(for: error).rawValue == 64 {
-                let subcommands = RootCommand.configuration.subcommands.map { $0._commandName }
-                let scope = arguments.first.flatMap { subcommands.contains($0) ? "\($0) " : nil } ?? ""
+                let path = CommandNames.path(of: arguments)
+                let scope = path.isEmpty ? "" : path.joined(separator: " ") + " "
                 let message = "\(RootCommand.message(for: error)); see `coderunner \(scope)--help`"
                 Terminal.err("coderunner: \(message)\n")
                 if JSONOutput.requested { Terminal.out(JSONOutput.error(message: message, exitCode: 64) + "\n") }
@@ -65,6 +65,19 @@ enum CommandNames {
     }
     static var all: [String] {
         RootCommand.configuration.subcommands.flatMap { [$0._commandName] + $0.configuration.aliases } + ["help"]
+    }
+
+    /// The command a command line names (`["pool", "warm"]` for `pool warm python …`), so a usage error points at the
+    /// help of the command that refused it (`validate()` of a subcommand included).
+    static func path(of arguments: [String]) -> [String] {
+        var path: [String] = []
+        var candidates = RootCommand.configuration.subcommands
+        for word in arguments {
+            guard let command = candidates.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) else { break }
+            path.append(command._commandName)
+            candidates = command.configuration.subcommands
+        }
+        return path
     }
 
     /// The message for a first word (or `help`'s topic) that names no command, or nil.

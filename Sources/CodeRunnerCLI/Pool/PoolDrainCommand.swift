@@ -22,10 +22,18 @@ struct PoolDrainCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Do not ask for confirmation with --all.") var yes = false
     @Flag(help: "Remove the ready session networks beyond network.ready (with --all: every ready one).") var networks = false
 
+    /// One session, or everyone's containers (--all), or the pool's ready networks (--networks): never a mix.
+    func validate() throws {
+        guard session == nil || !all else { throw ValidationError("give either --session NAME or --all, not both") }
+        guard session == nil || !networks else { throw ValidationError("--networks drains the pool, not a session: leave out --session") }
+        guard session != nil || all || networks else {
+            throw ValidationError(
+                "pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
+        }
+    }
+
     func run() async throws {
         try await withFailureHandling {
-            guard session == nil || !all else { throw CommandFailure.usage("give either --session NAME or --all, not both") }
-            guard session == nil || !networks else { throw CommandFailure.usage("--networks drains the pool, not a session: leave out --session") }
             if networks && !all {
                 let context = try AppContext.load(options: global)
                 let settings = try context.settings()
@@ -33,10 +41,7 @@ struct PoolDrainCommand: AsyncParsableCommand {
                 return
             }
             if session == nil {
-                guard all else {
-                    throw CommandFailure.usage(
-                        "pool drain without --session removes every user's idle containers: add --all to do that, or --session NAME for one session")
-                }
+                // --all (validate() refused neither --session nor --all).
                 guard
                     try Confirmation.ask(
                         "Remove the idle containers of EVERY coderunner session, every user's? [y/N] ", yes: yes,

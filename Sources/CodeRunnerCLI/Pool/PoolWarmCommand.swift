@@ -21,12 +21,23 @@ struct PoolWarmCommand: AsyncParsableCommand {
     var networks: Int?
     @Flag(help: "Warm a named session that another user or job (CODERUNNER_JOB) created.") var join = false
 
+    /// Either containers (a language and --session, --count of them) or networks (--networks alone).
+    func validate() throws {
+        if let networks {
+            guard language == nil, session == nil else { throw ValidationError("--networks makes networks, not containers: give it alone") }
+            guard (1...4352).contains(networks) else { throw ValidationError("--networks must be between 1 and 4352") }
+            return
+        }
+        guard language != nil, session != nil else {
+            throw ValidationError("give a language and --session NAME (containers), or --networks N (networks)")
+        }
+        guard (1...100).contains(count) else { throw ValidationError("--count must be between 1 and 100") }
+    }
+
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             if let networks {
-                guard language == nil, session == nil else { throw CommandFailure.usage("--networks makes networks, not containers: give it alone") }
-                guard (1...4352).contains(networks) else { throw CommandFailure.usage("--networks must be between 1 and 4352") }
                 let runner = try context.codeRunner()
                 let started = ContinuousClock.now
                 do {
@@ -36,16 +47,13 @@ struct PoolWarmCommand: AsyncParsableCommand {
                 } catch { throw CommandFailure.internalFailure("\(error)") }
                 return
             }
-            guard let language, let session else {
-                throw CommandFailure.usage(
-                    "give a language and --session NAME (containers), or --networks N (networks); see `coderunner pool warm --help`")
-            }
+            // validate() made sure both are given when --networks is not.
+            guard let language, let session else { return }
             let runtime: Runtime
             do {
                 try SessionName.validate(session)
                 runtime = try language.runtime(in: context.catalog)
             } catch { throw CommandFailure.usage("\(error)") }
-            guard (1...100).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 100") }
             let runner = try context.codeRunner(join: join)
             let limits: RunLimits
             do { limits = try runner.settings.limits(for: runtime, configuration: context.configuration) } catch {

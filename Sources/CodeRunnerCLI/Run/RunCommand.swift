@@ -133,6 +133,48 @@ struct RunCommand: AsyncParsableCommand {
     /// Arguments after `--` (split off in `Entrypoint`).
     var programArguments: [String] { ProgramArguments.value }
 
+    /// One `.ipynb` file: it runs in a kernel, so --output and --force apply to it and the options for programs
+    /// (--entry, --env, --ttl) do not (they are ignored, and so not checked).
+    var runsNotebook: Bool { files.count == 1 && FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" }
+
+    /// Mistakes visible in the command line alone, refused (exit 64) right after parsing, before the config file, the
+    /// engine or any file is read. What depends on those (the files, --memory against the host, the language) is
+    /// checked in `execute()`.
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give a file to run, e.g. `coderunner run hello.py`") }
+        if !runsNotebook {
+            if output != nil || force { throw ValidationError("--output and --force are for notebooks (.ipynb)") }
+            if let entry {
+                do { try Submission.validate(path: entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry) } catch {
+                    throw ValidationError(error.description)
+                }
+            }
+        }
+        if let timeout, timeout.value <= .zero {
+            throw ValidationError("--timeout \(timeout.text) is too short: use a duration above 0, such as 500ms or 2s")
+        }
+        if outputLimit?.value == 0 { throw ValidationError("--output-limit 0 would stop every program at once: use a size such as 64k or 1m") }
+        guard !runsNotebook else { return }
+        for pair in env {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, !pair.utf8.contains(0) else {
+                throw ValidationError("--env takes KEY=VALUE, got '\(pair)'")
+            }
+        }
+        if let ttl {
+            guard Self.sessionName(session, environment: Terminal.environment()) != nil else {
+                throw ValidationError("--ttl is for a named session (--session NAME): a one-shot run's container ends with it")
+            }
+            guard ttl.value >= .seconds(1), ttl.value <= .seconds(86_400) else {
+                throw ValidationError("--ttl must be between 1s and 24h, not \(ttl.text)")
+            }
+        }
+    }
+
+    /// `--session`, else CODERUNNER_SESSION when it is set and not empty; nil for a one-shot run.
+    static func sessionName(_ flag: String?, environment: [String: String]) -> String? {
+        flag ?? environment["CODERUNNER_SESSION"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func run() async throws {
         RunTrace.mark("cli started")
         var exitCode: Int32 = 0
@@ -153,8 +195,6 @@ struct RunCommand: AsyncParsableCommand {
                 requested.cpus = try cpus?.checked(against: host)
             } catch { throw .usage(error.description) }
         }
-        if let timeout, timeout.value <= .zero { throw .usage("--timeout \(timeout.text) is too short: use a duration above 0, such as 500ms or 2s") }
-        if requested.outputLimit == 0 { throw .usage("--output-limit 0 would stop every program at once: use a size such as 64k or 1m") }
         return requested
     }
 
@@ -168,18 +208,12 @@ struct RunCommand: AsyncParsableCommand {
     func execute() async throws(CommandFailure) -> Int32 {
         let context = try AppContext.load(options: global)
         let settings = try context.settings()
-        guard !files.isEmpty else { throw .usage("give a file to run, e.g. `coderunner run hello.py` (see `coderunner run --help`)") }
         Terminal.filterProgramOutput(raw: raw || json)
-        if files.count == 1, FilePath.extensionWithDot(files[0]).lowercased() == ".ipynb" {
-            // The same checks as for programs (`--memory` against the host, no zero limits).
+        if runsNotebook {
+            // The same checks as for programs (`--memory` and `--cpus` against the host; zero limits were refused in validate()).
             let requested = try await checkedLimits(context: context)
             return try await NotebookCommandRunner(path: files[0], output: output, force: force, json: json, context: context, requested: requested)
                 .run()
-        }
-        if output != nil || force { throw .usage("--output and --force are for notebooks (.ipynb)") }
-
-        if let entry {
-            do { try Submission.validate(path: entry.hasPrefix("./") ? String(entry.dropFirst(2)) : entry) } catch { throw .usage(error.description) }
         }
         let requested = try await checkedLimits(context: context)
         // The files first (lstat only, then the limits, then reading), then the language and entry they mean.
@@ -213,22 +247,12 @@ struct RunCommand: AsyncParsableCommand {
                 "the memory limit \(Quantity.formatBytes(limits.memoryBytes)) (runtime.\(runtime.language).memory) is under Docker's minimum of 6m")
         }
         if let zero = limits.zeroLimit { throw .usage("\(zero) is not a limit: give a value above 0 (--timeout 2s, --output-limit 1m)") }
-        for pair in env {
-            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, !pair.utf8.contains(0) else {
-                throw .usage("--env takes KEY=VALUE, got '\(pair)'")
-            }
-        }
-        let sessionName = session ?? context.environment["CODERUNNER_SESSION"].flatMap { $0.isEmpty ? nil : $0 }
+        let sessionName = Self.sessionName(session, environment: context.environment)
         if let sessionName {
             do { try SessionName.validate(sessionName) } catch { throw .usage(error.description) }
         }
-        var containerTTL: Duration?
-        if let ttl {
-            guard sessionName != nil else { throw .usage("--ttl is for a named session (--session NAME): a one-shot run's container ends with it") }
-            guard ttl.value >= .seconds(1), ttl.value <= .seconds(86_400) else { throw .usage("--ttl must be between 1s and 24h, not \(ttl.text)") }
-            containerTTL = ttl.value
-        }
-        let runner = try context.codeRunner(join: join, containerTTL: containerTTL)
+        // --ttl was checked in validate() (only with a session, 1s to 24h).
+        let runner = try context.codeRunner(join: join, containerTTL: ttl?.value)
         RunTrace.mark("settings and submission loaded")
         var request = RunRequest(
             submission: submission, runtime: runtime, arguments: programArguments, environment: env,

@@ -39,6 +39,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one (default: server.port, 8080).", valueName: "port"))
     var port: Int?
 
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port takes 0...65535") }
+    }
+
     func run() async throws {
         try await withFailureHandling { try await serve() }
     }
@@ -49,10 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         var settings: ServerSettings
         do { settings = try ServerSettings(context.configuration) } catch { throw .usage(error.description) }
         if let host { settings.host = host }
-        if let port {
-            guard (0...65535).contains(port) else { throw .usage("--port takes 0...65535") }
-            settings.port = port
-        }
+        if let port { settings.port = port }
         let unknown = ServerContext.unknownStandbyLanguages(settings, catalog: context.catalog)
         if !unknown.isEmpty {
             throw .usage(
