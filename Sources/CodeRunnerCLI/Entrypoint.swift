@@ -5,33 +5,29 @@ import CodeRunnerCore
 import Glibc
 #endif
 
-/// The process's entry point: `Sources/coderunner/main.swift` calls `main()` and nothing else.
+/// The process's entry point: `Sources/coderunner/main.swift` calls `main()` and nothing else. (Not a `main()` on
+/// RootCommand: ArgumentParser's synchronous `ParsableCommand.main()` would win the overload from main.swift.)
 public enum Entrypoint {
-    /// Parses the process's arguments, runs the command and exits with its code.
+    /// Parses the process's arguments once, with `RootCommand.parseCommandLine` (parsing is a noticeable share of a
+    /// warm run), runs the command and exits with its code. Usage mistakes get the same single `coderunner: …` line
+    /// as every other failure (exit 64); --help, --version and completion requests, and the commands' own exit codes,
+    /// go through ArgumentParser's exit.
     public static func main() async {
         RunTrace.mark("main")
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        // Program arguments after `--` belong to the user's program, not to us. ArgumentParser cannot take a second
-        // positional list after `run`'s files, so they are split off here, before parsing.
-        if arguments.first == "run", let separator = arguments.firstIndex(of: "--") {
-            ProgramArguments.value = Array(arguments[(separator + 1)...])
-            arguments = Array(arguments[..<separator])
-        }
-        JSONOutput.requested = arguments.contains("--json")
-        if let mistake = CommandNames.unknownCommand(in: arguments) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let own = CommandLine.ownArguments(arguments)
+        JSONOutput.requested = own.contains("--json")
+        if let mistake = CommandNames.unknownCommand(in: own) {
             Terminal.err("coderunner: \(mistake)\n")
             if JSONOutput.requested { Terminal.out(JSONOutput.error(message: mistake, exitCode: 64) + "\n") }
             exit(64)
         }
-        // Parsed once (parsing is a noticeable share of a warm run). Usage mistakes get the same
-        // single `coderunner: …` line as every other failure (exit 64); --help, --version and completion requests,
-        // and the commands' own exit codes, go through ArgumentParser's exit.
         var command: any ParsableCommand
         do {
-            command = try RootCommand.parseAsRoot(arguments)
+            command = try RootCommand.parseCommandLine(arguments)
         } catch {
             if RootCommand.exitCode(for: error).rawValue == 64 {
-                let path = CommandNames.path(of: arguments)
+                let path = CommandNames.path(of: own)
                 let scope = path.isEmpty ? "" : path.joined(separator: " ") + " "
                 let message = "\(RootCommand.message(for: error)); see `coderunner \(scope)--help`"
                 Terminal.err("coderunner: \(message)\n")
@@ -50,11 +46,6 @@ public enum Entrypoint {
             RootCommand.exit(withError: error)
         }
     }
-}
-
-/// The arguments after `--` of `coderunner run`; written once in `main` before any command runs, read-only afterwards.
-enum ProgramArguments {
-    nonisolated(unsafe) static var value: [String] = []
 }
 
 /// Subcommand names, for a mistyped one (`coderunner rnu`, `coderunner help rnu`): ArgumentParser would call the

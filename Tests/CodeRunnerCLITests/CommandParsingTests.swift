@@ -56,6 +56,21 @@ import Testing
         }
     }
 
+    /// `coderunner run a.py b.py -- --flag x`: what follows the first `--` is the program's, options included.
+    @Test func programArgumentsFollowTheTerminator() throws {
+        let run = try #require(try RootCommand.parseCommandLine(["run", "a.py", "b.py", "--", "--flag", "x"]) as? RunCommand)
+        #expect(run.files == ["a.py", "b.py"])
+        #expect(run.programArguments == ["--flag", "x"])
+
+        let options = try #require(try RootCommand.parseCommandLine(["run", "--timeout", "2s", "a.py", "--", "--json", "--", "-v"]) as? RunCommand)
+        #expect(options.timeout?.value == .seconds(2))
+        #expect(!options.json, "--json after -- is the program's")
+        #expect(options.programArguments == ["--json", "--", "-v"])
+
+        #expect(try #require(try RootCommand.parseCommandLine(["run", "a.py", "--"]) as? RunCommand).programArguments.isEmpty)
+        #expect(try #require(try RootCommand.parseCommandLine(["run", "a.py"]) as? RunCommand).programArguments.isEmpty)
+    }
+
     @Test func mistypedCommandGetsTheNearestName() {
         #expect(CommandNames.unknownCommand(in: ["rnu", "x.py"])?.contains("did you mean `coderunner run`") == true)
         #expect(CommandNames.unknownCommand(in: ["help", "sesion"])?.contains("no help topic 'sesion'") == true)

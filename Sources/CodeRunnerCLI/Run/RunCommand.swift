@@ -130,8 +130,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Run in a named session that another user or job (CODERUNNER_JOB) created.")
     var join = false
 
-    /// Arguments after `--` (split off in `Entrypoint`).
-    var programArguments: [String] { ProgramArguments.value }
+    /// The program's arguments, after `--`: not parsed by ArgumentParser but set by `RootCommand.parseCommandLine`.
+    var programArguments: [String] = []
 
     /// One `.ipynb` file: it runs in a kernel, so --output and --force apply to it and the options for programs
     /// (--entry, --env, --ttl) do not (they are ignored, and so not checked).
