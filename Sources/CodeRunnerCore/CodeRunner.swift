@@ -227,6 +227,7 @@ public final class CodeRunner: Sendable {
             ResourceLabel.ttl: String(settings.containerTTL.microseconds / 1_000_000), ResourceLabel.stdio: "1",
         ]
         if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+        labels.merge(settings.instanceLabels) { _, instance in instance }
         labels.merge(extraLabels) { _, extra in extra }
         let uid = Self.programUID
         let spec = ContainerSpec(

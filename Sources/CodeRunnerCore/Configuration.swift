@@ -87,6 +87,9 @@ public struct Configuration: Sendable {
             name: "server.handshakeTimeout", defaultValue: "5s",
             help: "time a Socket.IO client has to authenticate (CONNECT) before its socket is closed"),
         .init(
+            name: "server.instance", defaultValue: "",
+            help: "this node's name when several share one engine: on its resources' labels; its sweeps leave other instances' alone"),
+        .init(
             name: "server.drainGrace", defaultValue: "30s",
             help: "on SIGTERM or POST /admin/drain: how long running programs may finish before sessions are closed (1012)"),
         .init(

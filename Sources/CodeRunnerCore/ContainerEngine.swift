@@ -267,4 +267,7 @@ public enum ResourceLabel {
     /// On a creation marker (a container created, never started, while a process makes a pool network, so that `pool`
     /// in another process can count networks being made): the subnet of that network.
     public static let networkCreating = "dev.coderunner.network-creating"
+    /// The `server.instance` that made it, when nodes share an engine: a node's sweeps leave other instances' resources
+    /// alone unless their process is provably gone.
+    public static let instance = "dev.coderunner.instance"
 }

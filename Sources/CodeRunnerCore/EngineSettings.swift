@@ -71,6 +71,10 @@ public struct EngineSettings: Sendable {
     public var engineTimeout: Duration
     /// Recorded on the networks of sessions this process creates (`SessionCreator`).
     public var sessionCreator: String
+    /// `server.instance`: this node's name among nodes that share the engine ("" when alone).
+    public var instance: String
+    /// Labels on everything this process makes besides each resource's own: the instance, when named.
+    public var instanceLabels: [String: String] { instance.isEmpty ? [:] : [ResourceLabel.instance: instance] }
     /// Run in a named session another creator made (`--join`); otherwise that is refused with `SessionError.otherCreator`.
     public var joinOtherCreators = false
 
@@ -119,6 +123,12 @@ public struct EngineSettings: Sendable {
             : try Self.positive(configuration.duration("run.compileTimeout"), key: "run.compileTimeout", configuration)
         engineTimeout = try configuration.duration("engine.timeout")
         sessionCreator = SessionCreator.current(environment: [:])
+        instance = configuration.string("server.instance")
+        guard instance.utf8.count <= 63, instance.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw .badValue(
+                key: "server.instance", value: instance, source: configuration.entry("server.instance")?.source ?? .defaultValue,
+                reason: "use up to 63 letters, digits, '-', '_' or '.', such as node-a")
+        }
     }
 
     /// The default limits of a runtime (manifest, overridden by `runtime.<lang>.*` settings).

@@ -35,6 +35,14 @@ public struct GarbageCollector: Sendable {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
+    /// Whether this process may collect a resource: one of its own instance (or of no named instance), or another
+    /// instance's whose process is provably gone. Nodes sharing an engine (`server.instance`) thus never collect each
+    /// other's live or idle resources; `--all` is the operator's explicit exception.
+    func mayCollect(_ labels: [String: String]) -> Bool {
+        guard let owner = labels[ResourceLabel.instance], owner != settings.instance else { return true }
+        return Self.ownerIsGone(labels)
+    }
+
     /// How long a lease may hold a network before its session has a container (the first one is being created).
     static let leaseGraceSeconds: Double = 60
 
@@ -49,7 +57,7 @@ public struct GarbageCollector: Sendable {
     public func collect(all: Bool, dryRun: Bool, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
         let now = SessionNetworks.now()
         let orphanAge = Double(settings.orphanAge.microseconds) / 1e6
-        let everything = try await engine.containers(labeled: [ResourceLabel.managed])
+        let everything = try await engine.containers(labeled: [ResourceLabel.managed]).filter { all || mayCollect($0.labels) }
         let leases = everything.filter { $0.labels[ResourceLabel.lease] != nil }
         let containers = everything.filter { $0.labels[ResourceLabel.lease] == nil }
         var removals: [Removal] = []
@@ -106,7 +114,7 @@ public struct GarbageCollector: Sendable {
         for removed in leaseRemovals { progress?(removed) }
         removals += leaseRemovals
         let stillLeased = Set(leases.filter { lease in !released.contains { $0.id == lease.id } }.compactMap { $0.labels[ResourceLabel.lease] })
-        let networks = try await engine.networks(labeled: [ResourceLabel.managed])
+        let networks = try await engine.networks(labeled: [ResourceLabel.managed]).filter { all || mayCollect($0.labels) }
         let networkRemovals = Locked<[Removal]>([])
         let removeNetwork = Self.networkRemover(engine: engine, dryRun: dryRun, into: networkRemovals, progress: progress)
         await Self.removeReady(

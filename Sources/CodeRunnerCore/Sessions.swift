@@ -57,6 +57,19 @@ public actor SessionNetworks {
         return used
     }
 
+    /// Networks of other instances (`server.instance`) on this process's pools: nodes that share an engine must have
+    /// disjoint pools, or one would lease, count and collect the other's networks. Sorted by subnet.
+    public func otherInstancesNetworksInPools() async throws(EngineError) -> [(instance: String, subnet: IPv4Network)] {
+        var found: [(instance: String, subnet: IPv4Network)] = []
+        for network in try await engine.networks(labeled: [ResourceLabel.managed, ResourceLabel.instance]) {
+            guard let owner = network.labels[ResourceLabel.instance], owner != settings.instance else { continue }
+            for subnet in network.subnets.compactMap(IPv4Network.init) where allocator.pools.contains(where: { $0.contains(subnet) }) {
+                found.append((owner, subnet))
+            }
+        }
+        return found.sorted { $0.subnet < $1.subnet }
+    }
+
     /// The network a session holds, if any. Should a race have left it two leases (two processes starting one named
     /// session at once), every process picks the same one: the oldest, ties broken by id.
     public func find(session: String) async throws(EngineError) -> SessionNetwork? {
@@ -178,6 +191,7 @@ public actor SessionNetworks {
             ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: Self.hostName, ResourceLabel.created: String(Self.now()),
         ]
         if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+        labels.merge(settings.instanceLabels) { _, instance in instance }
         let spec = ContainerSpec(
             name: Self.leaseName(prefix: settings.networkPrefix, networkID: network.id), image: image, command: ["lease"], environment: [],
             labels: labels, network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 100_000_000, pidsLimit: 1,
@@ -211,7 +225,7 @@ public actor SessionNetworks {
         defer { creating -= 1 }
         let taken = try await subnetsInUse()
         await allocator.recover(taken)
-        var labels = settings.networkLabels
+        var labels = settings.networkLabels.merging(settings.instanceLabels) { _, instance in instance }
         labels[ResourceLabel.managed] = "1"
         labels[ResourceLabel.pool] = poolKind
         labels[ResourceLabel.created] = String(Int(Self.now()))
@@ -251,7 +265,7 @@ public actor SessionNetworks {
         let labels = [
             ResourceLabel.managed: "1", ResourceLabel.networkCreating: subnet.description, ResourceLabel.ephemeral: "1",
             ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: Self.hostName, ResourceLabel.created: String(Self.now()),
-        ]
+        ].merging(settings.instanceLabels) { _, instance in instance }
         let spec = ContainerSpec(
             name: nil, image: image, command: ["creating"], environment: [], labels: labels, network: nil, user: "0:0",
             workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 100_000_000, pidsLimit: 1, tmpfs: [:], readOnlyRoot: true,

@@ -77,6 +77,7 @@ public final class CodeRunnerHTTPServer: Sendable {
     public func run(
         gracefulShutdownSignals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        try await checkPoolsAreThisInstances()
         await sweep(initial: true)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: buildApplication(onListening: onListening))]
         if let port = context.settings.agentCheckPort {

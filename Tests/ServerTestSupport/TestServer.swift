@@ -36,13 +36,19 @@ public final class TestServer: Sendable {
             settings: settings, logger: settings.makeLogger(label: "coderunner.serve.test"))
         let server = CodeRunnerHTTPServer(context: context)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task { try await server.run { port in continuation.yield(port) } }
+        let task = Task {
+            defer { continuation.finish() }  // a server that fails to start ends the wait below
+            try await server.run { port in continuation.yield(port) }
+        }
         var port = 0
         for await value in ports {
             port = value
             break
         }
-        guard port > 0 else { throw TestFailure("the server did not start") }
+        guard port > 0 else {
+            try await task.value  // throws why it did not start
+            throw TestFailure("the server did not start")
+        }
         return TestServer(server: server, port: port, task: task)
     }
 
