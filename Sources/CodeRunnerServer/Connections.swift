@@ -107,6 +107,8 @@ enum NativeConnection {
     struct Hello: Encodable {
         var type = "hello"
         var session: String
+        /// `server.instance` of the node that took the connection (absent when unnamed): which node of a fleet.
+        var instance: String?
         var languages: [Language]
         var limits: Limits
         struct Language: Encodable {
@@ -128,7 +130,7 @@ enum NativeConnection {
     static func hello(session: ClientSession, context: ServerContext) -> String {
         JSON.encode(
             Hello(
-                session: session.name,
+                session: session.name, instance: context.runner.settings.instance.isEmpty ? nil : context.runner.settings.instance,
                 languages: context.catalog.runtimes.map {
                     .init(
                         name: $0.language, displayName: $0.manifest.displayName, extensions: $0.manifest.extensions,

@@ -376,11 +376,15 @@ enum HealthCheck {
         var error: String?
         var images: [String: Bool]
         var sessions: Int
+        /// `server.instance`, when named.
+        var instance: String?
     }
 
     static func run(context: ServerContext) async -> (Bool, Body) {
         let engine = context.runner.engine
-        var body = Body(status: "ok", engine: nil, error: nil, images: [:], sessions: context.metrics.liveSessions)
+        let instance = context.runner.settings.instance
+        var body = Body(
+            status: "ok", engine: nil, error: nil, images: [:], sessions: context.metrics.liveSessions, instance: instance.isEmpty ? nil : instance)
         do {
             let info = try await engine.info()
             body.engine = "\(info.version) (API \(info.apiVersion))"
