@@ -95,7 +95,11 @@ let package = Package(
             swiftSettings: strictSwift6),
         .testTarget(
             name: "CodeRunnerServerTests",
-            dependencies: ["CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting", "ServerTestSupport", "SeededRandom"],
+            dependencies: [
+                "CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting", "ServerTestSupport", "SeededRandom",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strictSwift6
         ),
         // The CLI's parsing and validation through the library (no Docker, no process).

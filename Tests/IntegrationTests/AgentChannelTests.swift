@@ -76,7 +76,7 @@ struct AgentChannelTests {
         #expect(Array(attached.keys) == ["none"], "networks: \(attached.keys)")
         let networksAfter = try await Live.engine().networks(labeled: [ResourceLabel.ephemeral, "\(ResourceLabel.ownerPID)=\(getpid())"])
         #expect(networksAfter.count == networksBefore.count, "a one-shot run must not make a network")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Inside, the program sees loopback and nothing else, and loopback works (SQL's server relies on it).
@@ -108,7 +108,7 @@ struct AgentChannelTests {
         #expect(outcome.status == 0 && outcome.stdoutText == "2\n", "lo and eth0 expected:\n\(outcome)")
         let bad = try await CLI.run(["run", folder + "/n.py"], environment: ["CODERUNNER_RUN_NETWORK": "bridge"])
         #expect(bad.status != 0 && bad.stderr.contains("run.network") && bad.stderr.contains("none or session"), "\(bad)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// The first run of a cold one-shot container and every later run of a session reach the agent without an exec:

@@ -24,7 +24,7 @@ extension CLIRunTests {
         let outcome = try await CLI.run(["run"] + arguments, cwd: Self.root)
         #expect(outcome.status == 0, "\(arguments):\n\(outcome)")
         #expect(outcome.stdoutText == expected, "\(arguments):\n\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Two classes with main: the one at the top runs, and the CLI says so.
@@ -45,7 +45,7 @@ extension CLIRunTests {
         // Either option settles it.
         let outcome = try await CLI.run(["run", dir, "--entry", "b.py"])
         #expect(outcome.status == 0 && outcome.stdoutText == "2\n", "\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: symlinks and special files
@@ -62,7 +62,7 @@ extension CLIRunTests {
         let followed = try await CLI.run(["run", "--follow-symlinks", dir])
         #expect(followed.status == 0, "\(followed)")
         #expect(followed.stdoutText == "host secret\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func symlinkInsideTheTreeIsUploadedAsACopy() async throws {
@@ -71,7 +71,7 @@ extension CLIRunTests {
         let outcome = try await CLI.run(["run", dir])
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "inside\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Opening a FIFO for reading blocks until a writer comes: it must be refused from its lstat, at once.

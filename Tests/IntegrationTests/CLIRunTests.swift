@@ -33,14 +33,14 @@ struct CLIRunTests {
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "Hello, world!\n")
         #expect(outcome.stderr.isEmpty, "\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func programExitCodePassesThrough() async throws {
         let outcome = try await CLI.run(["run", try file("seven.py", "import sys\nsys.exit(7)")])
         #expect(outcome.status == 7, "\(outcome)")
         expectOneLine(outcome, containing: ["7"])
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func timeoutExits124WithOneLine() async throws {
@@ -49,7 +49,7 @@ struct CLIRunTests {
         #expect(outcome.status == 124, "\(outcome)")
         expectOneLine(outcome, containing: ["time limit"])
         #expect(ContinuousClock.now - started < .seconds(20), "a 1 s timeout should end the run quickly")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func segfaultExits139() async throws {
@@ -57,14 +57,14 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", try file("crash.c", source)])
         #expect(outcome.status == 139, "\(outcome)")
         expectOneLine(outcome, containing: ["SIGSEGV"])
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func memoryBombExits137() async throws {
         let outcome = try await CLI.run(["run", "--memory", "64m", try file("bomb.py", "a = []\nwhile True: a.append(bytearray(10**7))")])
         #expect(outcome.status == 137, "\(outcome)")
         expectOneLine(outcome, containing: ["memory limit", "--memory"])
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func compileErrorExitsWithCompilersCode() async throws {
@@ -75,7 +75,7 @@ struct CLIRunTests {
         #expect(outcome.stderr.contains("undeclared_thing"), "the compiler's message should reach stderr:\n\(outcome)")
         #expect(outcome.stderr.contains("compile error"), "\(outcome)")
         #expect(outcome.stdout.isEmpty, "\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func outputLimitKeepsPartialOutput() async throws {
@@ -84,7 +84,7 @@ struct CLIRunTests {
         #expect(outcome.stdout.count == 10240, "stdout should be cut at exactly 10k, got \(outcome.stdout.count) bytes")
         #expect(outcome.stdout.allSatisfy { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "\n") })
         expectOneLine(outcome, containing: ["output limit"])
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: streams
@@ -95,7 +95,7 @@ struct CLIRunTests {
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "to-out\nmore-out\n")
         #expect(outcome.stderr == "to-err\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func outputStreamsBeforeTheProgramEnds() async throws {
@@ -108,7 +108,7 @@ struct CLIRunTests {
         let first = try #require(process.arrival(of: "first line"))
         let exited = try #require(process.exitTime)
         #expect(first < exited - .seconds(2), "first line arrived \(exited - first) before exit; it should stream, not wait for the end")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: input
@@ -117,7 +117,7 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", try file("greet.py", "name = input()\nprint(f'Hello, {name}!')")], stdin: "world\n")
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "Hello, world!\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func environmentVariables() async throws {
@@ -125,7 +125,7 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", "--env", "GREETING=hi there", "-e", "EMPTY=", "--env", "WITH_EQ=a=b", try file("env.py", source)])
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "hi there True a=b\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func programArgumentsAfterDoubleDash() async throws {
@@ -135,7 +135,7 @@ struct CLIRunTests {
         ])
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "plain|--timeout|x|-e|with space|--\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func severalFilesKeepTheirRelativePaths() async throws {
@@ -147,7 +147,7 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", "src/main.py", "src/lib/__init__.py", "src/lib/util.py"], cwd: dir)
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "sum=5\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func folderWithEntry() async throws {
@@ -159,7 +159,7 @@ struct CLIRunTests {
         let outcome = try await CLI.run(["run", dir + "/proj", "--entry", "app.py"])
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdoutText == "from helper\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: --json
@@ -182,7 +182,7 @@ struct CLIRunTests {
             #expect(((stage["wallMilliseconds"] as? NSNumber)?.doubleValue ?? 0) > 0)
             #expect(((stage["peakMemoryBytes"] as? NSNumber)?.doubleValue ?? 0) > 0)
         }
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func jsonReportOfATimeout() async throws {
@@ -192,7 +192,7 @@ struct CLIRunTests {
         #expect(object["status"] as? String == "timeout")
         #expect(object["stdout"] as? String == "a\n")
         #expect((object["truncated"] as? NSNumber)?.boolValue == false)
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: Ctrl-C
@@ -211,7 +211,7 @@ struct CLIRunTests {
         #expect(status == 130, "stderr: \(process.stderrText)")
         #expect(ContinuousClock.now - interrupted < .seconds(5), "Ctrl-C took \(ContinuousClock.now - interrupted)")
         #expect(!process.stdoutText.contains("not reached"))
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: bad input
@@ -225,7 +225,7 @@ struct CLIRunTests {
         #expect(outcome.status == 64, "\(arguments):\n\(outcome)", sourceLocation: sourceLocation)
         #expect(outcome.stdout.isEmpty, "\(outcome)", sourceLocation: sourceLocation)
         expectOneLine(outcome, containing: needles, sourceLocation: sourceLocation)
-        try await DockerProbe.expectNoLeaks(sourceLocation: sourceLocation)
+        try await Live.expectNoLeaks(sourceLocation: sourceLocation)
     }
 
     @Test func unknownExtension() async throws {
@@ -279,7 +279,7 @@ struct CLIRunTests {
         #expect(outcome.stdout.isEmpty)
         #expect(outcome.stderrLines.first?.contains("--bogus-flag") == true, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func optionWithoutValue() async throws {
@@ -287,7 +287,7 @@ struct CLIRunTests {
         #expect(outcome.status == 64, "\(outcome)")
         #expect(outcome.stderrLines.first?.contains("--lang") == true, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "expected exactly one stderr line:\n\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func noFileAtAll() async throws {
@@ -305,7 +305,7 @@ struct CLIRunTests {
         expectOneLine(outcome, containing: ["docker", "start"])
         #expect(
             outcome.stderr.contains("dockerd") || outcome.stderr.contains("systemctl start docker"), "should say how to start Docker:\n\(outcome)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func imageMissing() async throws {
@@ -314,7 +314,7 @@ struct CLIRunTests {
             environment: ["CODERUNNER_RUNTIME_PYTHON_IMAGE": "coderunner/does-not-exist:1"])
         #expect(outcome.status == 125, "\(outcome)")
         expectOneLine(outcome, containing: ["coderunner images build", "coderunner/does-not-exist:1"])
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func subnetPoolExhausted() async throws {
@@ -338,6 +338,6 @@ struct CLIRunTests {
             throw error
         }
         try await engine.removeNetwork(networkID)
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

@@ -190,32 +190,6 @@ enum DockerProbe {
         }
     }
 
-    /// No ephemeral network or container created by this test process or a CLI it started may survive a run, then
-    /// `Live.expectNoLeaks()`. A one-shot `coderunner run` exits before its container and network are gone (a detached
-    /// process removes them, usually within 200 ms), so ours get up to 10 s. Other people's test processes may share the
-    /// engine (developers run suites at the same time; some of their tests leave a network for `net gc` on purpose), so
-    /// resources owned by other processes get a short grace period and, if they stay, only skip the engine-wide check;
-    /// ours never get a pass.
-    static func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let engine = try Live.engine()
-        let ours = OwnedProcesses.shared.pids.union([getpid()]).map(String.init)
-        var mine: [String] = []
-        var foreign: [String] = []
-        for attempt in 0..<50 {
-            let networks = try await engine.networks(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }
-            let containers = try await engine.containers(labeled: [ResourceLabel.ephemeral]).map { ($0.name, $0.labels) }
-            let all = networks + containers
-            mine = all.filter { ours.contains($0.1[ResourceLabel.ownerPID] ?? "") }.map(\.0)
-            foreign = all.filter { !ours.contains($0.1[ResourceLabel.ownerPID] ?? "") }.map(\.0)
-            if (mine.isEmpty && foreign.isEmpty) || (attempt >= 5 && mine.isEmpty) { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        #expect(mine.isEmpty, "left behind by this test's runs: \(mine)", sourceLocation: sourceLocation)
-        if foreign.isEmpty {
-            try await Live.expectNoLeaks(sourceLocation: sourceLocation)
-        }
-    }
-
     static func randomSuffix() -> String {
         String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10))
     }

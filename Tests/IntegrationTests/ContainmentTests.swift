@@ -77,7 +77,7 @@ struct ContainmentTests {
         let status = await process.finish(timeout: .seconds(30))
         #expect(status == 0, "stderr: \(process.stderrText)")
         #expect(process.stdoutText == "ready\nreleased\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Every escape hatch a program might try, answered from inside (one run, one JSON line).
@@ -146,7 +146,7 @@ struct ContainmentTests {
         #expect(report["setuid0"] as? String == "EPERM")
         #expect(report["capeff"] as? String == "0000000000000000", "effective capabilities: \(report["capeff"] ?? "?")")
         #expect(report["nonewprivs"] as? String == "1")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Only the session's own /24 is routable. Docker Engine 25+ gives containers on an internal bridge network no default
@@ -210,6 +210,6 @@ struct ContainmentTests {
         await DockerProbe.removeSession(session)
         let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
         #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

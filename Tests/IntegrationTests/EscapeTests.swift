@@ -104,7 +104,7 @@ extension HostileProgramTests {
         // The images make the agent execute-only, so its processes are not dumpable and cannot be traced.
         #expect(refused.contains(report["ptrace_pid1"] ?? "missing"), "ptrace of pid 1 (the idle agent): \(report["ptrace_pid1"] ?? "missing")")
         #expect(refused.contains(report["ptrace_parent"] ?? "missing"), "ptrace of the run supervisor: \(report["ptrace_parent"] ?? "missing")")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: Network
@@ -269,6 +269,6 @@ extension HostileProgramTests {
             let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
             #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
         }
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

@@ -54,7 +54,7 @@ struct FaultTests {
         try await Live.runner().endSession(session)
         let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
         #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func exhaustedSubnetPoolsNameThePoolsAndCapacityReturns() async throws {
@@ -106,7 +106,7 @@ struct FaultTests {
         let ready = try await engine.networks(labeled: [ResourceLabel.pool]).filter(privatePool.inPool)
         #expect(ready.count == 2, "\(ready.map(\.name))")
         try await privatePool.removeNetworks()
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     static var destructive: Bool { ProcessInfo.processInfo.environment["CODERUNNER_DESTRUCTIVE_TESTS"] == "1" }
@@ -147,7 +147,7 @@ struct FaultTests {
         #expect(later.status == 124, "\(later)")
         let gc = try await CLI.run(["net", "gc"])
         #expect(gc.status == 0, "\(gc)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     static func trace(_ message: String) {

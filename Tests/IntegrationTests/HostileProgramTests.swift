@@ -54,7 +54,7 @@ struct HostileProgramTests {
         try await Live.runner().endSession(session)
         let left = try await Live.leftovers(label: "\(ResourceLabel.session)=\(session)")
         #expect(left.networks.isEmpty && left.containers.isEmpty, "session \(session) not cleaned up: \(left)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// The next run in the session: it must work, in the same warm container, and see no process of the earlier run.
@@ -324,7 +324,7 @@ struct HostileProgramTests {
         let line = try cliMaxRSS(["run", "--timeout", "60s", "--output-limit", "64m", dir + "/line.py"])
         #expect(line.status == 0, "line: exit \(line.status), stderr: \(line.stderr)")
         #expect(line.maxRSSKiB > 0 && line.maxRSSKiB < 100 * 1024, "the CLI grew to \(line.maxRSSKiB) KiB on a 50 MB line")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: Programs that will not stop
@@ -404,7 +404,7 @@ struct HostileProgramTests {
         let empty = try await Live.run("python", [("read.py", program)], stdin: "", timeout: .seconds(10))
         #expect(empty.result.status == .ok, "\(empty.result)")
         #expect(empty.stdout == "eof 0\n")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func readingAnOpenStdinForeverIsEndedByTheTimeout() async throws {
@@ -416,7 +416,7 @@ struct HostileProgramTests {
         #expect(status == 124, "exit \(status.map(String.init) ?? "none"); stderr: \(process.stderrText)")
         #expect(process.stdoutText == "reading\n")
         #expect(process.stderrText.contains("time limit exceeded"), "\(process.stderrText)")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func binaryAndInvalidUTF8OutputPassesThroughByteForByte() async throws {
@@ -437,6 +437,6 @@ struct HostileProgramTests {
         #expect([UInt8](outcome.stdout) == expected, "stdout differs: \(outcome.stdout.count) bytes, expected \(expected.count)")
         let inProcess = try await Live.run("python", [("bin.py", program)])
         #expect(inProcess.stdoutBytes == expected)
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

@@ -34,7 +34,7 @@ struct NetworkLeaseIntegrationTests {
         #expect(shown.stdoutText.contains("\"leased\" : 1"), "\(shown.stdoutText.prefix(600))")
         await DockerProbe.removeSession(second)
         try await pool.removeNetworks()
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// `pool warm --networks N` makes networks ready ahead of need; `pool drain --networks` removes those beyond
@@ -58,7 +58,7 @@ struct NetworkLeaseIntegrationTests {
         let mixed = try await CLI.run(["pool", "drain", "--networks", "--session", "x"], environment: environment)
         #expect(mixed.status == 64 && mixed.stderr.contains("leave out --session"), "\(mixed)")
         try await pool.removeNetworks()
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func aKilledHoldersLeaseIsReclaimedByTheNextSession() async throws {
@@ -92,7 +92,7 @@ struct NetworkLeaseIntegrationTests {
             "the dead holder's lease is still there")
         await DockerProbe.removeSession(session)
         try await pool.removeNetworks()
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func aNetworkWithAStrandedContainerIsNeverLeasedAgain() async throws {
@@ -123,6 +123,6 @@ struct NetworkLeaseIntegrationTests {
         #expect(try await Live.sessionNetworks(second).map(\.id) == [network.id])
         await DockerProbe.removeSession(second)
         try await pool.removeNetworks()
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

@@ -13,7 +13,7 @@ struct OriginalClientTests {
         let server = try await TestServer.start()
         let result = try await Live.script("socketio_notebook.py", ["--url", server.baseURL])
         #expect(result.status == 0, "socketio_notebook.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -31,6 +31,6 @@ struct OriginalClientTests {
         let refused = try await Live.script("socketio_deployments.py", ["--url", plain.baseURL, "--expect-refusal"])
         #expect(refused.status == 0, "socketio_deployments.py --expect-refusal failed:\n\(refused.stdout)\n\(refused.stderr)")
         try await plain.stop()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
     }
 }

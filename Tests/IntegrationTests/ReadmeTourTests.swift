@@ -122,7 +122,7 @@ struct ReadmeTourTests {
             let ok = lines.count == command.documented.count && zip(lines, command.documented).allSatisfy { Self.matches($0, $1) }
             #expect(ok, "`\(command.line)` printed:\n\(output)\nthe README says:\n\(command.documented.joined(separator: "\n"))")
         }
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     @Test func wildcardMatching() {

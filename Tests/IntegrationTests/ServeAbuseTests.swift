@@ -174,7 +174,7 @@ struct ServeAbuseTests {
         let after = try await run("after", "print('still here')\n", limits: [:])
         #expect(after.exit["status"] as? String == "ok" && after.stdout == "still here\n", "\(after)")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -226,7 +226,7 @@ struct ServeAbuseTests {
         #expect(listing.exit["status"] as? String == "ok", "\(listing)")
         #expect(listing.stdout == "['list.py', 'warm.py']\n", "the work dir holds files of refused runs: \(listing.stdout)")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -256,7 +256,7 @@ struct ServeAbuseTests {
         ws.send(json: ["type": "ping"])
         _ = try await ws.waitFor("pong", timeout: .seconds(10))
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -319,7 +319,7 @@ struct ServeAbuseTests {
 
         let after = try await python("print('still here')\n")
         #expect(after["status"] as? String == "ok" && after["stdout"] as? String == "still here\n", "\(after)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -329,7 +329,7 @@ struct ServeAbuseTests {
         let outputLimit = try Live.runner().settings.outputLimit
         let result = try await Live.script("socketio_abuse.py", ["--url", server.baseURL, "--output-limit", String(outputLimit)])
         #expect(result.status == 0, "socketio_abuse.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -368,7 +368,7 @@ struct ServeAbuseTests {
         defer { second.process.send(SIGKILL) }
         try await second.waitUntilHealthy()
         let swept = ContinuousClock.now
-        try await Live.expectNoLeaksSoon(timeout: .seconds(30))
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         #expect(ContinuousClock.now - swept < .seconds(30), "the start-up sweep took too long")
 
         let ws = try await TestWebSocket.connect(port: port)

@@ -78,7 +78,7 @@ struct ServeScaleTests {
         _ = try await ws.run("warm", language: "python", files: [("w.py", "print(1)\n")])
         ws.close()
         try await waitForNoSessions(serve)
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
     }
 
     @Test func thousandsOfConnectionsOpeningAndClosing() async throws {
@@ -96,7 +96,7 @@ struct ServeScaleTests {
             timeout: 1800)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(3000))")
         try await Self.waitForNoSessions(serve)
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         let after = try serve.usage()
         Self.report(
             "storm: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); server RSS \(before.rssKiB / 1024) -> \(after.rssKiB / 1024) MiB, descriptors \(before.descriptors) -> \(after.descriptors)"
@@ -109,7 +109,7 @@ struct ServeScaleTests {
         let (exit, _, _) = try await ws.run("after", language: "python", files: [("a.py", "print(2)\n")])
         #expect(exit["status"] as? String == "ok")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
     }
 
     /// Connections that only open, read the greeting and close, in rounds of 3,000 on each protocol: once the first
@@ -165,7 +165,7 @@ struct ServeScaleTests {
         try await Self.waitForNoSessions(serve)
         sampler.cancel()
         let peak = await sampler.value.map(\.rssKiB).max() ?? 0
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         let after = try serve.usage()
         Self.report(
             "slow readers: \(clients) clients flooding for \(seconds) s, never reading: server RSS \(before.rssKiB / 1024) MiB before, peak \(peak / 1024) MiB, \(after.rssKiB / 1024) MiB after; descriptors \(before.descriptors) -> \(after.descriptors)"
@@ -219,7 +219,7 @@ struct ServeScaleTests {
                 "\(pair)")
         }
         #expect(summary["managed_networks_left"] as? Int == 0, "\(summary)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
     }
 
     /// Issue 12's classroom: CODERUNNER_CLASSROOM_CLIENTS (500) clients connected at once, each running 5 programs
@@ -265,7 +265,7 @@ struct ServeScaleTests {
         #expect(first <= 1.5 * warm, "first-run p50 \(first) ms against a warm run's \(warm) ms (target 1.5x)")
         serve.process.send(SIGTERM)
         #expect(await serve.process.finish(timeout: .seconds(600)) == 0, "\(serve.process.stderrText.suffix(2000))")
-        try await Live.expectNoLeaksSoon(timeout: .seconds(120))
+        try await Live.expectNoLeaks(timeout: .seconds(120))
     }
 
     @Test func soak() async throws {
@@ -288,7 +288,7 @@ struct ServeScaleTests {
         try await Self.waitForNoSessions(serve)
         sampler.cancel()
         let samples = await sampler.value
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         let end = try serve.usage()
         Self.report(
             "soak: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); RSS \(start.rssKiB / 1024) MiB at start, \(end.rssKiB / 1024) MiB at the end; descriptors \(start.descriptors) -> \(end.descriptors)"

@@ -63,7 +63,7 @@ struct ServeSecurityTests {
         let (status, capped) = try await Self.post(server.port, Self.python("print('x' * 5000)\n", limits: ["outputLimit": 100]))
         #expect(status == 200 && capped["status"] as? String == "output-limit" && (capped["stdout"] as? String)?.utf8.count == 100, "\(capped)")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -92,7 +92,7 @@ struct ServeSecurityTests {
         }
         let (limited, limitedBody) = try await Self.post(server.port, Self.python("print(1)\n"))
         #expect(limited == 429 && limitedBody["code"] as? String == "rate-limited", "\(limited) \(limitedBody)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -182,7 +182,7 @@ struct ServeSecurityTests {
         let busy = try await third.next()
         #expect(busy.hasPrefix("44") && busy.contains("busy"), "\(busy)")
         for socket in [user, second, third] + squatters { socket.close() }
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -236,7 +236,7 @@ struct ServeSecurityTests {
         let sameSite = try await Self.post(
             server.port, message, headers: ["Origin": "http://127.0.0.1:\(server.port)", "Content-Type": "application/json; charset=utf-8"])
         #expect(sameSite.status == 200 && sameSite.body["stdout"] as? String == "ran\n", "\(sameSite)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -267,7 +267,7 @@ struct ServeSecurityTests {
         let (exit, _) = try await ws.waitFor("exit", id: "deaf", timeout: .seconds(30))
         #expect(exit["status"] as? String == "timeout", "\(exit)")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -291,7 +291,7 @@ struct ServeSecurityTests {
         #expect(error.contains("\"code\":\"bad-request\"") && error.contains("is a file"), "\(error)")
         ws.close()
         sio.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 

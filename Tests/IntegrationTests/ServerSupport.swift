@@ -12,17 +12,6 @@ extension TestServer {
 }
 
 extension Live {
-    /// Waits until a closed session's resources are gone (the server removes them right after the disconnect), then checks.
-    static func expectNoLeaksSoon(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let left = try await leftovers()
-            if left.networks.isEmpty && left.containers.isEmpty { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        try await expectNoLeaks(sourceLocation: sourceLocation)
-    }
-
     /// Runs one of the test scripts (python) and returns its exit status and output.
     static func script(_ name: String, _ arguments: [String], timeout: TimeInterval = 300) async throws -> CLIResult {
         let path = repositoryRoot + "/Tests/IntegrationTests/Scripts/" + name

@@ -46,7 +46,7 @@ struct ServerTests {
         #expect(failed["code"] as? Int == 3)
         #expect(failedErr == "bad\n")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -101,7 +101,7 @@ struct ServerTests {
         let (stopped, _) = try await ws.waitFor("exit", id: "loop", timeout: .seconds(20))
         #expect(stopped["status"] as? String == "stopped")
         ws.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -147,7 +147,7 @@ struct ServerTests {
         // A stopped session refuses runs, with an error, on the same connection.
         ws.send(json: ["type": "session.end"])
         _ = try await ws.waitFor("session.ended")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         ws.send(json: ["type": "run", "id": "late", "language": "python", "files": [["path": "a.py", "content": "print(1)"]]])
         let late = try await expectError("session-closed")
         #expect(late["id"] as? String == "late")
@@ -239,7 +239,7 @@ struct ServerTests {
         #expect(metrics.body.contains("coderunner_containers "))
         #expect(metrics.body.contains("coderunner_subnets_used "))
         #expect(metrics.body.contains("coderunner_cleanup_errors_total 0"))
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -270,7 +270,7 @@ struct ServerTests {
         second.close()
         server.process.send(SIGTERM)
         #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await privatePool.removeNetworks()
     }
 
@@ -289,8 +289,9 @@ struct ServerTests {
             let body = try await HTTP.request(port: server.port, "GET", "/metrics").body
             return body.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
         }
-        func readySessions() async throws -> [ContainerInfo] {
-            try await Live.engine().containers(labeled: [ResourceLabel.serveStandby]).filter { $0.state == "running" }
+        func readySessions() async throws -> [ContainerInfo] {  // this server's (other suites may run servers too)
+            try await Live.engine().containers(labeled: [ResourceLabel.serveStandby, "\(ResourceLabel.ownerPID)=\(server.process.pid)"])
+                .filter { $0.state == "running" }
         }
         let deadline = ContinuousClock.now + .seconds(60)
         while try await metric("coderunner_ready_sessions{language=\"python\"}") != 1, ContinuousClock.now < deadline {
@@ -324,7 +325,7 @@ struct ServerTests {
             "the taken session outlived its connection")
         server.process.send(SIGTERM)
         #expect(await server.process.finish(timeout: .seconds(30)) == 0, "\(server.process.stderrText.suffix(2000))")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
     }
 
     /// Caps answer with `busy` instead of hanging: concurrent runs per session, global runs, sessions per client.
@@ -356,13 +357,14 @@ struct ServerTests {
         _ = try await first.waitFor("exit", id: "long")
         first.close()
         other.close()
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
-    /// SIGTERM-style shutdown with a run going: the client is told, the run stops, the session is cleaned up.
+    /// SIGTERM-style shutdown with a run going and no grace (`server.drainGrace` 0s; DrainTests covers the grace): the
+    /// client is told, the run stops, the session is cleaned up.
     @Test func gracefulShutdownCleansUp() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start(["server.drainGrace": "0s"])
         let ws = try await TestWebSocket.connect(port: server.port)
         _ = try await ws.nextJSON()
         ws.send(json: [
@@ -384,7 +386,7 @@ struct ServerTests {
         let server = try await TestServer.start(["server.token": "tok"])
         let result = try await Live.script("socketio_client.py", ["--url", server.baseURL, "--token", "tok"])
         #expect(result.status == 0, "socketio_client.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 
@@ -393,7 +395,7 @@ struct ServerTests {
         let server = try await TestServer.start()
         let result = try await Live.script("browser_check.py", ["--url", server.baseURL + "/"])
         #expect(result.status == 0, "browser_check.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 }

@@ -101,7 +101,7 @@ struct StandbyTests {
         #expect(try await Self.standbys("python").map(\.id) == [next.id])
 
         try await Self.drain("python")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Many runs reach for one standby at once: exactly one gets it.
@@ -219,7 +219,7 @@ struct StandbyTests {
             throw error
         }
         for id in [orphan, live, named] { try? await engine.removeNetwork(id) }
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     /// Unclaimed, a standby removes itself after `container.ttl` and its keeper then removes the network.
@@ -276,6 +276,6 @@ struct StandbyTests {
         }
         #expect(left == 1, "an idle machine keeps the floor of 1 standby, not \(left)")
         try await Self.drain("python")
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 }

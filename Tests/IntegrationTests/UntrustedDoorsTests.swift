@@ -188,7 +188,7 @@ struct UntrustedDoorsTests {
         let result = try Live.cli(["run", "--json", "prog.py"], cwd: dir)
         #expect(result.status == 3)
         #expect(result.stdout.contains("\"status\":\"runtime-error\"") && result.stdout.contains("\"exitCode\":3"), "\(result.stdout)")
-        try await DockerProbe.expectNoLeaks()  // a one-shot run's keeper removes its resources just after it exits
+        try await Live.expectNoLeaks()  // a one-shot run's keeper removes its resources just after it exits
     }
 
     // MARK: 4. Session names
@@ -236,7 +236,7 @@ struct UntrustedDoorsTests {
         // Piped output is never changed.
         let piped = try Live.cli(["run", "--timeout", "3s", "osc.py"], cwd: dir)
         #expect(piped.stdout.contains("\u{1B}]52;c;ZXZpbA==\u{07}"))
-        try await DockerProbe.expectNoLeaks()
+        try await Live.expectNoLeaks()
     }
 
     // MARK: 9. pool drain

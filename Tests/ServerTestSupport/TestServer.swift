@@ -17,13 +17,10 @@ public final class TestServer: Sendable {
         self.task = task
     }
 
-    /// A server on `runner` (a Docker engine, or `InMemoryEngine`) with the runtimes of `catalog`. `overrides` are
-    /// server settings by key, e.g. ["server.token": "secret", "server.maxConcurrentRuns": "1"].
-    public static func start(
-        runner: CodeRunner, catalog: RuntimeCatalog, configuration base: Configuration,
-        overrides: [String: String] = [:]
-    ) async throws -> TestServer {
-        signal(SIGPIPE, SIG_IGN)
+    /// The server, not started: for tests that drive its application directly (HummingbirdTesting). Settings as `start`.
+    public static func makeServer(
+        runner: CodeRunner, catalog: RuntimeCatalog, configuration base: Configuration, overrides: [String: String] = [:]
+    ) throws -> CodeRunnerHTTPServer {
         // No ready sessions (server.standby) unless a test asks: they hold containers and networks while the server
         // runs, which tests that check a closed connection left nothing behind would count.
         var values = ["server.host": "127.0.0.1", "server.port": "0", "server.logLevel": "warning", "server.standby": ""]
@@ -34,7 +31,17 @@ public final class TestServer: Sendable {
         let context = ServerContext(
             runner: runner, catalog: catalog, configuration: configuration,
             settings: settings, logger: settings.makeLogger(label: "coderunner.serve.test"))
-        let server = CodeRunnerHTTPServer(context: context)
+        return CodeRunnerHTTPServer(context: context)
+    }
+
+    /// A server on `runner` (a Docker engine, or `InMemoryEngine`) with the runtimes of `catalog`. `overrides` are
+    /// server settings by key, e.g. ["server.token": "secret", "server.maxConcurrentRuns": "1"].
+    public static func start(
+        runner: CodeRunner, catalog: RuntimeCatalog, configuration base: Configuration,
+        overrides: [String: String] = [:]
+    ) async throws -> TestServer {
+        signal(SIGPIPE, SIG_IGN)
+        let server = try makeServer(runner: runner, catalog: catalog, configuration: base, overrides: overrides)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
             defer { continuation.finish() }  // a server that fails to start ends the wait below
