@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The first run of a fresh `coderunner serve` connection against `docker exec` of the same program, interleaved in one
-loop (.ci/bench's section 5; target: at most 1.5x).
+loop (.ci/bench's section 4; target: at most 1.5x).
 
   serve side: open a WebSocket on /ws, read `hello`, send the run, wait for its `exit`: the time a browser user waits
               after pressing Run in a new tab. Before each one the script waits, untimed, until the server has its ready
