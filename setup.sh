@@ -135,6 +135,7 @@ case "$MODE" in
     ready_before=$(ready_networks)
     status=0
     log "running the test suite"
+    python3 .ci/test_bench.py || status=$?
     swift test --no-parallel --skip "$fault_test" || status=$?
     if [ "${CODERUNNER_DESTRUCTIVE_TESTS:-}" = 1 ]; then
       log "running the test that stops and restarts dockerd"
