@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Wire format between the engine and the in-container supervisor. No Foundation, so the agent stays small and static.
@@ -64,6 +65,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSwift6
         ),
@@ -105,7 +107,10 @@ let package = Package(
         // The CLI's parsing and validation through the library (no Docker, no process).
         .testTarget(
             name: "CodeRunnerCLITests",
-            dependencies: ["CodeRunnerCLI", "CodeRunnerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "CodeRunnerCLI", "CodeRunnerCore", "CodeRunnerTesting", "ServerTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSwift6),
         .testTarget(
             name: "IntegrationTests",

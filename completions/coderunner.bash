@@ -173,13 +173,13 @@ _coderunner() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    run|serve|session|pool|net|runtimes|images|config|doctor|help)
+    run|serve|session|pool|net|fleet|runtimes|images|config|doctor|help)
         # Offer subcommand argument completions
         "_coderunner_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'run serve session pool net runtimes images config doctor help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'run serve session pool net fleet runtimes images config doctor help' -- "${cur}"))
         ;;
     esac
 }
@@ -424,6 +424,50 @@ _coderunner_net_gc() {
     case "${prev}" in
     '--config')
         __coderunner_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_coderunner_fleet() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __coderunner_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    status)
+        # Offer subcommand argument completions
+        "_coderunner_fleet_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'status' -- "${cur}"))
+        ;;
+    esac
+}
+
+_coderunner_fleet_status() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=(--nodes)
+    non_repeating_options=(--token --timeout)
+    __coderunner_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--nodes')
+        return
+        ;;
+    '--token')
+        return
+        ;;
+    '--timeout')
         return
         ;;
     esac

@@ -22,7 +22,8 @@ public struct RootCommand: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            RunCommand.self, ServeCommand.self, SessionCommand.self, PoolCommand.self, NetCommand.self, RuntimesCommand.self, ImagesCommand.self,
+            RunCommand.self, ServeCommand.self, SessionCommand.self, PoolCommand.self, NetCommand.self, FleetCommand.self, RuntimesCommand.self,
+            ImagesCommand.self,
             ConfigCommand.self, DoctorCommand.self, GenerateDocsCommand.self, BenchKernelCommand.self, StandbyCommand.self,
         ])
 }

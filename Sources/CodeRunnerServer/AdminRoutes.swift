@@ -1,3 +1,5 @@
+import CodeRunnerCore
+import FoundationEssentials
 import Hummingbird
 
 /// Routes for whoever runs the server (behind `server.token` like every route): draining a node for a rolling restart.
@@ -11,6 +13,20 @@ extension CodeRunnerHTTPServer {
 
     func addAdminRoutes(to router: Router<ServerRequestContext>) {
         let context = self.context
+        // `GET /api/pool`: what `coderunner pool --json` says about this node's engine (`coderunner fleet status`).
+        router.get("/api/pool") { _, _ in
+            let inventory = Inventory(engine: context.runner.engine, settings: context.runner.settings)
+            do {
+                let report = try await inventory.report(withAgentStatus: false)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+            } catch {
+                return Self.json(RestError(code: "engine", message: "the engine did not answer: \(error)"), status: .serviceUnavailable)
+            }
+        }
         // `POST /admin/drain`: what SIGTERM does (stop taking sessions, let runs finish for server.drainGrace, close the
         // sessions with 1012, clean up, exit). JSON and the origin rule, like /api/run, so no web page can trigger it.
         router.post("/admin/drain") { request, _ in
