@@ -25,6 +25,9 @@ dpkg -s libedit-dev >/dev/null 2>&1 || need+=(libedit-dev)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v tar >/dev/null || need+=(tar)
 command -v iptables >/dev/null || need+=(iptables)
+# The web page's editor (`coderunner serve` serves it from /usr/share/javascript/codemirror; without it the page falls
+# back to a plain textarea).
+[ -f /usr/share/javascript/codemirror/lib/codemirror.js ] || need+=(libjs-codemirror)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq

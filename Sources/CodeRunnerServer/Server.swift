@@ -231,8 +231,11 @@ public final class CodeRunnerHTTPServer: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
+            return Response(
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
         }
+        router.get("/favicon.ico") { _, _ in VendorFiles.favicon() }
+        router.get("/vendor/**") { request, _ in VendorFiles.response(path: request.uri.path) }
         // `/api/health` is the original server's name for the same check (its deployments probe it).
         for path in ["/health", "/api/health"] {
             router.get(RouterPath(path)) { _, _ in
