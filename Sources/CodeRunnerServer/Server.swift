@@ -232,7 +232,7 @@ public final class CodeRunnerHTTPServer: Sendable {
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
             return Response(
-                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPage.html(codemirror: WebPage.codemirrorInstalled))))
         }
         router.get("/favicon.ico") { _, _ in VendorFiles.favicon() }
         router.get("/vendor/**") { request, _ in VendorFiles.response(path: request.uri.path) }

@@ -77,3 +77,19 @@ struct VendorFilesTests {
         #expect(VendorFiles.packages["codemirror"] == "/usr/share/javascript/codemirror")
     }
 }
+
+/// The page says whether CodeMirror can be loaded, and carries no reference to anything outside the server.
+@Suite("web page")
+struct WebPageTests {
+    @Test func pageTellsWhetherCodeMirrorIsThere() {
+        let with = WebPage.html(codemirror: true)
+        let without = WebPage.html(codemirror: false)
+        #expect(with.contains("const VENDOR = {\"codemirror\": true};"))
+        #expect(without.contains("const VENDOR = {\"codemirror\": false};"))
+        #expect(without.contains("plain editor: the server has no CodeMirror"))
+        for page in [with, without] {
+            #expect(!page.contains("http://") && !page.contains("https://"), "the page must work offline")
+            #expect(page.hasPrefix("<!doctype html>") && page.hasSuffix("</html>\n"))
+        }
+    }
+}

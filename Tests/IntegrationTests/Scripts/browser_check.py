@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Drives coderunner's web page in headless Chromium (Debian's chromium + chromium-driver) with selenium:
 type a program, run it, see output stream, send input, stop an endless loop, stderr in its own colour, REPL mode.
+It works with either editor of the page: Debian's CodeMirror (libjs-codemirror) or the plain textarea without it.
+ide_check.py checks the rest of the IDE (highlighting, ANSI colours, the file tree, reload, a small screen).
 
 Needs: apt-get install chromium chromium-driver, and selenium (`./setup.sh test` installs it in /var/lib/coderunner/test-venv)
 Usage: browser_check.py --url http://127.0.0.1:PORT/
@@ -59,9 +61,19 @@ def wait_until(predicate, timeout=90, what="condition"):
         return None
 
 
-def replace_code(lines):
+def code_field():
+    """CodeMirror's input field when the page loaded it, else the plain textarea."""
+    fields = driver.find_elements(By.CSS_SELECTOR, "#editor-wrap .CodeMirror textarea")
+    if fields:
+        driver.find_element(By.CSS_SELECTOR, "#editor-wrap .CodeMirror").click()
+        return fields[0]
     editor = driver.find_element(By.ID, "editor")
     editor.click()
+    return editor
+
+
+def replace_code(lines):
+    editor = code_field()
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     for line in lines:
@@ -69,12 +81,19 @@ def replace_code(lines):
     return editor
 
 
-try:
-    driver.get(args.url)
+def check_page(url, plain):
+    """The whole tour on one editor: CodeMirror, or (plain) the page's own textarea."""
+    driver.get(url)
+    wait_until(lambda: "plain" in text("notice") if plain else driver.execute_script("return document.body.dataset.editor") == "codemirror",
+               30, "the editor")
+    check(bool(driver.find_elements(By.CSS_SELECTOR, "#editor-wrap .CodeMirror")) != plain,
+          "plain textarea editor with a notice" if plain else "CodeMirror editor")
     wait_until(lambda: text("status") == "ready", 30, "the page to connect")
     check(text("status") == "ready", "page connected over /ws")
     Select(driver.find_element(By.ID, "language")).select_by_value("python")
-    check(len(driver.find_elements(By.CSS_SELECTOR, "#tabs .tab")) == 1, "one file tab with the example")
+    driver.execute_script("localStorage.clear(); window.confirm = () => true;")
+    driver.find_element(By.ID, "new-project").click()
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#tree-list .node.file")) == 1, "one file with the example")
 
     # Type a program: auto-indent after ':' and Shift-Tab to dedent are the editor's own.
     editor = replace_code([
@@ -86,9 +105,10 @@ try:
         ("name = input('name? ')\n",),
         ("print('hello', name)",),
     ])
-    code = driver.execute_script("return document.getElementById('editor').value")
+    code = driver.execute_script("return window.ide.editor.value")
     check("for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.8)\nname = input" in code, "typed program with indentation: %r" % code)
-    check(text("gutter").split()[-1] == "6", "line numbers follow the text")
+    numbers = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".CodeMirror-linenumber")] or text("gutter").split()
+    check(numbers[-1] == "6", "line numbers follow the text")
     driver.find_element(By.ID, "run").click()
     wait_until(lambda: "tick 0" in text("console"), 60, "the first tick")
     first_tick_status = text("status")
@@ -123,11 +143,12 @@ try:
     check(text("status").startswith("stopped"), "Stop ended the endless loop (%s)" % text("status"))
     check(driver.find_element(By.ID, "run").is_enabled(), "Run enabled again")
 
-    # Several files: a second tab imported by the entry.
+    # Several files: a second file imported by the entry.
+    entry = driver.execute_script("return window.ide.state.entry")
     driver.execute_script("window.prompt = () => 'helper.py';")
-    driver.find_element(By.ID, "add-file").click()
+    driver.find_element(By.ID, "new-file").click()
     replace_code([("VALUE = 'from helper'",)])
-    driver.find_elements(By.CSS_SELECTOR, "#tabs .tab")[0].click()
+    driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file[data-path='%s']" % entry).click()
     replace_code([("import helper\n",), ("print(helper.VALUE)",)])
     driver.find_element(By.ID, "run").click()
     wait_until(lambda: text("status").startswith("exit"), 60, "the two-file run")
@@ -147,6 +168,12 @@ try:
     wait_until(lambda: "42" in text("console"), 30, "cell 2 output")
     check("42" in text("console"), "REPL state survived between cells")
     driver.find_element(By.ID, "repl").click()
+
+
+try:
+    check_page(args.url, plain=False)
+    print("--- again with the page's plain editor (what it falls back to without libjs-codemirror)", flush=True)
+    check_page(args.url.rstrip("/") + "/?editor=plain", plain=True)
 finally:
     driver.quit()
 
@@ -154,3 +181,4 @@ if failures:
     print("%d check(s) failed" % len(failures), file=sys.stderr)
     sys.exit(1)
 print("all browser checks passed")
+

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Drives coderunner's web IDE in headless Chromium (Debian's chromium + chromium-driver) with selenium: CodeMirror
+(Debian's libjs-codemirror) highlighting, ANSI colours in the console, answering input() in the console, Stop and
+Ctrl-C, folders and a multi-file run, the .tar download, the project surviving a reload, the favicon, no SEVERE
+browser log entries, and a phone-sized window.
+
+Needs: apt-get install chromium chromium-driver libjs-codemirror, and selenium (`./setup.sh test` installs them)
+Usage: ide_check.py --url http://127.0.0.1:PORT/ [--screenshots DIR]
+"""
+import argparse
+import base64
+import io
+import os
+import shutil
+import sys
+import tarfile
+import urllib.request
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:
+    print("selenium is missing: pip install selenium", file=sys.stderr)
+    sys.exit(2)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--url", required=True)
+parser.add_argument("--screenshots", help="folder for ide.png and ide-phone.png")
+args = parser.parse_args()
+
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+if not chromium or not os.path.exists(driver_path):
+    print("chromium and chromium-driver are missing: apt-get install chromium chromium-driver", file=sys.stderr)
+    sys.exit(2)
+if not os.path.exists("/usr/share/javascript/codemirror/lib/codemirror.js"):
+    print("libjs-codemirror is missing: apt-get install libjs-codemirror", file=sys.stderr)
+    sys.exit(2)
+
+options = webdriver.ChromeOptions()
+options.binary_location = chromium
+for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,860",
+             "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-component-update"]:
+    options.add_argument(flag)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+# An explicit driver path keeps Selenium Manager (which would go online) out of it.
+driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+failures = []
+
+
+def check(condition, message):
+    print(("ok   " if condition else "FAIL ") + message, flush=True)
+    if not condition:
+        failures.append(message)
+
+
+def text(element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def js(script, *arguments):
+    return driver.execute_script(script, *arguments)
+
+
+def wait_until(predicate, timeout=90, what="condition"):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: predicate())
+    except Exception:
+        print("timed out waiting for %s; status=%r console=%r" % (what, text("status"), text("console")[-500:]), flush=True)
+        return None
+
+
+def status():
+    return text("status")
+
+
+def set_code(code):
+    js("window.ide.editor.cm.setValue(arguments[0]); window.ide.editor.cm.focus();", code)
+
+
+def run_and_wait(what, start="exit"):
+    js("document.getElementById('run').click()")
+    wait_until(lambda: status().startswith(start), 60, what)
+
+
+def open_page():
+    driver.get(args.url)
+    wait_until(lambda: status() == "ready" and js("return document.body.dataset.editor") == "codemirror", 30, "the page")
+
+
+def severe_logs():
+    return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+try:
+    open_page()
+    js("localStorage.clear()")
+    open_page()
+    check(status() == "ready", "page connected over /ws")
+    check(js("return document.body.dataset.editor") == "codemirror", "CodeMirror (libjs-codemirror) loaded from /vendor")
+    Select(driver.find_element(By.ID, "language")).select_by_value("python")
+
+    # Type a program: CodeMirror's python mode indents after ':'; Shift-Tab dedents.
+    driver.find_element(By.CSS_SELECTOR, "#editor-wrap .CodeMirror").click()
+    field = driver.find_element(By.CSS_SELECTOR, "#editor-wrap .CodeMirror textarea")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    for line in ["import time\n", "for i in range(3):\n", "print('tick', i, flush=True)\n", "time.sleep(0.6)\n"]:
+        field.send_keys(line)
+    field.send_keys(Keys.SHIFT, Keys.TAB)
+    field.send_keys("name = input('name? ')\n")
+    field.send_keys("print('\\x1b[31mred\\x1b[0m', '\\x1b[1;32mbold green\\x1b[0m', 'hello', name)")
+    code = js("return window.ide.editor.value")
+    check("for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.6)\nname = input" in code, "typed with auto-indent: %r" % code)
+    keywords = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#editor-wrap .cm-keyword")]
+    check("import" in keywords and "for" in keywords, "syntax highlighting: .cm-keyword spans %r" % keywords[:6])
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#editor-wrap .CodeMirror-linenumber")) >= 6, "line numbers")
+
+    # Run: output streams, the console answers input() like a terminal, ANSI colours are rendered.
+    field.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_until(lambda: "tick 0" in text("console"), 60, "the first tick")
+    check("tick 0" in text("console") and "tick 2" not in text("console"), "output streams while the program runs")
+    check(status().startswith("running"), "status says running (%s)" % status())
+    wait_until(lambda: "name?" in text("console"), 30, "the prompt")
+    console = driver.find_element(By.ID, "console")
+    check(js("return document.activeElement.id") == "console", "the console has the focus while the program runs")
+    console.send_keys("Gracf", Keys.BACKSPACE, "e")
+    check(text("console").endswith("Grace"), "typed input echoed locally before Enter")
+    console.send_keys(Keys.ENTER)
+    wait_until(lambda: "hello Grace" in text("console"), 30, "the greeting")
+    check("hello Grace" in text("console"), "the line typed in the console reached the program")
+    wait_until(lambda: status().startswith("exit 0"), 30, "exit")
+    check("[31m" not in text("console") and "\x1b" not in text("console"), "no escape codes shown")
+    red = js("""return [...document.querySelectorAll('#console span')].filter(s => s.textContent === 'red')
+                  .map(s => getComputedStyle(s).color)[0] || null""")
+    check(red == "rgb(205, 49, 49)", "\\x1b[31m renders red (%s)" % red)
+    bold = js("""const s = [...document.querySelectorAll('#console span')].find(s => s.textContent === 'bold green');
+                 return s ? getComputedStyle(s).fontWeight + ' ' + getComputedStyle(s).color : null""")
+    check(bold is not None and bold.startswith("700"), "\\x1b[1;32m renders bold green (%s)" % bold)
+    if args.screenshots:
+        driver.save_screenshot(os.path.join(args.screenshots, "ide.png"))
+
+    # stderr in its own colour.
+    set_code("import sys\nprint('to out')\nprint('to err', file=sys.stderr)")
+    run_and_wait("the stderr run")
+    err = driver.find_elements(By.CSS_SELECTOR, "#console span.stderr")
+    out = driver.find_elements(By.CSS_SELECTOR, "#console span.stdout")
+    check(len(err) == 1 and "to err" in err[0].text and out and
+          out[0].value_of_css_property("color") != err[0].value_of_css_property("color"), "stderr in another colour")
+
+    # An endless loop: stopped with the Stop button, then with Ctrl-C in the console.
+    set_code("import time\nwhile True:\n    print('spin', flush=True)\n    time.sleep(0.02)")
+    js("document.getElementById('run').click()")
+    wait_until(lambda: "spin" in text("console"), 60, "the loop")
+    driver.find_element(By.ID, "stop").click()
+    wait_until(lambda: status().startswith("stopped"), 20, "the stop")
+    check(status().startswith("stopped"), "Stop button ended the endless loop (%s)" % status())
+    js("document.getElementById('run').click()")
+    wait_until(lambda: "spin" in text("console"), 60, "the loop again")
+    console.click()
+    console.send_keys(Keys.CONTROL, "c")
+    wait_until(lambda: status().startswith("stopped"), 20, "Ctrl-C")
+    check(status().startswith("stopped") and "^C" in text("console"), "Ctrl-C in the console ended it (%s)" % status())
+
+    # Folders and a second file: main.py imports lib/helper.py.
+    main_path = js("return window.ide.state.entry")
+    js("window.prompt = () => 'lib'")
+    driver.find_element(By.ID, "new-folder").click()
+    js("window.prompt = () => 'lib/helper.py'")
+    driver.find_element(By.ID, "new-file").click()
+    check(js("return window.ide.state.active") == "lib/helper.py", "new file lib/helper.py is open")
+    set_code("VALUE = 'from helper'\n")
+    driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file[data-path='%s']" % main_path).click()
+    check("entry" in driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file[data-path='%s']" % main_path).text,
+          "the entry file is marked in the tree")
+    set_code("from lib import helper\nprint(helper.VALUE)\n")
+    run_and_wait("the two-file run")
+    check("from helper" in text("console"), "multi-file run: the entry imports lib/helper.py (%s)" % text("console")[-200:])
+    paths = [e.get_attribute("data-path") for e in driver.find_elements(By.CSS_SELECTOR, "#tree-list .node")]
+    check(paths == ["lib", "lib/helper.py", main_path], "tree shows the folder and its file: %r" % paths)
+
+    # The project as a .tar made in the page.
+    archive = js("const b = window.ide.makeTar(); let s = ''; for (const x of b) s += String.fromCharCode(x); return btoa(s);")
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(archive))) as tar:
+        names = tar.getnames()
+        helper = tar.extractfile("lib/helper.py").read().decode()
+    check(set(names) == {"lib", "lib/helper.py", main_path} and "from helper" in helper, "the .tar holds the project: %r" % names)
+
+    # Reload: the project comes back from localStorage.
+    js("window.ide.saveProject()")
+    open_page()
+    paths = [e.get_attribute("data-path") for e in driver.find_elements(By.CSS_SELECTOR, "#tree-list .node")]
+    check("lib/helper.py" in paths and "from lib import helper" in js("return window.ide.editor.value"),
+          "the project survived a reload: %r" % paths)
+    run_and_wait("the run after the reload")
+    check("from helper" in text("console"), "and still runs")
+
+    # Highlighting modes of the other languages (the language's example replaces the project when asked).
+    js("window.confirm = () => true")
+    for language, mode in [("javascript", "javascript"), ("cpp", "text/x-c++src"), ("java", "text/x-java"),
+                           ("sql", "text/x-mysql")]:
+        if js("return [...document.querySelectorAll('#language option')].some(o => o.value === arguments[0])", language):
+            Select(driver.find_element(By.ID, "language")).select_by_value(language)
+            got = js("return window.ide.editor.cm.getOption('mode')")
+            spans = len(driver.find_elements(By.CSS_SELECTOR, "#editor-wrap .CodeMirror-code span[class^='cm-']"))
+            check(got == mode and spans > 0, "%s example highlighted as %s (%d tokens)" % (language, got, spans))
+    Select(driver.find_element(By.ID, "language")).select_by_value("python")
+
+    # REPL mode: lines typed in the console run on the kernel; state survives.
+    driver.find_element(By.ID, "clear").click()
+    driver.find_element(By.ID, "repl").click()
+    wait_until(lambda: "kernel ready" in status(), 60, "the kernel")
+    check("kernel ready" in status(), "REPL kernel started (%s)" % status())
+    console = driver.find_element(By.ID, "console")
+    console.click()
+    console.send_keys("x = 21", Keys.ENTER)
+    wait_until(lambda: status().startswith("cell 1"), 30, "cell 1")
+    console.send_keys("print(x * 2)", Keys.ENTER)
+    wait_until(lambda: "42" in text("console"), 30, "cell 2")
+    check("42" in text("console"), "REPL state survived between cells")
+    driver.find_element(By.ID, "repl").click()
+
+    # The favicon and the vendor route answer; nothing went wrong in the browser console.
+    base = args.url.rstrip("/")
+    with urllib.request.urlopen(base + "/favicon.ico") as answer:
+        check(answer.status == 200 and answer.headers["Content-Type"].startswith("image/"), "/favicon.ico answers 200")
+    try:
+        urllib.request.urlopen(base + "/vendor/codemirror/lib/..%2F..%2F..%2F..%2Fetc/passwd")
+        check(False, "/vendor refuses a path out of its folder")
+    except urllib.error.HTTPError as error:
+        check(error.code == 404, "/vendor refuses a path out of its folder (%d)" % error.code)
+    severe = severe_logs()
+    check(not severe, "no SEVERE entries in the browser log: %r" % severe)
+
+    # A phone-sized window: editor and console stacked, both usable.
+    driver.set_window_size(390, 844)
+    wait_until(lambda: js("return window.innerWidth") <= 400, 5, "the small window")
+    boxes = js("""const r = (s) => { const b = document.querySelector(s).getBoundingClientRect();
+                  return [b.left, b.top, b.width, b.height]; };
+                  return { editor: r('#editor-wrap .CodeMirror'), console: r('#console'), run: r('#run'), width: innerWidth };""")
+    ed, co = boxes["editor"], boxes["console"]
+    check(ed[2] <= boxes["width"] and co[2] <= boxes["width"] and ed[3] >= 150 and co[3] >= 100 and co[1] >= ed[1] + ed[3] - 1,
+          "390x844: editor above console, both visible: %r" % boxes)
+    set_code("print('small screen')")
+    driver.find_element(By.ID, "run").click()
+    wait_until(lambda: status().startswith("exit"), 60, "the run on a small screen")
+    check("small screen" in text("console"), "runs on a small screen")
+    driver.find_element(By.ID, "toggle-tree").click()
+    check(driver.find_element(By.ID, "tree").is_displayed(), "the Files button shows the tree")
+    if args.screenshots:
+        driver.save_screenshot(os.path.join(args.screenshots, "ide-phone.png"))
+    severe = severe_logs()
+    check(not severe, "still no SEVERE entries in the browser log: %r" % severe)
+finally:
+    driver.quit()
+
+if failures:
+    print("%d check(s) failed" % len(failures), file=sys.stderr)
+    sys.exit(1)
+print("all IDE checks passed")
