@@ -6,14 +6,15 @@
 /// (line numbers, tab indentation, auto-indent) and says so in a small notice. The console is the page's own: ANSI SGR
 /// colours, stderr in its own colour, terminal-like line input with local echo, Ctrl-C to stop.
 /// The parts: ``style`` (CSS), ``scriptCore`` (connection, runs, REPL), ``scriptConsole`` (ANSI console and line
-/// input), ``scriptEditor`` (CodeMirror or the plain editor), ``scriptFiles`` (tree, upload, download, `.tar`, storage).
+/// input), ``scriptEditor`` (CodeMirror or the plain editor), ``scriptFiles`` (tree, upload, download, `.tar`, storage),
+/// ``scriptNotebook`` (`.ipynb` files as cells on the kernel).
 enum WebPage {
     /// The page, told which vendor packages the server can serve right now (checked per request, so installing
     /// `libjs-codemirror` needs no restart).
     static func html(codemirror: Bool) -> String {
         let vendor = "{\"codemirror\": \(codemirror ? "true" : "false")}"
         return head + "<style>\n" + style + "</style>\n</head>\n" + body + "<script>\n\"use strict\";\nconst VENDOR = " + vendor
-            + ";\n" + scriptCore + scriptConsole + scriptEditor + scriptFiles + scriptStart + "</script>\n</body>\n</html>\n"
+            + ";\n" + scriptCore + scriptConsole + scriptEditor + scriptFiles + scriptNotebook + scriptStart + "</script>\n</body>\n</html>\n"
     }
 
     /// Whether Debian's CodeMirror is installed where ``VendorFiles`` serves it from.
@@ -64,6 +65,7 @@ enum WebPage {
                 <dt>Ctrl-/</dt><dd>comment lines (editor)</dd>
                 <dt>&uarr; &darr; Enter</dt><dd>move and open in the file tree</dd>
                 <dt>F2 / Delete</dt><dd>rename / delete in the file tree</dd>
+                <dt>Shift-Enter</dt><dd>run a notebook cell, go to the next</dd>
               </dl>
             </div>
           </span>
@@ -90,6 +92,17 @@ enum WebPage {
               <div id="gutter" aria-hidden="true">1</div>
               <textarea id="editor" spellcheck="false" autocapitalize="off" autocomplete="off" wrap="off" aria-label="Code editor"></textarea>
             </div>
+            <div id="notebook" aria-label="Notebook">
+              <div class="nb-bar" role="toolbar" aria-label="Notebook actions">
+                <button id="nb-run-all" title="Run every code cell in order (Run, Ctrl-Enter)">&#9654;&#9654; Run all</button>
+                <button id="nb-add-code" title="Add a code cell at the end">+ Code</button>
+                <button id="nb-add-text" title="Add a text (markdown) cell at the end">+ Text</button>
+                <button id="nb-clear" title="Clear every output">Clear outputs</button>
+                <button id="nb-restart" title="Restart the kernel (its state is lost)">Restart kernel</button>
+                <span id="nb-kernel"></span>
+              </div>
+              <div id="nb-cells"></div>
+            </div>
             <div class="hint">Ctrl-Enter runs · Esc leaves the editor · ? lists the shortcuts</div>
           </section>
           <section id="right" aria-label="Console">
@@ -105,7 +118,7 @@ enum WebPage {
         """#
 
     static let scriptStart = #"""
-        window.ide = { state, editor, makeTar, saveProject, writeStream };
+        window.ide = { state, editor, makeTar, saveProject, writeStream, nb, syncEditor };
         renderTree(); updateButtons(); connect(); loadCodeMirror();
 
         """#

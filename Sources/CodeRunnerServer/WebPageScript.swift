@@ -31,6 +31,7 @@ extension WebPage {
           ws.onmessage = (ev) => { let m; try { m = JSON.parse(ev.data); } catch (e) { return; } handle(m); };
         }
         function handle(m) {
+          if (m.type.startsWith("kernel.") && notebookHandles(m)) return;
           switch (m.type) {
             case "hello": {
               state.languages = m.languages;
@@ -55,6 +56,7 @@ extension WebPage {
               setStatus((m.status === "ok" ? "exit 0" : m.status + (m.code != null ? " (exit " + m.code + ")" : "")) + " · " + Math.round(m.timing.totalMs) + " ms", m.status === "ok" ? "ok" : "bad");
               runEnded(); break;
             case "error":
+              if (nb.owns && (nb.running || nb.starting) && !m.id) { nbFailed("[" + m.code + "] " + m.message + "\n"); break; }
               print((m.code ? "[" + m.code + "] " : "") + m.message + "\n", "system");
               if (m.id && m.id === state.runId) { runEnded(); setStatus("error", "bad"); }
               else if (state.kernelBusy || (state.kernel && !state.kernelReady)) { state.kernelBusy = false; updateButtons(); }
@@ -101,6 +103,7 @@ extension WebPage {
         }
         function run() {
           syncEditor();
+          if (nb.path) { queueCells(nb.cells); return; }
           if (state.kernel) { executeCell(editor.value, editor.value); return; }
           if (state.runId !== null) return;
           const lang = currentLanguage(); if (!lang) return;
@@ -112,7 +115,7 @@ extension WebPage {
           state.runId = id; setStatus("running…"); updateButtons(); $("console").focus();
         }
         function stop() {
-          if (state.kernel && state.kernelBusy) { send({ type: "kernel.interrupt" }); return; }
+          if (state.kernelBusy) { send({ type: "kernel.interrupt" }); return; }
           if (state.runId !== null) send({ type: "stop", id: state.runId });
         }
         function sendEOF() { if (state.runId !== null) { print("^D\n", "prompt"); send({ type: "input", id: state.runId, eof: true }); } }
@@ -149,6 +152,7 @@ extension WebPage {
         function startKernel() {
           const lang = currentLanguage();
           if (!lang.kernel) { print("[" + lang.displayName + " has no REPL kernel]\n", "system"); $("repl").checked = false; state.kernel = false; updateButtons(); return; }
+          nb.owns = false; nb.ready = false;
           state.kernelReady = false; state.kernelBusy = false; updateButtons(); setStatus("starting " + lang.name + " kernel…");
           send({ type: "kernel.start", language: lang.name, files: state.files.filter(f => f.path !== state.entry).map(f => ({ path: f.path, content: f.content })) });
         }
@@ -165,6 +169,7 @@ extension WebPage {
           if (open) focusTree();
         };
         document.addEventListener("keydown", (ev) => {
+          if (ev.defaultPrevented) return;
           if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter") { ev.preventDefault(); run(); return; }
           if (ev.altKey && !ev.ctrlKey && ["1", "2", "3"].includes(ev.key)) {
             ev.preventDefault();

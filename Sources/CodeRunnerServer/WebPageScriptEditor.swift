@@ -63,6 +63,7 @@ extension WebPage {
         /* The editor's text into the current file, and the project into storage (soon). */
         function syncEditor() {
           const file = fileAt(state.active);
+          if (file && !file.encoding && nb.path === file.path) { const text = notebookJSON(); if (file.content !== text) { file.content = text; scheduleSave(); } return; }
           if (file && !file.encoding) { const text = editor.value; if (file.content !== text) { file.content = text; scheduleSave(); } }
         }
 

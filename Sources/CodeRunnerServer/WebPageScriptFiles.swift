@@ -71,8 +71,11 @@ extension WebPage {
         function openFile(path, fresh) {
           if (!fresh) syncEditor();
           const file = fileAt(path); if (!file) return;
+          if (!fresh && path === nb.path && path === state.active) { state.selected = { kind: "file", path: path }; renderTree(); return; }
           state.active = path; state.selected = { kind: "file", path: path };
-          if (file.encoding) editor.set("(binary file, " + atob(file.content).length + " bytes: it is sent with the runs and in the .tar)", "", true);
+          hideNotebook();
+          if (isNotebook(path) && !file.encoding && showNotebook(file)) { /* shown as cells */ }
+          else if (file.encoding) editor.set("(binary file, " + atob(file.content).length + " bytes: it is sent with the runs and in the .tar)", "", true);
           else editor.set(file.content, path, false);
           $("current-path").textContent = path + (path === state.entry ? "  ▶ entry" : "");
           renderTree(); scheduleSave();

@@ -57,6 +57,24 @@ extension WebPage {
         .bar { display: flex; gap: 6px; padding: 6px; border-top: 1px solid var(--line); background: var(--panel); align-items: center; }
         #stdin { flex: 1; min-width: 0; font-family: ui-monospace, monospace; }
         .hint { color: var(--dim); font-size: 12px; padding: 2px 8px; }
+        #notebook { display: none; flex: 1; flex-direction: column; min-height: 0; }
+        #left.nb-open #notebook { display: flex; }
+        #left.nb-open #editor-wrap { display: none; }
+        .nb-bar { display: flex; flex-wrap: wrap; gap: 4px; padding: 5px 8px; border-bottom: 1px solid var(--line); align-items: center; }
+        .nb-bar button { padding: 2px 8px; font-size: 12px; }
+        #nb-kernel { color: var(--dim); font-size: 12px; margin-left: auto; }
+        #nb-cells { flex: 1; overflow: auto; padding: 8px; }
+        .nb-cell { display: flex; gap: 6px; margin-bottom: 10px; }
+        .nb-side { flex: 0 0 52px; display: flex; flex-direction: column; align-items: flex-end; gap: 3px; font: 12px ui-monospace, monospace; color: var(--dim); }
+        .nb-side button { padding: 1px 7px; font-size: 12px; }
+        .nb-main { flex: 1; min-width: 0; }
+        .nb-src { border: 1px solid var(--line); border-radius: 4px; font: 13px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; }
+        .nb-src .CodeMirror { height: auto; background: #191a1d; font: inherit; border-radius: 4px; }
+        .nb-cell.text .nb-src .CodeMirror { background: var(--panel); }
+        .nb-src textarea { width: 100%; background: #191a1d; color: var(--text); border: none; font: inherit; padding: 6px; resize: vertical; }
+        .nb-out pre { margin: 4px 0 0; white-space: pre-wrap; word-break: break-word; font: 13px/1.4 ui-monospace, monospace; }
+        .nb-out pre.stderr { color: var(--err); }
+        .nb-out img { display: block; max-width: 100%; background: #fff; margin-top: 4px; }
         @media (max-width: 700px) {
           header { gap: 4px; padding: 4px 6px; }
           header h1 { display: none; }

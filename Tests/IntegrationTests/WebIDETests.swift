@@ -3,7 +3,8 @@ import ServerTestSupport
 import Testing
 
 /// The web IDE in headless Chromium (ide_check.py): CodeMirror from Debian's libjs-codemirror, ANSI colours, input in
-/// the console, Stop and Ctrl-C, folders and a multi-file run, the .tar, a reload, the favicon, a phone-sized window.
+/// the console, Stop and Ctrl-C, folders and a multi-file run, the .tar, a reload, a notebook with an image, the favicon,
+/// a phone-sized window.
 @Suite("web IDE", .serialized, .docker)
 struct WebIDETests {
     @Test func webIDEInHeadlessChromium() async throws {

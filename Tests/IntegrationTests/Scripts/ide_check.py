@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives coderunner's web IDE in headless Chromium (Debian's chromium + chromium-driver) with selenium: CodeMirror
 (Debian's libjs-codemirror) highlighting, ANSI colours in the console, answering input() in the console, Stop and
-Ctrl-C, folders and a multi-file run, the .tar download, the project surviving a reload, the favicon, no SEVERE
-browser log entries, and a phone-sized window.
+Ctrl-C, folders and a multi-file run, the .tar download, the project surviving a reload, a notebook (.ipynb upload,
+cells on the kernel, an inline matplotlib image, saved as valid nbformat 4), the favicon, no SEVERE browser log
+entries, and a phone-sized window.
 
 Needs: apt-get install chromium chromium-driver libjs-codemirror, and selenium (`./setup.sh test` installs them)
 Usage: ide_check.py --url http://127.0.0.1:PORT/ [--screenshots DIR]
@@ -10,10 +11,12 @@ Usage: ide_check.py --url http://127.0.0.1:PORT/ [--screenshots DIR]
 import argparse
 import base64
 import io
+import json
 import os
 import shutil
 import sys
 import tarfile
+import tempfile
 import urllib.request
 
 try:
@@ -28,7 +31,7 @@ except ImportError:
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
-parser.add_argument("--screenshots", help="folder for ide.png and ide-phone.png")
+parser.add_argument("--screenshots", help="folder for ide.png, notebook.png and ide-phone.png")
 args = parser.parse_args()
 
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -222,6 +225,58 @@ try:
     wait_until(lambda: "42" in text("console"), 30, "cell 2")
     check("42" in text("console"), "REPL state survived between cells")
     driver.find_element(By.ID, "repl").click()
+
+    # A notebook: uploaded, run on the kernel (text, an image, state between cells), edited, saved as nbformat 4.
+    notebook = {"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                "language": "python"}}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# A plot\n", "Runs on coderunner's kernel."]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["x = 6 * 7\n", "print(x)"]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["import matplotlib.pyplot as plt\n", "plt.plot([1, 3, 2])\n", "plt.title('coderunner')"]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["print(x + 1)"]}]}
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "plot.ipynb")
+    with open(path, "w") as handle:
+        json.dump(notebook, handle)
+    driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file").click()
+    driver.find_element(By.ID, "upload-input").send_keys(path)
+    wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")) == 4, 10, "the notebook's cells")
+    check(driver.find_element(By.ID, "notebook").is_displayed(), "an uploaded .ipynb opens as a notebook")
+    driver.find_element(By.ID, "nb-run-all").click()
+    counts = lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-count")]
+    wait_until(lambda: all(c not in ("[ ]", "[*]") for c in counts()), 90, "the cells to run")
+    outs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-out")]
+    check(outs[1] == "42" and outs[3] == "43", "cells ran on one kernel: %r, counts %r" % (outs, counts()))
+    width = js("const i = document.querySelector('#nb-cells .nb-cell:nth-child(3) .nb-out img'); return i ? i.naturalWidth : 0")
+    check(width > 100, "the matplotlib figure is shown inline (%d px wide)" % width)
+    cell = driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell.code")[2]
+    cell.find_element(By.CSS_SELECTOR, ".CodeMirror").click()
+    field = cell.find_element(By.CSS_SELECTOR, ".CodeMirror textarea")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("print((x + 1) * 10)", Keys.SHIFT, Keys.ENTER)
+    wait_until(lambda: "430" in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-out")[3].text, 30, "the edited cell")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")) == 5, "Shift-Enter ran the cell and added one")
+    if args.screenshots:
+        js("document.querySelector('#nb-cells .nb-cell:nth-child(2)').scrollIntoView()")
+        driver.save_screenshot(os.path.join(args.screenshots, "notebook.png"))
+    js("window.ide.syncEditor()")
+    saved = js("return window.ide.state.files.find(f => f.path === 'plot.ipynb').content")
+    document = json.loads(saved)
+    try:
+        import nbformat
+        nbformat.validate(nbformat.reads(saved, as_version=4))
+        valid = "valid nbformat 4"
+    except ImportError:
+        valid = "nbformat is missing: JSON checked only"
+    code = [c for c in document["cells"] if c["cell_type"] == "code"]
+    check(document["nbformat"] == 4 and all(isinstance(c["execution_count"], int) for c in code[:3])
+          and code[1]["outputs"][-1]["data"]["image/png"].startswith("iVBOR")
+          and "430" in "".join(code[2]["outputs"][0]["text"]) and "print((x + 1) * 10)" in "".join(code[2]["source"]),
+          "saved notebook has outputs, counts and the image (%s)" % valid)
+    open_page()
+    check(js("return window.ide.nb.path") == "plot.ipynb" and "430" in text("nb-cells"), "the notebook and its outputs survive a reload")
+    driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file:not([data-path$='ipynb'])").click()
+    check(not driver.find_element(By.ID, "notebook").is_displayed(), "another file leaves the notebook view")
 
     # The favicon and the vendor route answer; nothing went wrong in the browser console.
     base = args.url.rstrip("/")
