@@ -58,6 +58,7 @@ extension WebPage {
           cm.getInputField().setAttribute("aria-label", "Code editor");
           cm.on("change", () => { if (!editor.quiet) syncEditor(); });
           editor.cm = cm; $("editor-wrap").classList.add("has-cm");
+          if (nb.path) { const notebook = fileAt(nb.path); hideNotebook(); showNotebook(notebook); }  // its cells as CodeMirrors too
           document.body.dataset.editor = "codemirror";
         }
         /* The editor's text into the current file, and the project into storage (soon). */

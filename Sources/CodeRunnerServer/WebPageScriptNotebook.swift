@@ -24,8 +24,9 @@ extension WebPage {
           const meta = doc.metadata || {};
           nb.language = (meta.kernelspec && meta.kernelspec.language) || (meta.language_info && meta.language_info.name) || "python";
           $("nb-cells").textContent = ""; nb.cells = [];
+          $("left").classList.add("nb-open");  // before the cells: a CodeMirror made in a hidden element shows nothing
           for (const cell of doc.cells) addCell(cell, null);
-          $("left").classList.add("nb-open"); $("nb-kernel").textContent = nb.language + " kernel";
+          $("nb-kernel").textContent = nb.language + " kernel";
           return true;
         }
         function hideNotebook() {

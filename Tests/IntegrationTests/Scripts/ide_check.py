@@ -242,6 +242,8 @@ try:
     driver.find_element(By.ID, "upload-input").send_keys(path)
     wait_until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")) == 4, 10, "the notebook's cells")
     check(driver.find_element(By.ID, "notebook").is_displayed(), "an uploaded .ipynb opens as a notebook")
+    sources = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-src")]
+    check("x = 6 * 7" in sources[1] and "# A plot" in sources[0], "the cells show their sources: %r" % sources)
     driver.find_element(By.ID, "nb-run-all").click()
     counts = lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-count")]
     wait_until(lambda: all(c not in ("[ ]", "[*]") for c in counts()), 90, "the cells to run")
@@ -275,6 +277,8 @@ try:
           "saved notebook has outputs, counts and the image (%s)" % valid)
     open_page()
     check(js("return window.ide.nb.path") == "plot.ipynb" and "430" in text("nb-cells"), "the notebook and its outputs survive a reload")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .CodeMirror")) == 5 and "x = 6 * 7" in text("nb-cells"),
+          "after the reload its cells are CodeMirror editors showing their sources")
     driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file:not([data-path$='ipynb'])").click()
     check(not driver.find_element(By.ID, "notebook").is_displayed(), "another file leaves the notebook view")
 
