@@ -2,6 +2,8 @@ extension WebPage {
     /// The console: output with ANSI SGR colours (16, 256 and RGB colours, bold, dim, italic, underline, inverse; other
     /// escape sequences dropped), stderr in its own colour, and a terminal-like line input with local echo (typing in the
     /// focused console; Enter sends the line, Backspace edits it, Ctrl-C stops, Ctrl-D closes stdin, Ctrl-L clears).
+    /// Not xterm.js: Debian's `libjs-xterm` (3.8.1, bookworm) ships as `xterm.js` only a 288-byte CommonJS stub that
+    /// requires `./public/Terminal`, which the package does not contain, so no `Terminal` exists in a browser.
     static let scriptConsole = #"""
         /* ---------- console: ANSI colours and line input ---------- */
         const PALETTE = ["#4d4d4d", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
