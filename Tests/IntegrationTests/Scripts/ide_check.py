@@ -22,6 +22,7 @@ import urllib.request
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -281,6 +282,34 @@ try:
           "after the reload its cells are CodeMirror editors showing their sources")
     driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file:not([data-path$='ipynb'])").click()
     check(not driver.find_element(By.ID, "notebook").is_displayed(), "another file leaves the notebook view")
+
+    # Keyboard only: Alt-2 to the editor, Esc out of it, visible focus, the shortcuts on ?, Alt-1 and arrows in the tree.
+    def press(*keys, alt=False):
+        chain = ActionChains(driver)
+        if alt:
+            chain = chain.key_down(Keys.ALT)
+        chain = chain.send_keys(*keys)
+        if alt:
+            chain = chain.key_up(Keys.ALT)
+        chain.perform()
+
+    press("2", alt=True)
+    check(js("return document.activeElement === window.ide.editor.cm.getInputField()"), "Alt-2 focuses the editor")
+    press(Keys.ESCAPE)
+    check(js("return document.activeElement.id") == "run", "Esc leaves the editor for the Run button")
+    check(js("return getComputedStyle(document.activeElement).outlineStyle") != "none", "the focus is visible")
+    press(Keys.TAB)
+    check(js("return document.activeElement.id") == "repl", "Tab moves on in order (Run, then REPL: a disabled Stop is skipped)")
+    js("document.getElementById('help').focus()")
+    check(driver.find_element(By.ID, "help-text").is_displayed() and "Ctrl-Enter" in text("help-text"),
+          "the shortcuts show while ? has the focus")
+    press("1", alt=True)
+    first = js("return document.activeElement.dataset.path")
+    press(Keys.ARROW_DOWN)
+    second = js("return document.activeElement.dataset.path")
+    check(first and second and first != second, "Alt-1 focuses the tree and arrows move in it (%s, %s)" % (first, second))
+    press("3", alt=True)
+    check(js("return document.activeElement.id") == "console", "Alt-3 focuses the console")
 
     # The favicon and the vendor route answer; nothing went wrong in the browser console.
     base = args.url.rstrip("/")
