@@ -64,7 +64,9 @@ extension WebPage {
         /* The editor's text into the current file, and the project into storage (soon). */
         function syncEditor() {
           const file = fileAt(state.active);
-          if (file && !file.encoding && nb.path === file.path) { const text = notebookJSON(); if (file.content !== text) { file.content = text; scheduleSave(); } return; }
+          if (!file || file.encoding) return;
+          // While a notebook is shown the editor holds no file's text (after a rename nb.path is the old name).
+          if (nb.path) { if (nb.path === file.path) { const text = notebookJSON(); if (file.content !== text) { file.content = text; scheduleSave(); } } return; }
           if (file && !file.encoding) { const text = editor.value; if (file.content !== text) { file.content = text; scheduleSave(); } }
         }
 

@@ -280,6 +280,12 @@ try:
     check(js("return window.ide.nb.path") == "plot.ipynb" and "430" in text("nb-cells"), "the notebook and its outputs survive a reload")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .CodeMirror")) == 5 and "x = 6 * 7" in text("nb-cells"),
           "after the reload its cells are CodeMirror editors showing their sources")
+    js("window.prompt = () => 'notes/plot2.ipynb'")
+    driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file[data-path='plot.ipynb']").click()
+    driver.find_element(By.ID, "rename").click()
+    moved = js("return window.ide.state.files.find(f => f.path === 'notes/plot2.ipynb').content")
+    check(len(json.loads(moved)["cells"]) == 5 and len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")) == 5,
+          "a renamed notebook keeps its cells")
     driver.find_element(By.CSS_SELECTOR, "#tree-list .node.file:not([data-path$='ipynb'])").click()
     check(not driver.find_element(By.ID, "notebook").is_displayed(), "another file leaves the notebook view")
 
@@ -304,10 +310,12 @@ try:
     check(driver.find_element(By.ID, "help-text").is_displayed() and "Ctrl-Enter" in text("help-text"),
           "the shortcuts show while ? has the focus")
     press("1", alt=True)
+    in_tree = js("return document.activeElement.classList.contains('node')")
+    press(Keys.HOME)
     first = js("return document.activeElement.dataset.path")
     press(Keys.ARROW_DOWN)
     second = js("return document.activeElement.dataset.path")
-    check(first and second and first != second, "Alt-1 focuses the tree and arrows move in it (%s, %s)" % (first, second))
+    check(in_tree and first and second and first != second, "Alt-1 focuses the tree, Home and arrows move in it (%s, %s)" % (first, second))
     press("3", alt=True)
     check(js("return document.activeElement.id") == "console", "Alt-3 focuses the console")
 
