@@ -11,7 +11,7 @@ struct WebIDETests {
         let server = try await TestServer.start()
         let result = try await Live.script("ide_check.py", ["--url", server.baseURL + "/"])
         #expect(result.status == 0, "ide_check.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaksSoon()
+        try await Live.expectNoLeaks(timeout: .seconds(30))
         try await server.stop()
     }
 }
