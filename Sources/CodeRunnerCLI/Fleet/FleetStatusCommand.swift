@@ -16,6 +16,10 @@ struct FleetStatusCommand: AsyncParsableCommand {
         discussion: """
             Asks each node's GET /health and GET /api/pool (with the server token, if given). Exit status: 0 when every \
             node is healthy, 1 when one is not or does not answer.
+
+            Examples:
+              coderunner fleet status --nodes http://10.0.0.5:3000 http://10.0.0.6:3000
+              CODERUNNER_SERVER_TOKEN=secret coderunner fleet status --nodes http://a:3000 --json
             """)
 
     @Option(
