@@ -105,6 +105,9 @@ public enum EngineMessage: Sendable, Equatable {
     /// closes nothing there (other runs share that stdin), so an agent that hears nothing for
     /// `AgentWire.engineSilenceLimit` stops the program, as it does over an exec when its stdin closes.
     case keepalive
+    /// Names that could complete the end of `code` (the line up to the cursor), from the kernel's live state; answered
+    /// by `completions` with the same `request`, at once and empty while a cell runs or when the driver cannot.
+    case complete(request: UInt32, code: [UInt8])
 }
 
 /// Everything the agent needs to host a kernel (a persistent interpreter driven cell by cell).
@@ -243,4 +246,7 @@ public enum AgentMessage: Sendable, Equatable {
     /// stdin. Only then may the engine let another run claim the container (whose request, sent over another
     /// attachment, could otherwise overtake this run's last frames).
     case runClosed
+    /// The answer to `complete`: candidate names, each a replacement for the word before the cursor (at most
+    /// `AgentWire.maxCompletions`, each at most `AgentWire.maxCompletionBytes`).
+    case completions(request: UInt32, matches: [String])
 }

@@ -67,7 +67,7 @@ public enum AgentWire {
     enum EngineTag: UInt8 {
         case run = 0x01, stdin = 0x02, closeStdin = 0x03, stop = 0x04
         case startKernel = 0x05, execute = 0x06, interrupt = 0x07, restartKernel = 0x08
-        case endOfRun = 0x09, keepalive = 0x0A
+        case endOfRun = 0x09, keepalive = 0x0A, complete = 0x0B
     }
 
     // Agent tags live in a different range so a stream read in the wrong direction fails at once.
@@ -75,8 +75,13 @@ public enum AgentWire {
         case hello = 0x81, busy = 0x82, stageStarted = 0x83, output = 0x84, stageFinished = 0x85
         case failed = 0x86, finished = 0x87
         case kernelReady = 0x88, display = 0x89, cellFinished = 0x8A, kernelExited = 0x8B
-        case stdinConsumed = 0x8C, runClosed = 0x8D
+        case stdinConsumed = 0x8C, runClosed = 0x8D, completions = 0x8E
     }
+
+    /// Most names in one `completions` answer, and the longest name: a driver (user code can answer for it) cannot
+    /// make the engine hold or print more.
+    public static let maxCompletions = 500
+    public static let maxCompletionBytes = 256
 
     public static func encode(_ message: EngineMessage) -> [UInt8] {
         var w = PayloadWriter()
@@ -107,6 +112,10 @@ public enum AgentWire {
             tag = .endOfRun
         case .keepalive:
             tag = .keepalive
+        case .complete(let request, let code):
+            tag = .complete
+            w.u32(request)
+            w.bytes(code)
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -160,6 +169,10 @@ public enum AgentWire {
             w.u64(count)
         case .runClosed:
             tag = .runClosed
+        case .completions(let request, let matches):
+            tag = .completions
+            w.u32(request)
+            w.strings(matches)
         }
         return frame(tag: tag.rawValue, payload: w.buffer)
     }
@@ -262,6 +275,9 @@ public struct EngineMessageDecoder: Sendable {
             case .restartKernel: message = .restartKernel
             case .endOfRun: message = .endOfRun
             case .keepalive: message = .keepalive
+            case .complete:
+                let request = try r.u32()
+                message = .complete(request: request, code: try r.bytes())
             }
             try r.finish()
             return message
@@ -315,6 +331,9 @@ public struct AgentMessageDecoder: Sendable {
                     exitCode: exitCode, signal: signal, memoryLimitExceeded: try r.bool("kernelExited.memoryLimitExceeded"))
             case .stdinConsumed: message = .stdinConsumed(try r.u64())
             case .runClosed: message = .runClosed
+            case .completions:
+                let request = try r.u32()
+                message = .completions(request: request, matches: try r.strings("completions.matches"))
             }
             try r.finish()
             return message

@@ -129,7 +129,7 @@ struct AgentConversation {
                 decoder.append(chunk)
                 while let message = try decoder.next() {
                     switch message {
-                    case .hello, .kernelReady, .display, .cellFinished, .kernelExited, .runClosed: break
+                    case .hello, .kernelReady, .display, .cellFinished, .kernelExited, .runClosed, .completions: break
                     default: progress.heard()
                     }
                     switch message {
@@ -152,7 +152,7 @@ struct AgentConversation {
                         return .failed(reason, progress.finishedStages)
                     case .finished:
                         return .finished(progress.finishedStages)
-                    case .kernelReady, .display, .cellFinished, .kernelExited, .runClosed:
+                    case .kernelReady, .display, .cellFinished, .kernelExited, .runClosed, .completions:
                         continue  // kernel messages, or the end of an earlier run; not part of this one
                     }
                 }

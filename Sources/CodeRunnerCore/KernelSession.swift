@@ -11,19 +11,19 @@ public actor KernelSession {
     let onEvent: @Sendable (KernelEvent) async -> Void
     private var reader: Task<Void, Never>?
     private var nextCell: UInt32 = 1
-    private var pendingCell: (id: UInt32, continuation: CheckedContinuation<AgentCellResult?, Never>)?
+    var pendingCell: (id: UInt32, continuation: CheckedContinuation<AgentCellResult?, Never>)?
     private var readyWaiter: CheckedContinuation<Bool, Never>?
     // The actor is re-entered while `execute` and `restart` are suspended sending their request, and a fast kernel
     // answers within that time (a `1+1` cell takes well under a millisecond): an answer that arrives before anyone
     // waits for it is kept here instead of being dropped, which would leave the caller waiting forever.
     /// The cell being sent, between `execute`'s start and its wait.
-    private var sendingCell: UInt32?
+    var sendingCell: UInt32?
     /// How `sendingCell` ended when that came first: its result, or nil when the kernel went away.
     private var earlyResult: AgentCellResult??
     /// Set while `restart` sends its request; the first ready (true) or exit (false) that comes before it waits.
     private var restarting = false
     private var earlyReady: Bool?
-    private var alive = true
+    var alive = true
     private var shuttingDown = false
     /// The run's output limit; rich output counts against it too (0: no byte limit, the count cap still holds).
     let outputLimitBytes: UInt64
@@ -31,6 +31,12 @@ public actor KernelSession {
     private var cellOutputBytes: UInt64 = 0
     private var cellDisplays = 0
     private var cellOverLimit = false
+    /// `complete` requests waiting for their answer (`KernelCompletion.swift`), and the one being sent, whose answer
+    /// may come before its caller waits (the actor is re-entered while it writes).
+    var completionWaiters: [UInt32: CheckedContinuation<[String], Never>] = [:]
+    var nextCompletion: UInt32 = 1
+    var sendingCompletion: UInt32?
+    var earlyCompletion: [String]?
 
     init(
         runtime: Runtime, session: String, containerID: String, connection: any ExecConnection, outputLimitBytes: UInt64 = 0,
@@ -147,6 +153,8 @@ public actor KernelSession {
             cellLost()
             readyFinished(false)
             if !shuttingDown { await onEvent(.exited(reason)) }
+        case .completions(let request, let matches):
+            completionsArrived(request: request, matches: matches)
         case .stageStarted, .stageFinished, .finished, .stdinConsumed, .runClosed:
             break
         }

@@ -25,6 +25,8 @@ enum KernelNotice: Sendable {
     /// The kernel process died (memory limit, crash); the next cell starts a new one.
     case exited(KernelRef, reason: String)
     case shutdown(KernelRef)
+    /// Names the kernel offers for the end of a line (`kernel.complete`), with the client's request id.
+    case completions(KernelRef, requestID: String?, matches: [String])
     /// A kernel request failed; the ids are those it concerns, as far as they are known.
     case failed(kernelID: String?, notebook: String?, cellRef: String?, error: ProtocolError)
 }

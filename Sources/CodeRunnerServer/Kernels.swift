@@ -191,6 +191,19 @@ extension ClientSession {
         send(.restarted(slot.ref))
     }
 
+    /// Tab completion for a client's REPL: the names the kernel's live state offers for the end of `code` (none while a
+    /// cell runs or without a kernel). Answered in the background, so other messages are not held up meanwhile.
+    func kernelComplete(kernelID: String = KernelRef.native.id, code: String, requestID: String?) {
+        guard let slot = kernels[kernelID], let kernel = slot.kernel, !slot.busy, !slot.starting else {
+            send(.completions(kernels[kernelID]?.ref ?? .native, requestID: requestID, matches: []))
+            return
+        }
+        Task {
+            let matches = await kernel.complete(String(code.suffix(4096)))
+            self.send(.completions(slot.ref, requestID: requestID, matches: matches))
+        }
+    }
+
     /// Stops a kernel and forgets it; the reply comes even when there was none (shutting down is idempotent).
     func kernelShutdown(kernelID: String = KernelRef.native.id) async {
         let ref = kernels[kernelID]?.ref ?? (kernelID == KernelRef.native.id ? .native : KernelRef(id: kernelID))

@@ -86,6 +86,12 @@ enum NativeProtocol {
         var cell: StringOrNumber?
     }
 
+    struct KernelCompleteMessage: Decodable {
+        /// The line up to the cursor.
+        var code: String
+        var id: StringOrNumber?
+    }
+
     static func files(_ messages: [FileMessage]) throws(ProtocolError) -> [SubmittedFile] {
         var files: [SubmittedFile] = []
         for (index, file) in messages.enumerated() {
@@ -179,6 +185,7 @@ enum NativeProtocol {
         case kernelStart(language: String, files: [SubmittedFile])
         case kernelExecute(code: String, ref: String?)
         case kernelInterrupt, kernelRestart, kernelShutdown
+        case kernelComplete(code: String, id: String?)
     }
 
     /// Decodes one message without acting on it. Pure, so every outside byte pattern can be fuzzed against it: it
@@ -222,6 +229,9 @@ enum NativeProtocol {
             case "kernel.execute":
                 let message = try decode(KernelExecuteMessage.self)
                 request = .kernelExecute(code: message.code, ref: message.cell?.text)
+            case "kernel.complete":
+                let message = try decode(KernelCompleteMessage.self)
+                request = .kernelComplete(code: message.code, id: message.id?.text)
             case "kernel.interrupt": request = .kernelInterrupt
             case "kernel.restart": request = .kernelRestart
             case "kernel.shutdown": request = .kernelShutdown
@@ -263,6 +273,7 @@ enum NativeProtocol {
             case .kernelInterrupt: try await session.kernelInterrupt()
             case .kernelRestart: try await session.kernelRestart()
             case .kernelShutdown: await session.kernelShutdown()
+            case .kernelComplete(let code, let id): await session.kernelComplete(code: code, requestID: id)
             }
         } catch {
             await session.sendError(run: decoded.id, error)
@@ -333,6 +344,9 @@ struct NativeEncoder: SessionEncoder {
     func kernel(_ event: KernelNotice) -> [String] {
         switch event {
         case .starting, .executing: return []
+        case .completions(_, let id, let matches):
+            let idField = id.map { ",\"id\":\(JSON.quote($0))" } ?? ""
+            return ["{\"type\":\"kernel.completions\"\(idField),\"matches\":\(JSON.encode(matches))}"]
         case .started(_, let language): return ["{\"type\":\"kernel.started\",\"language\":\(JSON.quote(language))}"]
         case .output(_, let cell, _, let stream, let text):
             return ["{\"type\":\"kernel.output\",\"cell\":\(cell),\"stream\":\"\(stream.rawValue)\",\"data\":\(JSON.quote(text))}"]

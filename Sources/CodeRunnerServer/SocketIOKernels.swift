@@ -82,6 +82,8 @@ extension SocketIOEncoder {
             ]
         case .shutdown(let kernel):
             return [Self.event("kernel:shutdown_complete", Kernel(kernelId: kernel.id))]
+        case .completions:
+            return []  // the original client has no completion event
         case .failed(let kernelID, let notebook, let cellRef, let error):
             return [Self.event("kernel:error", Failure(kernelId: kernelID, notebookId: notebook, cellId: cellRef, error: error.message))]
         }

@@ -8,8 +8,10 @@ import Glibc
 /// through `docker exec` (stdin/stdout attached, framed AgentProtocol messages). The drivers are in
 /// `runtimes/<language>/kernel/`; this is their protocol.
 ///
-/// The driver gets fd 0 = commands (`EXEC <cell> <n>\n` + code), fd 1/2 = the cells' stdout/stderr, fd 3 = events
-/// (`READY`, `DONE <cell> ok|error`, `DISPLAY <cell> <mime> <n>` + bytes). The agent gives the driver one cell at a
+/// The driver gets fd 0 = commands (`EXEC <cell> <n>\n` + code; between cells, if its READY said `complete`,
+/// `COMPLETE <request> <n>\n` + the line before the cursor), fd 1/2 = the cells' stdout/stderr, fd 3 = events
+/// (`READY [complete]`, `DONE <cell> ok|error`, `DISPLAY <cell> <mime> <n>` + bytes, `COMPLETIONS <request> <n>` +
+/// names one per line). The agent gives the driver one cell at a
 /// time, so every byte read between two DONEs belongs to exactly one cell and the per-cell output limit is exact.
 /// Every `execute` is answered by exactly one `cellFinished` (cells lost to a restart or a dead kernel finish with
 /// ok == false). Single-threaded, one poll() loop, like `run`.
@@ -51,6 +53,10 @@ final class KernelCommand {
         /// A `DISPLAY` header was read; its payload is still arriving.
         /// The display record whose payload is being read; `keep` false: the payload is read and dropped as it comes.
         var display: (cell: UInt32, mime: String, count: Int, keep: Bool)?
+        /// The driver said `READY complete`: it answers `COMPLETE` commands between cells.
+        var completes = false
+        /// A `COMPLETIONS` header was read; its payload (names, one per line) is still arriving.
+        var completion: (request: UInt32, count: Int)?
         /// The container's OOM-kill counter when the driver started or last finished a cell.
         var oomBaseline: UInt64?
     }
@@ -175,6 +181,15 @@ final class KernelCommand {
                 }
             case .restartKernel:
                 restart()
+            case .complete(let request, let code):
+                // Only between cells: a driver reads commands then, and a running cell must not wait for this.
+                if var d = driver, d.ready, d.completes, running == nil, queued.isEmpty, code.count <= 4096 {
+                    d.pendingCommand += Array("COMPLETE \(request) \(code.count)\n".utf8) + code
+                    driver = d
+                    writeCommands()
+                } else {
+                    send(.completions(request: request, matches: []))
+                }
             }
         }
     }
@@ -436,6 +451,17 @@ final class KernelCommand {
     /// Acts on every complete event in the buffer.
     private func processEvents() {
         while var d = driver {
+            if let completion = d.completion {
+                guard d.events.count >= completion.count else { return }
+                let names = d.events[0..<completion.count].split(separator: UInt8(ascii: "\n"))
+                    .filter { !$0.isEmpty && $0.count <= AgentWire.maxCompletionBytes }.prefix(AgentWire.maxCompletions)
+                    .map { String(decoding: $0, as: UTF8.self) }
+                d.events.removeSubrange(0..<completion.count)
+                d.completion = nil
+                driver = d
+                send(.completions(request: completion.request, matches: Array(names)))
+                continue
+            }
             if var display = d.display, !display.keep {
                 // A display this cell has no room for: dropped as it arrives, never held.
                 let dropped = min(display.count, d.events.count)
@@ -470,6 +496,7 @@ final class KernelCommand {
             switch words.first {
             case "READY":
                 d.ready = true
+                d.completes = words.contains("complete")
                 driver = d
                 send(.kernelReady)
                 startNextCell()
@@ -483,6 +510,11 @@ final class KernelCommand {
                 // buffered (user code can write these records itself, with any size).
                 let keep = count <= AgentWire.maxFrameBytes - 1024 && admitDisplay(cell: cell, bytes: count)
                 d.display = (cell, String(words[2]), count, keep)
+                driver = d
+            case "COMPLETIONS" where words.count == 3:
+                // At most what a full answer can hold; anything longer is no driver's answer and is dropped whole.
+                guard let request = UInt32(words[1]), let count = Int(words[2]), count >= 0, count <= 1 << 20 else { continue }
+                d.completion = (request, count)
                 driver = d
             default:
                 continue  // unknown events are ignored so drivers can grow

@@ -171,7 +171,7 @@ final class RunCommand {
             case .run:
                 protocolFailure = "agent protocol: a second run request arrived; start one `coderunner-agent run` per run"
                 stopRequested = true
-            case .startKernel, .execute, .interrupt, .restartKernel:
+            case .startKernel, .execute, .interrupt, .restartKernel, .complete:
                 protocolFailure = "agent protocol: kernel messages go to `coderunner-agent kernel`, not `run`"
                 stopRequested = true
             case .stdin(let bytes):

@@ -47,6 +47,7 @@ let engineMessages: [EngineMessage] = [
     .restartKernel,
     .endOfRun,
     .keepalive,
+    .complete(request: 7, code: Array("os.pa".utf8)), .complete(request: 0, code: []),
 ]
 
 let agentMessages: [AgentMessage] = [
@@ -79,6 +80,7 @@ let agentMessages: [AgentMessage] = [
     .kernelExited(exitCode: -1, signal: nil, memoryLimitExceeded: false),
     .stdinConsumed(1 << 20),
     .runClosed,
+    .completions(request: 7, matches: ["os.path", "os.pardir"]), .completions(request: 1, matches: []),
 ]
 
 func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [EngineMessage] {

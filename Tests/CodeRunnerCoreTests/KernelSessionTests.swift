@@ -97,3 +97,10 @@ final class InstantlyAnsweringAgent: ExecConnection, @unchecked Sendable {
         #expect(await kernel.isAlive)
     }
 }
+
+/// Completion names come from the kernel process, which runs user code: nothing a terminal would act on gets through.
+@Test func forgedCompletionNamesAreFiltered() {
+    let forged = ["ok_name", "with\u{1B}[2Jescape", "bell\u{07}", "c1\u{9B}x", "", "ok_name", String(repeating: "n", count: 300), "os.path"]
+    #expect(KernelSession.safeCompletions(forged) == ["ok_name", "os.path"])
+    #expect(KernelSession.safeCompletions((0..<900).map { "name\($0)" }).count == 500)
+}

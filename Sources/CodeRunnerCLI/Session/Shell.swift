@@ -75,7 +75,13 @@ final class Shell: @unchecked Sendable {
         guard let editor = LineEditor(programName: "coderunner", historyPath: historyPath) else {
             throw CommandFailure.internalFailure("cannot initialise libedit")
         }
-        LineEditor.completer = { [catalog] line in Shell.completions(for: line, languages: catalog.languageNames) }
+        LineEditor.completer = { [catalog, self] line in
+            if line.hasPrefix(":") || kernel == nil {
+                let word = String(line.split(separator: " ", omittingEmptySubsequences: false).last ?? "")
+                return (word, Shell.completions(for: line, languages: catalog.languageNames))
+            }
+            return (Shell.codeWord(line), kernelCompletions(line))
+        }
         var lines: [String] = []
         while true {
             let language = runtime?.language ?? "?"
@@ -402,6 +408,25 @@ final class Shell: @unchecked Sendable {
         let directory = (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/coderunner"
         _ = FileSystem.makeDirectories(directory)
         return directory + "/history"
+    }
+
+    /// The identifier (with its attribute path) before the cursor: what a kernel's completions replace.
+    static func codeWord(_ line: String) -> String {
+        String(line.reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "$" }.reversed())
+    }
+
+    /// The kernel's names for the end of `line`, waited for on libedit's own thread (the kernel answers within a second).
+    func kernelCompletions(_ line: String) -> [String] {
+        guard let kernel else { return [] }
+        let answer = Locked<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let names = await kernel.complete(line)
+            answer.withLock { $0 = names }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + .milliseconds(1500))
+        return answer.withLock { $0 }
     }
 
     static func completions(for line: String, languages: [String]) -> [String] {

@@ -14,7 +14,8 @@ final class LineEditor: @unchecked Sendable {
     private let queue = DispatchQueue(label: "coderunner.line-editor")
     /// Read from libedit's prompt callback (a C function pointer cannot capture context).
     nonisolated(unsafe) static var currentPrompt: [CChar] = Array("> ".utf8CString)
-    nonisolated(unsafe) static var completer: (@Sendable (String) -> [String])?
+    /// The word before the cursor and what could replace it, for the line up to the cursor.
+    nonisolated(unsafe) static var completer: (@Sendable (String) -> (word: String, candidates: [String]))?
 
     init?(programName: String, historyPath: String?) {
         guard let el = el_init(programName, cr_stdin(), cr_stdout(), cr_stderr()), let hist = history_init() else { return nil }
@@ -71,11 +72,13 @@ final class LineEditor: @unchecked Sendable {
         let length = cursor - start
         let line = String(
             decoding: UnsafeBufferPointer(start: UnsafeRawPointer(start).assumingMemoryBound(to: UInt8.self), count: length), as: UTF8.self)
-        let word = String(line.split(separator: " ", omittingEmptySubsequences: false).last ?? "")
-        let candidates = completer(line).filter { $0.hasPrefix(word) }
+        let (word, offered) = completer(line)
+        let candidates = offered.filter { $0.hasPrefix(word) }
         guard !candidates.isEmpty else { return UInt8(CC_ERROR) }
         if candidates.count == 1 {
-            let rest = String(candidates[0].dropFirst(word.count)) + (candidates[0].hasSuffix("/") ? "" : " ")
+            // A folder, a call or an attribute path goes on; a whole word gets its space.
+            let goesOn = candidates[0].hasSuffix("/") || candidates[0].hasSuffix("(") || candidates[0].hasSuffix(".")
+            let rest = String(candidates[0].dropFirst(word.count)) + (goesOn ? "" : " ")
             el_insertstr(el, rest)
             return UInt8(CC_REDISPLAY)
         }

@@ -44,6 +44,24 @@ child.sendline("")
 check(child.expect([r"42", pexpect.TIMEOUT], timeout=60) == 0, "history (arrow up) did not recall the last line")
 child.expect_exact(prompt)
 
+# Tab completes names from the kernel's live state (variables, attributes, modules), as the language's own REPL does.
+COMPLETION = {
+    "python": [("my_variable_42 = 41", "my_var", "my_variable_42 ", " + 1", r"\b42\b"),
+               ("import collections", "collections.Ordered", "collections.OrderedDict(", ")", r"OrderedDict\(\)"),
+               ("", "import jso", "import json ", "; print(json.dumps(42))", r"\b42\b")],
+    "javascript": [("const my_variable_42 = 41", "my_var", "my_variable_42 ", " + 1", r"\b42\b"),
+                   ("", "Math.hyp", "Math.hypot ", "(3, 4) * 8 + 2", r"\b42\b")],
+}
+for setup_line, typed, completed, rest, expected in COMPLETION.get(LANGUAGE, []):
+    if setup_line:
+        child.sendline(setup_line)
+        child.expect_exact(prompt)
+    child.send(typed + "\t")
+    check(child.expect_exact([completed, pexpect.TIMEOUT], timeout=10) == 0, "Tab did not complete %r to %r" % (typed, completed))
+    child.sendline(rest)
+    check(child.expect([expected, pexpect.TIMEOUT], timeout=60) == 0, "the completed line %r%r did not run" % (completed, rest))
+    child.expect_exact(prompt)
+
 # Multi-line input continues while a block is open.
 for line in multi:
     child.sendline(line)

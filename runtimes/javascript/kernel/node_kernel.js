@@ -2,12 +2,14 @@
 // coderunner kernel driver for JavaScript (hosted by `coderunner-agent kernel`).
 //
 // Protocol (see the agent's KernelCommand.swift):
-//   fd 0  commands from the agent: "EXEC <cell> <nbytes>\n" + <nbytes> bytes of UTF-8 code
+//   fd 0  commands from the agent: "EXEC <cell> <nbytes>\n" + <nbytes> bytes of UTF-8 code; between cells also
+//         "COMPLETE <request> <nbytes>\n" + the line before the cursor, answered by "COMPLETIONS <request> <nbytes>\n" +
+//         names one per line on fd 3 (READY says `complete`)
 //   fd 1  the cells' stdout, fd 2 their stderr. process.stdout/stderr (and so console) are replaced by streams that
 //         write synchronously: node's own pipe streams queue in memory once the pipe is full, so a tight printing
 //         loop would never yield its output (and would exhaust memory before the output limit could stop it).
 //         Everything a cell printed is in the pipe before its DONE.
-//   fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes (a cell's error
+//   fd 3  events to the agent: READY complete, COMPLETIONS, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes (a cell's error
 //         is sent as text/vnd.coderunner.traceback, so clients can show it as an error rather than as stderr)
 //   $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell, fed with what the user types (or, piped, the
 //         lines after the cell): what process.stdin reads while the cell runs (see below). fd 0 stays the commands.
@@ -278,7 +280,12 @@ async function pump() {
   if (busy) return;
   busy = true;
   while (queue.length > 0) {
-    const { cell, code } = queue.shift();
+    const { cell, code, complete } = queue.shift();
+    if (complete) {
+      answerCompletion(cell, code);
+      continue;
+    }
+    noteDeclarations(code);
     startCellStdin();
     const ok = await execute(cell, code);
     endCellStdin();
@@ -292,7 +299,7 @@ function parse() {
     const newline = buffer.indexOf(10);
     if (newline < 0) return;
     const parts = buffer.subarray(0, newline).toString('latin1').trim().split(' ');
-    if (parts.length !== 3 || parts[0] !== 'EXEC') {
+    if (parts.length !== 3 || (parts[0] !== 'EXEC' && parts[0] !== 'COMPLETE')) {
       buffer = buffer.subarray(newline + 1);
       continue;
     }
@@ -300,7 +307,7 @@ function parse() {
     if (buffer.length < newline + 1 + size) return;
     const code = buffer.subarray(newline + 1, newline + 1 + size).toString('utf8');
     buffer = buffer.subarray(newline + 1 + size);
-    queue.push({ cell: Number(parts[1]), code });
+    queue.push({ cell: Number(parts[1]), code, complete: parts[0] === 'COMPLETE' });
   }
 }
 
@@ -313,4 +320,73 @@ commands.on('data', (chunk) => {
 commands.on('end', () => process.exit(0));
 commands.on('error', () => process.exit(0));
 
-event('READY\n');
+// Tab completion, as node's REPL offers it: keywords, globals, the names cells declared (let, const and class live in
+// the global lexical scope, not on globalThis), and after a dot the properties of what the part before it evaluates to
+// (evaluated like the REPL does; an error gives no names).
+const KEYWORDS = ['await', 'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do',
+  'else', 'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof', 'let', 'new',
+  'null', 'return', 'super', 'switch', 'this', 'throw', 'true', 'try', 'typeof', 'undefined', 'var', 'void', 'while',
+  'with', 'yield'];
+const declared = new Set();
+
+function noteDeclarations(code) {
+  for (const match of code.matchAll(/\b(?:let|const|var|function\*?|class)\s+([A-Za-z_$][\w$]*)/g)) declared.add(match[1]);
+}
+
+function propertyNames(value) {
+  const names = new Set();
+  let object = value;
+  for (let depth = 0; object !== null && object !== undefined && depth < 16; depth++) {
+    try {
+      for (const name of Object.getOwnPropertyNames(object)) names.add(name);
+      object = Object.getPrototypeOf(object);
+    } catch {
+      break;
+    }
+  }
+  return [...names].filter((name) => /^[A-Za-z_$][\w$]*$/.test(name));
+}
+
+function isBound(name) {
+  if (KEYWORDS.includes(name)) return true;
+  try {
+    vm.runInThisContext(`typeof ${name}`);  // a name in its temporal dead zone throws
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function completions(line) {
+  const match = /[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\.?$/.exec(line);
+  if (!match) return [];
+  const word = match[0];
+  const dot = word.lastIndexOf('.');
+  if (dot >= 0) {
+    const expression = word.slice(0, dot);
+    const prefix = word.slice(dot + 1);
+    let value;
+    try {
+      value = vm.runInThisContext(expression);
+    } catch {
+      return [];
+    }
+    if (value === null || value === undefined) return [];
+    return propertyNames(Object(value)).filter((name) => name.startsWith(prefix)).sort().map((name) => `${expression}.${name}`);
+  }
+  const names = new Set([...KEYWORDS, ...declared, ...Object.getOwnPropertyNames(globalThis)]);
+  return [...names].filter((name) => name.startsWith(word) && /^[A-Za-z_$][\w$]*$/.test(name) && isBound(name)).sort();
+}
+
+function answerCompletion(request, line) {
+  let names = [];
+  try {
+    names = completions(line).slice(0, 500);
+  } catch {
+    names = [];
+  }
+  const data = Buffer.from(names.join('\n'));
+  writeAllSync(EVENTS_FD, Buffer.concat([Buffer.from(`COMPLETIONS ${request} ${data.length}\n`), data]));
+}
+
+event('READY complete\n');

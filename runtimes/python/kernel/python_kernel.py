@@ -1,9 +1,11 @@
 """coderunner kernel driver for Python (hosted by `coderunner-agent kernel`).
 
 Protocol (see the agent's KernelCommand.swift):
-  fd 0  commands from the agent: b"EXEC <cell> <nbytes>\\n" + <nbytes> bytes of UTF-8 code
+  fd 0  commands from the agent: b"EXEC <cell> <nbytes>\\n" + <nbytes> bytes of UTF-8 code; between cells also
+        b"COMPLETE <request> <nbytes>\\n" + the line before the cursor, answered on fd 3 (READY says `complete`)
   fd 1  the cells' stdout, fd 2 their stderr
-  fd 3  events to the agent: READY, DONE <cell> ok|error, DISPLAY <cell> <mime> <nbytes> + bytes; a cell's traceback
+  fd 3  events to the agent: READY complete, DONE <cell> ok|error, COMPLETIONS <request> <nbytes> + names one per
+        line, DISPLAY <cell> <mime> <nbytes> + bytes; a cell's traceback
         is a display of type text/vnd.coderunner.traceback, so clients can show it as an error rather than as stderr
   $CODERUNNER_CELL_STDIN  a FIFO the agent makes fresh for every cell: the cell's fd 0 (and sys.stdin) while it runs,
         fed with what the user types (or, piped, the lines after the cell); /dev/null between cells
@@ -208,31 +210,80 @@ def _detach_cell_stdin() -> None:
 
 
 def _read_command():
-    """(cell, source) of the next EXEC, or None when the agent closed the pipe."""
+    """(kind, number, text) of the next EXEC (cell, source) or COMPLETE (request, line), or None when the agent
+    closed the pipe."""
     while True:
         header = _commands.readline()
         if not header:
             return None
         parts = header.split()
-        if len(parts) == 3 and parts[0] == b"EXEC":
-            cell, size = int(parts[1]), int(parts[2])
+        if len(parts) == 3 and parts[0] in (b"EXEC", b"COMPLETE"):
+            number, size = int(parts[1]), int(parts[2])
             data = b""
             while len(data) < size:
                 chunk = _commands.read(size - len(data))
                 if not chunk:
                     return None
                 data += chunk
-            return cell, data.decode("utf-8", errors="replace")
+            return parts[0].decode(), number, data.decode("utf-8", errors="replace")
+
+
+_MODULE_NAMES = None
+
+
+def _completions(line: str) -> list:
+    """What Python's REPL offers on Tab for the word before the cursor: names of the namespace, builtins and keywords,
+    attributes after a dot (rlcompleter evaluates the part before the dot, as the REPL does), module names after
+    `import` or `from`."""
+    global _MODULE_NAMES
+    import re
+    import rlcompleter
+
+    statement = re.match(r"\s*(import|from)\s+([\w.]*)$", line)
+    if statement:
+        if _MODULE_NAMES is None:
+            import pkgutil
+
+            _MODULE_NAMES = sorted(set(sys.builtin_module_names) | {m.name for m in pkgutil.iter_modules()})
+        prefix = statement.group(2)
+        return [name for name in _MODULE_NAMES if name.startswith(prefix)][:500]
+    word = re.search(r"[A-Za-z_][\w.]*$", line)
+    text = word.group(0) if word else ""
+    if not text:
+        return []
+    completer = rlcompleter.Completer(_namespace)
+    names = []
+    try:
+        while len(names) < 500:
+            name = completer.complete(text, len(names))
+            if name is None:
+                break
+            names.append(name)
+    except Exception:
+        pass
+    return sorted(set(names))
+
+
+def _answer_completion(request: int, line: str) -> None:
+    try:
+        names = _completions(line)
+    except BaseException:  # an attribute that raises, or an interrupt: no names rather than no driver
+        names = []
+    data = "\n".join(n for n in names if "\n" not in n).encode("utf-8", errors="replace")
+    _event(f"COMPLETIONS {request} {len(data)}\n".encode() + data)
 
 
 def main() -> None:
     global _executing
-    _event(b"READY\n")
+    _event(b"READY complete\n")
     while True:
         command = _read_command()
         if command is None:
             return
-        cell, source = command
+        kind, cell, source = command
+        if kind == "COMPLETE":
+            _answer_completion(cell, source)
+            continue
         try:
             _attach_cell_stdin()
             ok = _execute(cell, source)
