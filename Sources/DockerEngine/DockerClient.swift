@@ -166,40 +166,7 @@ public struct DockerClient: Sendable {
 
     /// Sends a request whose answer switches the connection to a raw stream (exec start, attach).
     func hijack(_ request: DockerHTTPRequest, path: String, tty: Bool) async throws -> ExecStream {
-        let eventLoop = transport.group.next()
-        let headPromise = eventLoop.makePromise(of: HTTPResponseHead.self)
-        let source = ExecOutputSource(eventLoop: eventLoop)
-        let channel: any Channel
-        do {
-            channel = try await transport.connect(on: eventLoop) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ExecStreamHandler(headPromise: headPromise, source: source, tty: tty, path: path))
-                }
-            }
-        } catch {
-            headPromise.fail(error)
-            throw error
-        }
-        let scheduled = eventLoop.scheduleTask(in: .nanoseconds(DockerTransport.nanoseconds(requestTimeout))) {
-            headPromise.fail(DockerError.timeout(path: path))
-        }
-        headPromise.futureResult.whenComplete { _ in scheduled.cancel() }
-        let hostDescription = host.description
-        channel.writeAndFlush(ByteBuffer(bytes: request.encoded(host: host.httpHostHeader))).whenFailure { error in
-            headPromise.fail(DockerError.unreachable(host: hostDescription, reason: DockerTransport.describe(error)))
-        }
-        do {
-            _ = try await withTaskCancellationHandler {
-                try await headPromise.futureResult.get()
-            } onCancel: {
-                headPromise.fail(CancellationError())
-            }
-        } catch {
-            channel.close(promise: nil)
-            throw error
-        }
-        return ExecStream(channel: channel, source: source)
+        try await transport.hijack(request, path: path, timeout: requestTimeout, tty: tty)
     }
 
     // MARK: networks
@@ -321,6 +288,15 @@ public struct DockerClient: Sendable {
 
     func jsonString(_ value: some Encodable) throws -> String {
         String(decoding: try jsonBytes(value), as: UTF8.self)
+    }
+}
+
+extension StringProtocol {
+    /// Trims ASCII spaces and tabs (all HTTP needs; avoids pulling in CharacterSet).
+    var trimmedSpaces: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
     }
 }
 

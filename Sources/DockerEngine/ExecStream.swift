@@ -156,33 +156,26 @@ final class ExecOutputSource: Sendable {
     }
 }
 
-/// Reads the response head of a hijack request, then turns the raw stream into `ExecChunk`s.
+/// Turns the raw stream after a hijack into `ExecChunk`s, and reads from the socket only while the consumer keeps up.
 final class ExecStreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum Mode {
-        case awaitingHead(HTTPResponseParser)
-        case errorBody(HTTPResponseParser, HTTPResponseHead, [UInt8])
         case multiplexed(DockerStreamFrameDecoder)
         case raw
         case closed
     }
 
-    private var mode: Mode = .awaitingHead(HTTPResponseParser(stopAfterHead: true))
-    private let headPromise: EventLoopPromise<HTTPResponseHead>
+    private var mode: Mode
     private let source: ExecOutputSource
-    private let tty: Bool
-    private let path: String
     private var pendingRead = false
     private var context: ChannelHandlerContext?
 
-    init(headPromise: EventLoopPromise<HTTPResponseHead>, source: ExecOutputSource, tty: Bool, path: String) {
-        self.headPromise = headPromise
+    init(source: ExecOutputSource, tty: Bool) {
         self.source = source
-        self.tty = tty
-        self.path = path
+        self.mode = tty ? .raw : .multiplexed(DockerStreamFrameDecoder())
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -209,91 +202,38 @@ final class ExecStreamHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
+        let bytes = unwrapInboundIn(data).readableBytesView
         do {
-            try consume(Array(buffer.readableBytesView), context: context)
+            switch mode {
+            case .multiplexed(var decoder):
+                decoder.append(bytes)
+                while let chunk = try decoder.next() { source.push(chunk) }
+                mode = .multiplexed(decoder)
+            case .raw:
+                if !bytes.isEmpty { source.push(ExecChunk(stream: .stdout, bytes: Array(bytes))) }
+            case .closed:
+                break
+            }
         } catch {
             fail(error, context: context)
         }
     }
 
-    private func consume(_ bytes: [UInt8], context: ChannelHandlerContext) throws {
-        switch mode {
-        case .awaitingHead(var parser):
-            parser.append(bytes)
-            guard let event = try parser.next() else {
-                mode = .awaitingHead(parser)
-                return
-            }
-            guard case .head(let head) = event else { throw DockerError.protocolError("no response head") }
-            if head.status == 101 || (200..<300).contains(head.status) {
-                mode = tty ? .raw : .multiplexed(DockerStreamFrameDecoder())
-                headPromise.succeed(head)
-                // Bytes that came with the head already belong to the stream.
-                let rest = parser.takeRemainingBytes()
-                if !rest.isEmpty { try consume(rest, context: context) }
-            } else {
-                mode = .errorBody(parser, head, [])
-                try consume([], context: context)
-            }
-        case .errorBody(var parser, let head, var body):
-            parser.append(bytes)
-            while let event = try parser.next() {
-                switch event {
-                case .body(let part): body += part
-                case .end:
-                    mode = .closed
-                    headPromise.fail(DockerClient.apiError(status: head.status, body: body, path: path))
-                    source.finish()
-                    context.close(promise: nil)
-                    return
-                case .head: break
-                }
-            }
-            mode = .errorBody(parser, head, body)
-        case .multiplexed(var decoder):
-            decoder.append(bytes)
-            while let chunk = try decoder.next() { source.push(chunk) }
-            mode = .multiplexed(decoder)
-        case .raw:
-            if !bytes.isEmpty { source.push(ExecChunk(stream: .stdout, bytes: bytes)) }
-        case .closed:
-            break
-        }
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
-        switch mode {
-        case .awaitingHead, .errorBody:
-            headPromise.fail(DockerError.protocolError("the engine closed the exec connection before answering"))
-            source.finish()
-        case .multiplexed(let decoder) where decoder.bufferedByteCount > 0:
+        if case .multiplexed(let decoder) = mode, decoder.bufferedByteCount > 0 {
             source.finish(DockerError.protocolError("exec output ended in the middle of a frame"))
-        default:
+        } else {
             source.finish()
         }
         mode = .closed
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // With remote half-closure allowed, the engine closing its side means the output is complete.
-        if case ChannelEvent.inputClosed = event {
-            if case .multiplexed(let decoder) = mode, decoder.bufferedByteCount > 0 {
-                source.finish(DockerError.protocolError("exec output ended in the middle of a frame"))
-            } else {
-                source.finish()
-            }
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(DockerError.protocolError("exec connection error: \(DockerTransport.describe(error))"), context: context)
+        fail(DockerTransport.protocolError(error, connection: "exec connection"), context: context)
     }
 
     private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        headPromise.fail(error)
         source.finish(error)
         mode = .closed
         context.close(promise: nil)

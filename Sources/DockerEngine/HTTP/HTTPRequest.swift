@@ -1,4 +1,7 @@
-/// One HTTP/1.1 request to the engine. Kept as plain bytes so the exact wire format is unit-testable without a socket.
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP/1.1 request to the engine, encoded on the wire by NIO's `HTTPRequestEncoder`.
 struct DockerHTTPRequest: Sendable, Equatable {
     var method: String
     /// Unversioned path (e.g. `/containers/create`) so Docker and Podman answer with their current API version.
@@ -18,20 +21,22 @@ struct DockerHTTPRequest: Sendable, Equatable {
         return path + "?" + query.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 
-    /// The complete request: head, then body (if any).
-    func encoded(host: String, connection: String = "close") -> [UInt8] {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: coderunner\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        if !headers.contains(where: { $0.0.lowercased() == "connection" }) { head += "Connection: \(connection)\r\n" }
+    /// The request as NIO parts for `HTTPRequestEncoder`: head, body (if any), end. `Content-Length` is always explicit
+    /// for POST and PUT: the body is always in hand, so the encoder never needs to fall back to chunked encoding.
+    func parts(host: String, connection: String = "close") -> [HTTPClientRequestPart] {
+        var fields = HTTPHeaders([("Host", host), ("User-Agent", "coderunner")])
+        fields.add(contentsOf: headers)
+        if !headers.contains(where: { $0.0.lowercased() == "connection" }) { fields.add(name: "Connection", value: connection) }
         if let body {
-            head += "Content-Length: \(body.count)\r\n"
+            fields.add(name: "Content-Length", value: String(body.count))
         } else if method == "POST" || method == "PUT" {
-            head += "Content-Length: 0\r\n"
+            fields.add(name: "Content-Length", value: "0")
         }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        if let body { bytes += body }
-        return bytes
+        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: fields)
+        var parts: [HTTPClientRequestPart] = [.head(head)]
+        if let body, !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        return parts
     }
 }
 

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -14,8 +15,8 @@ struct DockerHTTPResponse: Sendable {
     /// The first error a line callback reported (image build / import progress streams report errors in-band).
     var streamError: String?
 
-    var status: Int { head.status }
-    var isSuccess: Bool { (200..<300).contains(head.status) }
+    var status: Int { Int(head.status.code) }
+    var isSuccess: Bool { (200..<300).contains(status) }
 }
 
 /// Opens one connection per request: unix socket connects are cheap, and it keeps every request independent
@@ -25,27 +26,22 @@ struct DockerTransport: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
 
-    /// Connects and installs handlers via `initializer`. Connection failures become `.unreachable`.
-    func connect(
+    /// Connects and sets the pipeline up via `initializer`. Connection failures become `.unreachable`.
+    func connect<Output: Sendable>(
         on eventLoop: any EventLoop,
         connectTimeout: Duration = .seconds(10),
-        halfClosure: Bool = false,
-        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
-    ) async throws -> any Channel {
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(
-                .nanoseconds(
-                    Int64(connectTimeout.components.seconds) * 1_000_000_000
-                        + connectTimeout.components.attoseconds / 1_000_000_000)
-            )
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: halfClosure)
-            .channelInitializer(initializer)
+        initializer: @escaping @Sendable (any Channel) throws -> Output
+    ) async throws -> Output {
+        let bootstrap = ClientBootstrap(group: eventLoop).connectTimeout(.nanoseconds(Self.nanoseconds(connectTimeout)))
+        let initialize: @Sendable (any Channel) -> EventLoopFuture<Output> = { channel in
+            channel.eventLoop.makeCompletedFuture { try initializer(channel) }
+        }
         do {
             switch host {
             case .unixSocket(let path):
-                return try await bootstrap.connect(unixDomainSocketPath: path).get()
+                return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initialize)
             case .tcp(let hostName, let port):
-                return try await bootstrap.connect(host: hostName, port: port).get()
+                return try await bootstrap.connect(host: hostName, port: port, channelInitializer: initialize)
             }
         } catch {
             throw DockerError.unreachable(host: host.description, reason: Self.describe(error))
@@ -61,37 +57,22 @@ struct DockerTransport: Sendable {
     ) async throws -> DockerHTTPResponse {
         try Task.checkCancellation()
         let start = ContinuousClock.now
-        let eventLoop = group.next()
-        let promise = eventLoop.makePromise(of: DockerHTTPResponse.self)
-        let isHead = request.method == "HEAD"
-        let maxBody = request.method == "GET" ? 256 << 20 : 64 << 20
-        let channel: any Channel
-        do {
-            channel = try await connect(on: eventLoop, connectTimeout: min(timeout ?? .seconds(10), .seconds(10))) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTPResponseCollector(promise: promise, isHeadRequest: isHead, maxBodyBytes: maxBody, onLine: onLine))
+        let channel = try await connect(on: group.next(), connectTimeout: min(timeout ?? .seconds(10), .seconds(10))) { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+        }
+        let parts = request.parts(host: host.httpHostHeader)
+        let collector = ResponseCollector(maxBodyBytes: request.method == "GET" ? 256 << 20 : 64 << 20, onLine: onLine)
+        let response = try await Self.withDeadline(timeout, path: request.path) {
+            try await channel.executeThenClose { inbound, outbound in
+                // Written beside the reading, so an engine that answers (or streams progress) before it has read a
+                // large body never waits on us.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await outbound.write(contentsOf: parts) }
+                    defer { group.cancelAll() }
+                    return try await collector.collect(inbound)
                 }
             }
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        let path = request.path
-        if let timeout {
-            let scheduled = eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
-                promise.fail(DockerError.timeout(path: path))
-            }
-            promise.futureResult.whenComplete { _ in scheduled.cancel() }
-        }
-        promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        channel.writeAndFlush(ByteBuffer(bytes: request.encoded(host: host.httpHostHeader))).whenFailure { error in
-            promise.fail(DockerError.unreachable(host: host.description, reason: Self.describe(error)))
-        }
-        let response = try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
-        } onCancel: {
-            promise.fail(CancellationError())
         }
         logger.debug(
             "docker request",
@@ -102,9 +83,37 @@ struct DockerTransport: Sendable {
         return response
     }
 
+    /// Runs `operation` but throws `.timeout(path:)` once `timeout` has passed (nil: no limit). `operation` is cancelled
+    /// then, so it must end when its task is cancelled.
+    static func withDeadline<T: Sendable>(
+        _ timeout: Duration?, path: String, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let timeout else { return try await operation() }
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw DockerError.timeout(path: path)
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
     static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// Errors from the connection or NIO's HTTP decoder, in the terms `DockerError` uses.
+    static func protocolError(_ error: any Error, connection: String = "connection") -> any Error {
+        if error is DockerError || error is CancellationError { return error }
+        if let error = error as? HTTPParserError {
+            if error == .invalidEOFState { return DockerError.protocolError("the engine closed the connection in the middle of a response") }
+            return DockerError.protocolError("malformed HTTP response (\(error))")
+        }
+        return DockerError.protocolError("\(connection) error: \(describe(error))")
     }
 
     static func describe(_ error: any Error) -> String {
@@ -121,102 +130,52 @@ struct DockerTransport: Sendable {
     }
 }
 
-/// Collects (or streams line by line) one HTTP response and completes `promise` with it.
-final class HTTPResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+/// Collects (or streams line by line) one response from NIO's decoded parts.
+struct ResponseCollector: Sendable {
+    let maxBodyBytes: Int
+    let onLine: (@Sendable ([UInt8]) -> String?)?
 
-    private var parser: HTTPResponseParser
-    private let promise: EventLoopPromise<DockerHTTPResponse>
-    private let maxBodyBytes: Int
-    private let onLine: (@Sendable ([UInt8]) -> String?)?
-    private var head: HTTPResponseHead?
-    private var body: [UInt8] = []
-    private var lineBuffer: [UInt8] = []
-    private var streamError: String?
-    private var done = false
-
-    init(
-        promise: EventLoopPromise<DockerHTTPResponse>, isHeadRequest: Bool, maxBodyBytes: Int,
-        onLine: (@Sendable ([UInt8]) -> String?)?
-    ) {
-        self.parser = HTTPResponseParser(isHeadRequest: isHeadRequest)
-        self.promise = promise
-        self.maxBodyBytes = maxBodyBytes
-        self.onLine = onLine
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
-        let buffer = unwrapInboundIn(data)
-        parser.append(buffer.readableBytesView)
+    func collect(_ inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>) async throws -> DockerHTTPResponse {
+        var head: HTTPResponseHead?
+        var body: [UInt8] = []
+        var lineBuffer: [UInt8] = []
+        var streamError: String?
+        func deliver(_ line: [UInt8], _ onLine: @Sendable ([UInt8]) -> String?) {
+            var line = line
+            if line.last == 13 { line.removeLast() }
+            guard !line.isEmpty else { return }
+            if let error = onLine(line), streamError == nil { streamError = error }
+        }
         do {
-            while let event = try parser.next() {
-                handle(event, context: context)
-                if done { return }
+            for try await part in inbound {
+                switch part {
+                case .head(let received):
+                    head = received
+                case .body(let bytes):
+                    if let onLine, let head, (200..<300).contains(head.status.code) {
+                        lineBuffer += bytes.readableBytesView
+                        var start = 0
+                        while let newline = lineBuffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                            deliver(Array(lineBuffer[start..<newline]), onLine)
+                            start = newline + 1
+                        }
+                        lineBuffer.removeFirst(start)
+                    } else {
+                        body += bytes.readableBytesView
+                        if body.count > maxBodyBytes {
+                            throw DockerError.protocolError("response body larger than \(maxBodyBytes >> 20) MiB")
+                        }
+                    }
+                case .end:
+                    guard let head else { throw DockerError.protocolError("response ended before its head") }
+                    if let onLine, !lineBuffer.isEmpty { deliver(lineBuffer, onLine) }
+                    return DockerHTTPResponse(head: head, body: body, streamError: streamError)
+                }
             }
         } catch {
-            fail(error, context: context)
+            throw DockerTransport.protocolError(error)
         }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if !done {
-            do {
-                if let event = try parser.finish() { handle(event, context: context) }
-            } catch {
-                fail(error, context: context)
-            }
-            if !done { fail(DockerError.protocolError("the engine closed the connection early"), context: context) }
-        }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(DockerError.protocolError("connection error: \(DockerTransport.describe(error))"), context: context)
-    }
-
-    private func handle(_ event: HTTPResponseParser.Event, context: ChannelHandlerContext) {
-        switch event {
-        case .head(let head):
-            self.head = head
-        case .body(let bytes):
-            if let onLine, let head, (200..<300).contains(head.status) {
-                lineBuffer += bytes
-                var start = 0
-                while let newline = lineBuffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                    deliver(Array(lineBuffer[start..<newline]), onLine)
-                    start = newline + 1
-                }
-                lineBuffer.removeFirst(start)
-            } else {
-                body += bytes
-                if body.count > maxBodyBytes {
-                    fail(DockerError.protocolError("response body larger than \(maxBodyBytes >> 20) MiB"), context: context)
-                }
-            }
-        case .end:
-            if let onLine, !lineBuffer.isEmpty { deliver(lineBuffer, onLine) }
-            done = true
-            if let head {
-                promise.succeed(DockerHTTPResponse(head: head, body: body, streamError: streamError))
-            } else {
-                promise.fail(DockerError.protocolError("response ended before its head"))
-            }
-            context.close(promise: nil)
-        }
-    }
-
-    private func deliver(_ line: [UInt8], _ onLine: @Sendable ([UInt8]) -> String?) {
-        var line = line
-        if line.last == 13 { line.removeLast() }
-        guard !line.isEmpty else { return }
-        if let error = onLine(line), streamError == nil { streamError = error }
-    }
-
-    private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        guard !done else { return }
-        done = true
-        promise.fail(error)
-        context.close(promise: nil)
+        if head == nil { throw DockerError.protocolError("the engine closed the connection without answering") }
+        throw DockerError.protocolError("the engine closed the connection in the middle of a response")
     }
 }
