@@ -65,9 +65,14 @@ struct DockerTransport: Sendable {
         let collector = ResponseCollector(maxBodyBytes: request.method == "GET" ? 256 << 20 : 64 << 20, onLine: onLine)
         let response = try await Self.withDeadline(timeout, path: request.path) {
             try await channel.executeThenClose { inbound, outbound in
-                // Written beside the reading, so an engine that answers (or streams progress) before it has read a
-                // large body never waits on us.
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                // A small request fits the channel's write buffer, so writing it first never waits on the engine. A large
+                // body is written beside the reading, so an engine that answers (or streams progress) before it has read
+                // all of it never waits on us.
+                guard (request.body?.count ?? 0) > Self.inlineBodyLimit else {
+                    try await outbound.write(contentsOf: parts)
+                    return try await collector.collect(inbound)
+                }
+                return try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await outbound.write(contentsOf: parts) }
                     defer { group.cancelAll() }
                     return try await collector.collect(inbound)
@@ -82,6 +87,9 @@ struct DockerTransport: Sendable {
             ])
         return response
     }
+
+    /// Below NIO's default write-buffer high watermark (64 KiB), so writing never suspends.
+    static let inlineBodyLimit = 32 << 10
 
     /// Runs `operation` but throws `.timeout(path:)` once `timeout` has passed (nil: no limit). `operation` is cancelled
     /// then, so it must end when its task is cancelled.
