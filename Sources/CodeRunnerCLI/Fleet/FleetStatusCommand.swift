@@ -76,19 +76,17 @@ struct FleetStatusCommand: AsyncParsableCommand {
 /// The fleet as `fleet status --json` prints it.
 struct FleetReport: Encodable {
     var nodes: [NodeStatus]
-    var healthyNodes: Int { nodes.filter(\.healthy).count }
-    var sessions: Int { nodes.compactMap(\.sessions).reduce(0, +) }
-    var subnetsUsed: Int { nodes.compactMap(\.pool?.subnetsUsed).reduce(0, +) }
-    var subnetCapacity: Int { nodes.compactMap(\.pool?.totalCapacity).reduce(0, +) }
+    var healthyNodes: Int
+    var sessions: Int
+    var subnetsUsed: Int
+    var subnetCapacity: Int
 
-    enum CodingKeys: String, CodingKey { case nodes, healthyNodes, sessions, subnetsUsed, subnetCapacity }
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(nodes, forKey: .nodes)
-        try container.encode(healthyNodes, forKey: .healthyNodes)
-        try container.encode(sessions, forKey: .sessions)
-        try container.encode(subnetsUsed, forKey: .subnetsUsed)
-        try container.encode(subnetCapacity, forKey: .subnetCapacity)
+    init(nodes: [NodeStatus]) {
+        self.nodes = nodes
+        healthyNodes = nodes.filter(\.healthy).count
+        sessions = nodes.compactMap(\.sessions).reduce(0, +)
+        subnetsUsed = nodes.compactMap(\.pool?.subnetsUsed).reduce(0, +)
+        subnetCapacity = nodes.compactMap(\.pool?.totalCapacity).reduce(0, +)
     }
 }
 

@@ -9,13 +9,12 @@ Usage: browser_check.py --url http://127.0.0.1:PORT/
 """
 import argparse
 import os
-import shutil
 import sys
 import time
 
+from browser_support import check, failures, start_chromium
+
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -27,26 +26,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
 args = parser.parse_args()
 
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-if not chromium or not os.path.exists(driver_path):
-    print("chromium and chromium-driver are missing: apt-get install chromium chromium-driver", file=sys.stderr)
-    sys.exit(2)
-
-options = webdriver.ChromeOptions()
-options.binary_location = chromium
-for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
-             "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-component-update"]:
-    options.add_argument(flag)
-# An explicit driver path keeps Selenium Manager (which would go online) out of it.
-driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
+driver = start_chromium("1280,900")
 
 
 def text(element_id):

@@ -13,15 +13,14 @@ import base64
 import io
 import json
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
 import urllib.request
 
+from browser_support import check, failures, start_chromium
+
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -35,30 +34,10 @@ parser.add_argument("--url", required=True)
 parser.add_argument("--screenshots", help="folder for ide.png, notebook.png and ide-phone.png")
 args = parser.parse_args()
 
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-if not chromium or not os.path.exists(driver_path):
-    print("chromium and chromium-driver are missing: apt-get install chromium chromium-driver", file=sys.stderr)
-    sys.exit(2)
 if not os.path.exists("/usr/share/javascript/codemirror/lib/codemirror.js"):
     print("libjs-codemirror is missing: apt-get install libjs-codemirror", file=sys.stderr)
     sys.exit(2)
-
-options = webdriver.ChromeOptions()
-options.binary_location = chromium
-for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,860",
-             "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-component-update"]:
-    options.add_argument(flag)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-# An explicit driver path keeps Selenium Manager (which would go online) out of it.
-driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
+driver = start_chromium("1280,860", browser_log=True)
 
 
 def text(element_id):
