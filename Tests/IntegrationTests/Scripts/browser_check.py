@@ -12,15 +12,7 @@ import os
 import sys
 import time
 
-from browser_support import check, failures, start_chromium
-
-try:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-except ImportError:
-    print("selenium is missing: pip install selenium", file=sys.stderr)
-    sys.exit(2)
+from browser_support import By, Keys, Select, WebDriverWait, check, failures, start_chromium
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)

@@ -4,20 +4,19 @@ import os
 import shutil
 import sys
 
+from checks import check, failures, finish  # noqa: F401 (re-exported for the scripts)
+
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    # Re-exported for the scripts, so each does not repeat the import and its hint.
+    from selenium.webdriver.common.action_chains import ActionChains  # noqa: F401
+    from selenium.webdriver.common.by import By  # noqa: F401
+    from selenium.webdriver.common.keys import Keys  # noqa: F401
+    from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: F401
 except ImportError:
     print("selenium is missing: pip install selenium", file=sys.stderr)
     sys.exit(2)
-
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
 
 
 def start_chromium(window_size="1280,900", browser_log=False):

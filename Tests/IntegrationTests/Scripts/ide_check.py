@@ -18,16 +18,7 @@ import tarfile
 import tempfile
 import urllib.request
 
-from browser_support import check, failures, start_chromium
-
-try:
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-except ImportError:
-    print("selenium is missing: pip install selenium", file=sys.stderr)
-    sys.exit(2)
+from browser_support import ActionChains, By, Keys, Select, WebDriverWait, check, failures, start_chromium
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)

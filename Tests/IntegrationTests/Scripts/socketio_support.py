@@ -4,29 +4,13 @@ import sys
 import threading
 import time
 
+from checks import check, failures, finish  # noqa: F401 (re-exported for the scripts)
+
 try:
     import socketio  # noqa: F401 (re-exported for the scripts)
 except ImportError:
     print('python-socketio is missing: pip install "python-socketio[client]" websocket-client', file=sys.stderr)
     sys.exit(2)
-
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-
-
-def finish(success_line):
-    """Exit 1 with the count of failed checks, else print `success_line` and exit 0."""
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        sys.exit(1)
-    print(success_line)
-    sys.exit(0)
-
 
 class Recorder:
     """Every event the client received, in order; `wait` blocks until one matches."""
