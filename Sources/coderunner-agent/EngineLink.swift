@@ -8,6 +8,15 @@ struct EngineLink {
     var decoder = EngineMessageDecoder()
 
     /// Sends a message unless the engine is gone; a failed write means it is.
+    /// The next whole message from the engine; nil when more bytes are needed. A malformed stream is the engine's
+    /// protocol failure: `failure` gets its description and nil comes back.
+    mutating func nextMessage(failure: inout String?) -> EngineMessage? {
+        do { return try decoder.next() } catch {
+            failure = error.description
+            return nil
+        }
+    }
+
     mutating func send(_ message: AgentMessage) {
         guard !isGone else { return }
         if !Posix.writeAll(1, AgentWire.encode(message)) { isGone = true }

@@ -139,15 +139,10 @@ final class KernelCommand {
     /// Applies engine messages in the order they were sent (an `interrupt` after an `execute` hits that cell).
     private func drainDecodedMessages() {
         while protocolFailure == nil && !stopRequested {
-            let message: EngineMessage?
-            do {
-                message = try engine.decoder.next()
-            } catch {
-                protocolFailure = error.description
-                stopRequested = true
+            guard let message = engine.nextMessage(failure: &protocolFailure) else {
+                if protocolFailure != nil { stopRequested = true }
                 return
             }
-            guard let message else { return }
             switch message {
             case .run, .startKernel:
                 protocolFailure = "agent protocol: a second request arrived; start one `coderunner-agent kernel` per kernel"

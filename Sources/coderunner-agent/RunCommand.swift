@@ -158,15 +158,10 @@ final class RunCommand {
 
     private func drainDecodedMessages() {
         while protocolFailure == nil {
-            let message: EngineMessage?
-            do {
-                message = try engine.decoder.next()
-            } catch {
-                protocolFailure = error.description
-                stopRequested = true
+            guard let message = engine.nextMessage(failure: &protocolFailure) else {
+                if protocolFailure != nil { stopRequested = true }
                 return
             }
-            guard let message else { return }
             switch message {
             case .run:
                 protocolFailure = "agent protocol: a second run request arrived; start one `coderunner-agent run` per run"

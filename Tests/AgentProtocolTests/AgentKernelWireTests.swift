@@ -31,15 +31,6 @@ import Testing
                         cell: 5, ok: true, interrupted: false, outputLimitExceeded: true, wallMicroseconds: 258, stdinBytesRead: 6)))
     }
 
-    @Test func kernelTagsStayInTheirDirection() {
-        var engine = EngineMessageDecoder()
-        engine.append(AgentWire.encode(AgentMessage.kernelReady))
-        #expect(throws: AgentProtocolError.unknownTag(0x88)) { try engine.next() }
-        var agent = AgentMessageDecoder()
-        agent.append(AgentWire.encode(EngineMessage.interrupt))
-        #expect(throws: AgentProtocolError.unknownTag(0x07)) { try agent.next() }
-    }
-
     @Test func aKernelConversationSplitAnywhere() throws {
         // What one shell session looks like on the wire, both directions, cut at every boundary.
         let engine: [EngineMessage] = [

@@ -83,9 +83,20 @@ let agentMessages: [AgentMessage] = [
     .completions(request: 7, matches: ["os.path", "os.pardir"]), .completions(request: 1, matches: []),
 ]
 
-func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [EngineMessage] {
-    var decoder = EngineMessageDecoder()
-    var out: [EngineMessage] = []
+/// The two directions' decoders, for one `decodeAll`.
+protocol MessageDecoding {
+    associatedtype Message
+    init()
+    mutating func append(_ bytes: some Sequence<UInt8>)
+    mutating func next() throws(AgentProtocolError) -> Message?
+}
+extension EngineMessageDecoder: MessageDecoding {}
+extension AgentMessageDecoder: MessageDecoding {}
+
+/// Every message in `bytes`, fed to the decoder in pieces cut at `cuts`.
+func decodeAll<Decoder: MessageDecoding>(_: Decoder.Type, _ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Decoder.Message] {
+    var decoder = Decoder()
+    var out: [Decoder.Message] = []
     var last = 0
     for cut in cuts + [bytes.count] {
         decoder.append(bytes[last..<cut])
@@ -95,16 +106,12 @@ func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Engi
     return out
 }
 
+func decodeAllEngine(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [EngineMessage] {
+    try decodeAll(EngineMessageDecoder.self, bytes, splitAt: cuts)
+}
+
 func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [AgentMessage] {
-    var decoder = AgentMessageDecoder()
-    var out: [AgentMessage] = []
-    var last = 0
-    for cut in cuts + [bytes.count] {
-        decoder.append(bytes[last..<cut])
-        last = cut
-        while let m = try decoder.next() { out.append(m) }
-    }
-    return out
+    try decodeAll(AgentMessageDecoder.self, bytes, splitAt: cuts)
 }
 
 @Suite struct RoundTripTests {
@@ -195,14 +202,19 @@ func decodeAllAgent(_ bytes: [UInt8], splitAt cuts: [Int] = []) throws -> [Agent
         #expect(throws: AgentProtocolError.unknownTag(0x99)) { try decoder.next() }
     }
 
-    @Test func agentTagsAreNotEngineTags() {
-        // A stream read in the wrong direction fails at once instead of producing nonsense.
+    /// A stream read in the wrong direction fails at once instead of producing nonsense (run and kernel tags alike).
+    @Test(arguments: [(AgentMessage.finished, UInt8(0x87)), (.kernelReady, 0x88), (.completions(request: 1, matches: []), 0x8E)])
+    func agentTagsAreNotEngineTags(_ message: AgentMessage, _ tag: UInt8) {
         var decoder = EngineMessageDecoder()
-        decoder.append(AgentWire.encode(AgentMessage.finished))
-        #expect(throws: AgentProtocolError.unknownTag(0x87)) { try decoder.next() }
+        decoder.append(AgentWire.encode(message))
+        #expect(throws: AgentProtocolError.unknownTag(tag)) { try decoder.next() }
+    }
+
+    @Test(arguments: [(EngineMessage.stop, UInt8(0x04)), (.interrupt, 0x07), (.complete(request: 1, code: []), 0x0B)])
+    func engineTagsAreNotAgentTags(_ message: EngineMessage, _ tag: UInt8) {
         var agent = AgentMessageDecoder()
-        agent.append(AgentWire.encode(EngineMessage.stop))
-        #expect(throws: AgentProtocolError.unknownTag(0x04)) { try agent.next() }
+        agent.append(AgentWire.encode(message))
+        #expect(throws: AgentProtocolError.unknownTag(tag)) { try agent.next() }
     }
 
     @Test func oversizedLengthIsRejectedBeforeThePayloadArrives() {

@@ -17,12 +17,7 @@ struct EngineDeadlineTests {
         let container = try await runner.createContainer(
             for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
             ephemeral: true)
-        let submission = try Submission(
-            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
-            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
-        let request = RunRequest(
-            submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
-            limits: limits, session: "s", fresh: true)
+        let request = try Self.printOne(limits: limits)
         let started = ContinuousClock.now
         let outcome = try await runner.converse(containerID: container, request: request, channel: .attach(shared: true), input: nil) { _ in }
         let took = ContinuousClock.now - started
@@ -46,12 +41,7 @@ struct EngineDeadlineTests {
         let container = try await runner.createContainer(
             for: SessionStandbyTests.runtime, limits: limits, session: "s", network: nil,
             ephemeral: true, start: false)
-        let submission = try Submission(
-            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
-            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
-        let request = RunRequest(
-            submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [],
-            limits: limits, session: "s", fresh: true)
+        let request = try Self.printOne(limits: limits)
         let started = ContinuousClock.now
         do {
             let outcome = try await runner.converse(containerID: container, request: request, channel: .attach(shared: true), input: nil) { _ in }
@@ -60,5 +50,15 @@ struct EngineDeadlineTests {
             #expect(CodeRunner.containerWentAway(error), "\(error)")
         }
         #expect(ContinuousClock.now - started < CodeRunner.answerWait * 2 + .seconds(1))
+    }
+
+    /// `print(1)` in session "s" with `limits`.
+    static func printOne(limits: RunLimits) throws -> RunRequest {
+        let submission = try Submission(
+            files: [SubmittedFile(path: "a.py", contents: Array("print(1)\n".utf8))], entry: "a.py",
+            limits: SubmissionLimits(maxFileBytes: 1 << 20, maxFileCount: 10, maxTotalBytes: 1 << 20))
+        return RunRequest(
+            submission: submission, runtime: SessionStandbyTests.runtime, arguments: [], environment: [], limits: limits, session: "s",
+            fresh: true)
     }
 }
