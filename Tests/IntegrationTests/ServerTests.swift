@@ -381,15 +381,6 @@ struct ServerTests {
         ws.close()
     }
 
-    /// The Socket.IO endpoint with the `python-socketio` client, running the original implementation's event sequence.
-    @Test func socketIOWithPythonClient() async throws {
-        let server = try await TestServer.start(["server.token": "tok"])
-        let result = try await Live.script("socketio_client.py", ["--url", server.baseURL, "--token", "tok"])
-        #expect(result.status == 0, "socketio_client.py failed:\n\(result.stdout)\n\(result.stderr)")
-        try await Live.expectNoLeaks(timeout: .seconds(30))
-        try await server.stop()
-    }
-
     /// The web page in headless Chromium: type a program, run it, see streamed output, send input, stop an endless loop.
     @Test func webPageInHeadlessChromium() async throws {
         let server = try await TestServer.start()
