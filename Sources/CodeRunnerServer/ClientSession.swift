@@ -248,23 +248,27 @@ actor ClientSession: LiveSession {
     /// Ends the session but keeps the connection: later runs are refused with `session-closed`.
     /// A second caller (a server shutdown while a disconnect is still cleaning up) waits for the first one's cleanup,
     /// so a drained server never exits with a session's containers half removed.
-    func end(reason: String? = nil) async {
+    /// `runsStopped` is called once the runs are stopped (their `exit`s sent) and before the engine's resources go:
+    /// a shutdown closes the socket there, so the client reconnects elsewhere without waiting for the removal.
+    func end(reason: String? = nil, runsStopped: (@Sendable () -> Void)? = nil) async {
         if let ending {
+            runsStopped?()
             await ending.value
             return
         }
         closed = true
         closeReason = reason
-        let cleanup = Task { await self.stopRunsAndRemoveResources() }
+        let cleanup = Task { await self.stopRunsAndRemoveResources(runsStopped: runsStopped) }
         ending = cleanup
         await cleanup.value
     }
 
-    private func stopRunsAndRemoveResources() async {
+    private func stopRunsAndRemoveResources(runsStopped: (@Sendable () -> Void)?) async {
         for run in runs.values { run.input.yield(.stop) }
         let tasks = runs.values.map(\.task)
         for task in tasks { await task.value }
         await shutDownAllKernels()
+        runsStopped?()
         if touchedEngine {
             let started = ContinuousClock.now
             do {
@@ -280,7 +284,8 @@ actor ClientSession: LiveSession {
     /// Server shutdown: tells the client, ends the session, closes the outgoing queue (which closes the socket).
     func shutDown(reason: String, closeCode: UInt16) async {
         if !closed { outbox.send(encoder.error(run: nil, code: "shutting-down", message: reason)) }
-        await end(reason: reason)
+        let outbox = self.outbox
+        await end(reason: reason) { outbox.finish(closeCode: closeCode) }
         outbox.finish(closeCode: closeCode)
     }
 }

@@ -70,7 +70,8 @@ enum NativeConnection {
         if let refusal = context.admitSession(client: client) {
             context.logger.notice("connection refused", metadata: ["client": "\(client)", "code": "\(refusal.code)"])
             try? await outbound.write(.text(encoder.error(run: nil, code: refusal.code, message: refusal.message)))
-            try? await outbound.close(.unknown(1013), reason: refusal.code)
+            // 1012 (service restart) while draining: reconnect, through the balancer, to another node.
+            try? await outbound.close(.unknown(refusal.code == "shutting-down" ? ServerContext.serviceRestart : 1013), reason: refusal.code)
             return
         }
         let outbox = Outbox()

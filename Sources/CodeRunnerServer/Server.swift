@@ -78,7 +78,6 @@ public final class CodeRunnerHTTPServer: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         try await checkPoolsAreThisInstances()
-        await sweep(initial: true)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: buildApplication(onListening: onListening))]
         if let port = context.settings.agentCheckPort {
             let responder = AgentCheckService(context: context, port: port)
@@ -136,6 +135,9 @@ public final class CodeRunnerHTTPServer: Sendable {
         // The first repeat comes soon: a killed server's containers may still be going away during the start-up
         // sweep, and Docker refuses to remove a network with an endpoint left.
         var interval = min(.seconds(5), context.runner.settings.cleanupInterval)
+        // The start-up sweep (what a killed predecessor left) runs here, while the server already listens: with
+        // hundreds of leftovers it takes a minute, and sessions lease only networks Docker says are free meanwhile.
+        await sweep(initial: true)
         await topUpReadyNetworks()
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)

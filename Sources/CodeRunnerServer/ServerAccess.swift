@@ -15,7 +15,10 @@ struct GuardMiddleware: RouterMiddleware {
     func handle(_ request: Request, context requestContext: ServerRequestContext, next: (Request, ServerRequestContext) async throws -> Response)
         async throws -> Response
     {
-        if context.isDraining {
+        // A draining node refuses new work with 503, except WebSocket upgrades: hummingbird-websocket can refuse an
+        // upgrade only with a bare 400, which neither clients nor HAProxy retry, so those are accepted and closed at
+        // once in the protocol with 1012 (service restart), and the client reconnects through the balancer.
+        if context.isDraining, !(CodeRunnerHTTPServer.isUpgrade(request) && Self.isWebSocketRoute(request.uri.path)) {
             throw HTTPError(.serviceUnavailable, message: "the server is shutting down")
         }
         let host = request.head.authority
@@ -37,7 +40,7 @@ struct GuardMiddleware: RouterMiddleware {
             // WebSocket upgrades are checked by their handlers, which can then say why in the protocol (a refused
             // upgrade can only be a bare 400 in hummingbird-websocket); Socket.IO may also authenticate in CONNECT.
             let isUpgrade = CodeRunnerHTTPServer.isUpgrade(request)
-            if !(isUpgrade && (request.uri.path == "/ws" || request.uri.path.hasPrefix("/socket.io"))) {
+            if !(isUpgrade && Self.isWebSocketRoute(request.uri.path)) {
                 var headers = HTTPFields()
                 headers[.wwwAuthenticate] = "Bearer"
                 headers[.contentType] = "application/json"
@@ -54,6 +57,8 @@ struct GuardMiddleware: RouterMiddleware {
         }
         return try await next(request, requestContext)
     }
+
+    static func isWebSocketRoute(_ path: String) -> Bool { path == "/ws" || path.hasPrefix("/socket.io") }
 
     static func hasValidToken(_ request: Request, token: String) -> Bool {
         if token.isEmpty { return true }

@@ -198,7 +198,7 @@ enum SocketIOConnection {
         if let refusal = context.admitSession(client: client) {
             logger.notice("connection refused", metadata: ["code": "\(refusal.code)", "protocol": "socket.io"])
             outbox.send("44{\"message\":\(JSON.quote(refusal.message)),\"data\":{\"code\":\(JSON.quote(refusal.code))}}")
-            closeCode.withLock { $0 = 1013 }
+            closeCode.withLock { $0 = refusal.code == "shutting-down" ? Int(ServerContext.serviceRestart) : 1013 }
             outbox.finish()
             return
         }

@@ -71,6 +71,13 @@ struct DrainTests {
         #expect(try await Self.agentReply(server) == "drain #draining\n")
         let late = try await HTTP.request(port: server.port, "GET", "/health")
         #expect(late.status == 503, "a draining node takes no new work: \(late.status)")
+        // A new WebSocket is accepted and closed at once with 1012 (a refused upgrade could only be a bare 400, which
+        // neither clients nor HAProxy retry), so the client reconnects elsewhere.
+        let newcomer = try await TestWebSocket.connect(port: server.port)
+        let refusal = try await newcomer.nextJSON()
+        #expect(refusal["code"] as? String == "shutting-down", "\(refusal)")
+        for _ in 0..<100 where newcomer.receivedCloseCode == nil { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(newcomer.receivedCloseCode == 1012)
         client.send(json: ["type": "run", "id": "refused", "files": [["path": "main.py", "content": "print never"]]])
 
         let (exit, before) = try await client.waitFor("exit", id: "slow", timeout: .seconds(15))
