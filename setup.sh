@@ -125,10 +125,25 @@ case "$MODE" in
     command -v python3 >/dev/null || test_apt+=(python3)
     # The Python test tools go into a virtual environment of their own (never into the system's Python).
     python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || test_apt+=(python3-venv)
+    # HAProxy for the fleet test (FleetTests), which runs its own `haproxy -db -f deploy/haproxy.cfg`: the package's
+    # service is never started (a policy-rc.d refuses it during the install) nor enabled.
+    new_haproxy=0
+    command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { test_apt+=(haproxy); new_haproxy=1; }
     if [ ${#test_apt[@]} -gt 0 ]; then
       log "installing test tools: ${test_apt[*]}"
       apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null
+      policy=""
+      if [ "$new_haproxy" = 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# setup.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+      fi
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null || {
+        [ -z "$policy" ] || rm -f "$policy"
+        die "apt-get could not install ${test_apt[*]}"
+      }
+      [ -z "$policy" ] || rm -f "$policy"
+      if [ "$new_haproxy" = 1 ] && [ -d /run/systemd/system ]; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
     fi
     use_test_venv
     # The suite runs first; the test that stops and restarts dockerd (CI only, see .ci/run) runs after it, so no other
