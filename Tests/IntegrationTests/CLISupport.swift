@@ -31,10 +31,10 @@ final class CLIProcess: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
-    /// Starts the built CLI with the same clean environment `Live.cli` uses (no stray CODERUNNER_* from the caller,
-    /// the checkout's runtimes, no config file), plus `environment`.
-    init(_ arguments: [String], environment extra: [String: String] = [:], cwd: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: Live.cliPath)
+    /// Starts the built CLI (or another program: `executable`) with the same clean environment `Live.cli` uses (no
+    /// stray CODERUNNER_* from the caller, the checkout's runtimes, no config file), plus `environment`.
+    init(_ arguments: [String], environment extra: [String: String] = [:], cwd: String? = nil, executable: String = Live.cliPath) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         // Standby keepers would outlive the test (StandbyTests turns them on).
         process.environment = Live.cliEnvironment(["CODERUNNER_RUN_STANDBY": "0"].merging(extra) { _, given in given })
