@@ -2,7 +2,8 @@ import CodeRunnerCore
 import FoundationEssentials
 import Hummingbird
 
-/// Routes for whoever runs the server (behind `server.token` like every route): draining a node for a rolling restart.
+/// Routes for whoever runs the server (behind `server.token` like every route): the engine's pool, the operator view's
+/// data, draining a node for a rolling restart.
 extension CodeRunnerHTTPServer {
     struct DrainAnswer: Encodable {
         var status = "draining"
@@ -26,6 +27,13 @@ extension CodeRunnerHTTPServer {
             } catch {
                 return Self.json(RestError(code: "engine", message: "the engine did not answer: \(error)"), status: .serviceUnavailable)
             }
+        }
+        // `GET /api/operator`: the operator view's data (live sessions with their containers, pool, node, runs, recent errors).
+        router.get("/api/operator") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: JSON.encode(await context.operatorReport()))))
         }
         // `POST /admin/drain`: what SIGTERM does (stop taking sessions, let runs finish for server.drainGrace, close the
         // sessions with 1012, clean up, exit). JSON and the origin rule, like /api/run, so no web page can trigger it.

@@ -58,6 +58,9 @@ actor ClientSession: LiveSession {
     /// The connection's kernels by id: the native protocol's one (`KernelRef.native`), or one per notebook (Socket.IO).
     var kernels: [String: KernelSlot] = [:]
     var kernelGenerations = 0
+    nonisolated let opened = ContinuousClock.now
+    /// The engine session `sessionBinding` chose, once it did.
+    private var boundEngineSession: String?
 
     init(context: ServerContext, client: String, outbox: Outbox, encoder: any SessionEncoder, logger: Logger) {
         name = "ws-" + Self.randomHex(12)
@@ -74,6 +77,7 @@ actor ClientSession: LiveSession {
     func sendError(run: String?, _ error: ProtocolError) {
         context.metrics.protocolError()
         logger.info("request refused", metadata: ["run": "\(run ?? "-")", "code": "\(error.code)", "reason": "\(error.message)"])
+        context.recentErrors.record(session: name, client: client, code: error.code, message: error.message)
         outbox.send(encoder.error(run: run, code: error.code, message: error.message))
     }
 
@@ -162,7 +166,15 @@ actor ClientSession: LiveSession {
             return taken
         }
         sessionBinding = binding
-        return await binding.value
+        let bound = await binding.value
+        boundEngineSession = bound
+        return bound
+    }
+
+    func summary() async -> LiveSessionSummary {
+        LiveSessionSummary(
+            kind: "websocket", ageSeconds: seconds(ContinuousClock.now - opened), runs: Array(runs.keys), kernels: kernels.count,
+            touchedEngine: touchedEngine, engineSession: boundEngineSession)
     }
 
     private func execute(id: String, request: RunRequest, input: AsyncStream<RunInput>, continuation: AsyncStream<RunInput>.Continuation) async {
@@ -188,6 +200,7 @@ actor ClientSession: LiveSession {
         if result.capacityFull {
             // Every session network is held: the server is full, which is `busy`, not a failure of this run.
             context.metrics.busyRejected()
+            context.recentErrors.record(session: name, client: client, code: "busy", message: result.message ?? "every session network is in use")
             outbox.send(encoder.error(run: id, code: "busy", message: result.message ?? "every session network is in use; try again shortly"))
         } else {
             for message in encoder.exit(run: id, result: result) { outbox.send(message) }
@@ -276,6 +289,7 @@ actor ClientSession: LiveSession {
                 logger.info("session resources removed", metadata: ["ms": "\(Int(milliseconds(ContinuousClock.now - started)))"])
             } catch {
                 context.metrics.cleanupError()
+                context.recentErrors.record(session: name, client: client, code: "cleanup-failed", message: "\(error)")
                 logger.error("could not remove the session's containers or network; the server's sweep will retry", metadata: ["error": "\(error)"])
             }
         }

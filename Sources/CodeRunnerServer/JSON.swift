@@ -1,6 +1,8 @@
 import CodeRunnerCore
 import FoundationEssentials
 
+func seconds(_ duration: Duration) -> Double { milliseconds(duration) / 1000 }
+
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }

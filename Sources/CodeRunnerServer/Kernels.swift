@@ -18,6 +18,7 @@ extension ClientSession {
     ) {
         context.metrics.protocolError()
         let kernelID = kernelID ?? kernel?.id
+        context.recentErrors.record(session: name, client: client, code: error.code, message: "kernel: " + error.message)
         logger.info("kernel request refused", metadata: ["kernel": "\(kernelID ?? "-")", "code": "\(error.code)", "reason": "\(error.message)"])
         send(.failed(kernelID: kernelID, notebook: notebook ?? kernel?.notebook, cellRef: cellRef, error: error))
     }

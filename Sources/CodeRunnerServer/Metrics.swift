@@ -48,6 +48,8 @@ public final class ServerMetrics: Sendable {
         var cleanupErrors: UInt64 = 0
         var busyRejections: UInt64 = 0
         var protocolErrors: UInt64 = 0
+        /// When runs finished in the last `rateWindow`, for the operator view's rates (at most `maxRecentFinishes`).
+        var recentFinishes: [ContinuousClock.Instant] = []
     }
 
     let state = Mutex(State())
@@ -59,6 +61,12 @@ public final class ServerMetrics: Sendable {
             state.runs[language + "\u{0}" + status, default: 0] += 1
             state.latency[language, default: Histogram()].add(seconds)
             if firstOfConnection { state.firstRunLatency[language, default: Histogram()].add(seconds) }
+            let now = ContinuousClock.now
+            if let first = state.recentFinishes.first, now - first > Self.rateWindow || state.recentFinishes.count >= Self.maxRecentFinishes {
+                state.recentFinishes.removeAll { now - $0 > Self.rateWindow }
+                if state.recentFinishes.count >= Self.maxRecentFinishes { state.recentFinishes.removeFirst(state.recentFinishes.count / 2) }
+            }
+            state.recentFinishes.append(now)
         }
     }
 

@@ -40,6 +40,13 @@ final class RestRun: LiveSession {
     /// Stops the program (its `exit` becomes `stopped`); the engine then removes the run's container and network.
     func stop() { input.yield(.stop) }
 
+    private let opened = ContinuousClock.now
+
+    func summary() async -> LiveSessionSummary {
+        LiveSessionSummary(
+            kind: "rest", ageSeconds: seconds(ContinuousClock.now - opened), runs: ["rest"], kernels: 0, touchedEngine: true, engineSession: nil)
+    }
+
     func shutDown(reason: String, closeCode: UInt16) async {
         stop()
         for await _ in finished {}
@@ -58,15 +65,19 @@ final class RestRun: LiveSession {
         case done(String)
     }
 
-    static func refusal(_ status: HTTPResponse.Status, _ error: ProtocolError, context: ServerContext) -> Response {
+    static func refusal(
+        _ status: HTTPResponse.Status, _ error: ProtocolError, context: ServerContext, client: String? = nil, recorded: Bool = false
+    ) -> Response {
         context.metrics.protocolError()
+        if !recorded { context.recentErrors.record(session: nil, client: client, code: error.code, message: "POST /api/run: " + error.message) }
         return CodeRunnerHTTPServer.json(CodeRunnerHTTPServer.RestError(code: error.code, message: error.message), status: status)
     }
 
     static func respond(body: [UInt8], context: ServerContext, client: String) -> Response {
         let message: NativeProtocol.RunMessage
         do { message = try JSONGuard.decode(NativeProtocol.RunMessage.self, from: body) } catch {
-            return refusal(.badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")), context: context)
+            return refusal(
+                .badRequest, ProtocolError(code: "bad-message", message: JSON.describe(error, message: "run")), context: context, client: client)
         }
         let spec: RunSpec
         let request: RunRequest
@@ -82,22 +93,23 @@ final class RestRun: LiveSession {
                 submission: submission, runtime: runtime, arguments: spec.arguments, environment: spec.environment,
                 limits: limits, session: nil, fresh: true)
         } catch {
-            return refusal(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error, context: context)
+            return refusal(error.code == "unknown-language" ? .unprocessableContent : .badRequest, error, context: context, client: client)
         }
 
         if let refused = context.admitSession(client: client) {
             context.logger.notice("rest run refused", metadata: ["client": "\(client)", "code": "\(refused.code)"])
-            return refusal(.serviceUnavailable, ProtocolError(code: refused.code, message: refused.message), context: context)
+            return refusal(
+                .serviceUnavailable, ProtocolError(code: refused.code, message: refused.message), context: context, client: client, recorded: true)
         }
         let (input, continuation) = AsyncStream<RunInput>.makeStream()
         let run = RestRun(client: client, input: continuation)
         if let limited = context.admitRestRun(client: client) {
             context.releaseSession(run)
-            return refusal(.tooManyRequests, limited, context: context)
+            return refusal(.tooManyRequests, limited, context: context, client: client)
         }
         if let refused = context.admitRun() {
             context.releaseSession(run)
-            return refusal(.serviceUnavailable, ProtocolError(code: refused.code, message: refused.message), context: context)
+            return refusal(.serviceUnavailable, ProtocolError(code: refused.code, message: refused.message), context: context, client: client)
         }
         if let stdin = spec.stdin, !stdin.isEmpty { continuation.yield(.data(stdin)) }
         continuation.yield(.end)

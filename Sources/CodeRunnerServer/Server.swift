@@ -176,35 +176,6 @@ public final class CodeRunnerHTTPServer: Sendable {
         }
     }
 
-    /// Collects what a killed server (or CLI) left: containers of dead owners, orphaned networks.
-    func sweep(initial: Bool) async {
-        let collector = GarbageCollector(engine: context.runner.engine, settings: context.runner.settings)
-        do {
-            let outcomes = try await collector.collect(all: false, dryRun: false)
-            let removed = outcomes.filter { $0.failed == nil }
-            let failed = outcomes.filter { $0.failed != nil }
-            if !failed.isEmpty {
-                context.metrics.cleanupError()
-                context.logger.warning(
-                    "sweep could not remove some networks; will retry",
-                    metadata: [
-                        "failed": "\(failed.count)", "first": "\(failed[0].name): \(failed[0].failed ?? "")",
-                    ])
-            }
-            if !removed.isEmpty || initial {
-                context.logger.info(
-                    initial ? "start-up sweep" : "sweep",
-                    metadata: [
-                        "removed": "\(removed.count)",
-                        "items": "\(removed.prefix(10).map { "\($0.kind) \($0.name) (\($0.reason))" }.joined(separator: "; "))",
-                    ])
-            }
-        } catch {
-            context.metrics.cleanupError()
-            context.logger.warning("sweep failed; will retry", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Closed connections' sessions whose removal failed (the sweep collects only dead processes' leftovers, and this
     /// server is alive): tried again every sweep, so a failed removal never keeps a network leased for good.
     func retryFailedCleanups() async {

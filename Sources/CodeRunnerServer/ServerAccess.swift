@@ -46,6 +46,9 @@ struct GuardMiddleware: RouterMiddleware {
                 headers[.contentType] = "application/json"
                 context.logger.info(
                     "request without a valid token refused", metadata: ["path": "\(request.uri.path)", "client": "\(requestContext.clientAddress)"])
+                context.recentErrors.record(
+                    session: nil, client: "\(requestContext.clientAddress)", code: "unauthorized",
+                    message: "\(request.method) \(request.uri.path.prefix(200)) without a valid token")
                 return Response(
                     status: .unauthorized, headers: headers,
                     body: .init(

@@ -10,6 +10,8 @@ public final class ServerContext: Sendable {
     public let settings: ServerSettings
     public let logger: Logger
     public let metrics = ServerMetrics()
+    /// The last errors logged or sent, for the operator view (`GET /api/operator`).
+    public let recentErrors = RecentErrors()
     /// Sessions made ahead of need for connections' first runs (`server.standby`).
     public let standbys: SessionStandbys
     /// Removal of closed connections' sessions, a few at a time, retried when it fails.
@@ -90,7 +92,10 @@ public final class ServerContext: Sendable {
             state.sessionsByClient[client, default: 0] += 1
             return nil
         }
-        if refusal?.code == "busy" { metrics.busyRejected() }
+        if let refusal {
+            if refusal.code == "busy" { metrics.busyRejected() }
+            recentErrors.record(session: nil, client: client, code: refusal.code, message: "connection refused: " + refusal.message)
+        }
         return refusal
     }
 
@@ -259,6 +264,8 @@ protocol LiveSession: Sendable {
     /// Stops its runs and removes its containers and network, then closes the socket with `closeCode`; returns when
     /// that is done.
     func shutDown(reason: String, closeCode: UInt16) async
+    /// What the operator view shows about it (`GET /api/operator`).
+    func summary() async -> LiveSessionSummary
 }
 
 /// The runs started in the last minute, for `server.runsPerMinute` (a WebSocket session's, or one address's REST runs).

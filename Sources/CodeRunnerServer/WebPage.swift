@@ -7,14 +7,16 @@
 /// colours, stderr in its own colour, terminal-like line input with local echo, Ctrl-C to stop.
 /// The parts: ``style`` (CSS), ``scriptCore`` (connection, runs, REPL), ``scriptConsole`` (ANSI console and line
 /// input), ``scriptEditor`` (CodeMirror or the plain editor), ``scriptFiles`` (tree, upload, download, `.tar`, storage),
-/// ``scriptNotebook`` (`.ipynb` files as cells on the kernel).
+/// ``scriptNotebook`` (`.ipynb` files as cells on the kernel),
+/// ``scriptOperator`` (the operator view, `/#operator`).
 enum WebPage {
     /// The page, told which vendor packages the server can serve right now (checked per request, so installing
     /// `libjs-codemirror` needs no restart).
     static func html(codemirror: Bool) -> String {
         let vendor = "{\"codemirror\": \(codemirror ? "true" : "false")}"
-        return head + "<style>\n" + style + "</style>\n</head>\n" + body + "<script>\n\"use strict\";\nconst VENDOR = " + vendor
-            + ";\n" + scriptCore + scriptConsole + scriptEditor + scriptFiles + scriptNotebook + scriptStart + "</script>\n</body>\n</html>\n"
+        return head + "<style>\n" + style + operatorStyle + "</style>\n</head>\n" + body + operatorBody
+            + "<script>\n\"use strict\";\nconst VENDOR = " + vendor + ";\n" + scriptCore + scriptConsole + scriptEditor + scriptFiles
+            + scriptNotebook + scriptOperator + scriptStart + "</script>\n</body>\n</html>\n"
     }
 
     /// Whether Debian's CodeMirror is installed where ``VendorFiles`` serves it from.
@@ -47,6 +49,7 @@ enum WebPage {
           <button id="stop" disabled title="Stop the running program (Ctrl-C in the console)">&#9632; Stop</button>
           <label title="Run code on a persistent interpreter: state survives between runs"><input type="checkbox" id="repl"> REPL</label>
           <button id="clear" title="Clear the console (Ctrl-L in the console)">Clear</button>
+          <button id="operator-toggle" aria-pressed="false" aria-controls="operator" title="The operator view: live sessions, pool, runs, recent errors (/#operator)">Operator</button>
           <button id="new-project" title="Start a new project from the language's example (the current one is discarded)">New project</button>
           <span class="help-wrap">
             <button id="help" aria-describedby="help-text" aria-label="Keyboard shortcuts">?</button>

@@ -34,7 +34,7 @@ extension WebPage {
           if (m.type.startsWith("kernel.") && notebookHandles(m)) return;
           switch (m.type) {
             case "hello": {
-              state.languages = m.languages;
+              state.languages = m.languages; state.session = m.session;
               const select = $("language"); select.textContent = "";
               for (const lang of m.languages) { const o = document.createElement("option"); o.value = lang.name; o.textContent = lang.displayName; select.appendChild(o); }
               if (!state.restored) {

@@ -3,7 +3,7 @@
 (Debian's libjs-codemirror) highlighting, ANSI colours in the console, answering input() in the console, Stop and
 Ctrl-C, folders and a multi-file run, the .tar download, the project surviving a reload, a notebook (.ipynb upload,
 cells on the kernel, an inline matplotlib image, saved as valid nbformat 4), the favicon, no SEVERE browser log
-entries, and a phone-sized window.
+entries, a phone-sized window, and the operator view (this page's session with its container; hostile text shown as text).
 
 Needs: apt-get install chromium chromium-driver libjs-codemirror, and selenium (`./setup.sh test` installs them)
 Usage: ide_check.py --url http://127.0.0.1:PORT/ [--screenshots DIR]
@@ -22,7 +22,7 @@ from browser_support import ActionChains, By, Keys, Select, WebDriverWait, check
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
-parser.add_argument("--screenshots", help="folder for ide.png, notebook.png and ide-phone.png")
+parser.add_argument("--screenshots", help="folder for ide.png, notebook.png, ide-phone.png and operator.png")
 args = parser.parse_args()
 
 if not os.path.exists("/usr/share/javascript/codemirror/lib/codemirror.js"):
@@ -195,6 +195,27 @@ try:
     console.send_keys("print(x * 2)", Keys.ENTER)
     wait_until(lambda: "42" in text("console"), 30, "cell 2")
     check("42" in text("console"), "REPL state survived between cells")
+
+    # The operator view (Operator button, /#operator): this page's session with its run history, kernel and container.
+    own = js("return window.ide.state.session")
+    js("window.ide.state.ws.send(JSON.stringify({type: 'stop', id: '<img src=x onerror=window.pwned=1>'}))")
+    driver.find_element(By.ID, "operator-toggle").click()
+    wait_until(lambda: own and own in text("op-sessions") and "unknown-run" in text("op-errors"), 15, "the operator view")
+    row = js("return [...document.querySelectorAll('#op-sessions tr.own td')].map(c => c.textContent)")
+    check(bool(own) and len(row) == 9 and row[0].startswith(own) and row[5] == "1" and row[6].startswith("yes") and "python" in row[8],
+          "the operator view lists this page's session %s with its kernel and python container: %r" % (own, row))
+    check("#operator" in driver.current_url and not driver.find_element(By.ID, "left").is_displayed(), "/#operator replaces the IDE")
+    check("ok" in text("op-runs") and "serving" in text("op-node"), "runs by status and the node's state are shown")
+    check("<img src=x" in text("op-errors") and not js("return window.pwned || document.querySelector('#operator img')"),
+          "an error message with markup is shown as text")
+    before = text("op-updated")
+    wait_until(lambda: text("op-updated") != before, 6, "a refresh")
+    check(text("op-updated") != before, "the view refreshes by itself (%s)" % text("op-updated"))
+    if args.screenshots:
+        driver.save_screenshot(os.path.join(args.screenshots, "operator.png"))
+    driver.find_element(By.ID, "op-back").send_keys(Keys.ESCAPE)
+    check(driver.find_element(By.ID, "left").is_displayed() and js("return document.activeElement.id") == "operator-toggle"
+          and "#operator" not in driver.current_url, "Esc goes back to the IDE, the focus on the Operator button")
     driver.find_element(By.ID, "repl").click()
 
     # A notebook: uploaded, run on the kernel (text, an image, state between cells), edited, saved as nbformat 4.
@@ -318,6 +339,11 @@ try:
     check(driver.find_element(By.ID, "tree").is_displayed(), "the Files button shows the tree")
     if args.screenshots:
         driver.save_screenshot(os.path.join(args.screenshots, "ide-phone.png"))
+    driver.find_element(By.ID, "operator-toggle").click()
+    wait_until(lambda: "this page" in text("op-sessions"), 15, "the operator view on a phone")
+    wide = js("return [document.documentElement.scrollWidth, innerWidth]")
+    check("this page" in text("op-sessions") and wide[0] <= wide[1], "the operator view fits a phone (tables scroll inside): %r" % wide)
+    driver.find_element(By.ID, "operator-toggle").click()
     severe = severe_logs()
     check(not severe, "still no SEVERE entries in the browser log: %r" % severe)
 finally:
