@@ -7,7 +7,7 @@
 /// colours, stderr in its own colour, terminal-like line input with local echo, Ctrl-C to stop.
 /// The parts: ``style`` (CSS), ``scriptCore`` (connection, runs, REPL), ``scriptConsole`` (ANSI console and line
 /// input), ``scriptEditor`` (CodeMirror or the plain editor), ``scriptFiles`` (tree, upload, download, `.tar`, storage),
-/// ``scriptNotebook`` (`.ipynb` files as cells on the kernel),
+/// ``scriptNotebook`` (`.ipynb` files as cells on the kernel), ``scriptComplete`` (Tab completion in the REPL),
 /// ``scriptOperator`` (the operator view, `/#operator`).
 enum WebPage {
     /// The page, told which vendor packages the server can serve right now (checked per request, so installing
@@ -16,7 +16,7 @@ enum WebPage {
         let vendor = "{\"codemirror\": \(codemirror ? "true" : "false")}"
         return head + "<style>\n" + style + operatorStyle + "</style>\n</head>\n" + body + operatorBody
             + "<script>\n\"use strict\";\nconst VENDOR = " + vendor + ";\n" + scriptCore + scriptConsole + scriptEditor + scriptFiles
-            + scriptNotebook + scriptOperator + scriptStart + "</script>\n</body>\n</html>\n"
+            + scriptNotebook + scriptComplete + scriptOperator + scriptStart + "</script>\n</body>\n</html>\n"
     }
 
     /// Whether Debian's CodeMirror is installed where ``VendorFiles`` serves it from.
@@ -62,6 +62,7 @@ enum WebPage {
                 <dt>Alt-1 / 2 / 3</dt><dd>focus the files / editor / console</dd>
                 <dt>Esc</dt><dd>leave the editor (Tab then moves on)</dd>
                 <dt>Tab / Shift-Tab</dt><dd>indent / dedent in the editor</dd>
+                <dt>Tab</dt><dd>complete a name in the REPL (console or input line); &uarr; &darr; Enter Esc in the list</dd>
                 <dt>Ctrl-F, Ctrl-G</dt><dd>find, find next (editor)</dd>
                 <dt>Shift-Ctrl-F</dt><dd>replace (editor)</dd>
                 <dt>Alt-G</dt><dd>jump to line (editor)</dd>
@@ -115,6 +116,7 @@ enum WebPage {
               <button id="send" disabled>Send</button>
               <button id="eof" disabled title="Close the program's stdin (Ctrl-D)">EOF</button>
             </div>
+            <ul id="completions" role="listbox" aria-label="Completions" hidden></ul>
           </section>
         </main>
 

@@ -31,6 +31,7 @@ extension WebPage {
           ws.onmessage = (ev) => { let m; try { m = JSON.parse(ev.data); } catch (e) { return; } handle(m); };
         }
         function handle(m) {
+          if (m.type === "kernel.completions") { completionsArrived(m); return; }
           if (m.type.startsWith("kernel.") && notebookHandles(m)) return;
           switch (m.type) {
             case "hello": {

@@ -75,6 +75,11 @@ extension WebPage {
         .nb-out pre { margin: 4px 0 0; white-space: pre-wrap; word-break: break-word; font: 13px/1.4 ui-monospace, monospace; }
         .nb-out pre.stderr { color: var(--err); }
         .nb-out img { display: block; max-width: 100%; background: #fff; margin-top: 4px; }
+        #right { position: relative; }
+        #completions { position: absolute; left: 8px; bottom: 44px; z-index: 15; margin: 0; padding: 2px 0; list-style: none; max-height: 40%; max-width: calc(100% - 16px); overflow: auto; background: #111214; border: 1px solid var(--line); border-radius: 4px; font: 13px/1.4 ui-monospace, monospace; box-shadow: 0 4px 16px #0008; }
+        #completions[hidden] { display: none; }
+        #completions li { padding: 1px 10px; cursor: pointer; white-space: pre; }
+        #completions li[aria-selected=true] { background: var(--sel); color: #fff; }
         @media (max-width: 700px) {
           header { gap: 4px; padding: 4px 6px; }
           header h1 { display: none; }

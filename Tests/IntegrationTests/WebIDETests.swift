@@ -4,7 +4,7 @@ import Testing
 
 /// The web IDE in headless Chromium (ide_check.py): CodeMirror from Debian's libjs-codemirror, ANSI colours, input in
 /// the console, Stop and Ctrl-C, folders and a multi-file run, the .tar, a reload, a notebook with an image, the favicon,
-/// a phone-sized window.
+/// a phone-sized window, Tab completion in the REPL, the operator view.
 @Suite("web IDE", .serialized, .docker)
 struct WebIDETests {
     @Test func webIDEInHeadlessChromium() async throws {

@@ -196,6 +196,31 @@ try:
     wait_until(lambda: "42" in text("console"), 30, "cell 2")
     check("42" in text("console"), "REPL state survived between cells")
 
+    # Tab completion in the REPL: several matches insert their common prefix and open a list; one match is inserted.
+    console.send_keys("import os", Keys.ENTER)
+    wait_until(lambda: status().startswith("cell 3"), 30, "cell 3")
+    console.send_keys("os.pa", Keys.TAB)
+    wait_until(lambda: driver.find_element(By.ID, "completions").is_displayed(), 15, "the completion list")
+    offered = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#completions li")]
+    check("os.path" in offered, "Tab after os.pa offers os.path: %r" % offered)
+    console.send_keys(*([Keys.ARROW_DOWN] * offered.index("os.path") if "os.path" in offered else []), Keys.ENTER)
+    check(js("return window.ide.state.line") == "os.path" and not driver.find_element(By.ID, "completions").is_displayed(),
+          "arrows and Enter take os.path from the list (%r)" % js("return window.ide.state.line"))
+    console.send_keys(Keys.CONTROL, "u")
+    console.send_keys("os.pat", Keys.TAB)
+    wait_until(lambda: js("return window.ide.state.line") == "os.path", 15, "the common prefix")
+    check(js("return window.ide.state.line") == "os.path" and driver.find_element(By.ID, "completions").is_displayed(),
+          "Tab after os.pat inserts the common prefix os.path and lists the matches")
+    console.send_keys(Keys.ESCAPE)
+    check(not driver.find_element(By.ID, "completions").is_displayed(), "Esc closes the list")
+    console.send_keys(Keys.CONTROL, "u")
+    console.send_keys("answer_value = 1", Keys.ENTER)
+    wait_until(lambda: status().startswith("cell 4"), 30, "cell 4")
+    console.send_keys("answer_v", Keys.TAB)
+    wait_until(lambda: js("return window.ide.state.line") == "answer_value", 15, "the completion")
+    check(js("return window.ide.state.line") == "answer_value", "Tab completes answer_v to answer_value")
+    console.send_keys(Keys.CONTROL, "u")
+
     # The operator view (Operator button, /#operator): this page's session with its run history, kernel and container.
     own = js("return window.ide.state.session")
     js("window.ide.state.ws.send(JSON.stringify({type: 'stop', id: '<img src=x onerror=window.pwned=1>'}))")
