@@ -140,7 +140,23 @@ enum Doctor {
 
         // Limits.
         checkCgroups(engineIsLocal: host.hasPrefix("unix://") || host.isEmpty, host: host, into: &report)
+
+        // The web page's editor (`serve`).
+        checkWebEditor(into: &report)
         return report
+    }
+
+    /// Where `serve` finds Debian's CodeMirror for the web page (`/vendor/codemirror/`, VendorFiles).
+    static let codemirrorScript = "/usr/share/javascript/codemirror/lib/codemirror.js"
+
+    static func checkWebEditor(path: String = codemirrorScript, into report: inout DoctorReport) {
+        if exists(path) {
+            report.ok("web-editor", "the web page's editor: Debian's CodeMirror (libjs-codemirror) at \(path)")
+        } else {
+            report.warn(
+                "web-editor", "\(path) is missing, so the web page of `coderunner serve` falls back to a plain editor (no syntax highlighting)",
+                hint: "apt-get install libjs-codemirror")
+        }
     }
 
     static func checkImages(context: AppContext, engine: DockerContainerEngine, into report: inout DoctorReport) async {

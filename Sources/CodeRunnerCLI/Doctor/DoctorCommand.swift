@@ -16,8 +16,9 @@ struct DoctorCommand: AsyncParsableCommand {
             after `->` saying what to do. Checks: the configuration loads; the Docker engine is reachable and its \
             version; every runtime image is present and current; the subnet pools (network.pools) parse, are private \
             (RFC 1918) and overlap neither a host route nor a Docker network that is not coderunner's; the cgroup \
-            memory, cpu and pids controllers that enforce the limits are present. Exits with 0 when no check failed, \
-            1 otherwise.
+            memory, cpu and pids controllers that enforce the limits are present; the web page's editor (Debian's \
+            CodeMirror, libjs-codemirror) is installed for `coderunner serve`. Exits with 0 when no check failed, 1 \
+            otherwise.
 
             Examples:
               coderunner doctor
