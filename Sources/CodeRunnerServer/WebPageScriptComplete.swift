@@ -2,7 +2,8 @@ extension WebPage {
     /// Tab completion in the REPL (the console's line and the input line): Tab asks the kernel (`kernel.complete` with
     /// the text before the cursor); one match replaces the word before the cursor, several insert their common prefix
     /// and open a list (arrows move, Enter or Tab takes one, Escape closes it). An empty line keeps Tab for moving the
-    /// focus. Matches are the kernel's (a program's) text: shown with `textContent`.
+    /// focus. In notebook cells Tab after a name does the same through CodeMirror's show-hint addon. Matches are the
+    /// kernel's (a program's) text: shown as text only.
     static let scriptComplete = #"""
         /* ---------- REPL tab completion ---------- */
         const comp = { counter: 0, pending: null, open: null };
@@ -35,6 +36,7 @@ extension WebPage {
         }
         function completionsArrived(m) {
           if (!comp.pending || m.id !== comp.pending.id) return;
+          if (comp.pending.cm) { const asked = comp.pending; comp.pending = null; cellCompletions(asked, m.matches); return; }
           const asked = comp.pending.target; comp.pending = null;
           const target = completionTarget(asked.element);
           if (target.before !== asked.before) return;  // typed on meanwhile
@@ -74,6 +76,22 @@ extension WebPage {
           comp.pending = { id: "complete-" + (++comp.counter), target };
           send({ type: "kernel.complete", code: target.before, id: comp.pending.id });
         }, true);
+        /* Notebook cells (CodeMirror): Tab after a name asks the notebook's kernel; CodeMirror's show-hint addon (from
+           libjs-codemirror, text nodes only) inserts a single match or lists several. */
+        function completeCell(cm) {
+          if (!window.CodeMirror || !CodeMirror.showHint || !nb.owns || !nb.ready || nb.running) return false;
+          const cursor = cm.getCursor(), before = cm.getLine(cursor.line).slice(0, cursor.ch);
+          if (!/[\w.]$/.test(before)) return false;
+          comp.pending = { id: "complete-" + (++comp.counter), cm, before, cursor };
+          send({ type: "kernel.complete", code: before, id: comp.pending.id });
+          return true;
+        }
+        function cellCompletions(asked, matches) {
+          const cm = asked.cm, cursor = cm.getCursor(), list = [...new Set((matches || []).map(String))];
+          if (cursor.line !== asked.cursor.line || cm.getLine(cursor.line).slice(0, cursor.ch) !== asked.before || !list.length) return;
+          const from = CodeMirror.Pos(cursor.line, cursor.ch - asked.before.match(WORD)[0].length);
+          cm.showHint({ hint: () => ({ list, from, to: cursor }), completeSingle: true });
+        }
         $("stdin").addEventListener("blur", closeCompletions);
         $("console").addEventListener("blur", closeCompletions);
 

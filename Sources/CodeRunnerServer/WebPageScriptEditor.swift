@@ -4,9 +4,9 @@ extension WebPage {
     static let scriptEditor = #"""
         /* ---------- editor: CodeMirror (libjs-codemirror) or the plain textarea ---------- */
         const CM_SCRIPTS = ["addon/edit/matchbrackets.js", "addon/dialog/dialog.js", "addon/search/searchcursor.js", "addon/search/search.js",
-          "addon/search/jump-to-line.js", "addon/comment/comment.js", "mode/python/python.js", "mode/javascript/javascript.js",
+          "addon/search/jump-to-line.js", "addon/comment/comment.js", "addon/hint/show-hint.js", "mode/python/python.js", "mode/javascript/javascript.js",
           "mode/clike/clike.js", "mode/sql/sql.js"];
-        const CM_STYLES = ["lib/codemirror.css", "addon/dialog/dialog.css", "theme/material-darker.css"];
+        const CM_STYLES = ["lib/codemirror.css", "addon/dialog/dialog.css", "addon/hint/show-hint.css", "theme/material-darker.css"];
         const MODES = { py: "python", js: "javascript", mjs: "javascript", cjs: "javascript", json: "application/json", ts: "text/typescript",
           c: "text/x-csrc", h: "text/x-c++src", cc: "text/x-c++src", cpp: "text/x-c++src", cxx: "text/x-c++src", hpp: "text/x-c++src", hh: "text/x-c++src",
           java: "text/x-java", sql: "text/x-mysql" };

@@ -59,7 +59,7 @@ extension WebPage {
             c.cm = CodeMirror(src, { value: text, mode: cell.cell_type === "code" ? nb.language : null, lineWrapping: cell.cell_type !== "code",
               indentUnit: 4, matchBrackets: true, viewportMargin: Infinity, theme: "material-darker",
               extraKeys: { "Shift-Enter": () => runAndNext(c), "Ctrl-Enter": () => queueCells([c]), "Esc": () => c.el.querySelector("button").focus(),
-                "Tab": (cm) => { if (cm.somethingSelected()) cm.indentSelection("add"); else cm.execCommand("insertSoftTab"); } } });
+                "Tab": (cm) => { if (cm.somethingSelected()) cm.indentSelection("add"); else if (!completeCell(cm)) cm.execCommand("insertSoftTab"); } } });
             c.cm.getInputField().setAttribute("aria-label", cell.cell_type + " cell");
             c.cm.on("change", notebookChanged);
           } else {

@@ -275,6 +275,13 @@ try:
     field.send_keys("print((x + 1) * 10)", Keys.SHIFT, Keys.ENTER)
     wait_until(lambda: "430" in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-out")[3].text, 30, "the edited cell")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")) == 5, "Shift-Enter ran the cell and added one")
+    last = "const c = window.ide.nb.cells[window.ide.nb.cells.length - 1].cm; "
+    new_cell = driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell")[-1]
+    new_cell.find_element(By.CSS_SELECTOR, ".CodeMirror").click()
+    new_cell.find_element(By.CSS_SELECTOR, ".CodeMirror textarea").send_keys("x.bit_le", Keys.TAB)
+    wait_until(lambda: js(last + "return c.getValue()").startswith("x.bit_length"), 15, "the cell's completion")
+    check(js(last + "return c.getValue()").startswith("x.bit_length"), "Tab in a cell completes from the kernel: %r" % js(last + "return c.getValue()"))
+    js(last + "c.setValue('')")
     if args.screenshots:
         js("document.querySelector('#nb-cells .nb-cell:nth-child(2)').scrollIntoView()")
         driver.save_screenshot(os.path.join(args.screenshots, "notebook.png"))
