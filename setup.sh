@@ -85,6 +85,30 @@ mv /usr/local/share/coderunner/runtimes.new /usr/local/share/coderunner/runtimes
 log "building runtime images"
 /usr/local/bin/coderunner images build
 
+# 6. Deployment images (deploy/, docs/deploy.md): `serve` itself and HAProxy, on the same base, skipped when current.
+# Each carries the hash of its build context (and base image) as a label, as the runtime images do.
+deploy_image() {  # IMAGE DIR [PATH...]: DIR's Dockerfile, with the PATHs copied beside it, is the build context
+  local image=$1 dir=$2 context hash logfile; shift 2
+  context=$(mktemp -d)
+  cp -r "$dir"/. "$context"/
+  [ $# -eq 0 ] || cp -r "$@" "$context"/
+  hash=$({ (cd "$context" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    [ -z "$BASE" ] || docker image inspect --format '{{.Id}}' "$BASE"; } | sha256sum | cut -c1-64)
+  if [ "$(docker image inspect --format '{{index .Config.Labels "dev.coderunner.inputs-hash"}}' "$image" 2>/dev/null)" != "$hash" ]; then
+    log "building $image"
+    logfile=$(mktemp)
+    # The classic builder: what this engine (and an offline one) has; BuildKit would want its own images.
+    if ! DOCKER_BUILDKIT=0 docker build --build-arg BASE="${BASE:-debian:bookworm-slim}" \
+      --label "dev.coderunner.inputs-hash=$hash" -t "$image" "$context" >"$logfile" 2>&1; then
+      tail -n 40 "$logfile" >&2; rm -rf "$context" "$logfile"; die "building $image failed"
+    fi
+    rm -f "$logfile"
+  fi
+  rm -rf "$context"
+}
+deploy_image coderunner/serve deploy/image .build-release/release/coderunner runtimes
+deploy_image coderunner/haproxy deploy/haproxy
+
 # Every container, network and volume carrying coderunner's label, one "kind name" per line, sorted.
 # What a test run must not leave behind: containers (a session's lease on a network is one), networks outside the
 # shared pool, volumes. Ready pool networks are not leaks (sessions hand them on); `ready_networks` lists them.
@@ -98,17 +122,18 @@ coderunner_resources() {
 }
 ready_networks() { docker network ls --filter label=dev.coderunner.pool --format '{{.Name}}' | LC_ALL=C sort; }
 
-# The tests' Python tools (pexpect, nbformat, python-socketio, websocket-client, selenium) in a virtual environment,
+# The tests' Python tools (pexpect, nbformat, python-socketio, websocket-client, selenium, kubernetes-validate with
+# its bundled schemas: offline) in a virtual environment,
 # first on PATH for the tests and the bench, so their scripts' `python3` finds them.
 TEST_VENV=/var/lib/coderunner/test-venv
 use_test_venv() {
-  if ! "$TEST_VENV/bin/python3" -c 'import pexpect, nbformat, socketio, websocket, selenium' 2>/dev/null; then
-    log "installing test tools from PyPI into $TEST_VENV: pexpect nbformat python-socketio[client] websocket-client selenium"
+  if ! "$TEST_VENV/bin/python3" -c 'import pexpect, nbformat, socketio, websocket, selenium, kubernetes_validate' 2>/dev/null; then
+    log "installing test tools from PyPI into $TEST_VENV: pexpect nbformat python-socketio[client] websocket-client selenium kubernetes-validate"
     rm -rf "$TEST_VENV"
     mkdir -p "$(dirname "$TEST_VENV")"
     python3 -m venv "$TEST_VENV" || die "cannot make a Python virtual environment (apt-get install python3-venv)"
     "$TEST_VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
-      pexpect nbformat "python-socketio[client]" websocket-client selenium || die "pip could not install the test tools"
+      pexpect nbformat "python-socketio[client]" websocket-client selenium kubernetes-validate || die "pip could not install the test tools"
   fi
   export PATH="$TEST_VENV/bin:$PATH"
 }
