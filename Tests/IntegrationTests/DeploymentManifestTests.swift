@@ -68,14 +68,25 @@ struct DeploymentManifestTests {
         }
     }
 
-    @Test(.docker) func theHAProxyConfigIsValid() throws {
+    /// Checked, then started: `haproxy -c` passes a config that cannot start (maxconn beyond the descriptors a
+    /// container gets, which HAProxy, not root there, cannot raise), and Swarm then restarts it forever.
+    @Test(.docker) func theHAProxyConfigIsValidAndStarts() throws {
         let config = Self.root + "/deploy/swarm/haproxy.cfg"
-        let result = try Self.command([
-            "docker", "run", "--rm", "--network", "none", "-v", "\(config):/usr/local/etc/haproxy/haproxy.cfg:ro", "coderunner/haproxy",
-            "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg",
+        let mount = "\(config):/usr/local/etc/haproxy/haproxy.cfg:ro"
+        let check = try Self.command([
+            "docker", "run", "--rm", "--network", "none", "-v", mount, "coderunner/haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg",
         ])
-        #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("Configuration file is valid"), "\(result.output)")
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("Configuration file is valid"), "\(check.output)")
+        let name = "coderunner-test-haproxy-\(UUID().uuidString.prefix(8).lowercased())"
+        let started = try Self.command(["docker", "run", "-d", "--name", name, "--network", "none", "-v", mount, "coderunner/haproxy"])
+        defer { _ = try? Self.command(["docker", "rm", "-f", name]) }
+        #expect(started.status == 0, "\(started.output)")
+        Thread.sleep(forTimeInterval: 2)
+        let state = try Self.command(["docker", "inspect", "--format", "{{.State.Status}}", name])
+        let logs = try Self.command(["docker", "logs", name])
+        #expect(state.output.trimmingCharacters(in: .whitespacesAndNewlines) == "running", "\(logs.output)")
+        #expect(logs.output.contains("Loading success"), "\(logs.output)")
     }
 
     /// The first integer after `marker` (after the line naming `followingLine`, when given).
