@@ -89,6 +89,16 @@ struct DeploymentManifestTests {
         #expect(logs.output.contains("Loading success"), "\(logs.output)")
     }
 
+    /// HAProxy applies the agent-check's "up ready N%" to the configured weight in integers: at weight 1, 99% is 0 and
+    /// the node gets nothing (seen in the swarm test). The servers of the agent-checked backend need weight 100.
+    @Test func agentCheckedServersHaveRoomForPercentages() throws {
+        let config = try String(contentsOfFile: Self.root + "/deploy/swarm/haproxy.cfg", encoding: .utf8)
+        let line = try #require(
+            config.split(separator: "\n").first { $0.contains("agent-check") && !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") })
+        let weight = try #require(Self.number(after: "weight ", in: String(line)), "no weight on: \(line)")
+        #expect(weight >= 100, "\(line)")
+    }
+
     /// The first integer after `marker` (after the line naming `followingLine`, when given).
     static func number(after marker: String, followingLine: String? = nil, in text: String) -> Int? {
         var rest = Substring(text)
