@@ -125,9 +125,10 @@ struct ServeSecurityTests {
     }
 
     /// Finding 2: SIGTERM left `/api/run` runs' containers and networks up (the drain only knew WebSocket sessions).
+    /// No drain grace here (`server.drainGrace` 0s), so the run is stopped at once; DrainTests covers the grace.
     @Test func sigtermStopsAndRemovesRestRuns() async throws {
         let port = try ServeAbuseTests.freePort()
-        let serve = try ServeProcess(port: port)
+        let serve = try ServeProcess(port: port, environment: ["CODERUNNER_SERVER_DRAIN_GRACE": "0s"])
         defer { serve.process.send(SIGKILL) }
         try await serve.waitUntilHealthy()
         let long = Task { () async -> String? in
