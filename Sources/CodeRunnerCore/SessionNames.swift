@@ -36,10 +36,13 @@ public enum SessionName {
     }
 
     /// A fresh random name for a one-shot run.
-    public static func ephemeral() -> String {
+    public static func ephemeral() -> String { "run-" + randomHex(10) }
+
+    /// `count` random lowercase hex digits: the random part of every generated session and kernel name.
+    public static func randomHex(_ count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("0123456789abcdef")
-        return "run-" + String((0..<10).map { _ in alphabet[Int(generator.next() % 16)] })
+        return String((0..<count).map { _ in alphabet[Int(generator.next() % 16)] })
     }
 
     /// Sessions of standby containers (`Standby.swift`) are named `sb-…`.

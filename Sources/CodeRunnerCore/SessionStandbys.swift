@@ -172,9 +172,7 @@ public actor SessionStandbys {
 
     /// A connection's session name: `ws-` and 12 random hex digits.
     public static func sessionName() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdef")
-        return "ws-" + String((0..<12).map { _ in alphabet[Int(generator.next() % 16)] })
+        "ws-" + SessionName.randomHex(12)
     }
 
     /// Parses `server.standby`: `language=count` pairs separated by commas (`python=2,javascript=1`); empty for none.

@@ -63,7 +63,7 @@ actor ClientSession: LiveSession {
     private var boundEngineSession: String?
 
     init(context: ServerContext, client: String, outbox: Outbox, encoder: any SessionEncoder, logger: Logger) {
-        name = "ws-" + Self.randomHex(12)
+        name = "ws-" + SessionName.randomHex(12)
         self.client = client
         self.context = context
         self.outbox = outbox
@@ -265,8 +265,8 @@ actor ClientSession: LiveSession {
     /// a shutdown closes the socket there, so the client reconnects elsewhere without waiting for the removal.
     func end(reason: String? = nil, runsStopped: (@Sendable () -> Void)? = nil) async {
         if let ending {
-            runsStopped?()
             await ending.value
+            runsStopped?()
             return
         }
         closed = true
@@ -300,7 +300,6 @@ actor ClientSession: LiveSession {
         if !closed { outbox.send(encoder.error(run: nil, code: "shutting-down", message: reason)) }
         let outbox = self.outbox
         await end(reason: reason) { outbox.finish(closeCode: closeCode) }
-        outbox.finish(closeCode: closeCode)
     }
 }
 

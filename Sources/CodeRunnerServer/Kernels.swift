@@ -46,7 +46,7 @@ extension ClientSession {
                     code: "too-many-kernels", message: "this connection has \(Self.maxKernels) kernels already; shut one down (kernel:shutdown) first"
                 )
             }
-            ref = KernelRef(id: "k-" + Self.randomHex(16), notebook: notebook)
+            ref = KernelRef(id: "k-" + SessionName.randomHex(16), notebook: notebook)
         } else {
             if let existing = kernels[KernelRef.native.id], existing.starting || existing.busy {
                 throw ProtocolError(code: "kernel-busy", message: "the kernel is starting or running a cell; wait or interrupt it")
@@ -222,11 +222,5 @@ extension ClientSession {
     /// Every kernel of the connection, when it ends.
     func shutDownAllKernels() async {
         for id in Array(kernels.keys) { await shutDownKernel(id) }
-    }
-
-    static func randomHex(_ count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdef")
-        return String((0..<count).map { _ in alphabet[Int(generator.next() % 16)] })
     }
 }

@@ -28,9 +28,7 @@ final class RestRun: LiveSession {
     static let deliveryWait: Duration = .seconds(2)
 
     private init(client: String, input: AsyncStream<RunInput>.Continuation) {
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdef")
-        name = "rest-" + String((0..<12).map { _ in alphabet[Int(generator.next() % 16)] })
+        name = "rest-" + SessionName.randomHex(12)
         self.client = client
         self.input = input
         (finished, markFinished) = AsyncStream<Void>.makeStream()
