@@ -6,10 +6,14 @@ import Glibc
 public struct GarbageCollector: Sendable {
     public let engine: any ContainerEngine
     public let settings: EngineSettings
+    /// The image of the claims taken before removing ready networks (any local image; never started). Without one, the
+    /// image of any coderunner container the collection finds; with none at all, ready networks are removed unclaimed.
+    public let claimImage: String?
 
-    public init(engine: any ContainerEngine, settings: EngineSettings) {
+    public init(engine: any ContainerEngine, settings: EngineSettings, claimImage: String? = nil) {
         self.engine = engine
         self.settings = settings
+        self.claimImage = claimImage
     }
 
     public struct Removal: Sendable, Codable, Equatable {
@@ -85,8 +89,6 @@ public struct GarbageCollector: Sendable {
             removedContainerIDs.insert(container.id)
         }
         let removedContainers = containers.filter { removedContainerIDs.contains($0.id) }
-        if !dryRun { await Self.inParallel(removedContainers) { container in try? await engine.removeContainer(container.id) } }
-        for removed in removals { progress?(removed) }
         let liveSessions = Set(
             containers.filter { ($0.state == "running" || $0.state == "created") && !removedContainerIDs.contains($0.id) }
                 .compactMap { $0.labels[ResourceLabel.session] })
@@ -110,13 +112,20 @@ public struct GarbageCollector: Sendable {
             released.append(lease)
             leaseRemovals.append(Removal(kind: "lease", name: lease.name, reason: reason))
         }
-        if !dryRun { await Self.inParallel(released) { lease in try? await engine.removeContainer(lease.id) } }
-        for removed in leaseRemovals { progress?(removed) }
+        // Containers and the leases of their sessions go in one pass: what decides a lease's fate was known before any
+        // removal, and a second pass would wait for the slowest container of the first.
+        if !dryRun {
+            await Self.inParallel(removedContainers + released, width: Self.containerRemovalWidth) { container in
+                try? await engine.removeContainer(container.id)
+            }
+        }
         removals += leaseRemovals
+        for removed in removals { progress?(removed) }
         let stillLeased = Set(leases.filter { lease in !released.contains { $0.id == lease.id } }.compactMap { $0.labels[ResourceLabel.lease] })
         let networks = try await engine.networks(labeled: [ResourceLabel.managed]).filter { all || mayCollect($0.labels) }
         let networkRemovals = Locked<[Removal]>([])
-        let removeNetwork = Self.networkRemover(engine: engine, dryRun: dryRun, into: networkRemovals, progress: progress)
+        let removeNetwork = networkRemover(
+            claimImage: claimImage ?? everything.first?.image, dryRun: dryRun, into: networkRemovals, progress: progress)
         await Self.removeReady(
             networks, leased: stillLeased, pools: all ? nil : settings.pools, keep: all ? 0 : settings.readyNetworks,
             reason: all ? "--all" : "ready beyond network.ready (\(settings.readyNetworks))", remove: removeNetwork)
@@ -145,13 +154,13 @@ public struct GarbageCollector: Sendable {
 
     /// Removes the ready pool networks (no lease holds them) beyond `keep`, the oldest first (`pool drain --networks`).
     public func removeReadyNetworks(keep: Int, progress: (@Sendable (Removal) -> Void)? = nil) async throws(EngineError) -> [Removal] {
-        let leased = Set(
-            try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease]).compactMap { $0.labels[ResourceLabel.lease] })
+        let leases = try await engine.containers(labeled: [ResourceLabel.managed, ResourceLabel.lease])
+        let leased = Set(leases.compactMap { $0.labels[ResourceLabel.lease] })
         let networks = try await engine.networks(labeled: [ResourceLabel.managed])
         let removals = Locked<[Removal]>([])
         await Self.removeReady(
             networks, leased: leased, pools: settings.pools, keep: keep, reason: keep == 0 ? "every ready network" : "ready beyond \(keep)",
-            remove: Self.networkRemover(engine: engine, dryRun: false, into: removals, progress: progress))
+            remove: networkRemover(claimImage: claimImage ?? leases.first?.image, dryRun: false, into: removals, progress: progress))
         return removals.withLock { $0 }
     }
 
@@ -170,22 +179,46 @@ public struct GarbageCollector: Sendable {
         await inParallel(Array(ready.dropLast(keep))) { network in await remove(network, reason) }
     }
 
-    /// Removes a network (unless `dryRun`) and records it; a network Docker refuses to remove (a container was attached
-    /// meanwhile: it is in use after all) is left and not recorded.
-    static func networkRemover(
-        engine: any ContainerEngine, dryRun: Bool, into removals: Locked<[Removal]>,
-        progress: (@Sendable (Removal) -> Void)?
+    /// Removes a network (unless `dryRun`) and records it, with Docker's answer when it refused (a container is attached:
+    /// in use after all). A pool network is removed under a claim (`SessionNetworks.removalClaimSession`): the list
+    /// that called it ready is already old, and a session may lease it at any moment; one that did is left, unrecorded.
+    func networkRemover(
+        claimImage: String?, dryRun: Bool, into removals: Locked<[Removal]>, progress: (@Sendable (Removal) -> Void)?
     ) -> @Sendable (NetworkInfo, String) async -> Void {
-        { network, reason in
+        { [engine, settings] network, reason in
             var failure: String?
             if !dryRun {
-                do { try await engine.removeNetwork(network.id) } catch { failure = "\(error)" }
+                var claim: String?
+                if network.labels[ResourceLabel.pool] != nil, let claimImage,
+                    let subnet = network.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) ?? network.subnets.first.flatMap(IPv4Network.init)
+                {
+                    let spec = SessionNetworks.leaseSpec(
+                        of: network, subnet: subnet, session: SessionNetworks.removalClaimSession, ephemeral: true, image: claimImage,
+                        settings: settings)
+                    do throws(EngineError) {
+                        claim = try await engine.createContainer(spec)
+                    } catch .conflict {
+                        return  // leased since it was listed
+                    } catch {
+                        failure = "could not claim it for removal: \(error)"
+                    }
+                }
+                if failure == nil {
+                    do { try await engine.removeNetwork(network.id) } catch { failure = "\(error)" }
+                }
+                if let claim { try? await engine.removeContainer(claim) }
             }
             let removal = Removal(kind: "network", name: network.name, reason: reason, failed: failure)
             removals.withLock { $0.append(removal) }
             progress?(removal)
         }
     }
+
+    /// How many containers a sweep removes at a time. On an idle engine the width hardly matters (this 2-core machine:
+    /// 300 running containers on 100 networks force-removed in 23 s eight or 32 at a time), but on a busy one each
+    /// removal waits behind the engine's other work and throughput grows with the width (a killed node's ~330 leftovers
+    /// while its clients' 166 new sessions were made elsewhere: about 80 removed in 53 s eight at a time, 210 sixteen at a time).
+    static let containerRemovalWidth = 32
 
     /// Runs `body` for every item, `width` at a time.
     static func inParallel<Item: Sendable>(_ items: [Item], width: Int = 8, _ body: @escaping @Sendable (Item) async -> Void) async {

@@ -185,17 +185,7 @@ public actor SessionNetworks {
         guard let subnet = network.labels[ResourceLabel.subnet].flatMap(IPv4Network.init) ?? network.subnets.first.flatMap(IPv4Network.init) else {
             return nil
         }
-        var labels = [
-            ResourceLabel.managed: "1", ResourceLabel.lease: network.id, ResourceLabel.leasedNetworkName: network.name,
-            ResourceLabel.leaseSession: session, ResourceLabel.subnet: subnet.description, ResourceLabel.creator: settings.sessionCreator,
-            ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: Self.hostName, ResourceLabel.created: String(Self.now()),
-        ]
-        if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
-        labels.merge(settings.instanceLabels) { _, instance in instance }
-        let spec = ContainerSpec(
-            name: Self.leaseName(prefix: settings.networkPrefix, networkID: network.id), image: image, command: ["lease"], environment: [],
-            labels: labels, network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 100_000_000, pidsLimit: 1,
-            tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false)
+        let spec = Self.leaseSpec(of: network, subnet: subnet, session: session, ephemeral: ephemeral, image: image, settings: settings)
         let leaseID: String
         do {
             leaseID = try await engine.createContainer(spec)
@@ -216,6 +206,28 @@ public actor SessionNetworks {
         try? await engine.removeContainer(leaseID)
         return winner
     }
+
+    /// The lease container of `network` for `session` (never started; its name is the network's lease name).
+    static func leaseSpec(
+        of network: NetworkInfo, subnet: IPv4Network, session: String, ephemeral: Bool, image: String, settings: EngineSettings
+    ) -> ContainerSpec {
+        var labels = [
+            ResourceLabel.managed: "1", ResourceLabel.lease: network.id, ResourceLabel.leasedNetworkName: network.name,
+            ResourceLabel.leaseSession: session, ResourceLabel.subnet: subnet.description, ResourceLabel.creator: settings.sessionCreator,
+            ResourceLabel.ownerPID: String(getpid()), ResourceLabel.ownerHost: Self.hostName, ResourceLabel.created: String(Self.now()),
+        ]
+        if ephemeral { labels[ResourceLabel.ephemeral] = "1" }
+        labels.merge(settings.instanceLabels) { _, instance in instance }
+        return ContainerSpec(
+            name: Self.leaseName(prefix: settings.networkPrefix, networkID: network.id), image: image, command: ["lease"], environment: [],
+            labels: labels, network: nil, user: "0:0", workingDirectory: "/", memoryBytes: 16 << 20, nanoCPUs: 100_000_000, pidsLimit: 1,
+            tmpfs: [:], readOnlyRoot: true, maxOpenFiles: 16, autoRemove: false)
+    }
+
+    /// The session a sweep's removal claim names: a ready network is removed only under a lease of its own (Docker
+    /// grants the lease name to one caller), so a session leasing it at the same moment either got it first (the network
+    /// is left) or finds it claimed and takes another. Not a valid session name (it has a space), so no session has it.
+    static let removalClaimSession = "network removal"
 
     /// Makes a ready network for the pool on the next free /24. A subnet Docker refuses (another process or network
     /// took it meanwhile) is remembered as taken and the next one tried. While Docker makes it, a creation marker

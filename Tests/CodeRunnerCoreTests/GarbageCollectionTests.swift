@@ -75,6 +75,27 @@ struct GarbageCollectionTests {
         #expect(try await runner.networks.occupancy() == (ready: 1, leased: 0))
     }
 
+    /// A sweep's list of ready networks is old by the time it removes one: a session of another process may have leased
+    /// it meanwhile. The removal is claimed under the network's lease name, so that session's network stays (without the
+    /// claim the network went, and the session's first container could not be made on it).
+    @Test func aNetworkLeasedWhileASweepRemovesItStaysWithItsSession() async throws {
+        let engine = InMemoryEngine()
+        let sweeper = try RunPathTests.runner(engine)
+        let other = try RunPathTests.runner(engine)
+        #expect(try await other.networks.fill(count: 1) == 1)
+        let leased = Locked<SessionNetwork?>(nil)
+        await engine.beforeNext("removeNetwork") {
+            let network = try? await other.networks.create(session: "lesson", ephemeral: false, image: Self.runtime.image)
+            leased.withLock { $0 = network }
+        }
+        let collector = GarbageCollector(engine: engine, settings: sweeper.settings, claimImage: Self.runtime.image)
+        let removals = try await collector.collect(all: false, dryRun: false)
+        let network = try #require(leased.withLock { $0 }, "the session could not lease a network")
+        #expect(try await engine.network(network.id) != nil, "the sweep removed a network leased since its list: \(removals)")
+        #expect(try await other.networks.find(session: "lesson")?.id == network.id)
+        #expect(try await engine.containers(labeled: [ResourceLabel.lease]).count == 1, "the sweep's claim was left")
+    }
+
     /// A process that starts on an engine with sessions of others finds their networks by their labels: it never hands
     /// out a subnet in use (ours or another program's), and a session it resumes gets the network it had.
     @Test func aNewProcessRecoversEveryLeaseAndSubnetFromTheEngine() async throws {

@@ -60,8 +60,14 @@ public actor InMemoryEngine: ContainerEngine {
         return String(repeating: "0", count: 12 - serial.count) + serial + String(repeating: "f", count: 52)
     }
 
+    private var hooks: [String: @Sendable () async -> Void] = [:]
+
+    /// Runs `hook` once, when `call` is next made, before it does anything: another process acting at that moment.
+    public func beforeNext(_ call: String, _ hook: @escaping @Sendable () async -> Void) { hooks[call] = hook }
+
     private func enter(_ call: String) async throws(EngineError) {
         calls[call, default: 0] += 1
+        if let hook = hooks.removeValue(forKey: call) { await hook() }
         await Task.yield()
         if let error = failures[call]?.first {
             failures[call]?.removeFirst()

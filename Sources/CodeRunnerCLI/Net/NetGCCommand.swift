@@ -28,7 +28,8 @@ struct NetGCCommand: AsyncParsableCommand {
     func run() async throws {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
-            let collector = GarbageCollector(engine: try context.containerEngine(), settings: try context.settings())
+            let collector = GarbageCollector(
+                engine: try context.containerEngine(), settings: try context.settings(), claimImage: context.catalog.markerImage)
             if all && !dryRun {
                 guard
                     try Confirmation.ask(

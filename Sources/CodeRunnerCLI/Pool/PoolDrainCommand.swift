@@ -37,7 +37,8 @@ struct PoolDrainCommand: AsyncParsableCommand {
             if networks && !all {
                 let context = try AppContext.load(options: global)
                 let settings = try context.settings()
-                try await Self.drainReadyNetworks(engine: try context.containerEngine(), settings: settings, keep: settings.readyNetworks)
+                try await Self.drainReadyNetworks(
+                    engine: try context.containerEngine(), settings: settings, keep: settings.readyNetworks, claimImage: context.catalog.markerImage)
                 return
             }
             if session == nil {
@@ -80,15 +81,20 @@ struct PoolDrainCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.internalFailure("\(error)")
             }
-            if networks { try await Self.drainReadyNetworks(engine: engine, settings: try context.settings(), keep: 0) }
+            if networks {
+                try await Self.drainReadyNetworks(engine: engine, settings: try context.settings(), keep: 0, claimImage: context.catalog.markerImage)
+            }
         }
     }
 
-    static func drainReadyNetworks(engine: any ContainerEngine, settings: EngineSettings, keep: Int) async throws(CommandFailure) {
+    static func drainReadyNetworks(
+        engine: any ContainerEngine, settings: EngineSettings, keep: Int, claimImage: String?
+    ) async throws(CommandFailure) {
         let started = ContinuousClock.now
         let removed: [GarbageCollector.Removal]
         do {
-            removed = try await GarbageCollector(engine: engine, settings: settings).removeReadyNetworks(keep: keep) { removal in
+            removed = try await GarbageCollector(engine: engine, settings: settings, claimImage: claimImage).removeReadyNetworks(keep: keep) {
+                removal in
                 if let failure = removal.failed {
                     Terminal.err("could not remove network \(removal.name): \(failure)\n")
                 } else {
