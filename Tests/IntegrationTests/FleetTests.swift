@@ -73,8 +73,15 @@ struct FleetTests {
             try await Task.sleep(for: .milliseconds(200))
         } while ContinuousClock.now - restart < allowance
         let gone = ContinuousClock.now - restart
-        try await fleet.nodes[2].serve.waitUntilHealthy(timeout: .seconds(300))  // it listens once its sweep is done
-        let sweep = fleet.nodes[2].serve.process.stderrText.split(separator: "\n").first { $0.contains("start-up sweep") } ?? "none logged"
+        try await fleet.nodes[2].serve.waitUntilHealthy(timeout: .seconds(300))
+        // The sweep logs once it is done with the networks too, after the containers.
+        var sweepLine: Substring?
+        let logDeadline = ContinuousClock.now + .seconds(120)
+        repeat {
+            sweepLine = fleet.nodes[2].serve.process.stderrText.split(separator: "\n").first { $0.contains("start-up sweep") }
+            if sweepLine == nil { try await Task.sleep(for: .milliseconds(200)) }
+        } while sweepLine == nil && ContinuousClock.now < logDeadline
+        let sweep = sweepLine ?? "none logged within 120 s"
         findings.append("restart of \(killed.name): its dead process's containers gone \(Self.seconds(gone)) after the restart; \(sweep.prefix(300))")
         #expect(remaining.isEmpty, "\(allowance) after its restart, \(killed.name) still has \(remaining.count) of its dead process's containers")
 
