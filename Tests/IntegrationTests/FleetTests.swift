@@ -81,8 +81,12 @@ struct FleetTests {
             sweepLine = fleet.nodes[2].serve.process.stderrText.split(separator: "\n").first { $0.contains("start-up sweep") }
             if sweepLine == nil { try await Task.sleep(for: .milliseconds(200)) }
         } while sweepLine == nil && ContinuousClock.now < logDeadline
-        let sweep = sweepLine ?? "none logged within 120 s"
-        findings.append("restart of \(killed.name): its dead process's containers gone \(Self.seconds(gone)) after the restart; \(sweep.prefix(300))")
+        // Its line lists the first ten removals, then `removed=N` (every container, lease and network it removed).
+        let sweep = sweepLine.map { line in line.split(separator: " ").first { $0.hasPrefix("removed=") }.map(String.init) ?? String(line.suffix(200))
+        }
+        findings.append(
+            "restart of \(killed.name): its dead process's containers gone \(Self.seconds(gone)) after the restart; start-up sweep: "
+                + (sweep ?? "none logged within 120 s"))
         #expect(remaining.isEmpty, "\(allowance) after its restart, \(killed.name) still has \(remaining.count) of its dead process's containers")
 
         let status = await script.finish(timeout: budget)
