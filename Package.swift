@@ -95,7 +95,7 @@ let package = Package(
             name: "CodeRunnerCoreTests", dependencies: ["CodeRunnerCore", "CodeRunnerTesting", "SeededRandom"], swiftSettings: strictSwift6),
         // Clients for testing `serve` from outside (raw socket, HTTP, WebSocket) and a server in the test's process.
         .target(
-            name: "ServerTestSupport", dependencies: ["CodeRunnerCore", "CodeRunnerServer"], path: "Tests/ServerTestSupport",
+            name: "ServerTestSupport", dependencies: ["CodeRunnerCore", "CodeRunnerServer", "CodeRunnerTesting"], path: "Tests/ServerTestSupport",
             swiftSettings: strictSwift6),
         .testTarget(
             name: "CodeRunnerServerTests",

@@ -10,15 +10,8 @@ import Testing
 /// address where nothing listens: each node's instance, sessions and pool, the totals, and the dead node reported.
 @Suite struct FleetStatusTests {
     static func node(_ instance: String, pools: String) async throws -> TestServer {
-        var configuration = Configuration()
-        configuration.addRuntimeDefaults([FakeRuntimes.python.manifest])
-        try configuration.set("network.pools", pools, source: .environment)
-        try configuration.set("network.ready", "0", source: .environment)
-        try configuration.set("server.instance", instance, source: .environment)
-        let runner = try CodeRunner(engine: InMemoryEngine(), settings: try EngineSettings(configuration))
-        return try await TestServer.start(
-            runner: runner, catalog: RuntimeCatalog(runtimes: [FakeRuntimes.python]), configuration: configuration,
-            overrides: ["server.token": "tok"])
+        try await TestServer.start(
+            on: InMemoryEngine(), settings: ["network.pools": pools, "server.instance": instance], overrides: ["server.token": "tok"])
     }
 
     @Test func eachNodeAndTheTotals() async throws {

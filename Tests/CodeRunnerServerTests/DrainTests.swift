@@ -29,13 +29,7 @@ struct DrainTests {
     }
 
     static func start(_ engine: InMemoryEngine, _ overrides: [String: String]) async throws -> TestServer {
-        var configuration = Configuration()
-        configuration.addRuntimeDefaults([FakeRuntimes.python.manifest])
-        try configuration.set("network.pools", "10.64.0.0/12", source: .environment)
-        try configuration.set("network.ready", "0", source: .environment)
-        let runner = try CodeRunner(engine: engine, settings: try EngineSettings(configuration))
-        return try await TestServer.start(
-            runner: runner, catalog: RuntimeCatalog(runtimes: [FakeRuntimes.python]), configuration: configuration, overrides: overrides)
+        try await TestServer.start(on: engine, overrides: overrides)
     }
 
     /// One agent-check exchange: connect, read the line, the server closes.

@@ -14,13 +14,7 @@ import Testing
 @Suite("serve routes (HummingbirdTesting)")
 struct RouteTests {
     static func application(_ overrides: [String: String] = [:]) throws -> some ApplicationProtocol {
-        var configuration = Configuration()
-        configuration.addRuntimeDefaults([FakeRuntimes.python.manifest])
-        try configuration.set("network.pools", "10.64.0.0/12", source: .environment)
-        let runner = try CodeRunner(engine: InMemoryEngine(), settings: try EngineSettings(configuration))
-        let server = try TestServer.makeServer(
-            runner: runner, catalog: RuntimeCatalog(runtimes: [FakeRuntimes.python]), configuration: configuration, overrides: overrides)
-        return server.buildApplication(onListening: { _ in })
+        try TestServer.makeServer(on: InMemoryEngine(), overrides: overrides).buildApplication(onListening: { _ in })
     }
 
     @Test func healthUnderBothNamesAndMetrics() async throws {
