@@ -6,14 +6,23 @@ import Glibc
 public struct GarbageCollector: Sendable {
     public let engine: any ContainerEngine
     public let settings: EngineSettings
-    /// The image of the claims taken before removing ready networks (any local image; never started). Without one, the
-    /// image of any coderunner container the collection finds; with none at all, ready networks are removed unclaimed.
-    public let claimImage: String?
+    /// Images a claim before removing a ready network may be made from (never started, so any local one does): the
+    /// runtimes' images. The image of a coderunner container the collection lists comes first (it surely exists).
+    public let claimImages: [String]
 
-    public init(engine: any ContainerEngine, settings: EngineSettings, claimImage: String? = nil) {
+    public init(engine: any ContainerEngine, settings: EngineSettings, claimImages: [String] = []) {
         self.engine = engine
         self.settings = settings
-        self.claimImage = claimImage
+        self.claimImages = claimImages
+    }
+
+    /// The image for removal claims: a listed container's, else the first of `claimImages` the engine has. Nil when
+    /// there is none: then no session of this configuration can lease a network either (a lease is made from a
+    /// runtime's image), and ready networks are removed unclaimed.
+    func claimImage(listed: [ContainerInfo]) async -> String? {
+        if let image = listed.first?.image { return image }
+        for candidate in claimImages where (try? await engine.image(candidate)) != nil { return candidate }
+        return nil
     }
 
     public struct Removal: Sendable, Codable, Equatable {
@@ -125,7 +134,7 @@ public struct GarbageCollector: Sendable {
         let networks = try await engine.networks(labeled: [ResourceLabel.managed]).filter { all || mayCollect($0.labels) }
         let networkRemovals = Locked<[Removal]>([])
         let removeNetwork = networkRemover(
-            claimImage: claimImage ?? everything.first?.image, dryRun: dryRun, into: networkRemovals, progress: progress)
+            claimImage: dryRun ? nil : await claimImage(listed: everything), dryRun: dryRun, into: networkRemovals, progress: progress)
         await Self.removeReady(
             networks, leased: stillLeased, pools: all ? nil : settings.pools, keep: all ? 0 : settings.readyNetworks,
             reason: all ? "--all" : "ready beyond network.ready (\(settings.readyNetworks))", remove: removeNetwork)
@@ -160,7 +169,7 @@ public struct GarbageCollector: Sendable {
         let removals = Locked<[Removal]>([])
         await Self.removeReady(
             networks, leased: leased, pools: settings.pools, keep: keep, reason: keep == 0 ? "every ready network" : "ready beyond \(keep)",
-            remove: networkRemover(claimImage: claimImage ?? leases.first?.image, dryRun: false, into: removals, progress: progress))
+            remove: networkRemover(claimImage: await claimImage(listed: leases), dryRun: false, into: removals, progress: progress))
         return removals.withLock { $0 }
     }
 

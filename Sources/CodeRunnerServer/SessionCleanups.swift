@@ -41,7 +41,8 @@ actor SessionCleanups {
 extension CodeRunnerHTTPServer {
     /// Collects what a killed server (or CLI) left: containers of dead owners, orphaned networks.
     func sweep(initial: Bool) async {
-        let collector = GarbageCollector(engine: context.runner.engine, settings: context.runner.settings, claimImage: context.catalog.markerImage)
+        let collector = GarbageCollector(
+            engine: context.runner.engine, settings: context.runner.settings, claimImages: context.catalog.runtimes.map(\.image))
         do {
             let outcomes = try await collector.collect(all: false, dryRun: false)
             let removed = outcomes.filter { $0.failed == nil }

@@ -82,13 +82,14 @@ struct GarbageCollectionTests {
         let engine = InMemoryEngine()
         let sweeper = try RunPathTests.runner(engine)
         let other = try RunPathTests.runner(engine)
+        await engine.addImage(Self.runtime.image)
         #expect(try await other.networks.fill(count: 1) == 1)
         let leased = Locked<SessionNetwork?>(nil)
         await engine.beforeNext("removeNetwork") {
             let network = try? await other.networks.create(session: "lesson", ephemeral: false, image: Self.runtime.image)
             leased.withLock { $0 = network }
         }
-        let collector = GarbageCollector(engine: engine, settings: sweeper.settings, claimImage: Self.runtime.image)
+        let collector = GarbageCollector(engine: engine, settings: sweeper.settings, claimImages: [Self.runtime.image])
         let removals = try await collector.collect(all: false, dryRun: false)
         let network = try #require(leased.withLock { $0 }, "the session could not lease a network")
         #expect(try await engine.network(network.id) != nil, "the sweep removed a network leased since its list: \(removals)")

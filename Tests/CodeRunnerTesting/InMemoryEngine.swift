@@ -86,7 +86,12 @@ public actor InMemoryEngine: ContainerEngine {
 
     public func info() async throws(EngineError) -> EngineInfo { EngineInfo(version: "in-memory", apiVersion: "1.41", os: "linux", kernel: "-") }
     public func hostCapacity() async throws(EngineError) -> HostCapacity { HostCapacity(cpus: 2, memoryBytes: 24 << 30) }
-    public func image(_ name: String) async throws(EngineError) -> ImageInfo? { nil }
+    /// Images `image(_:)` finds (none unless a test adds them).
+    private var images: Set<String> = []
+    public func addImage(_ name: String) { images.insert(name) }
+    public func image(_ name: String) async throws(EngineError) -> ImageInfo? {
+        images.contains(name) ? ImageInfo(id: "sha256:" + name, labels: [:], created: "") : nil
+    }
     public func buildImage(_ request: ImageBuildRequest, progress: @escaping @Sendable (String) -> Void) async throws(EngineError) {
         throw .api("not in the in-memory engine")
     }

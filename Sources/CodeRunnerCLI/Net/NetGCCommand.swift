@@ -29,7 +29,7 @@ struct NetGCCommand: AsyncParsableCommand {
         try await withFailureHandling {
             let context = try AppContext.load(options: global)
             let collector = GarbageCollector(
-                engine: try context.containerEngine(), settings: try context.settings(), claimImage: context.catalog.markerImage)
+                engine: try context.containerEngine(), settings: try context.settings(), claimImages: context.catalog.runtimes.map(\.image))
             if all && !dryRun {
                 guard
                     try Confirmation.ask(

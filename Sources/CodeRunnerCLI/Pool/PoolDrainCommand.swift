@@ -38,7 +38,8 @@ struct PoolDrainCommand: AsyncParsableCommand {
                 let context = try AppContext.load(options: global)
                 let settings = try context.settings()
                 try await Self.drainReadyNetworks(
-                    engine: try context.containerEngine(), settings: settings, keep: settings.readyNetworks, claimImage: context.catalog.markerImage)
+                    engine: try context.containerEngine(), settings: settings, keep: settings.readyNetworks,
+                    claimImages: context.catalog.runtimes.map(\.image))
                 return
             }
             if session == nil {
@@ -82,18 +83,19 @@ struct PoolDrainCommand: AsyncParsableCommand {
                 throw CommandFailure.internalFailure("\(error)")
             }
             if networks {
-                try await Self.drainReadyNetworks(engine: engine, settings: try context.settings(), keep: 0, claimImage: context.catalog.markerImage)
+                try await Self.drainReadyNetworks(
+                    engine: engine, settings: try context.settings(), keep: 0, claimImages: context.catalog.runtimes.map(\.image))
             }
         }
     }
 
     static func drainReadyNetworks(
-        engine: any ContainerEngine, settings: EngineSettings, keep: Int, claimImage: String?
+        engine: any ContainerEngine, settings: EngineSettings, keep: Int, claimImages: [String]
     ) async throws(CommandFailure) {
         let started = ContinuousClock.now
         let removed: [GarbageCollector.Removal]
         do {
-            removed = try await GarbageCollector(engine: engine, settings: settings, claimImage: claimImage).removeReadyNetworks(keep: keep) {
+            removed = try await GarbageCollector(engine: engine, settings: settings, claimImages: claimImages).removeReadyNetworks(keep: keep) {
                 removal in
                 if let failure = removal.failed {
                     Terminal.err("could not remove network \(removal.name): \(failure)\n")
