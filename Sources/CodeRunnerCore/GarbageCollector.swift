@@ -56,6 +56,9 @@ public struct GarbageCollector: Sendable {
         return Self.ownerIsGone(labels)
     }
 
+    /// Docker lists a container's creation time in whole seconds: one made 0.1 s ago may look 1.1 s old.
+    static let listedTimeGranularity: Double = 1
+
     /// How long a lease may hold a network before its session has a container (the first one is being created).
     static let leaseGraceSeconds: Double = 60
 
@@ -79,7 +82,9 @@ public struct GarbageCollector: Sendable {
             let reason: String?
             if all {
                 reason = "--all"
-            } else if container.state == "created", !Self.ownerIsGone(container.labels), now - (container.createdAt ?? now) < orphanAge {
+            } else if container.state == "created", !Self.ownerIsGone(container.labels),
+                now - (container.createdAt ?? now) < orphanAge + Self.listedTimeGranularity
+            {
                 reason = nil  // a live run is about to start it
             } else if container.state != "running" {
                 reason = "container is \(container.state)"

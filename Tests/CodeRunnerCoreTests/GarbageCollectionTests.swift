@@ -75,6 +75,23 @@ struct GarbageCollectionTests {
         #expect(try await runner.networks.occupancy() == (ready: 1, leased: 0))
     }
 
+    /// A container of a live process between create and start is left while younger than gc.orphanAge, although Docker
+    /// lists its creation time in whole seconds (one made 0.1 s ago may look 1.1 s old); past the age plus that second it goes.
+    @Test func aCreatedContainerOfALiveProcessIsLeftForItsOrphanAge() async throws {
+        let engine = InMemoryEngine()
+        var configuration = Configuration()
+        try configuration.set("network.pools", "10.64.0.0/12", source: .environment)
+        try configuration.set("gc.orphanAge", "1s", source: .environment)
+        let runner = try CodeRunner(engine: engine, settings: try EngineSettings(configuration))
+        let starting = try await Self.container(runner, session: "run-starting", ephemeral: true, start: false)
+        let name = try #require(await engine.containers(labeled: []).first?.name)
+        let collector = GarbageCollector(engine: engine, settings: runner.settings)
+        await engine.setCreated(starting, wholeSecondsAgo: 1)  // listed 1.x s old: maybe made a moment ago
+        #expect(try await collector.collect(all: false, dryRun: false).isEmpty)
+        await engine.setCreated(starting, wholeSecondsAgo: 2)  // surely older than 1 s
+        #expect(try await collector.collect(all: false, dryRun: false).map(\.name) == [name])
+    }
+
     /// A sweep's list of ready networks is old by the time it removes one: a session of another process may have leased
     /// it meanwhile. The removal is claimed under the network's lease name, so that session's network stays (without the
     /// claim the network went, and the session's first container could not be made on it).

@@ -39,7 +39,7 @@ struct InstanceIsolationTests {
             for: GarbageCollectionTests.runtime, limits: GarbageCollectionTests.limits, session: "ws-c1", network: nil, ephemeral: true,
             extraLabels: crashedLabels, start: false)
         try await nodeB.engine.startContainer(live)
-        try await Task.sleep(for: .milliseconds(1100))  // past gc.orphanAge
+        for unstarted in [exitedB, exitedA, crashedC] { await engine.setCreated(unstarted, wholeSecondsAgo: 3) }  // past gc.orphanAge
 
         let collector = GarbageCollector(engine: engine, settings: nodeA.settings)
         let removed = try await collector.collect(all: false, dryRun: false)

@@ -193,6 +193,12 @@ public actor InMemoryEngine: ContainerEngine {
     /// The agent of a container, for tests that look at what it received or its work directory.
     public func agent(of id: String) -> FakeAgent? { containersByID[id]?.agent }
 
+    /// Lists a container as created `seconds` whole seconds before this one began, as Docker does (whole seconds): its
+    /// apparent age is then between `seconds` and `seconds + 1`.
+    public func setCreated(_ id: String, wholeSecondsAgo seconds: Int) {
+        containersByID[id]?.info.createdAt = SessionNetworks.now().rounded(.down) - Double(seconds)
+    }
+
     /// The container's agent exits (its idle TTL ran out): the container stops, and goes if made with auto-remove.
     public func expire(_ id: String) async { await containersByID[id]?.agent?.exit() }
 

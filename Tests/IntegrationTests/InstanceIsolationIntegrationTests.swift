@@ -15,7 +15,8 @@ struct InstanceIsolationIntegrationTests {
         try configuration.set("network.pools", pools, source: .environment)
         try configuration.set("network.ready", "2", source: .environment)
         try configuration.set("container.cleanupInterval", "1s", source: .environment)
-        try configuration.set("gc.orphanAge", "1s", source: .environment)
+        // gc.orphanAge stays at its default: with a short one these nodes would also sweep other suites' containers
+        // caught between create and start (resources of no instance are any sweep's), which run beside this one.
         let runner = try CodeRunner(engine: Live.engine(), settings: EngineSettings(configuration))
         return try await TestServer.start(runner: runner, catalog: Live.catalog(), configuration: configuration, overrides: overrides)
     }
