@@ -1,7 +1,8 @@
 extension WebPage {
     /// The console: output with ANSI SGR colours (16, 256 and RGB colours, bold, dim, italic, underline, inverse; other
-    /// escape sequences dropped), stderr in its own colour, and a terminal-like line input with local echo (typing in the
-    /// focused console; Enter sends the line, Backspace edits it, Ctrl-C stops, Ctrl-D closes stdin, Ctrl-L clears).
+    /// escape sequences dropped), stderr in its own colour, a carriage return starting the line again (progress bars),
+    /// and a terminal-like line input with local echo (typing in the focused console; Enter sends the line, Backspace
+    /// edits it, Ctrl-C stops, Ctrl-D closes stdin, Ctrl-L clears).
     /// Not xterm.js: Debian's `libjs-xterm` (3.8.1, bookworm) ships as `xterm.js` only a 288-byte CommonJS stub that
     /// requires `./public/Terminal`, which the package does not contain, so no `Terminal` exists in a browser.
     static let scriptConsole = #"""
@@ -74,8 +75,28 @@ extension WebPage {
           con.insertBefore(node, pendingSpan());
           if (atBottom) con.scrollTop = con.scrollHeight;
         }
+        /* A carriage return (progress bars: "\r 40%") starts the current line again, as in a terminal: what the line
+           shows so far goes. One that ends a chunk waits for the next, which may begin with the "\n" of a "\r\n". */
+        const carriageReturnPending = {};
         function emit(text, cls, css) {
-          text = text.replace(/\r\n/g, "\n").replace(/\r/g, "");
+          if (carriageReturnPending[cls]) { carriageReturnPending[cls] = false; text = "\r" + text; }
+          text = text.replace(/\r\n/g, "\n");
+          if (text.endsWith("\r")) { carriageReturnPending[cls] = true; text = text.slice(0, -1); }
+          const parts = text.split("\r");
+          for (let i = 0; i < parts.length; i++) {
+            if (i > 0) eraseCurrentLine();
+            emitLine(parts[i], cls, css);
+          }
+        }
+        function eraseCurrentLine() {
+          let node = pendingSpan().previousSibling;
+          while (node && node.nodeType === 1 && node.tagName === "SPAN") {
+            const cut = node.textContent.lastIndexOf("\n");
+            if (cut >= 0) { node.textContent = node.textContent.slice(0, cut + 1); return; }
+            const before = node.previousSibling; node.remove(); node = before;
+          }
+        }
+        function emitLine(text, cls, css) {
           if (!text) return;
           const last = pendingSpan().previousSibling;
           if (last && last.nodeType === 1 && last.tagName === "SPAN" && last.className === cls && (last.getAttribute("style") || "") === (css || "")) {

@@ -9,6 +9,9 @@ extension WebPage {
         const isNotebook = (path) => /\.ipynb$/i.test(path || "");
         const joinSource = (s) => Array.isArray(s) ? s.join("") : String(s || "");
         const splitLines = (text) => text ? text.match(/[^\n]*\n|[^\n]+$/g) : [];
+        /* What a terminal would show of each line: the text after its last carriage return (progress bars). */
+        const collapseCarriageReturns = (text) => text.replace(/\r\n/g, "\n").split("\n").map(line => {
+          const shown = line.replace(/\r+$/, ""); return shown.slice(shown.lastIndexOf("\r") + 1); }).join("\n");
         const stripAnsi = (text) => String(text).replace(/\x1b(?:\[[0-?]*[ -\/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g, "");
         const newCellId = () => Math.random().toString(16).slice(2, 10) + Math.random().toString(16).slice(2, 6);
         function emptyNotebook() {
@@ -84,7 +87,7 @@ extension WebPage {
           c.count.className = "nb-count"; c.count.textContent = "[" + (nb.running === c ? "*" : cell.execution_count == null ? " " : cell.execution_count) + "]";
           for (const o of cell.outputs || []) {
             const data = o.data || {};
-            if (o.output_type === "stream") { const pre = document.createElement("pre"); pre.className = o.name === "stderr" ? "stderr" : "stdout"; pre.textContent = stripAnsi(joinSource(o.text)); c.out.appendChild(pre); }
+            if (o.output_type === "stream") { const pre = document.createElement("pre"); pre.className = o.name === "stderr" ? "stderr" : "stdout"; pre.textContent = collapseCarriageReturns(stripAnsi(joinSource(o.text))); c.out.appendChild(pre); }
             else if (data["image/png"] || data["image/jpeg"]) {
               const mime = data["image/png"] ? "image/png" : "image/jpeg"; const img = document.createElement("img");
               img.src = "data:" + mime + ";base64," + joinSource(data[mime]).replace(/\s/g, ""); img.alt = "output image"; c.out.appendChild(img);

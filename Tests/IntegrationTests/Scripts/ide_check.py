@@ -125,6 +125,14 @@ try:
     check(len(err) == 1 and "to err" in err[0].text and out and
           out[0].value_of_css_property("color") != err[0].value_of_css_property("color"), "stderr in another colour")
 
+    # A progress bar: each "\r" starts the line again (one update per chunk, and "\r\n" split across two chunks).
+    set_code("import sys, time\nfor i in range(4):\n    sys.stdout.write('\\rprogress %d%%' % (25 * i)); sys.stdout.flush(); time.sleep(0.1)\n"
+             "sys.stdout.write('\\r'); sys.stdout.flush(); time.sleep(0.1)\nprint('\\ndone')")
+    run_and_wait("the progress bar")
+    lines = text("console").split("\n")
+    check("progress 75%" in lines and "progress 0%" not in text("console") and "done" in lines,
+          "a carriage return rewrites the line: %r" % lines[-6:])
+
     # An endless loop: stopped with the Stop button, then with Ctrl-C in the console.
     set_code("import time\nwhile True:\n    print('spin', flush=True)\n    time.sleep(0.02)")
     js("document.getElementById('run').click()")
@@ -250,7 +258,7 @@ try:
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["x = 6 * 7\n", "print(x)"]},
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
          "source": ["import matplotlib.pyplot as plt\n", "plt.plot([1, 3, 2])\n", "plt.title('coderunner')"]},
-        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["print(x + 1)"]}]}
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["print('\\rwait', end='', flush=True)\n", "print('\\r' + str(x + 1))"]}]}
     folder = tempfile.mkdtemp()
     path = os.path.join(folder, "plot.ipynb")
     with open(path, "w") as handle:
@@ -265,7 +273,7 @@ try:
     counts = lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-count")]
     wait_until(lambda: all(c not in ("[ ]", "[*]") for c in counts()), 90, "the cells to run")
     outs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-out")]
-    check(outs[1] == "42" and outs[3] == "43", "cells ran on one kernel: %r, counts %r" % (outs, counts()))
+    check(outs[1] == "42" and outs[3] == "43", "cells ran on one kernel (a carriage return rewrites the line): %r, counts %r" % (outs, counts()))
     width = js("const i = document.querySelector('#nb-cells .nb-cell:nth-child(3) .nb-out img'); return i ? i.naturalWidth : 0")
     check(width > 100, "the matplotlib figure is shown inline (%d px wide)" % width)
     cell = driver.find_elements(By.CSS_SELECTOR, "#nb-cells .nb-cell.code")[2]
