@@ -228,10 +228,9 @@ public struct GarbageCollector: Sendable {
         }
     }
 
-    /// How many containers a sweep removes at a time. On an idle engine the width hardly matters (this 2-core machine:
-    /// 300 running containers on 100 networks force-removed in 23 s eight or 32 at a time), but on a busy one each
-    /// removal waits behind the engine's other work and throughput grows with the width (a killed node's ~330 leftovers
-    /// while its clients' 166 new sessions were made elsewhere: about 80 removed in 53 s eight at a time, 210 sixteen at a time).
+    /// How many containers a sweep removes at a time. On an idle engine the width hardly matters; on a busy one each
+    /// removal waits behind the engine's other work, and throughput grows with the width (measured in docs/fleet.md,
+    /// "Runs after the sweep change").
     static let containerRemovalWidth = 32
 
     /// Runs `body` for every item, `width` at a time.
