@@ -193,14 +193,14 @@ case "$MODE" in
     fi
     log "checking that the tests left no coderunner containers, networks or volumes"
     # A one-shot run's container and network are removed by its detached keeper just after the run exits (a claimed
-    # standby's too): give the last ones up to 10 s. Unclaimed standbys expire on their own schedule.
-    for _ in $(seq 1 50); do
-      resources=$(coderunner_resources)
-      [[ $resources == *-run-* || $resources == *-claimed* ]] || break
+    # standby's too), and a keeper's unclaimed standby goes when the keeper expires, 60 s after its last run: the last
+    # tests' keepers may make one once the host is idle, at the very end. Give them up to 90 s; what stays is a leak.
+    for _ in $(seq 1 450); do
+      leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(coderunner_resources))
+      [[ $leaked == *-run-* || $leaked == *-claimed* || $leaked == *-sb-* ]] || break
       sleep 0.2
     done
-    after=$(coderunner_resources)
-    leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
+    leaked=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(coderunner_resources))
     if [ -n "$leaked" ]; then
       printf 'setup.sh: the tests left these coderunner resources behind:\n%s\n' "$leaked" >&2
       status=1
